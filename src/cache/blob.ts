@@ -1,0 +1,98 @@
+/**
+ * An immutable cached object: the identity bytes, the encoded variants kept for it, and the
+ * metadata every response needs. Built once per fill; never mutated (a new Blob replaces it
+ * when variants arrive), so the HTTP layer can hang per-blob header sets off it safely.
+ */
+import { createHash } from 'node:crypto';
+
+export type Encoding = 'br' | 'gzip' | 'identity';
+
+export interface Representation {
+  readonly encoding: Encoding;
+  readonly body: Buffer;
+  /** Strong ETag (quoted) of these exact bytes' content, identical on every node. */
+  readonly etag: string;
+}
+
+export interface BlobInit {
+  readonly key: string;
+  readonly body: Buffer;
+  /** sha256 of body, hex. Computed while the bytes streamed in, so not recomputed here. */
+  readonly sha256: string;
+  readonly contentType: string;
+  readonly lastModified: Date | undefined;
+  /** ms since epoch when stored. */
+  readonly storedAt: number;
+  /** ms since epoch when it stops being served from cache; 0 = never (content-hashed). */
+  readonly expiresAt: number;
+  /** Whether the type is worth compressing (Vary: Accept-Encoding is sent for these). */
+  readonly compressible: boolean;
+}
+
+/** Bytes counted per blob beyond its bodies: metadata, header sets, LRU bookkeeping. */
+export const BLOB_OVERHEAD_BYTES = 1024;
+
+export class Blob {
+  readonly key: string;
+  readonly sha256: string;
+  readonly contentType: string;
+  /** HTTP-date; the fill time when the origin gave none (so 304s still work). */
+  readonly lastModified: string;
+  readonly lastModifiedMs: number;
+  readonly storedAt: number;
+  readonly expiresAt: number;
+  readonly compressible: boolean;
+  readonly identity: Representation;
+  readonly br: Representation | undefined;
+  readonly gzip: Representation | undefined;
+  /** What this blob costs the cache budget, every variant included. */
+  readonly byteSize: number;
+
+  constructor(init: BlobInit, variants: { br?: Buffer; gzip?: Buffer } = {}) {
+    this.key = init.key;
+    this.sha256 = init.sha256;
+    this.contentType = init.contentType;
+    // HTTP dates have second precision; round down so If-Modified-Since compares cleanly.
+    const lm = init.lastModified ?? new Date(init.storedAt);
+    this.lastModifiedMs = Math.floor(lm.getTime() / 1000) * 1000;
+    this.lastModified = new Date(this.lastModifiedMs).toUTCString();
+    this.storedAt = init.storedAt;
+    this.expiresAt = init.expiresAt;
+    this.compressible = init.compressible;
+    const tag = etagBase(init.sha256);
+    this.identity = { encoding: 'identity', body: init.body, etag: `"${tag}"` };
+    this.br = variants.br ? { encoding: 'br', body: variants.br, etag: `"${tag}-br"` } : undefined;
+    this.gzip = variants.gzip ? { encoding: 'gzip', body: variants.gzip, etag: `"${tag}-gz"` } : undefined;
+    this.byteSize = init.body.length + (variants.br?.length ?? 0) + (variants.gzip?.length ?? 0) + BLOB_OVERHEAD_BYTES;
+  }
+
+  get size(): number {
+    return this.identity.body.length;
+  }
+
+  /** The same blob with encoded variants attached. */
+  withVariants(variants: { br?: Buffer; gzip?: Buffer }): Blob {
+    return new Blob(
+      {
+        key: this.key,
+        body: this.identity.body,
+        sha256: this.sha256,
+        contentType: this.contentType,
+        lastModified: new Date(this.lastModifiedMs),
+        storedAt: this.storedAt,
+        expiresAt: this.expiresAt,
+        compressible: this.compressible,
+      },
+      variants,
+    );
+  }
+}
+
+/** 22 base64url characters (132 bits) of the sha256: short, and collisions are not a concern. */
+function etagBase(sha256Hex: string): string {
+  return Buffer.from(sha256Hex, 'hex').toString('base64url').slice(0, 22);
+}
+
+export function sha256Hex(body: Buffer): string {
+  return createHash('sha256').update(body).digest('hex');
+}

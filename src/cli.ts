@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+/**
+ * The command line: parses argv (commander), builds the Config once, calls a command. Thin on
+ * purpose (like sirv-cli): everything it can do, the library does.
+ */
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { envName, OPTIONS, resolveConfig, type RawOptions } from './config.js';
+import { serve } from './commands/serve.js';
+import { ConfigError } from './errors.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+function camel(name: string): string {
+  return name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+}
+
+const program = new Command()
+  .name('hashedge')
+  .description('CDN edge cache for immutable, content-hashed web assets.')
+  .version(pkg.version);
+
+const serveCommand = program
+  .command('serve')
+  .description('Run an edge node. Every option can also be set as an env var; flags win.');
+for (const spec of OPTIONS) {
+  const def = spec.default === undefined ? 'unset' : spec.name === 'origin' ? 'the bundled sample origin' : spec.default;
+  serveCommand.option(`--${spec.name}${'arg' in spec ? ' ' + spec.arg : ''}`, `${spec.description} [default: ${def}] [env: ${envName(spec.name)}]`);
+}
+serveCommand.action(async (opts: Record<string, string | boolean | undefined>) => {
+  const raw: Record<string, string | boolean | undefined> = {};
+  for (const spec of OPTIONS) raw[spec.name] = opts[camel(spec.name)];
+  await serve(resolveConfig(raw as RawOptions, process.env));
+});
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`hashedge: ${err.message}\n`);
+    process.exit(2);
+  }
+  const code = (err as NodeJS.ErrnoException).code;
+  process.stderr.write(`hashedge: ${code === 'EADDRINUSE' ? 'the port is already in use' : String((err as Error).message ?? err)}${code ? ` (${code})` : ''}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,183 @@
+/**
+ * hashedge's options: one table that defines every option's flag, env var, default, unit and
+ * validation. `--help` and the README's options table are rendered from it (see
+ * `renderOptionsMarkdown`, checked by test/docs.test.ts), so they cannot drift apart.
+ *
+ * Precedence: command-line flag > environment variable `HASHEDGE_<NAME>` > default.
+ * The library never reads `process.env` or `process.argv` itself: cli.ts passes them here once.
+ */
+import { fileURLToPath } from 'node:url';
+import { isIP } from 'node:net';
+import { ConfigError } from './errors.js';
+import { parseDuration, parseSize } from './units.js';
+
+export type OriginSpec =
+  | { readonly kind: 'disk'; readonly root: string }
+  | { readonly kind: 's3'; readonly bucket: string; readonly prefix: string };
+
+/** `*` (any page may read the assets), `null` (no CORS headers), or an allow-list of origins. */
+export type CorsPolicy = '*' | null | readonly string[];
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly origin: OriginSpec;
+  readonly s3Endpoint: string | undefined;
+  readonly s3Region: string;
+  readonly s3ForcePathStyle: boolean;
+  /** Bytes the in-memory cache may hold, counting every encoded variant. */
+  readonly cacheSize: number;
+  /** Objects larger than this (bytes) stream from origin to client and are never cached. */
+  readonly maxObjectSize: number;
+  /** Milliseconds the origin may take to answer, and may stay silent between body chunks. */
+  readonly originTimeout: number;
+  /** Milliseconds an origin 404 is remembered. */
+  readonly negativeTtl: number;
+  readonly corsOrigin: CorsPolicy;
+  /** Serve names without a content hash, cached for `unhashedTtl` ms instead of forever. */
+  readonly allowUnhashed: boolean;
+  readonly unhashedTtl: number;
+  /** Brotli quality (0-11) for variants made once at fill. */
+  readonly brotliQuality: number;
+  readonly logLevel: LogLevel;
+}
+
+interface OptionSpec<K extends keyof Config> {
+  readonly key: K;
+  /** Flag name without dashes; the env var is HASHEDGE_ + its upper snake case. */
+  readonly name: string;
+  /** Placeholder shown in --help (`<size>`); absent for boolean switches. */
+  readonly arg?: string;
+  /** Default as a user would type it, parsed by the same parser as user input. */
+  readonly default: string | undefined;
+  readonly description: string;
+  /** What a valid value looks like, for the error message. */
+  readonly expected: string;
+  readonly parse: (text: string) => Config[K] | undefined;
+}
+
+const DEFAULT_SAMPLE_ORIGIN = fileURLToPath(new URL('../sample', import.meta.url));
+
+const parseBoolean = (text: string): boolean | undefined =>
+  /^(1|true|yes|on)$/i.test(text) ? true : /^(0|false|no|off)$/i.test(text) ? false : undefined;
+
+const parseIntIn = (min: number, max: number) => (text: string): number | undefined => {
+  if (!/^\d+$/.test(text.trim())) return undefined;
+  const n = Number(text);
+  return n >= min && n <= max ? n : undefined;
+};
+
+function parseOrigin(text: string): OriginSpec | undefined {
+  if (text.startsWith('s3://')) {
+    const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(text);
+    if (!m) return undefined;
+    let prefix = m[2] ?? '';
+    if (prefix && !prefix.endsWith('/')) prefix += '/';
+    return { kind: 's3', bucket: m[1]!, prefix };
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text) || text.trim() === '') return undefined;
+  return { kind: 'disk', root: text };
+}
+
+function parseCors(text: string): CorsPolicy | undefined {
+  const t = text.trim();
+  if (t === '*') return '*';
+  if (t === '' || t === 'none' || t === 'off') return null;
+  const list = t.split(',').map((s) => s.trim()).filter(Boolean);
+  return list.every((o) => /^https?:\/\/[^/\s]+$/.test(o)) ? Object.freeze(list) : undefined;
+}
+
+function parseUrl(text: string): string | undefined {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? text.replace(/\/+$/, '') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function option<K extends keyof Config>(spec: OptionSpec<K>): OptionSpec<K> {
+  return spec;
+}
+
+/** The option table. Order is the order of --help and the README. */
+export const OPTIONS = [
+  option({ key: 'port', name: 'port', arg: '<port>', default: '8080', description: 'TCP port to listen on (0 picks a free one).', expected: 'an integer from 0 to 65535', parse: parseIntIn(0, 65535) }),
+  option({ key: 'host', name: 'host', arg: '<address>', default: '0.0.0.0', description: 'Address to listen on.', expected: 'an IPv4 or IPv6 address, or localhost', parse: (t) => (isIP(t) || t === 'localhost' ? t : undefined) }),
+  option({ key: 'origin', name: 'origin', arg: '<dir|s3-url>', default: DEFAULT_SAMPLE_ORIGIN, description: 'Where assets live: a directory, or s3://bucket/prefix. The default is the bundled sample origin.', expected: 'a directory path or s3://bucket/prefix', parse: parseOrigin }),
+  option({ key: 's3Endpoint', name: 's3-endpoint', arg: '<url>', default: undefined, description: 'S3 API endpoint for S3-compatible stores (MinIO, Ceph, R2); AWS when unset. Credentials come from the standard AWS chain.', expected: 'an http(s) URL', parse: parseUrl }),
+  option({ key: 's3Region', name: 's3-region', arg: '<region>', default: 'us-east-1', description: 'S3 region.', expected: 'a region name like eu-west-1', parse: (t) => (/^[a-z0-9-]{2,32}$/.test(t) ? t : undefined) }),
+  option({ key: 's3ForcePathStyle', name: 's3-force-path-style', default: 'false', description: 'Address the bucket as endpoint/bucket instead of bucket.endpoint (MinIO, Ceph).', expected: 'true or false', parse: parseBoolean }),
+  option({ key: 'cacheSize', name: 'cache-size', arg: '<size>', default: '512MiB', description: 'Memory budget of the cache in bytes (units: KB, MB, GB, KiB, MiB, GiB), counting every encoded variant.', expected: 'a size like 512MB or 1GiB', parse: parseSize }),
+  option({ key: 'maxObjectSize', name: 'max-object-size', arg: '<size>', default: '32MiB', description: 'Larger objects stream from the origin to the client and are not cached.', expected: 'a size like 32MiB', parse: parseSize }),
+  option({ key: 'originTimeout', name: 'origin-timeout', arg: '<duration>', default: '10s', description: 'How long the origin may take to answer, and to stay silent mid-body, before the request fails with 504.', expected: 'a duration like 1500ms or 10s', parse: parseDuration }),
+  option({ key: 'negativeTtl', name: 'negative-ttl', arg: '<duration>', default: '10s', description: 'How long an origin 404 is remembered (0 disables).', expected: 'a duration like 10s', parse: parseDuration }),
+  option({ key: 'corsOrigin', name: 'cors-origin', arg: '<origins>', default: '*', description: 'Access-Control-Allow-Origin: * (any page), none, or a comma list of page origins (then echoed with Vary: Origin).', expected: '*, none, or https://a.example,https://b.example', parse: parseCors }),
+  option({ key: 'allowUnhashed', name: 'allow-unhashed', default: 'false', description: 'Also serve names without a content hash, with a short max-age (--unhashed-ttl) instead of immutable.', expected: 'true or false', parse: parseBoolean }),
+  option({ key: 'unhashedTtl', name: 'unhashed-ttl', arg: '<duration>', default: '60s', description: 'max-age and cache lifetime of names without a content hash (with --allow-unhashed).', expected: 'a duration like 60s', parse: parseDuration }),
+  option({ key: 'brotliQuality', name: 'brotli-quality', arg: '<0-11>', default: '9', description: 'Brotli quality of the variants made once per fill (11 is ~10% smaller but ~20x slower).', expected: 'an integer from 0 to 11', parse: parseIntIn(0, 11) }),
+  option({ key: 'logLevel', name: 'log-level', arg: '<level>', default: 'info', description: 'Structured JSON log level: debug, info, warn, error, silent.', expected: 'debug, info, warn, error or silent', parse: (t) => (['debug', 'info', 'warn', 'error', 'silent'].includes(t) ? (t as LogLevel) : undefined) }),
+] as const;
+
+export type OptionName = (typeof OPTIONS)[number]['name'];
+
+export function envName(optionName: string): string {
+  return 'HASHEDGE_' + optionName.toUpperCase().replace(/-/g, '_');
+}
+
+/** Raw values by option name, e.g. from commander: strings, or true for a bare switch. */
+export type RawOptions = Readonly<Record<string, string | boolean | undefined>>;
+
+/**
+ * Builds the frozen Config from flags and environment. Throws ConfigError naming the first
+ * bad option and what was expected.
+ */
+export function resolveConfig(flags: RawOptions = {}, env: Readonly<Record<string, string | undefined>> = {}): Config {
+  const out: Record<string, unknown> = {};
+  for (const spec of OPTIONS) {
+    const flag = flags[spec.name];
+    const fromEnv = env[envName(spec.name)];
+    let text: string | undefined;
+    let source: string;
+    if (flag !== undefined) {
+      text = typeof flag === 'boolean' ? String(flag) : flag;
+      source = `--${spec.name}`;
+    } else if (fromEnv !== undefined && fromEnv !== '') {
+      text = fromEnv;
+      source = envName(spec.name);
+    } else {
+      text = spec.default;
+      source = `default of --${spec.name}`;
+    }
+    if (text === undefined) {
+      out[spec.key] = undefined;
+      continue;
+    }
+    const value = (spec.parse as (t: string) => unknown)(text);
+    if (value === undefined) {
+      throw new ConfigError(`${source}: expected ${spec.expected}, got ${JSON.stringify(text)}.`);
+    }
+    out[spec.key] = value;
+  }
+  const config = out as unknown as Config;
+  if (config.maxObjectSize > config.cacheSize) {
+    throw new ConfigError(`--max-object-size (${config.maxObjectSize} bytes) must not exceed --cache-size (${config.cacheSize} bytes).`);
+  }
+  if (config.cacheSize < 1024 * 1024) {
+    throw new ConfigError(`--cache-size: expected at least 1MiB, got ${config.cacheSize} bytes.`);
+  }
+  if (config.originTimeout <= 0) throw new ConfigError('--origin-timeout: expected a duration above 0.');
+  return Object.freeze(config);
+}
+
+/** The README's options table, rendered from OPTIONS (the README embeds it verbatim). */
+export function renderOptionsMarkdown(): string {
+  const rows = OPTIONS.map((spec) => {
+    const flag = `\`--${spec.name}${spec.arg ? ' ' + spec.arg : ''}\``;
+    const def = spec.default === undefined ? '' : spec.key === 'origin' ? 'bundled `sample/`' : `\`${spec.default}\``;
+    return `| ${flag} | \`${envName(spec.name)}\` | ${def} | ${spec.description} |`;
+  });
+  return ['| flag | env | default | meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
+}

@@ -1,0 +1,101 @@
+/**
+ * One edge node, assembled: origin -> group -> HTTP server, listening. The library entry point
+ * that `hashedge serve` and the tests use.
+ */
+import type { Server } from 'node:http';
+import { Group } from './cache/group.js';
+import type { Config } from './config.js';
+import { createEdgeServer, listenAddress } from './http/server.js';
+import { silentLogger, type Logger } from './log.js';
+import { createOrigin } from './origin/create.js';
+import type { Origin } from './origin/origin.js';
+import { getWithTimeout } from './origin/timeout.js';
+
+/** How long shutdown waits for requests in flight before cutting their connections. */
+export const SHUTDOWN_GRACE_MS = 10_000;
+/** Interval between readiness probes of the origin until it first answers. */
+const READY_PROBE_INTERVAL_MS = 2_000;
+/** A key no asset has (keys cannot start with a dot), so a probe never fills the cache. */
+const READY_PROBE_KEY = '.hashedge-readiness-probe';
+
+export interface Edge {
+  /** Base URL, e.g. http://127.0.0.1:8080 */
+  readonly url: string;
+  readonly port: number;
+  readonly server: Server;
+  readonly group: Group;
+  readonly origin: Origin;
+  isReady(): boolean;
+  /** Stops accepting, lets requests in flight finish (bounded), releases the origin. */
+  close(): Promise<void>;
+}
+
+export interface EdgeDependencies {
+  readonly log?: Logger;
+  /** An origin to use instead of the one the config names (tests: slow, failing, counting). */
+  readonly origin?: Origin;
+}
+
+export async function startEdge(config: Config, deps: EdgeDependencies = {}): Promise<Edge> {
+  const log = deps.log ?? silentLogger;
+  const origin = deps.origin ?? (await createOrigin(config));
+  const group = new Group({
+    origin,
+    cacheSize: config.cacheSize,
+    maxObjectSize: config.maxObjectSize,
+    originTimeout: config.originTimeout,
+    negativeTtl: config.negativeTtl,
+    unhashedTtl: config.unhashedTtl,
+    brotliQuality: config.brotliQuality,
+    log,
+  });
+
+  let ready = false;
+  let probeTimer: NodeJS.Timeout | undefined;
+  const probe = async () => {
+    try {
+      const object = await getWithTimeout(origin, READY_PROBE_KEY, { timeoutMs: config.originTimeout });
+      object?.body.destroy();
+      ready = true;
+      log.info({ event: 'origin_ready', origin: origin.description });
+    } catch (err) {
+      log.warn({ event: 'origin_unready', origin: origin.description, err: String((err as Error).message ?? err) });
+      probeTimer = setTimeout(probe, READY_PROBE_INTERVAL_MS);
+      probeTimer.unref();
+    }
+  };
+  void probe();
+
+  const server = createEdgeServer({ config, group, originDescription: origin.description, isReady: () => ready, log });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = listenAddress(server);
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    server,
+    group,
+    origin,
+    isReady: () => ready,
+    close() {
+      closing ??= (async () => {
+        clearTimeout(probeTimer);
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+        await closed;
+        clearTimeout(grace);
+        await origin.close();
+      })();
+      return closing;
+    },
+  };
+}

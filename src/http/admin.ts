@@ -1,0 +1,58 @@
+/**
+ * Everything under /_hashedge/ that is not the asset path: health probes, status JSON (and,
+ * later, the dashboard, metrics, purge and the peer route). Express is fine here: these routes
+ * are not hot, and compression is done per request by the `compression` middleware.
+ */
+import express, { type Request, type Response, type NextFunction } from 'express';
+import compression from 'compression';
+import type { Group } from '../cache/group.js';
+import { EdgeError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export interface AdminOptions {
+  readonly group: Group;
+  readonly originDescription: string;
+  /** Whether the origin has answered once (readiness). */
+  readonly isReady: () => boolean;
+  readonly startedAt: number;
+  readonly log: Logger;
+}
+
+export function createAdminApp(options: AdminOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(compression());
+  app.use((_req, res, next) => {
+    res.setHeader('cache-control', 'no-store');
+    next();
+  });
+
+  app.get('/_hashedge/health/live', (_req, res) => {
+    res.json({ status: 'live' });
+  });
+  app.get('/_hashedge/health/ready', (_req, res) => {
+    const ready = options.isReady();
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'starting' });
+  });
+  app.get('/_hashedge/stats', (_req, res) => {
+    const { group } = options;
+    res.json({
+      origin: options.originDescription,
+      uptimeSeconds: Math.round((Date.now() - options.startedAt) / 1000),
+      cache: { bytes: group.cacheBytes, budgetBytes: group.cacheBudget, items: group.cacheItems },
+      counters: { ...group.stats },
+    });
+  });
+
+  app.use((_req: Request, res: Response) => {
+    res.status(404).json({ error: { code: 'E_NOT_FOUND', message: 'No such admin route.' } });
+  });
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const edge = err instanceof EdgeError ? err : undefined;
+    const status = edge?.status || (err as { status?: number }).status || 500;
+    if (status >= 500) options.log.error({ event: 'admin_error', err: String(err) });
+    res.status(status).json({ error: { code: edge?.code ?? 'E_ADMIN', message: edge?.expose ? edge.message : status < 500 ? 'Bad request.' : 'Internal error.' } });
+  });
+  return app;
+}

@@ -1,0 +1,124 @@
+/**
+ * Response header sets, computed once per cached representation (not per request) and kept in
+ * a WeakMap beside the blob, so they die with it. The hit set is rebuilt at most once a second
+ * per representation, when its Age changes.
+ */
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { Blob, Representation } from '../cache/blob.js';
+import type { CorsPolicy } from '../config.js';
+
+export const IMMUTABLE = 'public, max-age=31536000, immutable';
+
+export type CacheStatus = 'hit' | 'miss' | 'collapsed' | 'uncached';
+
+/** RFC 9211 Cache-Status values. */
+export const CACHE_STATUS: Readonly<Record<CacheStatus, string>> = {
+  hit: 'hashedge; hit',
+  miss: 'hashedge; fwd=miss; stored',
+  collapsed: 'hashedge; fwd=miss; collapsed; stored',
+  uncached: 'hashedge; fwd=miss; detail=too-large',
+};
+
+export interface HeaderPolicyOptions {
+  readonly corsOrigin: CorsPolicy;
+  /** ms; max-age of names without a content hash. */
+  readonly unhashedTtl: number;
+}
+
+interface RepresentationHeaders {
+  /** 200 headers without Age and Cache-Status. */
+  readonly base: Readonly<OutgoingHttpHeaders>;
+  hitAge: number;
+  hit: OutgoingHttpHeaders | undefined;
+}
+
+export class HeaderPolicy {
+  /** Headers on every asset response, errors included: CORS (when static), nosniff, CORP. */
+  readonly common: Readonly<OutgoingHttpHeaders>;
+  /** Whether Access-Control-Allow-Origin depends on the request's Origin (an allow-list). */
+  readonly corsPerRequest: boolean;
+  readonly #allowList: ReadonlySet<string>;
+  readonly #unhashedCacheControl: string;
+  readonly #sets = new WeakMap<Representation, RepresentationHeaders>();
+
+  constructor(options: HeaderPolicyOptions) {
+    const common: OutgoingHttpHeaders = {
+      'x-content-type-options': 'nosniff',
+      // Pages with Cross-Origin-Embedder-Policy may load these assets.
+      'cross-origin-resource-policy': 'cross-origin',
+    };
+    if (options.corsOrigin === '*') {
+      common['access-control-allow-origin'] = '*';
+      common['timing-allow-origin'] = '*';
+    }
+    this.common = Object.freeze(common);
+    this.corsPerRequest = Array.isArray(options.corsOrigin);
+    this.#allowList = new Set(Array.isArray(options.corsOrigin) ? options.corsOrigin : []);
+    this.#unhashedCacheControl = `public, max-age=${Math.ceil(options.unhashedTtl / 1000)}`;
+  }
+
+  /** Content-hashed names are immutable; others (with --allow-unhashed) get a short max-age. */
+  cacheControl(hashed: boolean): string {
+    return hashed ? IMMUTABLE : this.#unhashedCacheControl;
+  }
+
+  vary(compressible: boolean): string | undefined {
+    if (this.corsPerRequest) return compressible ? 'Accept-Encoding, Origin' : 'Origin';
+    return compressible ? 'Accept-Encoding' : undefined;
+  }
+
+  /** The 200 headers of a representation, without Age and Cache-Status. */
+  base(blob: Blob, rep: Representation): Readonly<OutgoingHttpHeaders> {
+    return this.#setFor(blob, rep).base;
+  }
+
+  /** The full headers of a cache hit at time `now` (ms). */
+  hit(blob: Blob, rep: Representation, now: number): OutgoingHttpHeaders {
+    const set = this.#setFor(blob, rep);
+    const age = ageSeconds(blob, now);
+    if (set.hit === undefined || set.hitAge !== age) {
+      set.hit = { ...set.base, age: String(age), 'cache-status': CACHE_STATUS.hit };
+      set.hitAge = age;
+    }
+    return set.hit;
+  }
+
+  /** Adds the request-dependent CORS header when the policy is an allow-list. */
+  withCors(headers: OutgoingHttpHeaders, requestHeaders: IncomingHttpHeaders): OutgoingHttpHeaders {
+    if (!this.corsPerRequest) return headers;
+    const origin = requestHeaders.origin;
+    if (origin === undefined || !this.#allowList.has(origin)) return headers;
+    return { ...headers, 'access-control-allow-origin': origin };
+  }
+
+  /** Whether a preflight from `origin` may be allowed. */
+  allowsOrigin(origin: string | undefined): string | undefined {
+    if (this.common['access-control-allow-origin'] === '*') return '*';
+    return origin !== undefined && this.#allowList.has(origin) ? origin : undefined;
+  }
+
+  #setFor(blob: Blob, rep: Representation): RepresentationHeaders {
+    let set = this.#sets.get(rep);
+    if (set === undefined) {
+      const base: OutgoingHttpHeaders = {
+        ...this.common,
+        'content-type': blob.contentType,
+        'content-length': String(rep.body.length),
+        'cache-control': this.cacheControl(blob.expiresAt === 0),
+        etag: rep.etag,
+        'last-modified': blob.lastModified,
+        'accept-ranges': 'bytes',
+      };
+      if (rep.encoding !== 'identity') base['content-encoding'] = rep.encoding;
+      const vary = this.vary(blob.compressible);
+      if (vary !== undefined) base.vary = vary;
+      set = { base: Object.freeze(base), hitAge: -1, hit: undefined };
+      this.#sets.set(rep, set);
+    }
+    return set;
+  }
+}
+
+export function ageSeconds(blob: Blob, now: number): number {
+  return Math.max(0, Math.floor((now - blob.storedAt) / 1000));
+}

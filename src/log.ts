@@ -1,0 +1,19 @@
+/**
+ * Structured logs: one JSON line per event (pino), with `event` naming what happened.
+ * The Logger type is the small surface the code uses, so tests can pass a silent one.
+ */
+import { pino } from 'pino';
+import type { LogLevel } from './config.js';
+
+export interface Logger {
+  debug(fields: Record<string, unknown>): void;
+  info(fields: Record<string, unknown>): void;
+  warn(fields: Record<string, unknown>): void;
+  error(fields: Record<string, unknown>): void;
+}
+
+export function createLogger(level: LogLevel, destination: NodeJS.WritableStream = process.stderr): Logger {
+  return pino({ level, base: { service: 'hashedge' }, timestamp: pino.stdTimeFunctions.isoTime }, destination as pino.DestinationStream);
+}
+
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

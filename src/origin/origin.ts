@@ -1,0 +1,41 @@
+/**
+ * The seam between the cache and where assets live. An origin knows nothing of the cache or
+ * of HTTP requests; the cache knows nothing of disks or buckets. Tests plug in slow, failing or
+ * counting origins through this interface.
+ */
+import type { Readable } from 'node:stream';
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  readonly start: number;
+  /** Last byte, inclusive. */
+  readonly end: number;
+}
+
+export interface OriginGetOptions {
+  /** Aborts the request and destroys the body; fired on timeout or when nobody needs the bytes. */
+  readonly signal: AbortSignal;
+  /** Only these bytes (the body then holds end-start+1 bytes; `size` stays the whole size). */
+  readonly range?: ByteRange;
+}
+
+export interface OriginObject {
+  /** The bytes. The consumer must read it to the end or destroy it (no leaked sockets). */
+  readonly body: Readable;
+  /** Size of the whole object in bytes. */
+  readonly size: number;
+  /** Content type the origin stored, if any; untrusted (validated before it reaches a header). */
+  readonly contentType: string | undefined;
+  readonly lastModified: Date | undefined;
+}
+
+export interface Origin {
+  /** For logs and the status page, e.g. `disk:/srv/assets` or `s3://bucket/prefix/`. */
+  readonly description: string;
+  /**
+   * Resolves to the object, or null when the origin has no such key (a 404).
+   * Rejects with an OriginError/OriginTimeoutError on any other failure.
+   */
+  get(key: string, options: OriginGetOptions): Promise<OriginObject | null>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,9 @@
+/** Starts a real edge node on port 0 for a test, with config overrides and an injected origin. */
+import { resolveConfig, type RawOptions } from '../../src/config.js';
+import { startEdge, type Edge } from '../../src/edge.js';
+import type { Origin } from '../../src/origin/origin.js';
+
+export async function startTestEdge(flags: RawOptions = {}, origin?: Origin): Promise<Edge> {
+  const config = resolveConfig({ port: '0', host: '127.0.0.1', ...flags }, {});
+  return startEdge(config, origin ? { origin } : {});
+}

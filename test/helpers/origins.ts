@@ -1,0 +1,102 @@
+/**
+ * Origins for tests, behind the real Origin interface: they count requests, can hold an answer
+ * until the test opens a gate (so tests synchronise on events, never on sleeps), fail, hang,
+ * or send a body slower or shorter than announced.
+ */
+import { Readable } from 'node:stream';
+import { OriginError } from '../../src/errors.js';
+import type { Origin, OriginGetOptions, OriginObject } from '../../src/origin/origin.js';
+
+/** A promise the test resolves when it wants the origin to go on. */
+export class Gate {
+  readonly opened: Promise<void>;
+  open!: () => void;
+  constructor() {
+    this.opened = new Promise((resolve) => (this.open = resolve));
+  }
+}
+
+export type Behaviour =
+  | { kind: 'ok' }
+  | { kind: 'error' }
+  /** Never answers; honours the abort signal. */
+  | { kind: 'hang' }
+  /** Announces the full size, sends `bytes`, then ends. */
+  | { kind: 'truncate'; bytes: number };
+
+export class TestOrigin implements Origin {
+  readonly description = 'test-origin';
+  readonly objects = new Map<string, { body: Buffer; contentType?: string; lastModified?: Date }>();
+  readonly requests: string[] = [];
+  /** Called with each request; resolves when it may answer. */
+  gate: Gate | undefined;
+  behaviour: Behaviour = { kind: 'ok' };
+  /** Bytes per pushed chunk. */
+  chunkSize = 64 * 1024;
+  /** When set, the body sends its first chunk, then waits for this gate before the rest. */
+  midBodyGate: Gate | undefined;
+  /** Bytes handed to bodies so far (for backpressure assertions). */
+  bytesProduced = 0;
+  /** Resolves the next time a request arrives. */
+  #arrivals: Array<() => void> = [];
+
+  put(key: string, body: Buffer | string, meta: { contentType?: string; lastModified?: Date } = {}): Buffer {
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    this.objects.set(key, { body: bytes, ...meta });
+    return bytes;
+  }
+
+  count(key: string): number {
+    return this.requests.filter((k) => k === key).length;
+  }
+
+  /** Resolves once `n` requests in total have arrived. */
+  async arrived(n: number): Promise<void> {
+    while (this.requests.length < n) await new Promise<void>((resolve) => this.#arrivals.push(resolve));
+  }
+
+  async get(key: string, options: OriginGetOptions): Promise<OriginObject | null> {
+    this.requests.push(key);
+    for (const wake of this.#arrivals.splice(0)) wake();
+    if (this.gate) await this.gate.opened;
+    const behaviour = this.behaviour;
+    if (behaviour.kind === 'hang') {
+      await new Promise((_resolve, reject) => options.signal.addEventListener('abort', () => reject(options.signal.reason), { once: true }));
+    }
+    if (behaviour.kind === 'error') throw new OriginError('E_ORIGIN', 'test origin failure');
+    const object = this.objects.get(key);
+    if (object === undefined) return null;
+    const start = options.range?.start ?? 0;
+    const end = options.range?.end ?? object.body.length - 1;
+    const limit = behaviour.kind === 'truncate' ? Math.min(end + 1, start + behaviour.bytes) : end + 1;
+    return { body: this.#body(object.body, start, limit), size: object.body.length, contentType: object.contentType, lastModified: object.lastModified };
+  }
+
+  /** A pull-based body: bytes are produced only as the consumer reads (backpressure visible). */
+  #body(bytes: Buffer, start: number, limit: number): Readable {
+    let offset = start;
+    let first = true;
+    const origin = this;
+    return new Readable({
+      highWaterMark: this.chunkSize,
+      read() {
+        if (offset >= limit) {
+          this.push(null);
+          return;
+        }
+        const next = Math.min(limit, offset + origin.chunkSize);
+        const chunk = bytes.subarray(offset, next);
+        offset = next;
+        origin.bytesProduced += chunk.length;
+        if (!first && origin.midBodyGate) {
+          void origin.midBodyGate.opened.then(() => this.push(chunk));
+          return;
+        }
+        first = false;
+        this.push(chunk);
+      },
+    });
+  }
+
+  async close(): Promise<void> {}
+}
