@@ -1,0 +1,24 @@
+# hashedge edge node. Multi-stage: build with dev dependencies, run with production ones only.
+FROM node:26-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY src ./src
+RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev
+
+FROM node:26-slim
+ENV NODE_ENV=production \
+    HASHEDGE_PORT=8080 \
+    HASHEDGE_HOST=0.0.0.0
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY sample ./sample
+# The image's own unprivileged user; nothing in /app is writable by it.
+USER node
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HASHEDGE_PORT || 8080) + '/_hashedge/health/live').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# Configure with HASHEDGE_* env vars (see README); SIGTERM drains requests in flight.
+CMD ["node", "dist/cli.js", "serve"]

@@ -1,0 +1,68 @@
+/**
+ * The command as users run it: a real process, its output, its exit codes and signals.
+ * Runs src/cli.ts through tsx (the same code `npm run build` compiles to dist/cli.js).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { OPTIONS } from '../src/config.js';
+import { request } from './helpers/http.js';
+
+const CLI = new URL('../src/cli.ts', import.meta.url).pathname;
+
+function hashedge(args: string[], env: Record<string, string> = {}): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
+}
+
+async function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = hashedge(args);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c) => (stdout += c));
+  child.stderr.on('data', (c) => (stderr += c));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
+}
+
+test('`hashedge serve` on the sample origin prints a URL that serves a cached asset, and SIGTERM exits 0', async () => {
+  const child = hashedge(['serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn']);
+  try {
+    const lines = createInterface({ input: child.stdout });
+    let tryUrl: string | undefined;
+    for await (const line of lines) {
+      const m = /^Try: curl -i (\S+)$/.exec(line);
+      if (m) {
+        tryUrl = m[1];
+        break;
+      }
+    }
+    assert.ok(tryUrl, 'serve prints a URL to try');
+    const res = await request(tryUrl);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['cache-control'], 'public, max-age=31536000, immutable');
+    assert.equal((await request(tryUrl)).headers['cache-status'], 'hashedge; hit');
+    child.kill('SIGTERM');
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 0);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('an invalid option stops start-up with exit code 2 and names the option', async () => {
+  const { code, stderr } = await run(['serve', '--cache-size', 'huge']);
+  assert.equal(code, 2);
+  assert.match(stderr, /--cache-size: expected a size like 512MB or 1GiB, got "huge"/);
+  assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+});
+
+test('--help lists every option with its env var', async () => {
+  const { code, stdout } = await run(['serve', '--help']);
+  assert.equal(code, 0);
+  for (const spec of OPTIONS) {
+    assert.match(stdout, new RegExp(`--${spec.name}\\b`));
+    assert.match(stdout, new RegExp(`HASHEDGE_${spec.name.toUpperCase().replace(/-/g, '_')}\\b`));
+  }
+});

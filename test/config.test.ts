@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { resolveConfig, renderOptionsMarkdown, OPTIONS, envName } from '../src/config.js';
+import { ConfigError } from '../src/errors.js';
+import { parseDuration, parseSize } from '../src/units.js';
+
+test('sizes and durations take units, SI and IEC exactly', () => {
+  assert.equal(parseSize('512MB'), 512e6);
+  assert.equal(parseSize('1GiB'), 2 ** 30);
+  assert.equal(parseSize('64 mib'), 64 * 2 ** 20);
+  assert.equal(parseSize('1500'), 1500);
+  assert.equal(parseSize('12 parsecs'), undefined);
+  assert.equal(parseDuration('1500ms'), 1500);
+  assert.equal(parseDuration('10s'), 10_000);
+  assert.equal(parseDuration('2m'), 120_000);
+  assert.equal(parseDuration('10'), undefined, 'a bare number is ambiguous');
+  assert.equal(parseDuration('0'), 0);
+});
+
+test('defaults, then env, then flags', () => {
+  const defaults = resolveConfig();
+  assert.equal(defaults.port, 8080);
+  assert.equal(defaults.cacheSize, 512 * 2 ** 20);
+  assert.equal(defaults.origin.kind, 'disk');
+  const fromEnv = resolveConfig({}, { HASHEDGE_PORT: '9000', HASHEDGE_CACHE_SIZE: '64MB' });
+  assert.equal(fromEnv.port, 9000);
+  assert.equal(fromEnv.cacheSize, 64e6);
+  const flagWins = resolveConfig({ port: '9100' }, { HASHEDGE_PORT: '9000' });
+  assert.equal(flagWins.port, 9100);
+  assert.ok(Object.isFrozen(flagWins));
+});
+
+test('an S3 origin URL gives bucket and prefix', () => {
+  const config = resolveConfig({ origin: 's3://my-assets/site/v1' });
+  assert.deepEqual(config.origin, { kind: 's3', bucket: 'my-assets', prefix: 'site/v1/' });
+});
+
+test('invalid values fail at start-up naming the option and what was expected', () => {
+  const cases: Array<[Record<string, string>, Record<string, string>, RegExp]> = [
+    [{ 'cache-size': 'lots' }, {}, /--cache-size: expected a size/],
+    [{}, { HASHEDGE_ORIGIN_TIMEOUT: '10' }, /HASHEDGE_ORIGIN_TIMEOUT: expected a duration/],
+    [{ port: '70000' }, {}, /--port: expected an integer from 0 to 65535/],
+    [{ origin: 'ftp://x/y' }, {}, /--origin: expected a directory path or s3:\/\/bucket\/prefix/],
+    [{ 'cors-origin': 'example.com' }, {}, /--cors-origin/],
+    [{ 'max-object-size': '2GiB', 'cache-size': '1GiB' }, {}, /--max-object-size .* must not exceed --cache-size/],
+  ];
+  for (const [flags, env, message] of cases) {
+    assert.throws(() => resolveConfig(flags, env), (err: unknown) => err instanceof ConfigError && err.code === 'E_CONFIG' && message.test(err.message));
+  }
+});
+
+test('the README options table is the one rendered from the option table', async () => {
+  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+  assert.ok(readme.includes(renderOptionsMarkdown()), 'README options table is stale: run `npm run docs`');
+  for (const spec of OPTIONS) assert.ok(readme.includes(envName(spec.name)), spec.name);
+});
