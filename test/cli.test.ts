@@ -66,3 +66,13 @@ test('--help lists every option with its env var', async () => {
     assert.match(stdout, new RegExp(`HASHEDGE_${spec.name.toUpperCase().replace(/-/g, '_')}\\b`));
   }
 });
+
+test('the built dist/cli.js, which the Dockerfile runs, starts and answers --version', async () => {
+  const dist = new URL('../dist/cli.js', import.meta.url).pathname;
+  const child = spawn(process.execPath, [dist, '--version'], { stdio: 'pipe' });
+  let stdout = '';
+  child.stdout.on('data', (c) => (stdout += c));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 0, 'dist/ is built by `npm install` (prepare) and by `npm run build`');
+  assert.match(stdout, /^\d+\.\d+\.\d+/);
+});
