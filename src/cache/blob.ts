@@ -3,7 +3,7 @@
  * metadata every response needs. Built once per fill; never mutated (a new Blob replaces it
  * when variants arrive), so the HTTP layer can hang per-blob header sets off it safely.
  */
-import { createHash } from 'node:crypto';
+import { toHttpSecond } from '../units.js';
 
 export type Encoding = 'br' | 'gzip' | 'identity';
 
@@ -52,9 +52,8 @@ export class Blob {
     this.key = init.key;
     this.sha256 = init.sha256;
     this.contentType = init.contentType;
-    // HTTP dates have second precision; round down so If-Modified-Since compares cleanly.
-    const lm = init.lastModified ?? new Date(init.storedAt);
-    this.lastModifiedMs = Math.floor(lm.getTime() / 1000) * 1000;
+    // Rounded down to HTTP's precision so If-Modified-Since and If-Range compare cleanly.
+    this.lastModifiedMs = toHttpSecond((init.lastModified ?? new Date(init.storedAt)).getTime());
     this.lastModified = new Date(this.lastModifiedMs).toUTCString();
     this.storedAt = init.storedAt;
     this.expiresAt = init.expiresAt;
@@ -91,8 +90,4 @@ export class Blob {
 /** 22 base64url characters (132 bits) of the sha256: short, and collisions are not a concern. */
 function etagBase(sha256Hex: string): string {
   return Buffer.from(sha256Hex, 'hex').toString('base64url').slice(0, 22);
-}
-
-export function sha256Hex(body: Buffer): string {
-  return createHash('sha256').update(body).digest('hex');
 }

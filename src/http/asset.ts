@@ -24,6 +24,7 @@ import { ageSeconds, CACHE_STATUS, type CacheStatus, type HeaderPolicy } from '.
 import { chooseRepresentation } from './negotiate.js';
 import { decideRange } from './range.js';
 import { sendError } from './respond.js';
+import { toHttpSecond } from '../units.js';
 
 const ALLOW = 'GET, HEAD, OPTIONS';
 
@@ -180,7 +181,7 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
   /** A single satisfiable range of a streamed object, or why not. */
   function streamRange(req: IncomingMessage, object: Omit<OriginObject, 'body'>, isHead: boolean): ByteRange | 'full' | 'unsatisfiable' {
     if (isHead || req.headers.range === undefined) return 'full';
-    const lastModifiedMs = Math.floor((object.lastModified?.getTime() ?? NaN) / 1000) * 1000;
+    const lastModifiedMs = toHttpSecond(object.lastModified?.getTime() ?? NaN);
     const decision = decideRange(req.headers.range, ifRange(req.headers), object.size, undefined, lastModifiedMs);
     if (decision.kind === 'partial') return decision.ranges.length === 1 ? decision.ranges[0]! : 'full';
     return decision.kind;
@@ -305,7 +306,7 @@ function ifRange(h: IncomingMessage['headers']): string | undefined {
 }
 
 function httpDate(date: Date | undefined): string {
-  return new Date(Math.floor((date?.getTime() ?? Date.now()) / 1000) * 1000).toUTCString();
+  return (date ?? new Date()).toUTCString(); // toUTCString drops the milliseconds
 }
 
 function multipartBody(body: Buffer, ranges: readonly ByteRange[], contentType: string): { contentType: string; parts: Buffer[]; length: number } {

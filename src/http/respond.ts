@@ -4,7 +4,7 @@
  * the body is underway: the only honest signal left is to cut the connection.
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { EdgeError } from '../errors.js';
+import type { EdgeError } from '../errors.js';
 
 export function sendError(res: ServerResponse, err: EdgeError, isHead: boolean, extraHeaders: OutgoingHttpHeaders = {}): void {
   if (res.headersSent) {
@@ -22,8 +22,4 @@ export function sendError(res: ServerResponse, err: EdgeError, isHead: boolean, 
     ...extraHeaders,
   });
   res.end(isHead ? undefined : body);
-}
-
-export function isEdgeError(err: unknown): err is EdgeError {
-  return err instanceof EdgeError;
 }
