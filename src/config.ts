@@ -42,6 +42,14 @@ export interface Config {
   /** Brotli quality (0-11) for variants made once at fill. */
   readonly brotliQuality: number;
   readonly logLevel: LogLevel;
+  /** This node's URL as its peers reach it; required with --peers. */
+  readonly self: string | undefined;
+  /** Every node of the cluster (self is added if missing). Empty: a single node. */
+  readonly peers: readonly string[];
+  /** Bearer token peers present on the peer route; without it only peer addresses may ask. */
+  readonly peerSecret: string | undefined;
+  /** ms a peer may take to answer before this node loads from the origin itself. */
+  readonly peerTimeout: number;
 }
 
 interface OptionSpec<K extends keyof Config> {
@@ -98,6 +106,11 @@ function parseUrl(text: string): string | undefined {
   }
 }
 
+function parseUrlList(text: string): readonly string[] | undefined {
+  const urls = text.split(',').map((s) => s.trim()).filter(Boolean).map(parseUrl);
+  return urls.every((u) => u !== undefined) ? Object.freeze(urls as string[]) : undefined;
+}
+
 function option<K extends keyof Config>(spec: OptionSpec<K>): OptionSpec<K> {
   return spec;
 }
@@ -119,6 +132,10 @@ export const OPTIONS = [
   option({ key: 'unhashedTtl', name: 'unhashed-ttl', arg: '<duration>', default: '60s', description: 'max-age and cache lifetime of names without a content hash (with --allow-unhashed).', expected: 'a duration like 60s', parse: parseDuration }),
   option({ key: 'brotliQuality', name: 'brotli-quality', arg: '<0-11>', default: '9', description: 'Brotli quality of the variants made once per fill (11 is ~10% smaller but ~20x slower).', expected: 'an integer from 0 to 11', parse: parseIntIn(0, 11) }),
   option({ key: 'logLevel', name: 'log-level', arg: '<level>', default: 'info', description: 'Structured JSON log level: debug, info, warn, error, silent.', expected: 'debug, info, warn, error or silent', parse: (t) => (['debug', 'info', 'warn', 'error', 'silent'].includes(t) ? (t as LogLevel) : undefined) }),
+  option({ key: 'self', name: 'self', arg: '<url>', default: undefined, description: "This node's URL as its peers reach it, e.g. http://10.0.0.1:8080 (required with --peers).", expected: 'an http(s) URL', parse: parseUrl }),
+  option({ key: 'peers', name: 'peers', arg: '<urls>', default: '', description: 'Comma list of every node URL in the cluster; each key is loaded once per cluster, by its owner.', expected: 'a comma list of http(s) URLs', parse: parseUrlList }),
+  option({ key: 'peerSecret', name: 'peer-secret', arg: '<token>', default: undefined, description: 'Bearer token for the peer route. Without it, only peer addresses may use the route.', expected: 'a token of 16 or more visible characters', parse: (t) => (/^[\x21-\x7e]{16,}$/.test(t) ? t : undefined) }),
+  option({ key: 'peerTimeout', name: 'peer-timeout', arg: '<duration>', default: '2s', description: 'How long an owner may take to answer before this node loads from the origin itself.', expected: 'a duration like 2s', parse: parseDuration }),
 ] as const;
 
 export type OptionName = (typeof OPTIONS)[number]['name'];
@@ -169,6 +186,10 @@ export function resolveConfig(flags: RawOptions = {}, env: Readonly<Record<strin
     throw new ConfigError(`--cache-size: expected at least 1MiB, got ${config.cacheSize} bytes.`);
   }
   if (config.originTimeout <= 0) throw new ConfigError('--origin-timeout: expected a duration above 0.');
+  if (config.peerTimeout <= 0) throw new ConfigError('--peer-timeout: expected a duration above 0.');
+  if (config.peers.length > 0 && config.self === undefined) {
+    throw new ConfigError('--self: required with --peers, so the node knows which member it is.');
+  }
   return Object.freeze(config);
 }
 

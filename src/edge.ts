@@ -10,6 +10,11 @@ import { silentLogger, type Logger } from './log.js';
 import { createOrigin } from './origin/create.js';
 import type { Origin } from './origin/origin.js';
 import { getWithTimeout } from './origin/timeout.js';
+import { ClusterOrigin } from './cluster/cluster-origin.js';
+import { createPeerRoute } from './cluster/peer-route.js';
+import { PeerAuth } from './cluster/peer-auth.js';
+import { PeerClient } from './cluster/peers.js';
+import { Ring } from './cluster/ring.js';
 
 /** How long shutdown waits for requests in flight before cutting their connections. */
 export const SHUTDOWN_GRACE_MS = 10_000;
@@ -30,6 +35,18 @@ export interface Edge {
   close(): Promise<void>;
 }
 
+/** Static membership: the ring over --peers (and self), the peer client, the route's auth. */
+async function joinCluster(config: Config, origin: Origin, log: Logger) {
+  const self = config.self!;
+  const members = [...new Set([...config.peers, self])];
+  const ring = new Ring(members);
+  const auth = new PeerAuth(config.peerSecret);
+  await auth.allowPeers(members);
+  const peers = new PeerClient({ timeoutMs: config.peerTimeout, secret: config.peerSecret });
+  log.info({ event: 'cluster', self, members });
+  return { auth, ring, origin: new ClusterOrigin({ self, origin, peers, ring: () => ring, log }) };
+}
+
 export interface EdgeDependencies {
   readonly log?: Logger;
   /** An origin to use instead of the one the config names (tests: slow, failing, counting). */
@@ -39,7 +56,9 @@ export interface EdgeDependencies {
 export async function startEdge(config: Config, deps: EdgeDependencies = {}): Promise<Edge> {
   const log = deps.log ?? silentLogger;
   const origin = deps.origin ?? (await createOrigin(config));
+  const cluster = config.peers.length > 0 ? await joinCluster(config, origin, log) : undefined;
   const group = new Group({
+    ...(cluster ? { cluster: cluster.origin } : {}),
     origin,
     cacheSize: config.cacheSize,
     maxObjectSize: config.maxObjectSize,
@@ -66,7 +85,8 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   };
   void probe();
 
-  const server = createEdgeServer({ config, group, originDescription: origin.description, isReady: () => ready, log });
+  const peerRoute = cluster ? createPeerRoute({ group, auth: cluster.auth, allowUnhashed: config.allowUnhashed, log }) : undefined;
+  const server = createEdgeServer({ config, group, ...(peerRoute ? { peerRoute } : {}), originDescription: origin.description, isReady: () => ready, log });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -93,7 +113,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
         const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
         await closed;
         clearTimeout(grace);
-        await origin.close();
+        await (cluster?.origin ?? origin).close();
       })();
       return closing;
     },

@@ -47,8 +47,21 @@ export interface GroupOptions {
   readonly unhashedTtl: number;
   readonly brotliQuality: number;
   readonly log: Logger;
+  /** In a cluster: the loader that asks a key's owner (falling back to the origin). */
+  readonly cluster?: ClusterRouter;
   /** ms since epoch; injectable for tests. */
   readonly clock?: () => number;
+}
+
+/** What the group needs of the cluster: where a key's miss goes. */
+export interface ClusterRouter extends Origin {
+  /** Whether a miss for key (not from a peer) is asked of another node. */
+  routesToPeer(key: string): boolean;
+}
+
+export interface LookupOptions {
+  /** A peer asked (hop header): load from the origin here, never forward again. */
+  readonly local?: boolean;
 }
 
 export interface GroupStats {
@@ -113,7 +126,7 @@ export class Group {
    * Everything after a peek() miss. `hashed` names are cached forever; others (served only
    * with --allow-unhashed) for --unhashed-ttl.
    */
-  async lookup(key: string, hashed: boolean): Promise<Lookup> {
+  async lookup(key: string, hashed: boolean, options: LookupOptions = {}): Promise<Lookup> {
     const cached = this.peek(key);
     if (cached !== undefined) return { kind: 'blob', blob: cached, status: 'hit' };
     if (this.#negative?.get(key)) {
@@ -125,7 +138,13 @@ export class Group {
       this.stats.collapsed++;
       return { kind: 'filling', fill: filling, status: 'collapsed' };
     }
-    const { promise, shared } = this.#flight.do(key, () => this.#load(key, hashed));
+    // Loads through a peer and loads from the origin are separate flights: a peer's request
+    // (always local) never waits on a flight bound for a peer, so two nodes that disagree
+    // about the ring cannot wait on each other.
+    const cluster = this.#options.cluster;
+    const source: Origin = !options.local && cluster?.routesToPeer(key) ? cluster : this.#options.origin;
+    const flightKey = source === this.#options.origin ? key : `peer:${key}`;
+    const { promise, shared } = this.#flight.do(flightKey, () => this.#load(key, hashed, source));
     if (shared) this.stats.collapsed++;
     else this.stats.misses++;
     const status: FetchStatus = shared ? 'collapsed' : 'miss';
@@ -140,7 +159,7 @@ export class Group {
       case 'too-large': {
         // Uncacheable objects are not collapsed: the first caller takes the stream that was
         // opened, the others open their own (like nginx, which does not lock what it won't store).
-        const object = result.claim() ?? (await this.openUncached(key));
+        const object = result.claim() ?? (await this.openUncached(key, undefined, options));
         if (object === null) return { kind: 'not-found', status: 'miss' };
         return { kind: 'stream', object, status: 'miss' };
       }
@@ -148,11 +167,12 @@ export class Group {
   }
 
   /** A fresh origin stream, uncached: for objects over --max-object-size and their ranges. */
-  async openUncached(key: string, range?: ByteRange): Promise<OriginObject | null> {
+  async openUncached(key: string, range?: ByteRange, options: LookupOptions = {}): Promise<OriginObject | null> {
     this.stats.originFetches++;
     this.stats.passThrough++;
+    const source = options.local ? this.#options.origin : (this.#options.cluster ?? this.#options.origin);
     try {
-      return await getWithTimeout(this.#options.origin, key, { timeoutMs: this.#options.originTimeout, ...(range ? { range } : {}) });
+      return await getWithTimeout(source, key, { timeoutMs: this.#options.originTimeout, ...(range ? { range } : {}) });
     } catch (err) {
       this.stats.originErrors++;
       throw asEdgeError(err);
@@ -189,8 +209,8 @@ export class Group {
     return this.#options.cacheSize;
   }
 
-  async #load(key: string, hashed: boolean): Promise<LoadResult> {
-    const { origin, originTimeout, maxObjectSize, log } = this.#options;
+  async #load(key: string, hashed: boolean, origin: Origin): Promise<LoadResult> {
+    const { originTimeout, maxObjectSize, log } = this.#options;
     this.stats.originFetches++;
     const started = performance.now();
     let object: OriginObject | null;

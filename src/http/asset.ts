@@ -24,6 +24,7 @@ import { ageSeconds, CACHE_STATUS, type CacheStatus, type HeaderPolicy } from '.
 import { chooseRepresentation } from './negotiate.js';
 import { decideRange } from './range.js';
 import { sendError } from './respond.js';
+import { pumpFill } from './fill-stream.js';
 import { toHttpSecond } from '../units.js';
 
 const ALLOW = 'GET, HEAD, OPTIONS';
@@ -257,47 +258,6 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
   }
 
   return handleAsset;
-}
-
-/** Streams bytes [start, end] of a fill to res as they arrive, honouring res's backpressure. */
-async function pumpFill(fill: Fill, res: ServerResponse, start: number, end: number): Promise<void> {
-  let offset = 0;
-  for (let index = 0; offset <= end; ) {
-    const chunk = fill.chunk(index);
-    if (chunk === undefined) {
-      if (fill.error !== undefined) {
-        res.destroy(); // headers are out: cutting the connection is the only signal left
-        return;
-      }
-      if (fill.finished) break; // cannot happen (a finished fill holds every chunk); never spin
-      await fill.progress();
-      if (res.destroyed) return;
-      continue;
-    }
-    if (offset + chunk.length > start) {
-      const from = Math.max(0, start - offset);
-      const to = Math.min(chunk.length, end - offset + 1);
-      if (!res.write(from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to))) {
-        await drained(res);
-        if (res.destroyed) return;
-      }
-    }
-    offset += chunk.length;
-    index++;
-  }
-  res.end();
-}
-
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
 }
 
 function ifRange(h: IncomingMessage['headers']): string | undefined {

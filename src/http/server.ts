@@ -2,7 +2,8 @@
  * The node:http server of one edge node. Paths under /_hashedge/ go to the Express admin app;
  * every other request takes the asset fast path, which never enters Express.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { PEER_PATH } from '../cluster/peers.js';
 import type { AddressInfo } from 'node:net';
 import type { Group } from '../cache/group.js';
 import type { Config } from '../config.js';
@@ -26,6 +27,8 @@ export const SERVER_TIMEOUTS = {
 export interface EdgeServerOptions {
   readonly config: Config;
   readonly group: Group;
+  /** The owner side of the peer protocol, in a cluster. */
+  readonly peerRoute?: (req: IncomingMessage, res: ServerResponse) => void;
   readonly originDescription: string;
   readonly isReady: () => boolean;
   readonly log: Logger;
@@ -49,7 +52,9 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
     },
     (req, res) => {
       const url = req.url ?? '/';
-      if (url.startsWith(ADMIN_PREFIX) && (url.length === ADMIN_PREFIX.length || url.charCodeAt(ADMIN_PREFIX.length) === 47 /* / */ || url.charCodeAt(ADMIN_PREFIX.length) === 63 /* ? */)) {
+      if (options.peerRoute !== undefined && url.startsWith(PEER_PATH)) {
+        options.peerRoute(req, res);
+      } else if (url.startsWith(ADMIN_PREFIX) && (url.length === ADMIN_PREFIX.length || url.charCodeAt(ADMIN_PREFIX.length) === 47 /* / */ || url.charCodeAt(ADMIN_PREFIX.length) === 63 /* ? */)) {
         admin(req, res);
       } else {
         assets(req, res);

@@ -1,0 +1,73 @@
+/**
+ * The owner side of the peer protocol: `GET /_hashedge/peer/<encodeURIComponent(key)>`.
+ * Always served locally (cache, else origin), never forwarded again, so nodes that disagree
+ * about the ring cannot loop. The key passes the same checks as a client's path: a peer
+ * request reaches nothing a client request could not. Bodies stream (identity bytes).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream';
+import { parseAssetPath } from '../asset/key.js';
+import type { Group } from '../cache/group.js';
+import { asEdgeError, EdgeError, NotFoundError, RequestPathError, UnauthorizedError } from '../errors.js';
+import { pumpFill } from '../http/fill-stream.js';
+import { sendError } from '../http/respond.js';
+import type { Logger } from '../log.js';
+import type { PeerAuth } from './peer-auth.js';
+import { PEER_PATH } from './peers.js';
+
+export interface PeerRouteOptions {
+  readonly group: Group;
+  readonly auth: PeerAuth;
+  readonly allowUnhashed: boolean;
+  readonly log: Logger;
+}
+
+export function createPeerRoute(options: PeerRouteOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const { group, auth, log } = options;
+  return (req, res) => {
+    serve(req, res).catch((err: unknown) => {
+      const edge = asEdgeError(err);
+      if (edge.status >= 500) log.warn({ event: 'peer_route_failed', code: edge.code });
+      sendError(res, edge, req.method === 'HEAD');
+    });
+  };
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!auth.allows(req)) throw new UnauthorizedError('The peer route is for cluster members.');
+    if (req.method !== 'GET') throw new EdgeError('E_METHOD_NOT_ALLOWED', 405, 'The peer route answers GET only.');
+    const raw = (req.url ?? '').slice(PEER_PATH.length).split('?', 1)[0]!;
+    let key: string;
+    try {
+      key = decodeURIComponent(raw);
+    } catch {
+      throw new RequestPathError('E_BAD_PATH', 'The key is not valid percent-encoded UTF-8.');
+    }
+    // The same checks a client path gets; `%` cannot survive them, so no second decoding.
+    const asset = parseAssetPath('/' + key);
+    if (asset.key !== key) throw new RequestPathError('E_BAD_PATH', 'The key is not in normal form.');
+    if (!asset.hashed && !options.allowUnhashed) throw new RequestPathError('E_NOT_HASHED', 'Only content-hashed keys are served.');
+
+    const lookup = await group.lookup(key, asset.hashed, { local: true });
+    if (lookup.kind === 'not-found') throw new NotFoundError();
+    const meta = lookup.kind === 'blob'
+      ? { size: lookup.blob.size, contentType: lookup.blob.contentType, lastModified: lookup.blob.lastModified }
+      : lookup.kind === 'filling'
+        ? { size: lookup.fill.size, contentType: lookup.fill.object.contentType, lastModified: lookup.fill.object.lastModified?.toUTCString() }
+        : { size: lookup.object.size, contentType: lookup.object.contentType, lastModified: lookup.object.lastModified?.toUTCString() };
+    const headers: Record<string, string> = { 'content-length': String(meta.size), 'cache-control': 'no-store' };
+    if (meta.contentType !== undefined) headers['content-type'] = meta.contentType;
+    if (meta.lastModified !== undefined) headers['last-modified'] = meta.lastModified;
+    res.writeHead(200, headers);
+    switch (lookup.kind) {
+      case 'blob':
+        res.end(lookup.blob.identity.body);
+        return;
+      case 'filling':
+        await pumpFill(lookup.fill, res, 0, lookup.fill.size - 1);
+        return;
+      case 'stream':
+        pipeline(lookup.object.body, res, () => {});
+        return;
+    }
+  }
+}

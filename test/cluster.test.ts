@@ -1,0 +1,104 @@
+/**
+ * Real clusters: three edge nodes on real sockets sharing one origin that counts its loads.
+ * A cold key requested on every node at once is loaded from the origin exactly once.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { Ring } from '../src/cluster/ring.js';
+import type { Edge } from '../src/edge.js';
+import { startTestEdge } from './helpers/edge.js';
+import { errorCode, request } from './helpers/http.js';
+import { Gate, TestOrigin } from './helpers/origins.js';
+
+/** A port nothing listens on right now (for members started next, or one that stays down). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function startCluster(n: number, origin: TestOrigin, flags: Record<string, string> = {}): Promise<Edge[]> {
+  const ports = await Promise.all(Array.from({ length: n }, freePort));
+  const urls = ports.map((p) => `http://127.0.0.1:${p}`);
+  return Promise.all(ports.map((port, i) => startTestEdge({ port: String(port), self: urls[i], peers: urls.join(','), ...flags }, origin)));
+}
+
+test('500 concurrent requests for one cold key, spread over three nodes, cause exactly one origin load', async () => {
+  const origin = new TestOrigin();
+  const key = 'assets/hero-0492830483.js';
+  const body = origin.put(key, randomBytes(200_000));
+  origin.gate = new Gate();
+  const nodes = await startCluster(3, origin);
+  try {
+    const responses = Array.from({ length: 500 }, (_, i) => request(`${nodes[i % 3]!.url}/${key}`));
+    await origin.arrived(1);
+    origin.gate.open();
+    const results = await Promise.all(responses);
+    for (const res of results) {
+      assert.equal(res.status, 200);
+      assert.ok(res.body.equals(body));
+    }
+    assert.equal(origin.count(key), 1);
+    // Every node now answers it without the origin.
+    for (const node of nodes) assert.equal((await request(`${node.url}/${key}`)).status, 200);
+    assert.equal(origin.count(key), 1);
+  } finally {
+    await Promise.all(nodes.map((n) => n.close()));
+  }
+});
+
+test('every node of the cluster agrees on the owner, so N cold keys cost N origin loads in all', async () => {
+  const origin = new TestOrigin();
+  const keys = Array.from({ length: 30 }, (_, i) => `assets/chunk${i}-0492830483.js`);
+  for (const key of keys) origin.put(key, `export default ${JSON.stringify(key)};`);
+  const nodes = await startCluster(3, origin);
+  try {
+    for (const key of keys) for (const node of nodes) assert.equal((await request(`${node.url}/${key}`)).status, 200);
+    for (const key of keys) assert.equal(origin.count(key), 1, key);
+  } finally {
+    await Promise.all(nodes.map((n) => n.close()));
+  }
+});
+
+test('when the owner is down, a node loads from the origin itself and the client sees no error', async () => {
+  const origin = new TestOrigin();
+  const [alivePort, deadPort] = [await freePort(), await freePort()];
+  const alive = `http://127.0.0.1:${alivePort}`;
+  const dead = `http://127.0.0.1:${deadPort}`;
+  const ring = new Ring([alive, dead]);
+  const key = Array.from({ length: 100 }, (_, i) => `assets/k${i}-0492830483.css`).find((k) => ring.owner(k) === dead)!;
+  const body = origin.put(key, 'a{}'.repeat(100));
+  const node = await startTestEdge({ port: String(alivePort), self: alive, peers: `${alive},${dead}`, 'peer-timeout': '1s' }, origin);
+  try {
+    const res = await request(`${node.url}/${key}`);
+    assert.equal(res.status, 200);
+    assert.ok(res.body.equals(body));
+    assert.equal(origin.count(key), 1);
+  } finally {
+    await node.close();
+  }
+});
+
+test('the peer route refuses requests without the peer secret', async () => {
+  const origin = new TestOrigin();
+  origin.put('assets/x-0492830483.js', 'x');
+  const nodes = await startCluster(2, origin, { 'peer-secret': 'a-long-enough-shared-secret' });
+  try {
+    const res = await request(`${nodes[0]!.url}/_hashedge/peer/${encodeURIComponent('assets/x-0492830483.js')}`);
+    assert.equal(res.status, 401);
+    assert.equal(errorCode(res), 'E_UNAUTHORIZED');
+    const forged = await request(`${nodes[0]!.url}/_hashedge/peer/${encodeURIComponent('assets/x-0492830483.js')}`, { headers: { 'x-hashedge-hop': '1', authorization: 'Bearer wrong-secret-of-some-length' } });
+    assert.equal(forged.status, 401);
+    const traversal = await request(`${nodes[0]!.url}/_hashedge/peer/${encodeURIComponent('../etc/passwd')}`, { headers: { authorization: 'Bearer a-long-enough-shared-secret' } });
+    assert.equal(traversal.status, 400);
+    // Through the cluster with the secret, both nodes serve it.
+    for (const node of nodes) assert.equal((await request(`${node.url}/assets/x-0492830483.js`)).status, 200);
+    assert.equal(origin.count('assets/x-0492830483.js'), 1);
+  } finally {
+    await Promise.all(nodes.map((n) => n.close()));
+  }
+});
