@@ -12,6 +12,12 @@ export interface ByteRange {
   readonly end: number;
 }
 
+/** The whole size from a Content-Range like `bytes 0-99/1234`, or undefined. */
+export function totalFromContentRange(value: string | undefined): number | undefined {
+  const m = value === undefined ? null : /\/(\d+)\s*$/.exec(value);
+  return m ? Number(m[1]) : undefined;
+}
+
 export interface OriginGetOptions {
   /** Aborts the request and destroys the body; fired on timeout or when nobody needs the bytes. */
   readonly signal: AbortSignal;

@@ -5,7 +5,7 @@
 import { Readable } from 'node:stream';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { OriginError } from '../errors.js';
-import type { Origin, OriginGetOptions, OriginObject } from './origin.js';
+import { totalFromContentRange, type Origin, type OriginGetOptions, type OriginObject } from './origin.js';
 
 export interface S3OriginOptions {
   readonly bucket: string;
@@ -82,10 +82,4 @@ export class S3Origin implements Origin {
   async close(): Promise<void> {
     if (this.#ownsClient) this.#client.destroy();
   }
-}
-
-/** `bytes 0-99/1234` -> 1234. */
-function totalFromContentRange(value: string | undefined): number | undefined {
-  const m = value === undefined ? null : /\/(\d+)\s*$/.exec(value);
-  return m ? Number(m[1]) : undefined;
 }
