@@ -102,3 +102,26 @@ test('the peer route refuses requests without the peer secret', async () => {
     await Promise.all(nodes.map((n) => n.close()));
   }
 });
+
+test('a range of an uncached large object does not make a healthy owner look failed', async () => {
+  const origin = new TestOrigin();
+  const nodes = await startCluster(2, origin, { 'max-object-size': '1MiB' });
+  try {
+    const [a, b] = nodes as [Edge, Edge];
+    const ring = new Ring([a.url, b.url]);
+    const ownedByB = (prefix: string) => Array.from({ length: 200 }, (_, i) => `${prefix}${i}-0492830483.bin`).find((k) => ring.owner(k) === b.url)!;
+    const big = ownedByB('video/big');
+    const bytes = origin.put(big, randomBytes(2 * 1024 * 1024));
+    const part = await request(`${a.url}/${big}`, { headers: { range: 'bytes=100-199' } });
+    assert.equal(part.status, 206);
+    assert.ok(part.body.equals(bytes.subarray(100, 200)));
+    // B is still trusted as the owner: a cold key it owns is loaded once for both nodes.
+    const small = ownedByB('assets/small');
+    origin.put(small, 'small');
+    assert.equal((await request(`${a.url}/${small}`)).status, 200);
+    assert.equal((await request(`${b.url}/${small}`)).status, 200);
+    assert.equal(origin.count(small), 1);
+  } finally {
+    await Promise.all(nodes.map((n) => n.close()));
+  }
+});

@@ -42,7 +42,8 @@ export class ClusterOrigin implements ClusterRouter {
   async get(key: string, options: OriginGetOptions): Promise<OriginObject | null> {
     const { self, origin, peers, log } = this.#options;
     const owner = this.owner(key);
-    if (owner === self || !peers.healthy(owner)) return origin.get(key, options);
+    // A range is only asked for objects too large to cache: the owner would hold no copy.
+    if (owner === self || options.range !== undefined || !peers.healthy(owner)) return origin.get(key, options);
     try {
       const object = await peers.get(owner, key, options);
       this.stats.peerLoads++;

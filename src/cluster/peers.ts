@@ -50,13 +50,15 @@ export class PeerClient {
     this.#failures.set(peer, { count, until: this.#clock() + backoff });
   }
 
-  /** The owner's copy of key (null: the owner's origin has none). Rejects with PeerError. */
-  async get(peer: string, key: string, options: OriginGetOptions): Promise<OriginObject | null> {
+  /**
+   * The owner's copy of key (null: the owner's origin has none). Rejects with PeerError.
+   * Whole objects only: ranges are of uncached objects, which the caller asks of the origin.
+   */
+  async get(peer: string, key: string, options: Pick<OriginGetOptions, 'signal'>): Promise<OriginObject | null> {
     const signal = AbortSignal.any([options.signal, AbortSignal.timeout(this.#options.timeoutMs)]);
     const url = new URL(PEER_PATH + encodeURIComponent(key), peer);
     const headers: Record<string, string> = { [HOP_HEADER]: '1' };
     if (this.#options.secret !== undefined) headers.authorization = `Bearer ${this.#options.secret}`;
-    if (options.range) headers.range = `bytes=${options.range.start}-${options.range.end}`;
     let res: IncomingMessage;
     try {
       res = await new Promise<IncomingMessage>((resolve, reject) => {
@@ -73,9 +75,8 @@ export class PeerClient {
       this.#failures.delete(peer);
       return null;
     }
-    const expected = options.range ? 206 : 200;
-    const size = options.range ? totalFromContentRange(res.headers['content-range']) : Number(res.headers['content-length']);
-    if (res.statusCode !== expected || size === undefined || !Number.isSafeInteger(size)) {
+    const size = Number(res.headers['content-length']);
+    if (res.statusCode !== 200 || !Number.isSafeInteger(size)) {
       res.destroy();
       this.markFailed(peer);
       throw new PeerError(`Peer ${peer} answered ${res.statusCode}.`);
@@ -88,9 +89,4 @@ export class PeerClient {
   close(): void {
     this.#agent.destroy();
   }
-}
-
-function totalFromContentRange(value: string | undefined): number | undefined {
-  const m = value === undefined ? null : /\/(\d+)$/.exec(value);
-  return m ? Number(m[1]) : undefined;
 }
