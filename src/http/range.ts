@@ -27,7 +27,7 @@ export function decideRange(range: string | undefined, ifRange: string | undefin
   for (let i = range.indexOf(','); i !== -1; i = range.indexOf(',', i + 1)) {
     if (++commas >= MAX_RANGES) return FULL;
   }
-  const parsed = parseRange(size, range, { combine: true });
+  const parsed = parseRange(size, clampSuffixes(range, size), { combine: true });
   if (parsed === -1) return { kind: 'unsatisfiable' };
   if (parsed === -2 || parsed.type !== 'bytes') return FULL; // malformed or another unit: ignore
   return { kind: 'partial', ranges: parsed.map((r) => ({ start: r.start, end: r.end })) };
@@ -38,4 +38,14 @@ function ifRangeMatches(ifRange: string, etag: string | undefined, lastModifiedM
   if (value.startsWith('W/')) return false; // weak validators never match If-Range
   if (value.startsWith('"')) return etag !== undefined && value === etag;
   return parseHttpDate(value) === lastModifiedMs;
+}
+
+/**
+ * `bytes=-N` with N past the size means the whole representation (RFC 9110 §14.1.3), but
+ * range-parser computes a negative start and calls it unsatisfiable: clamp N to the size first.
+ * An empty representation keeps its suffixes, which are then rightly unsatisfiable.
+ */
+function clampSuffixes(range: string, size: number): string {
+  if (size === 0) return range;
+  return range.replace(/([=,]\s*)-(\d+)/g, (whole, before: string, digits: string) => (Number(digits) > size ? `${before}-${size}` : whole));
 }
