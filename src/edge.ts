@@ -44,7 +44,7 @@ async function joinCluster(config: Config, origin: Origin, log: Logger) {
   await auth.allowPeers(members);
   const peers = new PeerClient({ timeoutMs: config.peerTimeout, secret: config.peerSecret });
   log.info({ event: 'cluster', self, members });
-  return { auth, ring, origin: new ClusterOrigin({ self, origin, peers, ring: () => ring, log }) };
+  return { auth, origin: new ClusterOrigin({ self, origin, peers, ring: () => ring, log }) };
 }
 
 export interface EdgeDependencies {

@@ -159,20 +159,23 @@ export class Group {
       case 'too-large': {
         // Uncacheable objects are not collapsed: the first caller takes the stream that was
         // opened, the others open their own (like nginx, which does not lock what it won't store).
-        const object = result.claim() ?? (await this.openUncached(key, undefined, options));
+        const object = result.claim() ?? (await this.openUncached(key));
         if (object === null) return { kind: 'not-found', status: 'miss' };
         return { kind: 'stream', object, status: 'miss' };
       }
     }
   }
 
-  /** A fresh origin stream, uncached: for objects over --max-object-size and their ranges. */
-  async openUncached(key: string, range?: ByteRange, options: LookupOptions = {}): Promise<OriginObject | null> {
+  /**
+   * A fresh origin stream, uncached: for objects over --max-object-size and their ranges.
+   * Straight from the origin, even in a cluster: no node stores these, so an owner would only
+   * add a hop.
+   */
+  async openUncached(key: string, range?: ByteRange): Promise<OriginObject | null> {
     this.stats.originFetches++;
     this.stats.passThrough++;
-    const source = options.local ? this.#options.origin : (this.#options.cluster ?? this.#options.origin);
     try {
-      return await getWithTimeout(source, key, { timeoutMs: this.#options.originTimeout, ...(range ? { range } : {}) });
+      return await getWithTimeout(this.#options.origin, key, { timeoutMs: this.#options.originTimeout, ...(range ? { range } : {}) });
     } catch (err) {
       this.stats.originErrors++;
       throw asEdgeError(err);

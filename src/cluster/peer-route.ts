@@ -49,11 +49,13 @@ export function createPeerRoute(options: PeerRouteOptions): (req: IncomingMessag
 
     const lookup = await group.lookup(key, asset.hashed, { local: true });
     if (lookup.kind === 'not-found') throw new NotFoundError();
-    const meta = lookup.kind === 'blob'
-      ? { size: lookup.blob.size, contentType: lookup.blob.contentType, lastModified: lookup.blob.lastModified }
-      : lookup.kind === 'filling'
-        ? { size: lookup.fill.size, contentType: lookup.fill.object.contentType, lastModified: lookup.fill.object.lastModified?.toUTCString() }
-        : { size: lookup.object.size, contentType: lookup.object.contentType, lastModified: lookup.object.lastModified?.toUTCString() };
+    let meta: { size: number; contentType: string | undefined; lastModified: string | undefined };
+    if (lookup.kind === 'blob') {
+      meta = { size: lookup.blob.size, contentType: lookup.blob.contentType, lastModified: lookup.blob.lastModified };
+    } else {
+      const object = lookup.kind === 'filling' ? lookup.fill.object : lookup.object;
+      meta = { size: object.size, contentType: object.contentType, lastModified: object.lastModified?.toUTCString() };
+    }
     const headers: Record<string, string> = { 'content-length': String(meta.size), 'cache-control': 'no-store' };
     if (meta.contentType !== undefined) headers['content-type'] = meta.contentType;
     if (meta.lastModified !== undefined) headers['last-modified'] = meta.lastModified;
