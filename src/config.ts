@@ -50,6 +50,18 @@ export interface Config {
   readonly peerSecret: string | undefined;
   /** ms a peer may take to answer before this node loads from the origin itself. */
   readonly peerTimeout: number;
+  /** DNS name and port whose A/AAAA records are the cluster's nodes (a headless Service). */
+  readonly peersDns: { readonly name: string; readonly port: number } | undefined;
+  /** ms between re-resolutions of --peers-dns. */
+  readonly peersDnsInterval: number;
+  /** DNS servers (ip or ip:port) for --peers-dns instead of the system's (/etc/resolv.conf). */
+  readonly dnsServers: readonly string[];
+  /** Fraction (0-0.5) of cacheSize kept for hot keys fetched from their owner peer. */
+  readonly hotCacheShare: number;
+  /** Bearer token for admin actions (purge); unset: they are refused. */
+  readonly adminToken: string | undefined;
+  /** ms shutdown waits for requests in flight before it cuts their connections. */
+  readonly shutdownTimeout: number;
 }
 
 interface OptionSpec<K extends keyof Config> {
@@ -111,6 +123,30 @@ function parseUrlList(text: string): readonly string[] | undefined {
   return urls.every((u) => u !== undefined) ? Object.freeze(urls as string[]) : undefined;
 }
 
+function parseHostPort(text: string): { name: string; port: number } | undefined {
+  const m = /^([a-z0-9]([a-z0-9.-]*[a-z0-9])?):(\d{1,5})$/i.exec(text.trim());
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  return port >= 1 && port <= 65535 ? { name: m[1]!.toLowerCase(), port } : undefined;
+}
+
+function parseDnsServers(text: string): readonly string[] | undefined {
+  const list = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const ok = list.every((s) => {
+    const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(s);
+    if (bracketed) return isIP(bracketed[1]!) === 6;
+    const m = /^([^:]+)(?::(\d{1,5}))?$/.exec(s);
+    return (m !== null && isIP(m[1]!) === 4) || isIP(s) === 6;
+  });
+  return ok ? Object.freeze(list) : undefined;
+}
+
+function parseShare(text: string): number | undefined {
+  if (!/^(0|0?\.\d+)$/.test(text.trim())) return undefined;
+  const n = Number(text);
+  return n >= 0 && n <= 0.5 ? n : undefined;
+}
+
 function option<K extends keyof Config>(spec: OptionSpec<K>): OptionSpec<K> {
   return spec;
 }
@@ -136,6 +172,12 @@ export const OPTIONS = [
   option({ key: 'peers', name: 'peers', arg: '<urls>', default: '', description: 'Comma list of every node URL in the cluster; each key is loaded once per cluster, by its owner.', expected: 'a comma list of http(s) URLs', parse: parseUrlList }),
   option({ key: 'peerSecret', name: 'peer-secret', arg: '<token>', default: undefined, description: 'Bearer token for the peer route. Without it, only peer addresses may use the route.', expected: 'a token of 16 or more visible characters', parse: (t) => (/^[\x21-\x7e]{16,}$/.test(t) ? t : undefined) }),
   option({ key: 'peerTimeout', name: 'peer-timeout', arg: '<duration>', default: '2s', description: 'How long an owner may take to answer before this node loads from the origin itself.', expected: 'a duration like 2s', parse: parseDuration }),
+  option({ key: 'peersDns', name: 'peers-dns', arg: '<name:port>', default: undefined, description: 'Discover the cluster from a DNS name with one A/AAAA record per node (a Kubernetes headless Service), re-resolved every --peers-dns-interval. Needs --self.', expected: 'a DNS name and port like hashedge-peers.default.svc.cluster.local:8080', parse: parseHostPort }),
+  option({ key: 'peersDnsInterval', name: 'peers-dns-interval', arg: '<duration>', default: '10s', description: 'How often --peers-dns is re-resolved; membership changes rebuild the ring without dropping requests.', expected: 'a duration like 10s', parse: parseDuration }),
+  option({ key: 'dnsServers', name: 'dns-servers', arg: '<ip[:port],...>', default: '', description: "DNS servers to ask for --peers-dns instead of the system's resolvers.", expected: 'a comma list of IP addresses with optional ports', parse: parseDnsServers }),
+  option({ key: 'hotCacheShare', name: 'hot-cache-share', arg: '<fraction>', default: '0.125', description: 'Share of --cache-size (0 to 0.5) kept, in a cluster, for keys owned by other nodes that this node serves often (served locally instead of through the owner).', expected: 'a fraction from 0 to 0.5 like 0.125', parse: parseShare }),
+  option({ key: 'adminToken', name: 'admin-token', arg: '<token>', default: undefined, description: 'Bearer token for admin actions (POST /_hashedge/purge). Unset: they are refused.', expected: 'a token of 16 or more visible characters', parse: (t) => (/^[\x21-\x7e]{16,}$/.test(t) ? t : undefined) }),
+  option({ key: 'shutdownTimeout', name: 'shutdown-timeout', arg: '<duration>', default: '10s', description: 'On SIGTERM: how long requests in flight may take to finish before their connections are cut.', expected: 'a duration like 10s', parse: parseDuration }),
 ] as const;
 
 export type OptionName = (typeof OPTIONS)[number]['name'];
@@ -190,6 +232,13 @@ export function resolveConfig(flags: RawOptions = {}, env: Readonly<Record<strin
   if (config.peers.length > 0 && config.self === undefined) {
     throw new ConfigError('--self: required with --peers, so the node knows which member it is.');
   }
+  if (config.peersDns !== undefined && config.self === undefined) {
+    throw new ConfigError('--self: required with --peers-dns, so the node knows which member it is.');
+  }
+  if (config.peersDns !== undefined && config.peers.length > 0) {
+    throw new ConfigError('--peers and --peers-dns: give one way to find the cluster, not both.');
+  }
+  if (config.peersDnsInterval < 1000) throw new ConfigError('--peers-dns-interval: expected at least 1s.');
   return Object.freeze(config);
 }
 

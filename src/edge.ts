@@ -16,8 +16,6 @@ import { PeerAuth } from './cluster/peer-auth.js';
 import { PeerClient } from './cluster/peers.js';
 import { Ring } from './cluster/ring.js';
 
-/** How long shutdown waits for requests in flight before cutting their connections. */
-export const SHUTDOWN_GRACE_MS = 10_000;
 /** Interval between readiness probes of the origin until it first answers. */
 const READY_PROBE_INTERVAL_MS = 2_000;
 /** A key no asset has (keys cannot start with a dot), so a probe never fills the cache. */
@@ -61,6 +59,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
     ...(cluster ? { cluster: cluster.origin } : {}),
     origin,
     cacheSize: config.cacheSize,
+    hotCacheSize: cluster ? Math.floor(config.cacheSize * config.hotCacheShare) : 0,
     maxObjectSize: config.maxObjectSize,
     originTimeout: config.originTimeout,
     negativeTtl: config.negativeTtl,
@@ -110,7 +109,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
         clearTimeout(probeTimer);
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+        const grace = setTimeout(() => server.closeAllConnections(), config.shutdownTimeout);
         await closed;
         clearTimeout(grace);
         await (cluster?.origin ?? origin).close();

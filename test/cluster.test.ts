@@ -4,28 +4,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Ring } from '../src/cluster/ring.js';
 import type { Edge } from '../src/edge.js';
 import { startTestEdge } from './helpers/edge.js';
+import { freePort, startCluster } from './helpers/cluster.js';
 import { errorCode, request } from './helpers/http.js';
 import { Gate, TestOrigin } from './helpers/origins.js';
-
-/** A port nothing listens on right now (for members started next, or one that stays down). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function startCluster(n: number, origin: TestOrigin, flags: Record<string, string> = {}): Promise<Edge[]> {
-  const ports = await Promise.all(Array.from({ length: n }, freePort));
-  const urls = ports.map((p) => `http://127.0.0.1:${p}`);
-  return Promise.all(ports.map((port, i) => startTestEdge({ port: String(port), self: urls[i], peers: urls.join(','), ...flags }, origin)));
-}
 
 test('500 concurrent requests for one cold key, spread over three nodes, cause exactly one origin load', async () => {
   const origin = new TestOrigin();

@@ -3,6 +3,15 @@
  * then asks the key's loader (the origin here; the owner peer in a cluster), with one load per
  * key at a time however many requests want it. Knows nothing of HTTP.
  *
+ * In a cluster, keys owned by other nodes are asked of their owner and not kept here, unless
+ * they are hot: then they go to a separate hot cache (groupcache's hotCache), so a key hammered
+ * through this node is soon served locally without crowding out the keys this node owns.
+ * Admission (see HOT_AFTER_REQUESTS): groupcache promotes 1 fetch in 10 at random, so a
+ * one-off key still lands there 10% of the time and a hot one needs ~10 owner round trips;
+ * galaxycache estimates each key's rate. Counting requests per key over a short window is the
+ * simple form of the latter: deterministic (testable), one-offs never admitted, a hot key
+ * admitted on its second request.
+ *
  * Outcomes of a lookup:
  *  - blob:      the object is cached (or was just filled, buffered whole because it is small);
  *  - filling:   a large cacheable object is arriving; readers stream it while it fills;
@@ -24,19 +33,28 @@ import { SingleFlight } from './singleflight.js';
 export const BUFFER_WHOLE_BYTES = 1024 * 1024;
 /** Origin 404s remembered at most (each costs ~100 bytes). */
 const NEGATIVE_CACHE_ENTRIES = 10_000;
+/** A key owned by another node is kept in the hot cache once requested this often here... */
+export const HOT_AFTER_REQUESTS = 2;
+/** ...within this window (ms) of its first request. */
+export const HOT_WINDOW_MS = 60_000;
+/** Keys whose requests are counted for admission at most (each costs ~100 bytes). */
+const HOT_CANDIDATES = 10_000;
 
-export type FetchStatus = 'hit' | 'miss' | 'collapsed';
+/** `peer`: fetched from the key's owner and not kept here (not hot, yet). */
+export type FetchStatus = 'hit' | 'miss' | 'collapsed' | 'peer';
 
 export type Lookup =
   | { readonly kind: 'blob'; readonly blob: Blob; readonly status: FetchStatus }
   | { readonly kind: 'filling'; readonly fill: Fill; readonly status: FetchStatus }
-  | { readonly kind: 'stream'; readonly object: OriginObject; readonly status: 'miss' }
+  | { readonly kind: 'stream'; readonly object: OriginObject; readonly status: 'miss' | 'peer' }
   | { readonly kind: 'not-found'; readonly status: FetchStatus };
 
 export interface GroupOptions {
   readonly origin: Origin;
-  /** Bytes the main cache may hold, variants included. */
+  /** Bytes the main and hot caches may hold together, variants included. */
   readonly cacheSize: number;
+  /** Bytes of cacheSize set aside for hot keys owned by other nodes (0 outside a cluster). */
+  readonly hotCacheSize?: number;
   /** Bytes above which objects stream through uncached. */
   readonly maxObjectSize: number;
   /** ms the origin may take to answer or stay silent mid-body. */
@@ -74,10 +92,14 @@ export interface GroupStats {
   originErrors: number;
   passThrough: number;
   evictions: number;
+  /** Hits on the hot cache (also counted in hits). */
+  hotHits: number;
+  /** Keys owned by other nodes admitted to the hot cache. */
+  hotAdmissions: number;
 }
 
 type LoadResult =
-  | { readonly kind: 'blob'; readonly blob: Blob }
+  | { readonly kind: 'blob'; readonly blob: Blob; readonly stored: boolean }
   | { readonly kind: 'filling'; readonly fill: Fill }
   | { readonly kind: 'not-found' }
   | { readonly kind: 'too-large'; readonly claim: () => OriginObject | undefined };
@@ -86,25 +108,35 @@ export class Group {
   readonly #options: GroupOptions;
   readonly #clock: () => number;
   readonly #main: LRUCache<string, Blob>;
+  readonly #hot: LRUCache<string, Blob> | undefined;
+  /** Requests per key routed to its owner, within HOT_WINDOW_MS: the hot cache's admission. */
+  readonly #heat: LRUCache<string, number> | undefined;
   readonly #negative: LRUCache<string, true> | undefined;
   readonly #flight = new SingleFlight<LoadResult>();
   /** Large objects arriving now; present from the moment the load resolves until cached. */
   readonly #filling = new Map<string, Fill>();
   readonly stats: GroupStats = {
     hits: 0, misses: 0, collapsed: 0, negativeHits: 0, originFetches: 0,
-    originNotFound: 0, originErrors: 0, passThrough: 0, evictions: 0,
+    originNotFound: 0, originErrors: 0, passThrough: 0, evictions: 0, hotHits: 0, hotAdmissions: 0,
   };
 
   constructor(options: GroupOptions) {
     this.#options = options;
     this.#clock = options.clock ?? Date.now;
-    this.#main = new LRUCache<string, Blob>({
-      maxSize: options.cacheSize,
-      sizeCalculation: (blob) => blob.byteSize,
-      dispose: (_blob, _key, reason) => {
-        if (reason === 'evict') this.stats.evictions++;
-      },
-    });
+    const hotSize = options.hotCacheSize ?? 0;
+    const blobCache = (maxSize: number) =>
+      new LRUCache<string, Blob>({
+        maxSize,
+        sizeCalculation: (blob) => blob.byteSize,
+        dispose: (_blob, _key, reason) => {
+          if (reason === 'evict') this.stats.evictions++;
+        },
+      });
+    this.#main = blobCache(options.cacheSize - hotSize);
+    if (hotSize > 0) {
+      this.#hot = blobCache(hotSize);
+      this.#heat = new LRUCache<string, number>({ max: HOT_CANDIDATES, ttl: HOT_WINDOW_MS, noUpdateTTL: true });
+    }
     this.#negative = options.negativeTtl > 0
       ? new LRUCache<string, true>({ max: NEGATIVE_CACHE_ENTRIES, ttl: options.negativeTtl })
       : undefined;
@@ -112,10 +144,15 @@ export class Group {
 
   /** The cached blob, if any: synchronous, for the hot path. Counts a hit. */
   peek(key: string): Blob | undefined {
-    const blob = this.#main.get(key);
-    if (blob === undefined) return undefined;
+    let blob = this.#main.get(key);
+    if (blob === undefined) {
+      blob = this.#hot?.get(key);
+      if (blob === undefined) return undefined;
+      this.stats.hotHits++;
+    }
     if (blob.expiresAt !== 0 && blob.expiresAt <= this.#clock()) {
       this.#main.delete(key);
+      this.#hot?.delete(key);
       return undefined;
     }
     this.stats.hits++;
@@ -143,7 +180,9 @@ export class Group {
     // about the ring cannot wait on each other.
     const cluster = this.#options.cluster;
     const source: Origin = !options.local && cluster?.routesToPeer(key) ? cluster : this.#options.origin;
-    const flightKey = source === this.#options.origin ? key : `peer:${key}`;
+    const viaPeer = source !== this.#options.origin;
+    if (viaPeer && this.#heat !== undefined) this.#heat.set(key, (this.#heat.get(key) ?? 0) + 1);
+    const flightKey = viaPeer ? `peer:${key}` : key;
     const { promise, shared } = this.#flight.do(flightKey, () => this.#load(key, hashed, source));
     if (shared) this.stats.collapsed++;
     else this.stats.misses++;
@@ -151,9 +190,10 @@ export class Group {
     const result = await promise;
     switch (result.kind) {
       case 'blob':
-        return { kind: 'blob', blob: result.blob, status };
+        return { kind: 'blob', blob: result.blob, status: result.stored ? status : 'peer' };
       case 'filling':
-        return { kind: 'filling', fill: result.fill, status };
+        // Whether a large key from its owner is kept is known when it has arrived.
+        return { kind: 'filling', fill: result.fill, status: viaPeer ? 'peer' : status };
       case 'not-found':
         return { kind: 'not-found', status };
       case 'too-large': {
@@ -182,20 +222,24 @@ export class Group {
     }
   }
 
-  /** Removes keys from the cache (and the negative cache); returns how many were cached. */
+  /** Removes keys from the caches (main, hot and negative); returns how many were cached. */
   purge(keys: Iterable<string>): number {
     let removed = 0;
     for (const key of keys) {
-      if (this.#main.delete(key)) removed++;
+      const inMain = this.#main.delete(key);
+      const inHot = this.#hot?.delete(key) ?? false;
+      if (inMain || inHot) removed++;
       this.#negative?.delete(key);
+      this.#heat?.delete(key);
     }
     return removed;
   }
 
   /** Removes every key starting with prefix; returns how many were cached. */
   purgePrefix(prefix: string): number {
-    const keys: string[] = [];
-    for (const key of this.#main.keys()) if (key.startsWith(prefix)) keys.push(key);
+    const keys = new Set<string>();
+    for (const key of this.#main.keys()) if (key.startsWith(prefix)) keys.add(key);
+    for (const key of this.#hot?.keys() ?? []) if (key.startsWith(prefix)) keys.add(key);
     for (const key of this.#negative?.keys() ?? []) if (key.startsWith(prefix)) this.#negative?.delete(key);
     return this.purge(keys);
   }
@@ -209,7 +253,24 @@ export class Group {
   }
 
   get cacheBudget(): number {
-    return this.#options.cacheSize;
+    return this.#main.maxSize;
+  }
+
+  /** The hot cache's fill and budget (all 0 outside a cluster). */
+  get hotCache(): { bytes: number; items: number; budgetBytes: number } {
+    return { bytes: this.#hot?.calculatedSize ?? 0, items: this.#hot?.size ?? 0, budgetBytes: this.#hot?.maxSize ?? 0 };
+  }
+
+  /**
+   * Where a freshly loaded key is kept: the main cache when this node loaded it from the
+   * origin; the hot cache when it came through its owner and is hot; else nowhere.
+   */
+  #cacheFor(key: string, viaPeer: boolean): LRUCache<string, Blob> | undefined {
+    if (!viaPeer) return this.#main;
+    if (this.#hot === undefined || (this.#heat?.get(key) ?? 0) < HOT_AFTER_REQUESTS) return undefined;
+    this.#heat?.delete(key);
+    this.stats.hotAdmissions++;
+    return this.#hot;
   }
 
   async #load(key: string, hashed: boolean, origin: Origin): Promise<LoadResult> {
@@ -265,31 +326,35 @@ export class Group {
         throw edge;
       },
     );
+    const viaPeer = origin !== this.#options.origin;
     if (object.size <= BUFFER_WHOLE_BYTES) {
       // Small: answer with the whole blob, variants included, so the first response already
       // carries its ETag and encodings (and tests need no waiting).
       const identity = await finish;
-      const blob = identity.compressible ? identity.withVariants(await encodeVariants(identity.identity.body, this.#options.brotliQuality)) : identity;
-      this.#main.set(key, blob);
-      return { kind: 'blob', blob };
+      const cache = this.#cacheFor(key, viaPeer);
+      // Variants cost a compression per fill: made only for what is kept.
+      const blob = identity.compressible && cache !== undefined ? identity.withVariants(await encodeVariants(identity.identity.body, this.#options.brotliQuality)) : identity;
+      cache?.set(key, blob);
+      return { kind: 'blob', blob, stored: cache !== undefined };
     }
     this.#filling.set(key, fill);
     finish.then(
       (identity) => {
-        this.#main.set(key, identity);
+        const cache = this.#cacheFor(key, viaPeer);
+        cache?.set(key, identity);
         this.#filling.delete(key);
-        if (identity.compressible) void this.#addVariants(identity);
+        if (cache !== undefined && identity.compressible) void this.#addVariants(cache, identity);
       },
       () => this.#filling.delete(key),
     );
     return { kind: 'filling', fill };
   }
 
-  async #addVariants(identity: Blob): Promise<void> {
+  async #addVariants(cache: LRUCache<string, Blob>, identity: Blob): Promise<void> {
     try {
       const variants = await encodeVariants(identity.identity.body, this.#options.brotliQuality);
       // Only if the entry is still this blob (not purged or replaced meanwhile).
-      if (this.#main.peek(identity.key) === identity) this.#main.set(identity.key, identity.withVariants(variants));
+      if (cache.peek(identity.key) === identity) cache.set(identity.key, identity.withVariants(variants));
     } catch (err) {
       this.#options.log.warn({ event: 'encode_error', key: identity.key, err: String(err) });
     }

@@ -40,7 +40,7 @@ export function createAdminApp(options: AdminOptions): express.Express {
     res.json({
       origin: options.originDescription,
       uptimeSeconds: Math.round((Date.now() - options.startedAt) / 1000),
-      cache: { bytes: group.cacheBytes, budgetBytes: group.cacheBudget, items: group.cacheItems },
+      cache: { bytes: group.cacheBytes, budgetBytes: group.cacheBudget, items: group.cacheItems, hot: group.hotCache },
       counters: { ...group.stats },
     });
   });

@@ -9,13 +9,15 @@ import type { CorsPolicy } from '../config.js';
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 
-export type CacheStatus = 'hit' | 'miss' | 'collapsed' | 'uncached';
+export type CacheStatus = 'hit' | 'miss' | 'collapsed' | 'peer' | 'uncached';
 
 /** RFC 9211 Cache-Status values. */
 export const CACHE_STATUS: Readonly<Record<CacheStatus, string>> = {
   hit: 'hashedge; hit',
   miss: 'hashedge; fwd=miss; stored',
   collapsed: 'hashedge; fwd=miss; collapsed; stored',
+  // Fetched from the key's owner node (kept here only once hot).
+  peer: 'hashedge; fwd=miss; detail=owner',
   uncached: 'hashedge; fwd=miss; detail=too-large',
 };
 
