@@ -238,6 +238,14 @@ export function resolveConfig(flags: RawOptions = {}, env: Readonly<Record<strin
   if (config.peersDns !== undefined && config.peers.length > 0) {
     throw new ConfigError('--peers and --peers-dns: give one way to find the cluster, not both.');
   }
+  if (config.peersDns !== undefined && config.self !== undefined) {
+    // Members found by DNS are http://<address>:<port>: self must have that form to be one.
+    const self = new URL(config.self);
+    const port = Number(self.port || (self.protocol === 'https:' ? 443 : 80));
+    if (!isIP(self.hostname.replace(/^\[|\]$/g, '')) || port !== config.peersDns.port) {
+      throw new ConfigError(`--self: with --peers-dns, expected http://<this node's IP>:${config.peersDns.port} (as the DNS records give it; in Kubernetes the pod IP), got ${JSON.stringify(config.self)}.`);
+    }
+  }
   if (config.peersDnsInterval < 1000) throw new ConfigError('--peers-dns-interval: expected at least 1s.');
   return Object.freeze(config);
 }

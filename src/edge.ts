@@ -10,11 +10,8 @@ import { silentLogger, type Logger } from './log.js';
 import { createOrigin } from './origin/create.js';
 import type { Origin } from './origin/origin.js';
 import { getWithTimeout } from './origin/timeout.js';
-import { ClusterOrigin } from './cluster/cluster-origin.js';
+import { Cluster } from './cluster/cluster.js';
 import { createPeerRoute } from './cluster/peer-route.js';
-import { PeerAuth } from './cluster/peer-auth.js';
-import { PeerClient } from './cluster/peers.js';
-import { Ring } from './cluster/ring.js';
 
 /** Interval between readiness probes of the origin until it first answers. */
 const READY_PROBE_INTERVAL_MS = 2_000;
@@ -28,21 +25,11 @@ export interface Edge {
   readonly server: Server;
   readonly group: Group;
   readonly origin: Origin;
+  /** Membership and ring, when the node is part of a cluster (--peers or --peers-dns). */
+  readonly cluster: Cluster | undefined;
   isReady(): boolean;
   /** Stops accepting, lets requests in flight finish (bounded), releases the origin. */
   close(): Promise<void>;
-}
-
-/** Static membership: the ring over --peers (and self), the peer client, the route's auth. */
-async function joinCluster(config: Config, origin: Origin, log: Logger) {
-  const self = config.self!;
-  const members = [...new Set([...config.peers, self])];
-  const ring = new Ring(members);
-  const auth = new PeerAuth(config.peerSecret);
-  await auth.allowPeers(members);
-  const peers = new PeerClient({ timeoutMs: config.peerTimeout, secret: config.peerSecret });
-  log.info({ event: 'cluster', self, members });
-  return { auth, origin: new ClusterOrigin({ self, origin, peers, ring: () => ring, log }) };
 }
 
 export interface EdgeDependencies {
@@ -54,7 +41,8 @@ export interface EdgeDependencies {
 export async function startEdge(config: Config, deps: EdgeDependencies = {}): Promise<Edge> {
   const log = deps.log ?? silentLogger;
   const origin = deps.origin ?? (await createOrigin(config));
-  const cluster = config.peers.length > 0 ? await joinCluster(config, origin, log) : undefined;
+  const clustered = config.peers.length > 0 || config.peersDns !== undefined;
+  const cluster = clustered ? await Cluster.join(config, origin, log) : undefined;
   const group = new Group({
     ...(cluster ? { cluster: cluster.origin } : {}),
     origin,
@@ -103,6 +91,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
     server,
     group,
     origin,
+    cluster,
     isReady: () => ready,
     close() {
       closing ??= (async () => {
@@ -112,7 +101,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
         const grace = setTimeout(() => server.closeAllConnections(), config.shutdownTimeout);
         await closed;
         clearTimeout(grace);
-        await (cluster?.origin ?? origin).close();
+        await (cluster ?? origin).close();
       })();
       return closing;
     },

@@ -50,6 +50,11 @@ export class PeerClient {
     this.#failures.set(peer, { count, until: this.#clock() + backoff });
   }
 
+  /** Drops what is remembered of peers that left the cluster. */
+  forget(peers: Iterable<string>): void {
+    for (const peer of peers) this.#failures.delete(peer);
+  }
+
   /**
    * The owner's copy of key (null: the owner's origin has none). Rejects with PeerError.
    * Whole objects only: ranges are of uncached objects, which the caller asks of the origin.

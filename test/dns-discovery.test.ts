@@ -1,0 +1,147 @@
+/**
+ * --peers-dns against a real DNS server: nodes on 127.0.0.1, .2 and .3 (all loopback on
+ * Linux) share one port, as pods behind a headless Service do, and find each other from the
+ * name's A records. Membership changes rebuild the ring; requests in flight are not dropped.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:net';
+import { Ring } from '../src/cluster/ring.js';
+import type { Edge } from '../src/edge.js';
+import { startTestEdge } from './helpers/edge.js';
+import { request } from './helpers/http.js';
+import { TestDnsServer } from './helpers/dns-server.js';
+import { Gate, TestOrigin } from './helpers/origins.js';
+
+const NAME = 'hashedge-peers.test';
+const HOSTS = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
+
+/** A port free on every host, held until the nodes start (then released one by one). */
+async function portFreeOnAll(): Promise<number> {
+  for (;;) {
+    const held: Server[] = [];
+    try {
+      for (const host of HOSTS) {
+        const server = createServer();
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(held[0] ? (held[0].address() as { port: number }).port : 0, host, resolve);
+        });
+        held.push(server);
+      }
+      return (held[0]!.address() as { port: number }).port;
+    } catch {
+      // Taken on one of the hosts: try another port.
+    } finally {
+      await Promise.all(held.map((s) => new Promise((resolve) => s.close(resolve))));
+    }
+  }
+}
+
+interface DnsCluster {
+  dns: TestDnsServer;
+  origin: TestOrigin;
+  port: number;
+  start(host: string, flags?: Record<string, string>): Promise<Edge>;
+}
+
+async function dnsCluster(): Promise<DnsCluster> {
+  const dns = new TestDnsServer();
+  const server = await dns.start();
+  const origin = new TestOrigin();
+  const port = await portFreeOnAll();
+  return {
+    dns, origin, port,
+    start: (host, flags = {}) => startTestEdge({ host, port: String(port), self: `http://${host}:${port}`, 'peers-dns': `${NAME}:${port}`, 'dns-servers': server, ...flags }, origin),
+  };
+}
+
+const urls = (port: number, hosts: string[]) => hosts.map((h) => `http://${h}:${port}`);
+
+test('nodes find each other from the A records of one DNS name, and load each key once for the cluster', async () => {
+  const c = await dnsCluster();
+  c.dns.set(NAME, HOSTS);
+  const nodes = await Promise.all(HOSTS.map((h) => c.start(h)));
+  try {
+    for (const node of nodes) assert.deepEqual(node.cluster?.members, urls(c.port, HOSTS));
+    const keys = Array.from({ length: 12 }, (_, i) => `assets/d${i}-0492830483.js`);
+    for (const key of keys) c.origin.put(key, key);
+    for (const key of keys) for (const node of nodes) assert.equal((await request(`${node.url}/${key}`)).status, 200);
+    for (const key of keys) assert.equal(c.origin.count(key), 1, key);
+  } finally {
+    await Promise.all(nodes.map((n) => n.close()));
+    c.dns.close();
+  }
+});
+
+test('a node that joins the DNS name joins the ring on the next resolution; one that leaves is dropped', async () => {
+  const c = await dnsCluster();
+  c.dns.set(NAME, HOSTS.slice(0, 2));
+  const nodes = await Promise.all(HOSTS.slice(0, 2).map((h) => c.start(h, { 'peers-dns-interval': '1s' })));
+  try {
+    const [a] = nodes as [Edge, Edge];
+    assert.deepEqual(a.cluster?.members, urls(c.port, HOSTS.slice(0, 2)));
+    // The third node starts and its record appears: the others pick it up on their interval.
+    c.dns.set(NAME, HOSTS);
+    const changed = once(a.cluster!, 'members');
+    nodes.push(await c.start(HOSTS[2]!));
+    assert.deepEqual((await changed)[0], urls(c.port, HOSTS));
+    // One leaves the name (scaled down): its share moves, and keys are still served.
+    c.dns.set(NAME, [HOSTS[0]!, HOSTS[2]!]);
+    await a.cluster!.refresh();
+    assert.deepEqual(a.cluster!.members, urls(c.port, [HOSTS[0]!, HOSTS[2]!]));
+    c.origin.put('assets/after-0492830483.js', 'after');
+    assert.equal((await request(`${a.url}/assets/after-0492830483.js`)).status, 200);
+  } finally {
+    await Promise.all(nodes.map((n) => n.close()));
+    c.dns.close();
+  }
+});
+
+test('a DNS outage keeps the members a node had instead of splitting the cluster', async () => {
+  const c = await dnsCluster();
+  c.dns.set(NAME, HOSTS.slice(0, 2));
+  const nodes = await Promise.all(HOSTS.slice(0, 2).map((h) => c.start(h)));
+  try {
+    c.dns.failing = true;
+    const queries = c.dns.queries;
+    await nodes[0]!.cluster!.refresh();
+    assert.ok(c.dns.queries > queries, 'the node did ask');
+    assert.deepEqual(nodes[0]!.cluster!.members, urls(c.port, HOSTS.slice(0, 2)));
+    // The name gone altogether (NXDOMAIN): the node is alone, and serves from the origin itself.
+    c.dns.failing = false;
+    c.dns.records.clear();
+    await nodes[0]!.cluster!.refresh();
+    assert.deepEqual(nodes[0]!.cluster!.members, urls(c.port, [HOSTS[0]!]));
+  } finally {
+    await Promise.all(nodes.map((n) => n.close()));
+    c.dns.close();
+  }
+});
+
+test('a request in flight through an owner completes when the ring changes under it', async () => {
+  const c = await dnsCluster();
+  c.dns.set(NAME, HOSTS);
+  const nodes = await Promise.all(HOSTS.map((h) => c.start(h)));
+  try {
+    const [a, , owner] = nodes as [Edge, Edge, Edge];
+    const ring = new Ring(urls(c.port, HOSTS));
+    const key = Array.from({ length: 500 }, (_, i) => `assets/f${i}-0492830483.js`).find((k) => ring.owner(k) === owner.cluster!.self)!;
+    const body = c.origin.put(key, 'in flight');
+    c.origin.gate = new Gate();
+    const pending = request(`${a.url}/${key}`);
+    await c.origin.arrived(1);
+    // The owner leaves the DNS answer while it is loading the key for a.
+    c.dns.set(NAME, HOSTS.slice(0, 2));
+    await a.cluster!.refresh();
+    assert.equal(a.cluster!.members.includes(owner.cluster!.self), false);
+    c.origin.gate.open();
+    const res = await pending;
+    assert.equal(res.status, 200);
+    assert.ok(res.body.equals(body));
+  } finally {
+    await Promise.all(nodes.map((n) => n.close()));
+    c.dns.close();
+  }
+});
