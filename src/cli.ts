@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { envName, OPTIONS, resolveConfig, type RawOptions } from './config.js';
 import { serve } from './commands/serve.js';
+import { demo, DEMO_FLAGS, resolveDemoFlags } from './commands/demo.js';
 import { ConfigError } from './errors.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -33,12 +34,25 @@ serveCommand.action(async (opts: Record<string, string | boolean | undefined>) =
   await serve(resolveConfig(raw as RawOptions, process.env));
 });
 
+const demoCommand = program
+  .command('demo')
+  .description("Start a slow origin and three clustered nodes, ask each node in turn for one key, and print each request's latency, cache status and the origin's request count.");
+for (const spec of DEMO_FLAGS) {
+  demoCommand.option(`--${spec.name}${'arg' in spec ? ' ' + spec.arg : ''}`, `${spec.description} [default: ${spec.default}]`);
+}
+demoCommand.action(async (opts: Record<string, string | boolean | undefined>) => {
+  const raw: Record<string, string | boolean | undefined> = {};
+  for (const spec of DEMO_FLAGS) raw[spec.name] = opts[camel(spec.name)];
+  await demo(resolveDemoFlags(raw));
+});
+
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {
     process.stderr.write(`hashedge: ${err.message}\n`);
     process.exit(2);
   }
-  const code = (err as NodeJS.ErrnoException).code;
-  process.stderr.write(`hashedge: ${code === 'EADDRINUSE' ? 'the port is already in use' : String((err as Error).message ?? err)}${code ? ` (${code})` : ''}\n`);
+  const { code, port } = err as NodeJS.ErrnoException & { port?: number };
+  const inUse = port === undefined ? 'the port is already in use' : `port ${port} is already in use`;
+  process.stderr.write(`hashedge: ${code === 'EADDRINUSE' ? inUse : String((err as Error).message ?? err)}${code ? ` (${code})` : ''}\n`);
   process.exit(1);
 });

@@ -29,7 +29,7 @@ export async function serve(config: Config): Promise<void> {
 }
 
 /** The first asset of a disk origin's manifest.json (as `hashedge upload` writes it), if any. */
-async function exampleAssetPath(config: Config): Promise<string | undefined> {
+export async function exampleAssetPath(config: Config): Promise<string | undefined> {
   if (config.origin.kind !== 'disk') return undefined;
   try {
     const manifest = JSON.parse(await readFile(join(config.origin.root, 'manifest.json'), 'utf8')) as { assets?: Record<string, { path?: string }> };
