@@ -2,7 +2,7 @@
  * One edge node, assembled: origin -> group -> HTTP server, listening. The library entry point
  * that `hashedge serve` and the tests use.
  */
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { Group } from './cache/group.js';
 import type { Config } from './config.js';
 import { createEdgeServer, listenAddress } from './http/server.js';
@@ -73,7 +73,9 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   void probe();
 
   const peerRoute = cluster ? createPeerRoute({ group, auth: cluster.auth, allowUnhashed: config.allowUnhashed, log }) : undefined;
-  const server = createEdgeServer({ config, group, ...(peerRoute ? { peerRoute } : {}), originDescription: origin.description, isReady: () => ready, log });
+  let url = '';
+  const purge = { self: () => cluster?.self ?? url, peers: () => cluster?.members ?? [] };
+  const server = createEdgeServer({ config, group, ...(peerRoute ? { peerRoute } : {}), originDescription: origin.description, isReady: () => ready, purge, log });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -84,9 +86,28 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   const { port } = listenAddress(server);
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
 
+  // Shutdown must also end keep-alive connections: node:http keeps them open after
+  // server.close(), so one busy when close() starts would go idle after its response, hold
+  // close() until --shutdown-timeout cut it, and meanwhile take new requests. As Go's
+  // http.Server.Shutdown does, responses from then on say `Connection: close` (node ends the
+  // connection after them) and each response that ends closes the connections left idle.
+  // Per request this costs one Set add/delete and a listener without a closure (hot path).
+  let draining = false;
+  const inFlight = new Set<ServerResponse>();
+  function settled(this: ServerResponse) {
+    inFlight.delete(this);
+    if (draining) server.closeIdleConnections();
+  }
+  server.prependListener('request', (_req, res) => {
+    if (draining) res.setHeader('connection', 'close');
+    inFlight.add(res);
+    res.once('close', settled);
+  });
+
   let closing: Promise<void> | undefined;
+  url = `http://${host}:${port}`;
   return {
-    url: `http://${host}:${port}`,
+    url,
     port,
     server,
     group,
@@ -96,6 +117,8 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
     close() {
       closing ??= (async () => {
         clearTimeout(probeTimer);
+        draining = true;
+        for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const grace = setTimeout(() => server.closeAllConnections(), config.shutdownTimeout);

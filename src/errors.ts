@@ -20,7 +20,10 @@ export type ErrorCode =
   | 'E_ORIGIN_TIMEOUT'
   | 'E_PEER'
   | 'E_PEER_TIMEOUT'
-  | 'E_UNAUTHORIZED';
+  | 'E_UNAUTHORIZED'
+  | 'E_ADMIN_DISABLED'
+  | 'E_BAD_PURGE'
+  | 'E_PURGE_INCOMPLETE';
 
 export class EdgeError extends Error {
   readonly code: ErrorCode;

@@ -115,6 +115,8 @@ export class Group {
   readonly #flight = new SingleFlight<LoadResult>();
   /** Large objects arriving now; present from the moment the load resolves until cached. */
   readonly #filling = new Map<string, Fill>();
+  /** Keys purged while loading: their load answers its waiting requests but is not kept. */
+  readonly #discard = new Set<string>();
   readonly stats: GroupStats = {
     hits: 0, misses: 0, collapsed: 0, negativeHits: 0, originFetches: 0,
     originNotFound: 0, originErrors: 0, passThrough: 0, evictions: 0, hotHits: 0, hotAdmissions: 0,
@@ -222,10 +224,16 @@ export class Group {
     }
   }
 
-  /** Removes keys from the caches (main, hot and negative); returns how many were cached. */
+  /**
+   * Removes keys from the caches (main, hot and negative); returns how many were cached. A
+   * key loading now is not kept when it arrives, so a purge cannot be undone by a fill that
+   * started before it.
+   */
   purge(keys: Iterable<string>): number {
+    const loading = this.#loadingKeys();
     let removed = 0;
     for (const key of keys) {
+      if (loading.has(key)) this.#discard.add(key);
       const inMain = this.#main.delete(key);
       const inHot = this.#hot?.delete(key) ?? false;
       if (inMain || inHot) removed++;
@@ -240,6 +248,7 @@ export class Group {
     const keys = new Set<string>();
     for (const key of this.#main.keys()) if (key.startsWith(prefix)) keys.add(key);
     for (const key of this.#hot?.keys() ?? []) if (key.startsWith(prefix)) keys.add(key);
+    for (const key of this.#loadingKeys()) if (key.startsWith(prefix)) keys.add(key);
     for (const key of this.#negative?.keys() ?? []) if (key.startsWith(prefix)) this.#negative?.delete(key);
     return this.purge(keys);
   }
@@ -266,11 +275,19 @@ export class Group {
    * origin; the hot cache when it came through its owner and is hot; else nowhere.
    */
   #cacheFor(key: string, viaPeer: boolean): LRUCache<string, Blob> | undefined {
+    if (this.#discard.delete(key)) return undefined;
     if (!viaPeer) return this.#main;
     if (this.#hot === undefined || (this.#heat?.get(key) ?? 0) < HOT_AFTER_REQUESTS) return undefined;
     this.#heat?.delete(key);
     this.stats.hotAdmissions++;
     return this.#hot;
+  }
+
+  /** Keys with a load in flight or a large object filling. */
+  #loadingKeys(): Set<string> {
+    const keys = new Set(this.#filling.keys());
+    for (const flight of this.#flight.keys()) keys.add(flight.startsWith('peer:') ? flight.slice(5) : flight);
+    return keys;
   }
 
   async #load(key: string, hashed: boolean, origin: Origin): Promise<LoadResult> {
@@ -282,10 +299,13 @@ export class Group {
       object = await getWithTimeout(origin, key, { timeoutMs: originTimeout });
     } catch (err) {
       this.stats.originErrors++;
+      this.#discard.delete(key);
       const edge = asEdgeError(err);
       log.warn({ event: 'origin_error', key, code: edge.code, ms: Math.round(performance.now() - started), err: String((err as Error)?.message ?? err) });
       throw edge;
     }
+    // Nothing of what follows the two early returns is kept: a purge during the load is moot.
+    if (object === null || object.size > maxObjectSize) this.#discard.delete(key);
     if (object === null) {
       this.stats.originNotFound++;
       this.#negative?.set(key, true);
@@ -321,6 +341,7 @@ export class Group {
       },
       (err: unknown) => {
         this.stats.originErrors++;
+        this.#discard.delete(key);
         const edge = asEdgeError(err);
         log.warn({ event: 'origin_error', key, code: edge.code, ms: Math.round(performance.now() - started), err: String((err as Error)?.message ?? err) });
         throw edge;

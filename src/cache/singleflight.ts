@@ -16,6 +16,11 @@ export class SingleFlight<T> {
     return { promise, shared: false };
   }
 
+  /** Keys with a call in flight. */
+  keys(): IterableIterator<string> {
+    return this.#calls.keys();
+  }
+
   get size(): number {
     return this.#calls.size;
   }

@@ -2,16 +2,16 @@
  * Who may use the peer route: with --peer-secret, whoever presents it (compared in constant
  * time); without it, only connections from the addresses the peer URLs resolve to.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import type { IncomingMessage } from 'node:http';
+import { BearerToken } from '../http/bearer.js';
 
 export class PeerAuth {
-  readonly #secretDigest: Buffer | undefined;
+  readonly #secret: BearerToken | undefined;
   #addresses = new Set<string>();
 
   constructor(secret: string | undefined) {
-    this.#secretDigest = secret === undefined ? undefined : digest(`Bearer ${secret}`);
+    this.#secret = secret === undefined ? undefined : new BearerToken(secret);
   }
 
   /** Resolves every peer URL's host to the addresses its requests will come from. */
@@ -29,18 +29,10 @@ export class PeerAuth {
   }
 
   allows(req: IncomingMessage): boolean {
-    if (this.#secretDigest !== undefined) {
-      const given = req.headers.authorization;
-      // Both sides hashed to a fixed length, so the comparison time says nothing of the secret.
-      return given !== undefined && timingSafeEqual(digest(given), this.#secretDigest);
-    }
+    if (this.#secret !== undefined) return this.#secret.matches(req.headers.authorization);
     const remote = req.socket.remoteAddress;
     return remote !== undefined && this.#addresses.has(normalise(remote));
   }
-}
-
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
 }
 
 /** `::ffff:10.0.0.1` (an IPv4 peer on a dual-stack socket) -> `10.0.0.1`. */

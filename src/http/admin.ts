@@ -8,6 +8,7 @@ import compression from 'compression';
 import type { Group } from '../cache/group.js';
 import { EdgeError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { createPurgeRouter, type PurgeOptions } from './purge.js';
 
 export interface AdminOptions {
   readonly group: Group;
@@ -15,6 +16,7 @@ export interface AdminOptions {
   /** Whether the origin has answered once (readiness). */
   readonly isReady: () => boolean;
   readonly startedAt: number;
+  readonly purge: Omit<PurgeOptions, 'group' | 'log'>;
   readonly log: Logger;
 }
 
@@ -28,6 +30,7 @@ export function createAdminApp(options: AdminOptions): express.Express {
     next();
   });
 
+  app.use(createPurgeRouter({ ...options.purge, group: options.group, log: options.log }));
   app.get('/_hashedge/health/live', (_req, res) => {
     res.json({ status: 'live' });
   });

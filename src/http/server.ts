@@ -31,6 +31,8 @@ export interface EdgeServerOptions {
   readonly peerRoute?: (req: IncomingMessage, res: ServerResponse) => void;
   readonly originDescription: string;
   readonly isReady: () => boolean;
+  /** Purge broadcast: this node's name and the other members now. */
+  readonly purge: { readonly self: () => string; readonly peers: () => readonly string[] };
   readonly log: Logger;
 }
 
@@ -43,7 +45,14 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
     negativeTtl: config.negativeTtl,
     log,
   });
-  const admin = createAdminApp({ group, originDescription: options.originDescription, isReady: options.isReady, startedAt: Date.now(), log });
+  const admin = createAdminApp({
+    group,
+    originDescription: options.originDescription,
+    isReady: options.isReady,
+    startedAt: Date.now(),
+    purge: { ...options.purge, adminToken: config.adminToken, peerTimeoutMs: config.peerTimeout },
+    log,
+  });
   const server = createServer(
     {
       keepAliveTimeout: SERVER_TIMEOUTS.keepAliveTimeoutMs,
