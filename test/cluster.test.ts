@@ -5,10 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { get, type IncomingMessage } from 'node:http';
 import { Ring } from '../src/cluster/ring.js';
 import type { Edge } from '../src/edge.js';
 import { startTestEdge } from './helpers/edge.js';
-import { freePort, startCluster } from './helpers/cluster.js';
+import { freePort, keyOwnedBy, startCluster } from './helpers/cluster.js';
 import { errorCode, request } from './helpers/http.js';
 import { Gate, TestOrigin } from './helpers/origins.js';
 
@@ -106,6 +108,50 @@ test('a range of an uncached large object does not make a healthy owner look fai
     assert.equal((await request(`${a.url}/${small}`)).status, 200);
     assert.equal((await request(`${b.url}/${small}`)).status, 200);
     assert.equal(origin.count(small), 1);
+  } finally {
+    await Promise.all(nodes.map((n) => n.close()));
+  }
+});
+
+// If a hop buffered the whole object, the first byte would wait for the gate: fail, don't hang.
+test('a large cacheable object streams origin -> owner -> node -> client, not buffered whole on the way', { timeout: 20_000 }, async () => {
+  const origin = new TestOrigin();
+  const nodes = await startCluster(2, origin);
+  try {
+    const [owner, front] = nodes as [Edge, Edge];
+    const key = keyOwnedBy(nodes, owner, 'media/clip', '.bin');
+    const bytes = origin.put(key, randomBytes(8 * 1024 * 1024));
+    // The origin sends its first 64 KiB, then holds the rest until the client has seen bytes.
+    origin.midBodyGate = new Gate();
+    const res = await new Promise<IncomingMessage>((resolve, reject) => get(`${front.url}/${key}`, resolve).on('error', reject));
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers['content-length'], String(bytes.length));
+    const chunks: Buffer[] = [];
+    const firstChunk = new Promise<void>((resolve) => res.once('data', () => resolve()));
+    res.on('data', (c: Buffer) => chunks.push(c));
+    await firstChunk;
+    assert.ok(origin.bytesProduced < bytes.length / 4, `the client had bytes when the origin had sent ${origin.bytesProduced}`);
+    origin.midBodyGate.open();
+    await once(res, 'end');
+    assert.ok(Buffer.concat(chunks).equals(bytes));
+    assert.equal(origin.count(key), 1);
+  } finally {
+    await Promise.all(nodes.map((n) => n.close()));
+  }
+});
+
+test('a hop header forged by a client on the asset path changes nothing: the node still asks the owner', async () => {
+  const origin = new TestOrigin();
+  const nodes = await startCluster(2, origin);
+  try {
+    const [owner, front] = nodes as [Edge, Edge];
+    const key = keyOwnedBy(nodes, owner, 'assets/forged');
+    origin.put(key, 'forged');
+    const res = await request(`${front.url}/${key}`, { headers: { 'x-hashedge-hop': '1' } });
+    assert.equal(res.status, 200);
+    assert.match(String(res.headers['cache-status']), /detail=owner/);
+    assert.equal((await request(`${owner.url}/${key}`)).headers['cache-status'], 'hashedge; hit');
+    assert.equal(origin.count(key), 1);
   } finally {
     await Promise.all(nodes.map((n) => n.close()));
   }
