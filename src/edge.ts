@@ -91,7 +91,8 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   // close() until --shutdown-timeout cut it, and meanwhile take new requests. As Go's
   // http.Server.Shutdown does, responses from then on say `Connection: close` (node ends the
   // connection after them) and each response that ends closes the connections left idle.
-  // Per request this costs one Set add/delete and a listener without a closure (hot path).
+  // Hot path: per request one Set add/delete and a shared listener (no closure); hit
+  // throughput under wrk was unchanged within noise.
   let draining = false;
   const inFlight = new Set<ServerResponse>();
   function settled(this: ServerResponse) {
@@ -101,7 +102,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   server.prependListener('request', (_req, res) => {
     if (draining) res.setHeader('connection', 'close');
     inFlight.add(res);
-    res.once('close', settled);
+    res.on('close', settled); // 'close' comes once; on() avoids once()'s wrapper allocation
   });
 
   let closing: Promise<void> | undefined;

@@ -22,7 +22,7 @@ test('500 concurrent requests for one cold key, spread over three nodes, cause e
   const nodes = await startCluster(3, origin);
   try {
     const responses = Array.from({ length: 500 }, (_, i) => request(`${nodes[i % 3]!.url}/${key}`));
-    await origin.arrived(1);
+    await origin.arrived(1, key);
     origin.gate.open();
     const results = await Promise.all(responses);
     for (const res of results) {

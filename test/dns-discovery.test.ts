@@ -131,7 +131,7 @@ test('a request in flight through an owner completes when the ring changes under
     const body = c.origin.put(key, 'in flight');
     c.origin.gate = new Gate();
     const pending = request(`${a.url}/${key}`);
-    await c.origin.arrived(1);
+    await c.origin.arrived(1, key);
     // The owner leaves the DNS answer while it is loading the key for a.
     c.dns.set(NAME, HOSTS.slice(0, 2));
     await a.cluster!.refresh();

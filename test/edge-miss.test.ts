@@ -20,7 +20,7 @@ test('a burst of concurrent misses for one key causes exactly one origin load', 
   const edge = await startTestEdge({}, origin);
   try {
     const responses = Array.from({ length: 50 }, () => request(`${edge.url}/${KEY}`));
-    await origin.arrived(1);
+    await origin.arrived(1, KEY);
     origin.gate.open();
     const results = await Promise.all(responses);
     assert.equal(origin.count(KEY), 1);
@@ -45,7 +45,7 @@ test('a client that disconnects does not cancel the load others wait for', async
     const quitter = httpRequest(`${edge.url}/${KEY}`);
     quitter.on('error', () => {});
     quitter.end();
-    await origin.arrived(1);
+    await origin.arrived(1, KEY);
     const waiting = request(`${edge.url}/${KEY}`);
     quitter.destroy();
     origin.gate.open();

@@ -138,7 +138,7 @@ test('a key purged while its load is in flight is not cached when the load compl
     const body = origin.put(key, 'v1');
     origin.gate = new Gate();
     const pending = request(`${node.url}/${key}`);
-    await origin.arrived(1);
+    await origin.arrived(1, key);
     assert.equal((await purge(node, { keys: [key] })).status, 200);
     origin.gate.open();
     const res = await pending;

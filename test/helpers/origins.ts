@@ -49,9 +49,13 @@ export class TestOrigin implements Origin {
     return this.requests.filter((k) => k === key).length;
   }
 
-  /** Resolves once `n` requests in total have arrived. */
-  async arrived(n: number): Promise<void> {
-    while (this.requests.length < n) await new Promise<void>((resolve) => this.#arrivals.push(resolve));
+  /**
+   * Resolves once `n` requests have arrived: for `key`, or for any key (the edge's readiness
+   * probe included, so tests waiting for their own request should name its key).
+   */
+  async arrived(n: number, key?: string): Promise<void> {
+    const count = () => (key === undefined ? this.requests.length : this.count(key));
+    while (count() < n) await new Promise<void>((resolve) => this.#arrivals.push(resolve));
   }
 
   async get(key: string, options: OriginGetOptions): Promise<OriginObject | null> {
