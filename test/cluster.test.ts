@@ -156,3 +156,33 @@ test('a hop header forged by a client on the asset path changes nothing: the nod
     await Promise.all(nodes.map((n) => n.close()));
   }
 });
+
+// Nodes that disagree about the ring (a membership change half-applied): each thinks the other
+// owns the key. The hop header stops the second forward, so neither loops nor waits on the other.
+test('nodes that each think the other owns a key neither loop nor deadlock', { timeout: 20_000 }, async () => {
+  const origin = new TestOrigin();
+  const [pa, pb] = [await freePort(), await freePort()];
+  const a = `http://127.0.0.1:${pa}`;
+  const b = `http://127.0.0.1:${pb}`;
+  const aAsSeenByB = `http://localhost:${pa}`;
+  const ringA = new Ring([a, b]);
+  const ringB = new Ring([aAsSeenByB, b]);
+  const key = Array.from({ length: 1000 }, (_, i) => `assets/split${i}-0492830483.js`).find((k) => ringA.owner(k) === b && ringB.owner(k) === aAsSeenByB)!;
+  const body = origin.put(key, 'split brain');
+  origin.gate = new Gate();
+  const nodeA = await startTestEdge({ port: String(pa), self: a, peers: `${a},${b}` }, origin);
+  const nodeB = await startTestEdge({ port: String(pb), self: b, peers: `${aAsSeenByB},${b}` }, origin);
+  try {
+    const responses = [...Array.from({ length: 10 }, () => request(`${a}/${key}`)), ...Array.from({ length: 10 }, () => request(`${b}/${key}`))];
+    await origin.arrived(1, key);
+    origin.gate.open();
+    for (const res of await Promise.all(responses)) {
+      assert.equal(res.status, 200);
+      assert.ok(res.body.equals(body));
+    }
+    // Each node's peer request was served by the other from the origin: at most one load each.
+    assert.ok(origin.count(key) <= 2, `origin loads: ${origin.count(key)}`);
+  } finally {
+    await Promise.all([nodeA.close(), nodeB.close()]);
+  }
+});
