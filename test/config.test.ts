@@ -31,6 +31,13 @@ test('defaults, then env, then flags', () => {
   assert.ok(Object.isFrozen(flagWins));
 });
 
+test('DNS discovery options: name and port, DNS servers with optional ports', () => {
+  const config = resolveConfig({ 'peers-dns': 'Hashedge-Peers.default.svc.cluster.local:8080', self: 'http://10.0.0.7:8080', 'dns-servers': '10.96.0.10,127.0.0.1:5353,[::1]:53' });
+  assert.deepEqual(config.peersDns, { name: 'hashedge-peers.default.svc.cluster.local', port: 8080 });
+  assert.deepEqual(config.dnsServers, ['10.96.0.10', '127.0.0.1:5353', '[::1]:53']);
+  assert.equal(resolveConfig({ 'hot-cache-share': '0.25' }).hotCacheShare, 0.25);
+});
+
 test('an S3 origin URL gives bucket and prefix', () => {
   const config = resolveConfig({ origin: 's3://my-assets/site/v1' });
   assert.deepEqual(config.origin, { kind: 's3', bucket: 'my-assets', prefix: 'site/v1/' });
@@ -44,6 +51,14 @@ test('invalid values fail at start-up naming the option and what was expected', 
     [{ origin: 'ftp://x/y' }, {}, /--origin: expected a directory path or s3:\/\/bucket\/prefix/],
     [{ 'cors-origin': 'example.com' }, {}, /--cors-origin/],
     [{ 'max-object-size': '2GiB', 'cache-size': '1GiB' }, {}, /--max-object-size .* must not exceed --cache-size/],
+    [{ 'peers-dns': 'peers.svc:8080' }, {}, /--self: required with --peers-dns/],
+    [{ 'peers-dns': 'peers.svc', self: 'http://10.0.0.1:8080' }, {}, /--peers-dns: expected a DNS name and port/],
+    [{ 'peers-dns': 'peers.svc:8080', self: 'http://node-1:8080' }, {}, /--self: with --peers-dns, expected http:\/\/<this node's IP>:8080/],
+    [{ 'peers-dns': 'peers.svc:8080', self: 'http://10.0.0.1:9090' }, {}, /--self: with --peers-dns/],
+    [{ 'peers-dns': 'peers.svc:8080', self: 'http://10.0.0.1:8080', peers: 'http://10.0.0.1:8080' }, {}, /--peers and --peers-dns/],
+    [{ 'dns-servers': 'dns.example' }, {}, /--dns-servers: expected a comma list of IP addresses/],
+    [{ 'hot-cache-share': '0.9' }, {}, /--hot-cache-share: expected a fraction from 0 to 0.5/],
+    [{ 'admin-token': 'short' }, {}, /--admin-token: expected a token of 16 or more/],
   ];
   for (const [flags, env, message] of cases) {
     assert.throws(() => resolveConfig(flags, env), (err: unknown) => err instanceof ConfigError && err.code === 'E_CONFIG' && message.test(err.message));
