@@ -62,6 +62,8 @@ export interface Config {
   readonly adminToken: string | undefined;
   /** ms shutdown waits for requests in flight before it cuts their connections. */
   readonly shutdownTimeout: number;
+  /** One JSON line per asset response on stdout. */
+  readonly accessLog: boolean;
 }
 
 interface OptionSpec<K extends keyof Config> {
@@ -177,6 +179,7 @@ export const OPTIONS = [
   option({ key: 'dnsServers', name: 'dns-servers', arg: '<ip[:port],...>', default: '', description: "DNS servers to ask for --peers-dns instead of the system's resolvers.", expected: 'a comma list of IP addresses with optional ports', parse: parseDnsServers }),
   option({ key: 'hotCacheShare', name: 'hot-cache-share', arg: '<fraction>', default: '0.125', description: 'Share of --cache-size (0 to 0.5) kept, in a cluster, for keys owned by other nodes that this node serves often (served locally instead of through the owner).', expected: 'a fraction from 0 to 0.5 like 0.125', parse: parseShare }),
   option({ key: 'adminToken', name: 'admin-token', arg: '<token>', default: undefined, description: 'Bearer token for admin actions (POST /_hashedge/purge). Unset: they are refused.', expected: 'a token of 16 or more visible characters', parse: (t) => (/^[\x21-\x7e]{16,}$/.test(t) ? t : undefined) }),
+  option({ key: 'accessLog', name: 'access-log', default: 'false', description: 'Write one JSON line per asset response to stdout (method, path, status, cache result, bytes, ms, client).', expected: 'true or false', parse: parseBoolean }),
   option({ key: 'shutdownTimeout', name: 'shutdown-timeout', arg: '<duration>', default: '10s', description: 'On SIGTERM: how long requests in flight may take to finish before their connections are cut.', expected: 'a duration like 10s', parse: parseDuration }),
 ] as const;
 

@@ -6,12 +6,14 @@ import type { Server, ServerResponse } from 'node:http';
 import { Group } from './cache/group.js';
 import type { Config } from './config.js';
 import { createEdgeServer, listenAddress } from './http/server.js';
-import { silentLogger, type Logger } from './log.js';
+import { createLogger, silentLogger, type Logger } from './log.js';
 import { createOrigin } from './origin/create.js';
 import type { Origin } from './origin/origin.js';
 import { getWithTimeout } from './origin/timeout.js';
 import { Cluster } from './cluster/cluster.js';
 import { createPeerRoute } from './cluster/peer-route.js';
+import { Traffic } from './stats/traffic.js';
+import { Metrics } from './stats/metrics.js';
 
 /** Interval between readiness probes of the origin until it first answers. */
 const READY_PROBE_INTERVAL_MS = 2_000;
@@ -24,6 +26,7 @@ export interface Edge {
   readonly port: number;
   readonly server: Server;
   readonly group: Group;
+  readonly traffic: Traffic;
   readonly origin: Origin;
   /** Membership and ring, when the node is part of a cluster (--peers or --peers-dns). */
   readonly cluster: Cluster | undefined;
@@ -36,6 +39,8 @@ export interface EdgeDependencies {
   readonly log?: Logger;
   /** An origin to use instead of the one the config names (tests: slow, failing, counting). */
   readonly origin?: Origin;
+  /** Where --access-log lines go. @default JSON lines on stdout */
+  readonly accessLog?: Logger;
 }
 
 export async function startEdge(config: Config, deps: EdgeDependencies = {}): Promise<Edge> {
@@ -43,7 +48,9 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   const origin = deps.origin ?? (await createOrigin(config));
   const clustered = config.peers.length > 0 || config.peersDns !== undefined;
   const cluster = clustered ? await Cluster.join(config, origin, log) : undefined;
+  let metrics: Metrics | undefined;
   const group = new Group({
+    onFetch: (source, result, seconds) => metrics?.observeFetch(source, result, seconds),
     ...(cluster ? { cluster: cluster.origin } : {}),
     origin,
     cacheSize: config.cacheSize,
@@ -75,7 +82,11 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   const peerRoute = cluster ? createPeerRoute({ group, auth: cluster.auth, allowUnhashed: config.allowUnhashed, log }) : undefined;
   let url = '';
   const purge = { self: () => cluster?.self ?? url, peers: () => cluster?.members ?? [] };
-  const server = createEdgeServer({ config, group, ...(peerRoute ? { peerRoute } : {}), originDescription: origin.description, isReady: () => ready, purge, log });
+  const accessLog = config.accessLog ? (deps.accessLog ?? createLogger('info', process.stdout)) : undefined;
+  const traffic = new Traffic();
+  const clusterStatus = () => (cluster ? { self: cluster.self, members: cluster.status() } : null);
+  metrics = new Metrics({ group, traffic, clusterStatus, peerStats: () => cluster?.origin.stats, isReady: () => ready });
+  const server = createEdgeServer({ config, group, ...(peerRoute ? { peerRoute } : {}), originDescription: origin.description, isReady: () => ready, traffic, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -112,6 +123,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
     port,
     server,
     group,
+    traffic,
     origin,
     cluster,
     isReady: () => ready,

@@ -67,6 +67,8 @@ export interface GroupOptions {
   readonly log: Logger;
   /** In a cluster: the loader that asks a key's owner (falling back to the origin). */
   readonly cluster?: ClusterRouter;
+  /** Told of each load's time to an answer (headers), for the fetch-duration histogram. */
+  readonly onFetch?: (source: 'origin' | 'peer', result: 'ok' | 'not-found' | 'error', seconds: number) => void;
   /** ms since epoch; injectable for tests. */
   readonly clock?: () => number;
 }
@@ -87,8 +89,12 @@ export interface GroupStats {
   misses: number;
   collapsed: number;
   negativeHits: number;
+  /** Loads this node asked of the origin itself. */
   originFetches: number;
+  /** Loads asked of the key's owner (which fall back to the origin if the owner fails). */
+  peerFetches: number;
   originNotFound: number;
+  /** Loads that failed (origin or owner and fallback), answered 502/504. */
   originErrors: number;
   passThrough: number;
   evictions: number;
@@ -118,7 +124,7 @@ export class Group {
   /** Keys purged while loading: their load answers its waiting requests but is not kept. */
   readonly #discard = new Set<string>();
   readonly stats: GroupStats = {
-    hits: 0, misses: 0, collapsed: 0, negativeHits: 0, originFetches: 0,
+    hits: 0, misses: 0, collapsed: 0, negativeHits: 0, originFetches: 0, peerFetches: 0,
     originNotFound: 0, originErrors: 0, passThrough: 0, evictions: 0, hotHits: 0, hotAdmissions: 0,
   };
 
@@ -216,9 +222,13 @@ export class Group {
   async openUncached(key: string, range?: ByteRange): Promise<OriginObject | null> {
     this.stats.originFetches++;
     this.stats.passThrough++;
+    const started = performance.now();
     try {
-      return await getWithTimeout(this.#options.origin, key, { timeoutMs: this.#options.originTimeout, ...(range ? { range } : {}) });
+      const object = await getWithTimeout(this.#options.origin, key, { timeoutMs: this.#options.originTimeout, ...(range ? { range } : {}) });
+      this.#options.onFetch?.('origin', object === null ? 'not-found' : 'ok', (performance.now() - started) / 1000);
+      return object;
     } catch (err) {
+      this.#options.onFetch?.('origin', 'error', (performance.now() - started) / 1000);
       this.stats.originErrors++;
       throw asEdgeError(err);
     }
@@ -291,13 +301,17 @@ export class Group {
   }
 
   async #load(key: string, hashed: boolean, origin: Origin): Promise<LoadResult> {
-    const { originTimeout, maxObjectSize, log } = this.#options;
-    this.stats.originFetches++;
+    const { originTimeout, maxObjectSize, log, onFetch } = this.#options;
+    const source = origin === this.#options.origin ? 'origin' : 'peer';
+    if (source === 'origin') this.stats.originFetches++;
+    else this.stats.peerFetches++;
     const started = performance.now();
     let object: OriginObject | null;
     try {
       object = await getWithTimeout(origin, key, { timeoutMs: originTimeout });
+      onFetch?.(source, object === null ? 'not-found' : 'ok', (performance.now() - started) / 1000);
     } catch (err) {
+      onFetch?.(source, 'error', (performance.now() - started) / 1000);
       this.stats.originErrors++;
       this.#discard.delete(key);
       const edge = asEdgeError(err);
@@ -347,7 +361,7 @@ export class Group {
         throw edge;
       },
     );
-    const viaPeer = origin !== this.#options.origin;
+    const viaPeer = source === 'peer';
     if (object.size <= BUFFER_WHOLE_BYTES) {
       // Small: answer with the whole blob, variants included, so the first response already
       // carries its ETag and encodings (and tests need no waiting).

@@ -59,9 +59,10 @@ export class Cluster extends EventEmitter {
     return this.#ring.nodes;
   }
 
-  /** Share of the ring each member owns (0-1). */
-  shares(): Map<string, number> {
-    return this.#ring.shares();
+  /** Each member: whether it is this node, whether it is outside a failure back-off, its ring share (0-1). */
+  status(): Array<{ url: string; self: boolean; healthy: boolean; share: number }> {
+    const shares = this.#ring.shares();
+    return this.#ring.nodes.map((url) => ({ url, self: url === this.self, healthy: url === this.self || this.#peers.healthy(url), share: shares.get(url) ?? 0 }));
   }
 
   /** Resolves --peers-dns now and applies the answer; resolutions run one after another. */

@@ -5,10 +5,14 @@
  */
 import express, { type Request, type Response, type NextFunction } from 'express';
 import compression from 'compression';
+import { fileURLToPath } from 'node:url';
 import type { Group } from '../cache/group.js';
 import { EdgeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createPurgeRouter, type PurgeOptions } from './purge.js';
+import type { Traffic } from '../stats/traffic.js';
+import type { Metrics } from '../stats/metrics.js';
+import type { ClusterStatus } from './server.js';
 
 export interface AdminOptions {
   readonly group: Group;
@@ -16,6 +20,9 @@ export interface AdminOptions {
   /** Whether the origin has answered once (readiness). */
   readonly isReady: () => boolean;
   readonly startedAt: number;
+  readonly traffic: Traffic;
+  readonly metrics: Metrics;
+  readonly clusterStatus: () => ClusterStatus | null;
   readonly purge: Omit<PurgeOptions, 'group' | 'log'>;
   readonly log: Logger;
 }
@@ -30,6 +37,13 @@ export function createAdminApp(options: AdminOptions): express.Express {
     next();
   });
 
+  // The dashboard: public/ (index.html at /_hashedge/; /_hashedge redirects there). Resolved
+  // from this module, so it works from src/ (tsx) and dist/. no-cache, not no-store: the
+  // browser revalidates the files on each load and sees a new version at once.
+  app.use('/_hashedge', express.static(fileURLToPath(new URL('../../public', import.meta.url)), {
+    index: 'index.html',
+    setHeaders: (res) => res.setHeader('cache-control', 'no-cache'),
+  }));
   app.use(createPurgeRouter({ ...options.purge, group: options.group, log: options.log }));
   app.get('/_hashedge/health/live', (_req, res) => {
     res.json({ status: 'live' });
@@ -38,13 +52,22 @@ export function createAdminApp(options: AdminOptions): express.Express {
     const ready = options.isReady();
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'starting' });
   });
+  app.get('/metrics', (_req, res, next) => {
+    const { registry } = options.metrics;
+    registry.metrics().then((text) => res.type(registry.contentType).send(text), next);
+  });
   app.get('/_hashedge/stats', (_req, res) => {
-    const { group } = options;
+    const { group, traffic } = options;
     res.json({
+      node: options.purge.self(),
       origin: options.originDescription,
       uptimeSeconds: Math.round((Date.now() - options.startedAt) / 1000),
+      ready: options.isReady(),
       cache: { bytes: group.cacheBytes, budgetBytes: group.cacheBudget, items: group.cacheItems, hot: group.hotCache },
+      traffic: traffic.toJSON(),
       counters: { ...group.stats },
+      cluster: options.clusterStatus(),
+      topKeys: traffic.topKeys(10),
     });
   });
 

@@ -26,6 +26,7 @@ import { decideRange } from './range.js';
 import { sendError } from './respond.js';
 import { pumpFill } from './fill-stream.js';
 import { toHttpSecond } from '../units.js';
+import type { CacheResult, Traffic } from '../stats/traffic.js';
 
 const ALLOW = 'GET, HEAD, OPTIONS';
 
@@ -35,6 +36,10 @@ export interface AssetHandlerOptions {
   readonly allowUnhashed: boolean;
   /** ms an origin 404 is remembered (sent as the 404's max-age). */
   readonly negativeTtl: number;
+  /** Counts every response (status, cache result, body bytes) and the keys requested. */
+  readonly traffic: Traffic;
+  /** Told of each response as it starts (the access log). */
+  readonly onResponse?: (res: ServerResponse, status: number, cache: CacheResult, bytes: number) => void;
   readonly log: Logger;
   readonly clock?: () => number;
 }
@@ -42,7 +47,7 @@ export interface AssetHandlerOptions {
 export type AssetHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
-  const { group, headers: policy, log } = options;
+  const { group, headers: policy, traffic, onResponse, log } = options;
   const clock = options.clock ?? Date.now;
   const notFoundCacheControl = options.negativeTtl > 0 ? `public, max-age=${Math.ceil(options.negativeTtl / 1000)}` : 'no-store';
 
@@ -51,20 +56,21 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
     const isHead = method === 'HEAD';
     if (method !== 'GET' && !isHead) {
       if (method === 'OPTIONS') handleOptions(req, res);
-      else sendError(res, new MethodNotAllowedError(method ?? ''), false, { ...policy.common, allow: ALLOW });
+      else fail(res, new MethodNotAllowedError(method ?? ''), false, 'none', { ...policy.common, allow: ALLOW });
       return;
     }
     let asset: AssetKey;
     try {
       asset = parseAssetPath(req.url ?? '/');
     } catch (err) {
-      sendError(res, asEdgeError(err), isHead, policy.common);
+      fail(res, asEdgeError(err), isHead, 'none', policy.common);
       return;
     }
     if (!asset.hashed && !options.allowUnhashed) {
-      sendError(res, new RequestPathError('E_NOT_HASHED', 'Only content-hashed asset names are served (like app-3f2a9b1c.js); this edge runs without --allow-unhashed.'), isHead, policy.common);
+      fail(res, new RequestPathError('E_NOT_HASHED', 'Only content-hashed asset names are served (like app-3f2a9b1c.js); this edge runs without --allow-unhashed.'), isHead, 'none', policy.common);
       return;
     }
+    traffic.countKey(asset.key);
     const blob = group.peek(asset.key);
     if (blob !== undefined) {
       sendBlob(req, res, blob, 'hit', isHead);
@@ -73,8 +79,21 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
     serveMiss(req, res, asset, isHead).catch((err: unknown) => {
       const edge = asEdgeError(err);
       if (edge.status >= 500) log.warn({ event: 'request_failed', key: asset.key, code: edge.code });
-      sendError(res, edge, isHead, policy.common);
+      fail(res, edge, isHead, 'miss', policy.common);
     });
+  }
+
+  /** Every response is counted once, when its status is decided (and told to the access log). */
+  function count(res: ServerResponse, status: number, cache: CacheResult, bytes: number): void {
+    traffic.record(status, cache, bytes);
+    if (onResponse !== undefined) onResponse(res, status, cache, bytes);
+  }
+
+  /** An error response, counted. */
+  function fail(res: ServerResponse, err: EdgeError, isHead: boolean, cache: CacheResult, headers: OutgoingHttpHeaders): void {
+    const bytes = sendError(res, err, isHead, headers);
+    // -1: the response was underway (and counted when it started); it was cut instead.
+    if (bytes >= 0) count(res, err.status || 500, cache, bytes);
   }
 
   function sendBlob(req: IncomingMessage, res: ServerResponse, blob: Blob, status: FetchStatus, isHead: boolean): void {
@@ -86,6 +105,7 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
       if (policy.corsPerRequest) out = policy.withCors(out, h);
       res.writeHead(200, out);
       res.end(isHead ? undefined : rep.body);
+      count(res, 200, status, isHead ? 0 : rep.body.length);
       return;
     }
     // Ranges are served from the identity bytes, so a ranged request selects identity.
@@ -93,7 +113,7 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
     const base = policy.base(blob, rep);
     const precondition = evaluatePreconditions(h, rep.etag, blob.lastModifiedMs);
     if (precondition === 'failed') {
-      sendError(res, new EdgeError('E_PRECONDITION_FAILED', 412, 'A precondition (If-Match or If-Unmodified-Since) does not hold.'), isHead, policy.withCors({ ...policy.common, etag: rep.etag }, h));
+      fail(res, new EdgeError('E_PRECONDITION_FAILED', 412, 'A precondition (If-Match or If-Unmodified-Since) does not hold.'), isHead, status, policy.withCors({ ...policy.common, etag: rep.etag }, h));
       return;
     }
     if (precondition === 'not-modified') {
@@ -101,13 +121,14 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
       if (base.vary !== undefined) out.vary = base.vary;
       res.writeHead(304, policy.withCors(withStatus(out, blob, status), h));
       res.end();
+      count(res, 304, status, 0);
       return;
     }
     if (range !== undefined) {
       const size = blob.size;
       const decision = decideRange(range, ifRange(h), size, rep.etag, blob.lastModifiedMs);
       if (decision.kind === 'unsatisfiable') {
-        sendRangeNotSatisfiable(res, size, h);
+        sendRangeNotSatisfiable(res, size, h, status);
         return;
       }
       if (decision.kind === 'partial') {
@@ -117,6 +138,7 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
           const out = withStatus({ ...base, 'content-length': String(end - start + 1), 'content-range': `bytes ${start}-${end}/${size}` }, blob, status);
           res.writeHead(206, policy.withCors(out, h));
           res.end(body.subarray(start, end + 1));
+          count(res, 206, status, end - start + 1);
           return;
         }
         const multipart = multipartBody(body, decision.ranges, blob.contentType);
@@ -124,19 +146,21 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
         res.writeHead(206, policy.withCors(out, h));
         for (const part of multipart.parts) res.write(part);
         res.end();
+        count(res, 206, status, multipart.length);
         return;
       }
     }
     res.writeHead(200, policy.withCors(withStatus(base, blob, status), h));
     res.end(isHead ? undefined : rep.body);
+    count(res, 200, status, isHead ? 0 : rep.body.length);
   }
 
   function withStatus(headers: Readonly<OutgoingHttpHeaders>, blob: Blob, status: CacheStatus): OutgoingHttpHeaders {
     return { ...headers, age: String(ageSeconds(blob, clock())), 'cache-status': CACHE_STATUS[status] };
   }
 
-  function sendRangeNotSatisfiable(res: ServerResponse, size: number, h: IncomingMessage['headers']): void {
-    sendError(res, new EdgeError('E_RANGE_NOT_SATISFIABLE', 416, `The range is outside the asset's ${size} bytes.`), false, policy.withCors({ ...policy.common, 'content-range': `bytes */${size}` }, h));
+  function sendRangeNotSatisfiable(res: ServerResponse, size: number, h: IncomingMessage['headers'], cache: CacheResult): void {
+    fail(res, new EdgeError('E_RANGE_NOT_SATISFIABLE', 416, `The range is outside the asset's ${size} bytes.`), false, cache, policy.withCors({ ...policy.common, 'content-range': `bytes */${size}` }, h));
   }
 
   async function serveMiss(req: IncomingMessage, res: ServerResponse, asset: AssetKey, isHead: boolean): Promise<void> {
@@ -146,7 +170,7 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
         sendBlob(req, res, lookup.blob, lookup.status, isHead);
         return;
       case 'not-found':
-        sendError(res, new NotFoundError(), isHead, {
+        fail(res, new NotFoundError(), isHead, lookup.status === 'hit' ? 'hit' : 'miss', {
           ...policy.withCors(policy.common, req.headers),
           'cache-control': notFoundCacheControl,
           'cache-status': lookup.status === 'hit' ? CACHE_STATUS.hit : 'hashedge; fwd=miss; fwd-status=404',
@@ -192,16 +216,18 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
     const headers = streamHeaders(asset, fill.object, status, req.headers);
     const range = streamRange(req, fill.object, isHead);
     if (range === 'unsatisfiable') {
-      sendRangeNotSatisfiable(res, fill.size, req.headers);
+      sendRangeNotSatisfiable(res, fill.size, req.headers, status);
       return;
     }
     if (range === 'full') {
       res.writeHead(200, headers);
+      count(res, 200, status, isHead ? 0 : fill.size);
       if (isHead) res.end();
       else void pumpFill(fill, res, 0, fill.size - 1);
       return;
     }
     res.writeHead(206, { ...headers, 'content-length': String(range.end - range.start + 1), 'content-range': `bytes ${range.start}-${range.end}/${fill.size}` });
+    count(res, 206, status, range.end - range.start + 1);
     void pumpFill(fill, res, range.start, range.end);
   }
 
@@ -210,12 +236,13 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
     const range = streamRange(req, object, isHead);
     if (range !== 'full' || isHead) object.body.destroy();
     if (range === 'unsatisfiable') {
-      sendRangeNotSatisfiable(res, object.size, req.headers);
+      sendRangeNotSatisfiable(res, object.size, req.headers, 'uncached');
       return;
     }
     if (isHead) {
       res.writeHead(200, headers);
       res.end();
+      count(res, 200, 'uncached', 0);
       return;
     }
     let body = object.body;
@@ -224,8 +251,10 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
       if (ranged === null) throw new NotFoundError();
       body = ranged.body;
       res.writeHead(206, { ...headers, 'content-length': String(range.end - range.start + 1), 'content-range': `bytes ${range.start}-${range.end}/${object.size}` });
+      count(res, 206, 'uncached', range.end - range.start + 1);
     } else {
       res.writeHead(200, headers);
+      count(res, 200, 'uncached', object.size);
     }
     // Backpressure end to end; a client that goes away destroys the origin stream with it.
     pipeline(body, res, (err) => {
@@ -240,6 +269,7 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
     if (h.origin === undefined || h['access-control-request-method'] === undefined) {
       res.writeHead(204, { ...policy.common, allow: ALLOW });
       res.end();
+      count(res, 204, 'none', 0);
       return;
     }
     // CORS preflight (only needed for non-simple requests, e.g. fetch() with a Range header)
@@ -255,6 +285,7 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
     }
     res.writeHead(204, out);
     res.end();
+    count(res, 204, 'none', 0);
   }
 
   return handleAsset;

@@ -6,10 +6,11 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { EdgeError } from '../errors.js';
 
-export function sendError(res: ServerResponse, err: EdgeError, isHead: boolean, extraHeaders: OutgoingHttpHeaders = {}): void {
+/** Returns the body bytes sent, or -1 when the response was underway and was cut instead. */
+export function sendError(res: ServerResponse, err: EdgeError, isHead: boolean, extraHeaders: OutgoingHttpHeaders = {}): number {
   if (res.headersSent) {
     res.destroy();
-    return;
+    return -1;
   }
   const message = err.expose ? err.message : 'Internal error.';
   const body = JSON.stringify({ error: { code: err.code, message } }) + '\n';
@@ -22,4 +23,5 @@ export function sendError(res: ServerResponse, err: EdgeError, isHead: boolean, 
     ...extraHeaders,
   });
   res.end(isHead ? undefined : body);
+  return isHead ? 0 : Buffer.byteLength(body);
 }

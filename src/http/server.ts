@@ -8,11 +8,15 @@ import type { AddressInfo } from 'node:net';
 import type { Group } from '../cache/group.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
+import type { CacheResult, Traffic } from '../stats/traffic.js';
+import type { Metrics } from '../stats/metrics.js';
 import { createAdminApp } from './admin.js';
 import { createAssetHandler } from './asset.js';
 import { HeaderPolicy } from './headers.js';
 
 export const ADMIN_PREFIX = '/_hashedge';
+/** Prometheus' conventional path (not a content-hashed name, so no asset can have it). */
+export const METRICS_PATH = '/metrics';
 
 /** Timeouts of the listening socket. Slow clients cannot hold a connection open forever. */
 export const SERVER_TIMEOUTS = {
@@ -31,9 +35,20 @@ export interface EdgeServerOptions {
   readonly peerRoute?: (req: IncomingMessage, res: ServerResponse) => void;
   readonly originDescription: string;
   readonly isReady: () => boolean;
+  readonly traffic: Traffic;
+  readonly metrics: Metrics;
+  /** The cluster's members now, for the status page; null outside a cluster. */
+  readonly clusterStatus: () => ClusterStatus | null;
   /** Purge broadcast: this node's name and the other members now. */
   readonly purge: { readonly self: () => string; readonly peers: () => readonly string[] };
+  /** Where access lines go, when --access-log is on. */
+  readonly accessLog?: Logger;
   readonly log: Logger;
+}
+
+export interface ClusterStatus {
+  readonly self: string;
+  readonly members: ReadonlyArray<{ url: string; self: boolean; healthy: boolean; share: number }>;
 }
 
 export function createEdgeServer(options: EdgeServerOptions): Server {
@@ -43,12 +58,17 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
     headers: new HeaderPolicy({ corsOrigin: config.corsOrigin, unhashedTtl: config.unhashedTtl }),
     allowUnhashed: config.allowUnhashed,
     negativeTtl: config.negativeTtl,
+    traffic: options.traffic,
+    ...(options.accessLog ? { onResponse: accessLogger(options.accessLog) } : {}),
     log,
   });
   const admin = createAdminApp({
     group,
     originDescription: options.originDescription,
     isReady: options.isReady,
+    traffic: options.traffic,
+    metrics: options.metrics,
+    clusterStatus: options.clusterStatus,
     startedAt: Date.now(),
     purge: { ...options.purge, adminToken: config.adminToken, peerTimeoutMs: config.peerTimeout },
     log,
@@ -60,9 +80,12 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
       requestTimeout: SERVER_TIMEOUTS.requestTimeoutMs,
     },
     (req, res) => {
+      if (options.accessLog !== undefined) requestStarts.set(req, performance.now());
       const url = req.url ?? '/';
       if (options.peerRoute !== undefined && url.startsWith(PEER_PATH)) {
         options.peerRoute(req, res);
+      } else if (url === METRICS_PATH || url.startsWith(METRICS_PATH + '?')) {
+        admin(req, res);
       } else if (url.startsWith(ADMIN_PREFIX) && (url.length === ADMIN_PREFIX.length || url.charCodeAt(ADMIN_PREFIX.length) === 47 /* / */ || url.charCodeAt(ADMIN_PREFIX.length) === 63 /* ? */)) {
         admin(req, res);
       } else {
@@ -72,6 +95,27 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
   );
   return server;
 }
+
+/** One JSON line per asset response, written when its status is decided (like nginx's $upstream_cache_status, with the cache result). */
+function accessLogger(log: Logger): (res: ServerResponse, status: number, cache: CacheResult, bytes: number) => void {
+  return (res, status, cache, bytes) => {
+    const req = res.req;
+    log.info({
+      event: 'access',
+      method: req.method,
+      path: req.url,
+      status,
+      cache,
+      bytes,
+      ms: Math.round((performance.now() - (requestStarts.get(req) ?? performance.now())) * 10) / 10,
+      client: req.socket.remoteAddress,
+      ua: req.headers['user-agent'],
+    });
+  };
+}
+
+/** When each request arrived (only tracked with --access-log). */
+const requestStarts = new WeakMap<IncomingMessage, number>();
 
 export function listenAddress(server: Server): AddressInfo {
   return server.address() as AddressInfo;

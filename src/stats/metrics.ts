@@ -1,0 +1,87 @@
+/**
+ * `/metrics` in Prometheus text format (prom-client). Counters the hot path keeps as plain
+ * numbers (Traffic, Group.stats) are read at scrape time through `collect`, so serving an
+ * asset never touches a prom-client label map; only fetches (off the hot path) observe the
+ * duration histogram directly.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Group } from '../cache/group.js';
+import type { ClusterStatus } from '../http/server.js';
+import type { Traffic } from './traffic.js';
+
+export interface MetricSources {
+  readonly group: Group;
+  readonly traffic: Traffic;
+  readonly clusterStatus: () => ClusterStatus | null;
+  /** Peer client counters, in a cluster. */
+  readonly peerStats: () => { peerLoads: number; peerFailures: number } | undefined;
+  readonly isReady: () => boolean;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #fetchSeconds: Histogram<'source' | 'result'>;
+
+  constructor(sources: MetricSources) {
+    const registers = [this.registry];
+    const { group, traffic } = sources;
+    collectDefaultMetrics({ register: this.registry });
+
+    new Counter({
+      name: 'hashedge_requests_total', help: 'Asset responses by HTTP status and how the cache took part (hit, miss, collapsed, peer, uncached, none).', labelNames: ['status', 'cache'], registers,
+      collect() {
+        this.reset();
+        for (const { status, cache, count } of traffic.counts()) this.inc({ status: String(status), cache }, count);
+      },
+    });
+    counter('hashedge_response_bytes_total', 'Body bytes of asset responses (as announced in Content-Length).', () => traffic.bytesSent);
+    this.#fetchSeconds = new Histogram({
+      name: 'hashedge_fetch_duration_seconds', help: 'Time until the origin (source="origin") or a key\'s owner (source="peer") answered a load.',
+      labelNames: ['source', 'result'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers,
+    });
+    counter('hashedge_origin_fetches_total', 'Loads this node asked of the origin itself.', () => group.stats.originFetches);
+    counter('hashedge_origin_errors_total', 'Loads that failed (502/504 to the client).', () => group.stats.originErrors);
+    counter('hashedge_origin_not_found_total', 'Loads the origin answered 404.', () => group.stats.originNotFound);
+    counter('hashedge_peer_fetches_total', 'Loads answered by the key\'s owner node.', () => sources.peerStats()?.peerLoads ?? 0);
+    counter('hashedge_peer_errors_total', 'Owner requests that failed (the node then loaded from the origin).', () => sources.peerStats()?.peerFailures ?? 0);
+    counter('hashedge_cache_evictions_total', 'Cached objects evicted to stay within the budget.', () => group.stats.evictions);
+    counter('hashedge_hot_admissions_total', 'Keys owned by other nodes admitted to the hot cache.', () => group.stats.hotAdmissions);
+    const byCache = (name: string, help: string, read: (c: { bytes: number; items: number; budgetBytes: number }) => number) =>
+      new Gauge({
+        name, help, labelNames: ['cache'], registers,
+        collect() {
+          this.set({ cache: 'main' }, read({ bytes: group.cacheBytes, items: group.cacheItems, budgetBytes: group.cacheBudget }));
+          this.set({ cache: 'hot' }, read(group.hotCache));
+        },
+      });
+    byCache('hashedge_cache_bytes', 'Bytes cached, every variant counted.', (c) => c.bytes);
+    byCache('hashedge_cache_items', 'Objects cached.', (c) => c.items);
+    byCache('hashedge_cache_budget_bytes', 'Bytes the cache may hold.', (c) => c.budgetBytes);
+    gauge('hashedge_cluster_members', 'Members of the ring, this node included (1 outside a cluster).', () => sources.clusterStatus()?.members.length ?? 1);
+    gauge('hashedge_cluster_healthy_members', 'Members not in a failure back-off.', () => sources.clusterStatus()?.members.filter((m) => m.healthy).length ?? 1);
+    gauge('hashedge_ready', '1 once the origin has answered, else 0.', () => (sources.isReady() ? 1 : 0));
+
+    function counter(name: string, help: string, read: () => number): void {
+      new Counter({
+        name, help, registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    }
+    function gauge(name: string, help: string, read: () => number): void {
+      new Gauge({
+        name, help, registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    }
+  }
+
+  /** For Group's onFetch. */
+  readonly observeFetch = (source: 'origin' | 'peer', result: 'ok' | 'not-found' | 'error', seconds: number): void => {
+    this.#fetchSeconds.observe({ source, result }, seconds);
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * What the asset path answered, counted as plain numbers on the hot path (one Map update per
+ * response: no prom-client label lookups there). /_hashedge/stats and /metrics read these when
+ * asked.
+ */
+import type { CacheStatus } from '../http/headers.js';
+import { TopKeys } from './top-keys.js';
+
+/** How the cache took part: a Cache-Status outcome, or `none` (refused before the cache). */
+export type CacheResult = CacheStatus | 'none';
+
+export const CACHE_RESULTS: readonly CacheResult[] = ['hit', 'miss', 'collapsed', 'peer', 'uncached', 'none'];
+const CACHE_INDEX: Readonly<Record<CacheResult, number>> = { hit: 0, miss: 1, collapsed: 2, peer: 3, uncached: 4, none: 5 };
+/** Combined key: status * SLOTS + cache index. */
+const SLOTS = 8;
+
+export class Traffic {
+  requests = 0;
+  /** Body bytes of the responses, as announced in their Content-Length. */
+  bytesSent = 0;
+  readonly #counts = new Map<number, number>();
+  readonly #topKeys = new TopKeys();
+
+  record(status: number, cache: CacheResult, bytes: number): void {
+    this.requests++;
+    this.bytesSent += bytes;
+    const slot = status * SLOTS + CACHE_INDEX[cache];
+    this.#counts.set(slot, (this.#counts.get(slot) ?? 0) + 1);
+  }
+
+  /** Called with every valid asset key requested (one bounded Map update). */
+  countKey(key: string): void {
+    this.#topKeys.add(key);
+  }
+
+  /** Responses by (status, cache result). */
+  *counts(): IterableIterator<{ status: number; cache: CacheResult; count: number }> {
+    for (const [slot, count] of this.#counts) yield { status: Math.floor(slot / SLOTS), cache: CACHE_RESULTS[slot % SLOTS]!, count };
+  }
+
+  topKeys(n = 10): Array<{ key: string; requests: number }> {
+    return this.#topKeys.top(n);
+  }
+
+  toJSON() {
+    const byStatus: Record<string, number> = {};
+    const byCache = Object.fromEntries(CACHE_RESULTS.map((c) => [c, 0])) as Record<CacheResult, number>;
+    for (const { status, cache, count } of [...this.counts()].sort((a, b) => a.status - b.status)) {
+      byStatus[status] = (byStatus[status] ?? 0) + count;
+      byCache[cache] += count;
+    }
+    return { requests: this.requests, bytesSent: this.bytesSent, byStatus, byCache };
+  }
+}
