@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { envName, OPTIONS, resolveConfig, type RawOptions } from './config.js';
+import { envName, OPTIONS, readConfigFile, resolveConfig, type RawOptions } from './config.js';
 import { serve } from './commands/serve.js';
 import { demo, DEMO_FLAGS, resolveDemoFlags } from './commands/demo.js';
 import { ConfigError } from './errors.js';
@@ -28,10 +28,13 @@ for (const spec of OPTIONS) {
   const def = spec.default === undefined ? 'unset' : spec.name === 'origin' ? 'the bundled sample origin' : spec.default;
   serveCommand.option(`--${spec.name}${'arg' in spec ? ' ' + spec.arg : ''}`, `${spec.description} [default: ${def}] [env: ${envName(spec.name)}]`);
 }
+serveCommand.option('--config <file>', `A JSON file of options keyed by flag name, e.g. {"cache-size": "1GiB"}; flags and env vars win over it. [env: HASHEDGE_CONFIG]`);
 serveCommand.action(async (opts: Record<string, string | boolean | undefined>) => {
   const raw: Record<string, string | boolean | undefined> = {};
   for (const spec of OPTIONS) raw[spec.name] = opts[camel(spec.name)];
-  await serve(resolveConfig(raw as RawOptions, process.env));
+  const configPath = (opts.config as string | undefined) ?? (process.env.HASHEDGE_CONFIG || undefined);
+  const file = configPath === undefined ? undefined : readConfigFile(configPath);
+  await serve(resolveConfig(raw as RawOptions, process.env, file));
 });
 
 const demoCommand = program
@@ -45,6 +48,10 @@ demoCommand.action(async (opts: Record<string, string | boolean | undefined>) =>
   for (const spec of DEMO_FLAGS) raw[spec.name] = opts[camel(spec.name)];
   await demo(resolveDemoFlags(raw));
 });
+
+// `hashedge upload <dir> --to <target>`: its flag table and action live in commands/upload.ts.
+const { registerUploadCommand } = await import('./commands/upload.js');
+registerUploadCommand(program, process.env);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

@@ -3,9 +3,10 @@
  * validation. `--help` and the README's options table are rendered from it (see
  * `renderOptionsMarkdown`, checked by test/docs.test.ts), so they cannot drift apart.
  *
- * Precedence: command-line flag > environment variable `HASHEDGE_<NAME>` > default.
+ * Precedence: command-line flag > environment variable `HASHEDGE_<NAME>` > `--config` file > default.
  * The library never reads `process.env` or `process.argv` itself: cli.ts passes them here once.
  */
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isIP } from 'node:net';
 import { ConfigError } from './errors.js';
@@ -192,15 +193,50 @@ export function envName(optionName: string): string {
 /** Raw values by option name, e.g. from commander: strings, or true for a bare switch. */
 export type RawOptions = Readonly<Record<string, string | boolean | undefined>>;
 
+/** Options from a `--config` JSON file, with where they came from (for error messages). */
+export interface ConfigFile {
+  readonly path: string;
+  readonly options: RawOptions;
+}
+
 /**
- * Builds the frozen Config from flags and environment. Throws ConfigError naming the first
- * bad option and what was expected.
+ * Reads a `--config` file: a JSON object keyed by option name (`"cache-size": "1GiB"`), values
+ * as strings, numbers, booleans, or arrays for lists (`"peers": ["http://a:8080", ...]`). The
+ * values then pass the same parsers as flags. Unknown keys are an error, not ignored: a typo
+ * in a config file must not silently fall back to a default.
  */
-export function resolveConfig(flags: RawOptions = {}, env: Readonly<Record<string, string | undefined>> = {}): Config {
+export function readConfigFile(path: string): ConfigFile {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    throw new ConfigError(`--config ${path}: cannot read it as JSON (${reason}).`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(`--config ${path}: expected a JSON object of options.`);
+  const known = new Map<string, string>(OPTIONS.map((spec) => [spec.name, spec.name]));
+  for (const spec of OPTIONS) known.set(spec.key, spec.name); // camelCase keys too
+  const options: Record<string, string> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    const name = known.get(key);
+    if (name === undefined) throw new ConfigError(`--config ${path}: unknown option "${key}" (options are named as flags, like "cache-size").`);
+    if (Array.isArray(value) && value.every((v) => typeof v === 'string')) options[name] = value.join(',');
+    else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') options[name] = String(value);
+    else throw new ConfigError(`--config ${path}: "${key}" must be a string, number, boolean or list of strings.`);
+  }
+  return { path, options };
+}
+
+/**
+ * Builds the frozen Config from flags, environment and an optional config file. Throws
+ * ConfigError naming the first bad option, where it came from, and what was expected.
+ */
+export function resolveConfig(flags: RawOptions = {}, env: Readonly<Record<string, string | undefined>> = {}, file?: ConfigFile): Config {
   const out: Record<string, unknown> = {};
   for (const spec of OPTIONS) {
     const flag = flags[spec.name];
     const fromEnv = env[envName(spec.name)];
+    const fromFile = file?.options[spec.name];
     let text: string | undefined;
     let source: string;
     if (flag !== undefined) {
@@ -209,6 +245,9 @@ export function resolveConfig(flags: RawOptions = {}, env: Readonly<Record<strin
     } else if (fromEnv !== undefined && fromEnv !== '') {
       text = fromEnv;
       source = envName(spec.name);
+    } else if (fromFile !== undefined) {
+      text = String(fromFile);
+      source = `"${spec.name}" in ${file!.path}`;
     } else {
       text = spec.default;
       source = `default of --${spec.name}`;

@@ -7,6 +7,9 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { OPTIONS } from '../src/config.js';
 import { request } from './helpers/http.js';
 
@@ -75,4 +78,37 @@ test('the built dist/cli.js, which the Dockerfile runs, starts and answers --ver
   const [code] = (await once(child, 'exit')) as [number | null];
   assert.equal(code, 0, 'dist/ is built by `npm install` (prepare) and by `npm run build`');
   assert.match(stdout, /^\d+\.\d+\.\d+/);
+});
+
+test('--config reads options from a JSON file; flags win over it; a bad value names the file', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'hashedge-config-'));
+  try {
+    const good = join(dir, 'edge.json');
+    await writeFile(good, JSON.stringify({ host: '127.0.0.1', port: 1, 'log-level': 'warn', 'cache-size': '64MiB' }));
+    // The file's port (1, privileged) is overridden by the flag; the server starts and answers.
+    const child = hashedge(['serve', '--config', good, '--port', '0']);
+    try {
+      const lines = createInterface({ input: child.stdout });
+      let url: string | undefined;
+      for await (const line of lines) {
+        url = /listening on (\S+)/.exec(line)?.[1];
+        if (url) break;
+      }
+      const stats = JSON.parse((await request(`${url}/_hashedge/stats`)).body.toString()) as { cache: { budgetBytes: number } };
+      assert.equal(stats.cache.budgetBytes, 64 * 1024 * 1024);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    const bad = join(dir, 'bad.json');
+    await writeFile(bad, JSON.stringify({ 'cache-size': 'huge' }));
+    const badValue = await run(['serve', '--config', bad]);
+    assert.equal(badValue.code, 2);
+    assert.match(badValue.stderr, /"cache-size" in .*bad\.json: expected a size/);
+    await writeFile(bad, JSON.stringify({ 'cache-sise': '1GiB' }));
+    const typo = await run(['serve', '--config', bad]);
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /unknown option "cache-sise"/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

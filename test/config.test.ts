@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { resolveConfig, renderOptionsMarkdown, OPTIONS, envName } from '../src/config.js';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readConfigFile, resolveConfig, renderOptionsMarkdown, OPTIONS, envName } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 import { parseDuration, parseSize } from '../src/units.js';
 
@@ -69,4 +71,27 @@ test('the README options table is the one rendered from the option table', async
   const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
   assert.ok(readme.includes(renderOptionsMarkdown()), 'README options table is stale: run `npm run docs`');
   for (const spec of OPTIONS) assert.ok(readme.includes(envName(spec.name)), spec.name);
+});
+
+test('a --config file: option names or camelCase keys, lists as arrays, below flags and env', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'hashedge-config-'));
+  try {
+    const path = join(dir, 'edge.json');
+    await writeFile(path, JSON.stringify({ port: 9000, cacheSize: '1GiB', 'allow-unhashed': true, self: 'http://10.0.0.1:8080', peers: ['http://10.0.0.1:8080', 'http://10.0.0.2:8080'] }));
+    const file = readConfigFile(path);
+    const config = resolveConfig({}, {}, file);
+    assert.equal(config.port, 9000);
+    assert.equal(config.cacheSize, 2 ** 30);
+    assert.equal(config.allowUnhashed, true);
+    assert.deepEqual(config.peers, ['http://10.0.0.1:8080', 'http://10.0.0.2:8080']);
+    assert.equal(resolveConfig({}, { HASHEDGE_PORT: '9100' }, file).port, 9100, 'env wins over the file');
+    assert.equal(resolveConfig({ port: '9200' }, { HASHEDGE_PORT: '9100' }, file).port, 9200, 'flags win over both');
+    await writeFile(path, '{"port": ');
+    assert.throws(() => readConfigFile(path), /--config .*edge\.json: cannot read it as JSON/);
+    assert.throws(() => readConfigFile(join(dir, 'missing.json')), /no such file/);
+    await writeFile(path, JSON.stringify({ peers: { a: 1 } }));
+    assert.throws(() => readConfigFile(path), /"peers" must be a string, number, boolean or list of strings/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
