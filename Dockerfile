@@ -15,10 +15,12 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY sample ./sample
+COPY public ./public
 # The image's own unprivileged user; nothing in /app is writable by it.
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HASHEDGE_PORT || 8080) + '/_hashedge/health/live').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# Configure with HASHEDGE_* env vars (see README); SIGTERM drains requests in flight.
+# Configure with HASHEDGE_* env vars or HASHEDGE_CONFIG=/path/to/file.json (see README);
+# SIGTERM drains requests in flight (--shutdown-timeout).
 CMD ["node", "dist/cli.js", "serve"]
