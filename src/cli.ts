@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { envName, OPTIONS, readConfigFile, resolveConfig, type RawOptions } from './config.js';
 import { serve } from './commands/serve.js';
+import { get } from './commands/get.js';
 import { demo, DEMO_FLAGS, resolveDemoFlags } from './commands/demo.js';
 import { ConfigError } from './errors.js';
 
@@ -52,6 +53,23 @@ demoCommand.action(async (opts: Record<string, string | boolean | undefined>) =>
 // `hashedge upload <dir> --to <target>`: its flag table and action live in commands/upload.ts.
 const { registerUploadCommand } = await import('./commands/upload.js');
 registerUploadCommand(program, process.env);
+
+program
+  .command('get')
+  .description("Fetch an asset through an edge node and print its status, cache status, owner node, timings and headers.")
+  .argument('<url>', 'the asset URL on an edge node')
+  .option('--verify', "check that the bytes' SHA-256 starts with the name's hash (hashedge upload's scheme) and matches the ETag; exit 1 if not")
+  .option('-H, --header <header...>', 'extra request header, e.g. -H "range: bytes=0-99"')
+  .action(async (url: string, opts: { verify?: boolean; header?: string[] }) => {
+    const headers: Record<string, string> = {};
+    for (const h of opts.header ?? []) {
+      const colon = h.indexOf(':');
+      if (colon <= 0) throw new ConfigError(`--header: expected "name: value", got ${JSON.stringify(h)}.`);
+      headers[h.slice(0, colon).trim().toLowerCase()] = h.slice(colon + 1).trim();
+    }
+    const result = await get({ url, verify: opts.verify ?? false, headers });
+    if (result.status >= 400 || result.problems.length > 0) process.exitCode = 1;
+  });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

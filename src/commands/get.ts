@@ -1,0 +1,118 @@
+/**
+ * `hashedge get <url>`: fetch one asset through an edge node and show what happened — status,
+ * Cache-Status, which node owns the key on the ring, time to first byte and in total, the
+ * headers — and with --verify, that the bytes are what the name and the ETag promise.
+ * The counterpart of groupcache's demo client (-get), for operators.
+ */
+import { createHash } from 'node:crypto';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { parseAssetPath } from '../asset/key.js';
+import { Ring } from '../cluster/ring.js';
+import { ConfigError } from '../errors.js';
+
+export interface GetOptions {
+  readonly url: string;
+  /** Check the body against the name's SHA-256 prefix and the ETag. @default false */
+  readonly verify?: boolean;
+  /** Extra request headers, e.g. Range or Accept-Encoding. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** ms to wait for the whole response. @default 30000 */
+  readonly timeoutMs?: number;
+  readonly out?: NodeJS.WritableStream;
+}
+
+export interface GetResult {
+  readonly status: number;
+  readonly headers: IncomingMessage['headers'];
+  readonly bytes: number;
+  readonly ttfbMs: number;
+  readonly totalMs: number;
+  /** The key's owner on the node's ring; undefined outside a cluster or if stats are closed. */
+  readonly owner: string | undefined;
+  /** Problems --verify found (empty: verified). */
+  readonly problems: readonly string[];
+}
+
+/** Runs the request and prints the report; resolves with the result (the CLI sets the exit code). */
+export async function get(options: GetOptions): Promise<GetResult> {
+  const out = options.out ?? process.stdout;
+  let url: URL;
+  try {
+    url = new URL(options.url);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http(s)');
+  } catch {
+    throw new ConfigError(`get: expected an http(s) URL of an asset, got ${JSON.stringify(options.url)}.`);
+  }
+  const started = performance.now();
+  const { res, body, ttfbMs } = await fetchTimed(url, options.headers ?? {}, options.timeoutMs ?? 30_000, started);
+  const totalMs = performance.now() - started;
+  const owner = await ownerOf(url);
+
+  const problems = options.verify ? verify(url, res, body) : [];
+  const line = (label: string, value: string) => out.write(`${label.padEnd(8)} ${value}\n`);
+  line('GET', url.href);
+  line('status', `${res.statusCode} ${res.statusMessage ?? ''}`.trim());
+  line('cache', String(res.headers['cache-status'] ?? '-'));
+  if (owner !== undefined) line('owner', `${owner.node}${owner.self ? ' (the node asked)' : ''}`);
+  line('ttfb', `${ttfbMs.toFixed(1)} ms`);
+  line('total', `${totalMs.toFixed(1)} ms`);
+  line('bytes', String(body.length));
+  if (options.verify) line('verify', problems.length === 0 ? 'ok: the bytes match the name and the ETag' : `FAILED: ${problems.join('; ')}`);
+  out.write('\n');
+  for (let i = 0; i < res.rawHeaders.length; i += 2) out.write(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\n`);
+  return { status: res.statusCode ?? 0, headers: res.headers, bytes: body.length, ttfbMs, totalMs, owner: owner?.node, problems };
+}
+
+function fetchTimed(url: URL, headers: Readonly<Record<string, string>>, timeoutMs: number, started: number): Promise<{ res: IncomingMessage; body: Buffer; ttfbMs: number }> {
+  return new Promise((resolve, reject) => {
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send(url, { headers: { 'user-agent': 'hashedge-get', ...headers }, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+      const ttfbMs = performance.now() - started;
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ res, body: Buffer.concat(chunks), ttfbMs }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The key's owner, from the node's own member list (/_hashedge/stats) and the same ring code. */
+async function ownerOf(url: URL): Promise<{ node: string; self: boolean } | undefined> {
+  try {
+    const res = await fetch(new URL('/_hashedge/stats', url), { signal: AbortSignal.timeout(5_000) });
+    if (!res.ok) return undefined;
+    const stats = (await res.json()) as { cluster?: { self: string; members: Array<{ url: string }> } | null };
+    if (!stats.cluster) return undefined;
+    const node = new Ring(stats.cluster.members.map((m) => m.url)).owner(parseAssetPath(url.pathname).key);
+    return node === undefined ? undefined : { node, self: node === stats.cluster.self };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What is wrong with the body, if anything: it must have the announced length, match a strong
+ * hashedge ETag (base64url of its SHA-256), and its SHA-256 must start with the hex hash in the
+ * name (the scheme of `hashedge upload`; names from bundlers that hash differently fail here).
+ */
+function verify(url: URL, res: IncomingMessage, body: Buffer): string[] {
+  const problems: string[] = [];
+  if (res.statusCode !== 200) return [`status ${res.statusCode} is not a whole 200 response`];
+  if (res.headers['content-encoding'] !== undefined) return ['the body is encoded; verify without Accept-Encoding'];
+  const length = Number(res.headers['content-length']);
+  if (Number.isFinite(length) && length !== body.length) problems.push(`received ${body.length} of ${length} bytes`);
+  const sha256 = createHash('sha256').update(body).digest();
+  const etag = res.headers.etag;
+  if (etag !== undefined && /^"[A-Za-z0-9_-]{22}"$/.test(etag) && etag !== `"${sha256.toString('base64url').slice(0, 22)}"`) {
+    problems.push(`the ETag ${etag} is not the body's SHA-256`);
+  }
+  const name = url.pathname.slice(url.pathname.lastIndexOf('/') + 1);
+  const tokens = name.split(/[.-]/).filter((t) => /^[0-9a-f]{8,64}$/i.test(t));
+  const hex = sha256.toString('hex');
+  if (tokens.length === 0) problems.push(`the name ${name} has no hex hash to check`);
+  else if (!tokens.some((t) => hex.startsWith(t.toLowerCase()))) problems.push(`the body's SHA-256 ${hex.slice(0, 12)}… does not start with the name's hash (${tokens.join(', ')})`);
+  return problems;
+}
