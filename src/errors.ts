@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'E_UNAUTHORIZED'
   | 'E_ADMIN_DISABLED'
   | 'E_BAD_PURGE'
+  | 'E_UPLOAD' | 'E_UPLOAD_CHANGED' | 'E_UPLOAD_CONFLICT'
   | 'E_PURGE_INCOMPLETE';
 
 export class EdgeError extends Error {

@@ -1,0 +1,318 @@
+/**
+ * `hashedge upload`: against a real S3-compatible server process (s3rver) and a directory, as
+ * users run it (the real CLI through tsx: its output and exit codes), plus the library for the
+ * cases a process cannot stage cheaply (a file that changes mid-upload, a multipart upload).
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { isContentHashedName } from '../src/asset/hashed-name.js';
+import { exampleAssetPath } from '../src/commands/serve.js';
+import { renderUploadFlagsMarkdown, resolveUploadFlags, upload } from '../src/commands/upload.js';
+import { resolveConfig } from '../src/config.js';
+import { EdgeError } from '../src/errors.js';
+import { hashToken, uploadHash } from '../src/upload/hashed-name.js';
+import { createProgress } from '../src/upload/progress.js';
+import { DirectoryTarget } from '../src/upload/target-dir.js';
+import { S3Target } from '../src/upload/target-s3.js';
+import type { UploadTarget } from '../src/upload/target.js';
+import { uploadDirectory } from '../src/upload/upload.js';
+import { startS3Server, S3RVER_CREDENTIALS, type S3TestServer } from './helpers/s3-server.js';
+
+const CLI = new URL('../src/cli.ts', import.meta.url).pathname;
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+
+let s3: S3TestServer;
+let work: string;
+let build: string;
+
+const files: Record<string, string | Buffer> = {
+  'app.js': 'console.log("hello");\n',
+  'assets/style.css': 'main { display: grid; }\n',
+  'assets/logo-0492830483.svg': '<svg xmlns="http://www.w3.org/2000/svg"/>\n',
+  '.DS_Store': 'finder junk',
+};
+
+const sha256 = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
+/** Where hashedge puts a file that has no hash in its name: `<stem>-<10 hex>.<ext>`. */
+const hashed = (path: string) => path.replace(/(\.[^./]+)$/, `-${uploadHash(Buffer.from(files[path]!), 10)}$1`);
+
+async function writeTree(dir: string, tree: Record<string, string | Buffer>): Promise<void> {
+  for (const [path, body] of Object.entries(tree)) {
+    await mkdir(join(dir, path, '..'), { recursive: true });
+    await writeFile(join(dir, path), body);
+  }
+}
+
+async function hashedge(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'upload', ...args], {
+    env: { ...process.env, AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey, ...env },
+    stdio: 'pipe',
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c) => (stdout += c));
+  child.stderr.on('data', (c) => (stderr += c));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
+}
+
+/** The upload command in this process (same flags, same report), for runs whose exit code another test already checks on the real process. */
+async function uploadCommand(args: Record<string, string | boolean>, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io = {
+    stdout: { write: (s: string) => ((stdout += s), true) } as unknown as NodeJS.WritableStream,
+    stderr: { write: (s: string) => ((stderr += s), true) } as unknown as NodeJS.WritableStream,
+  };
+  const { dir, ...flags } = args;
+  const code = await upload(String(dir), resolveUploadFlags(flags, env), io);
+  return { code, stdout, stderr };
+}
+
+async function getObject(key: string) {
+  const res = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
+  return { ...res, bytes: Buffer.from(await res.Body!.transformToByteArray()) };
+}
+
+before(async () => {
+  s3 = await startS3Server();
+  // For the S3 clients the command builds in this process: the standard AWS env chain.
+  process.env.AWS_ACCESS_KEY_ID = S3RVER_CREDENTIALS.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = S3RVER_CREDENTIALS.secretAccessKey;
+  work = await mkdtemp(join(tmpdir(), 'hashedge-upload-'));
+  build = join(work, 'dist');
+  await writeTree(build, files);
+});
+
+after(async () => {
+  await s3?.stop();
+  await rm(work, { recursive: true, force: true });
+});
+
+test('the name hash is the first 10 hex digits of the SHA-256 of the bytes, as in the sample, and the edge sees it as a hash', async () => {
+  const app = await readFile(new URL('../sample/assets/app-1d18a1d220.js', import.meta.url));
+  assert.equal(uploadHash(app, 10), '1d18a1d220');
+  assert.equal(uploadHash(app, 12), sha256(app).slice(0, 12));
+  // Ten letters and no digit would read as a word to the edge: the hash runs on to the first digit.
+  assert.equal(hashToken('abcdefabcd' + 'ef7'.padEnd(54, '0'), 10), 'abcdefabcdef7');
+  assert.ok(isContentHashedName('app-abcdefabcdef7.js'));
+  assert.ok(isContentHashedName(`app-${uploadHash(Buffer.from('x'), 8)}.js`));
+});
+
+test('upload to S3: hashed names, Content-Type, immutable Cache-Control, sha256 metadata, and a manifest in the bucket and on disk', async () => {
+  const manifestFile = join(work, 'manifest-s3.json');
+  const { code, stdout, stderr } = await hashedge([build, '--to', `s3://${s3.bucket}/site/v1`, '--s3-endpoint', s3.endpoint, '--s3-force-path-style', '--base-url', 'https://cdn.example.com/', '--manifest', manifestFile]);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /^Uploaded 3 files \(.+\) to s3:\/\/assets\/site\/v1\/; 0 files \(0 B\) already there\.$/m);
+  assert.match(stderr, /^uploaded app\.js -> app-[0-9a-f]{10}\.js /m, 'one plain progress line per file when stderr is not a terminal');
+
+  const js = await getObject(`site/v1/${hashed('app.js')}`);
+  assert.equal(js.bytes.toString(), files['app.js']);
+  assert.equal(js.ContentType, 'text/javascript; charset=utf-8');
+  assert.equal(js.CacheControl, IMMUTABLE);
+  assert.equal(js.Metadata?.sha256, sha256(files['app.js']!));
+  assert.equal((await getObject(`site/v1/${hashed('assets/style.css')}`)).ContentType, 'text/css; charset=utf-8');
+  assert.equal((await getObject('site/v1/assets/logo-0492830483.svg')).bytes.toString(), files['assets/logo-0492830483.svg'], 'a name that carries a hash is kept');
+  await assert.rejects(getObject('site/v1/.DS_Store'), { name: 'NoSuchKey' });
+
+  const inBucket = await getObject('site/v1/manifest.json');
+  assert.equal(inBucket.CacheControl, 'no-cache');
+  const local = await readFile(manifestFile);
+  assert.ok(inBucket.bytes.equals(local), 'the same manifest in the bucket and on disk');
+  assert.deepEqual(JSON.parse(local.toString()), {
+    version: 1,
+    assets: {
+      'app.js': { path: hashed('app.js'), url: `https://cdn.example.com/${hashed('app.js')}`, size: 22, sha256: sha256(files['app.js']!) },
+      'assets/logo-0492830483.svg': { path: 'assets/logo-0492830483.svg', url: 'https://cdn.example.com/assets/logo-0492830483.svg', size: 42, sha256: sha256(files['assets/logo-0492830483.svg']!) },
+      'assets/style.css': { path: hashed('assets/style.css'), url: `https://cdn.example.com/${hashed('assets/style.css')}`, size: 24, sha256: sha256(files['assets/style.css']!) },
+    },
+  });
+
+  // Run again, with the S3 options from the env as `serve` takes them: nothing to do, same manifest.
+  const again = await uploadCommand({ dir: build, to: `s3://${s3.bucket}/site/v1`, 'base-url': 'https://cdn.example.com/', manifest: manifestFile }, { HASHEDGE_S3_ENDPOINT: s3.endpoint, HASHEDGE_S3_FORCE_PATH_STYLE: 'true' });
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /^Uploaded 0 files \(0 B\) to .*; 3 files \(88 B\) already there\.$/m);
+  assert.equal(again.stderr.match(/^skipped /gm)?.length, 3);
+  assert.ok((await readFile(manifestFile)).equals(local));
+});
+
+test('an object already in the bucket with the same sha256 is not uploaded again; one put by another tool is', async () => {
+  const dir = join(work, 'existing');
+  await writeTree(dir, { 'a.js': 'a();\n', 'b.js': 'b();\n' });
+  const target = new S3Target({ bucket: s3.bucket, prefix: 'existing/', region: 'us-east-1', forcePathStyle: true, client: s3.client });
+  const key = (name: string, body: string) => `existing/${name}-${uploadHash(Buffer.from(body))}.js`;
+  await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key('a', 'a();\n'), Body: 'a();\n', Metadata: { sha256: sha256('a();\n') } }));
+  await s3.put(key('b', 'b();\n'), 'b();\n'); // no sha256 metadata: cannot be trusted to match
+
+  const result = await uploadDirectory({ dir, target, manifestFile: null });
+  assert.deepEqual(result.files.map((f) => [f.source, f.status]), [['a.js', 'skipped'], ['b.js', 'uploaded']]);
+  const b = await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key('b', 'b();\n') }));
+  assert.equal(b.Metadata?.sha256, sha256('b();\n'));
+});
+
+test('a file above 16 MiB goes up as a multipart upload, whole and with its metadata; one that changes meanwhile is not stored', async () => {
+  const dir = join(work, 'big');
+  const video = randomBytes(16 * 1024 * 1024 + 1);
+  await writeTree(dir, { 'intro.mp4': video });
+  const key = (bytes: Buffer) => `big/intro-${uploadHash(bytes)}.mp4`;
+
+  // The build rewrites the file's last byte between hashing and upload: the parts already sent
+  // are abandoned, and no object claims the old hash.
+  const inner = new S3Target({ bucket: s3.bucket, prefix: 'big/', region: 'us-east-1', forcePathStyle: true, client: s3.client });
+  const changed = Buffer.from(video);
+  changed.writeUInt8(changed.readUInt8(changed.length - 1) ^ 0xff, changed.length - 1);
+  const racing: UploadTarget = {
+    description: inner.description,
+    has: async (item) => {
+      await writeFile(join(dir, 'intro.mp4'), changed);
+      return inner.has(item);
+    },
+    put: (item) => inner.put(item),
+    close: () => inner.close(),
+  };
+  const raced = await uploadDirectory({ dir, target: racing, manifestFile: null });
+  assert.equal(raced.files[0]!.error?.code, 'E_UPLOAD_CHANGED');
+  await assert.rejects(getObject(key(video)), { name: 'NoSuchKey' });
+
+  // s3rver's ETag does not tell a multipart object apart: watch the commands the client sends.
+  const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  const sent: string[] = [];
+  client.middlewareStack.add((next, context) => (args) => {
+    sent.push(context.commandName ?? '?');
+    return next(args);
+  }, { step: 'initialize' });
+  const target = new S3Target({ bucket: s3.bucket, prefix: 'big/', region: 'us-east-1', forcePathStyle: true, client });
+  const result = await uploadDirectory({ dir, target, manifestFile: null });
+  client.destroy();
+  assert.equal(result.files[0]!.status, 'uploaded');
+  assert.deepEqual(sent.filter((c) => c !== 'HeadObjectCommand' && c !== 'PutObjectCommand').sort(), ['CompleteMultipartUploadCommand', 'CreateMultipartUploadCommand', 'UploadPartCommand', 'UploadPartCommand', 'UploadPartCommand'], 'three parts: 8 MiB, 8 MiB, 1 byte');
+  const stored = await getObject(key(changed));
+  assert.ok(stored.bytes.equals(changed));
+  assert.equal(stored.Metadata?.sha256, sha256(changed));
+  assert.equal(stored.ContentType, 'video/mp4');
+});
+
+test('upload to a bucket that does not exist fails every file, names the reason, and writes no manifest', async () => {
+  const manifestFile = join(work, 'unused.json');
+  const target = new S3Target({ bucket: 'no-such-bucket', prefix: 'x/', region: 'us-east-1', forcePathStyle: true, client: s3.client });
+  const result = await uploadDirectory({ dir: build, target, manifestFile });
+  assert.deepEqual(result.files.map((f) => [f.source, f.status, f.error?.code]), [
+    ['app.js', 'failed', 'E_UPLOAD'],
+    ['assets/logo-0492830483.svg', 'failed', 'E_UPLOAD'],
+    ['assets/style.css', 'failed', 'E_UPLOAD'],
+  ]);
+  assert.match(result.files[0]!.error!.message, /^NoSuchBucket: /);
+  assert.deepEqual(result.manifestWrittenTo, []);
+  await assert.rejects(stat(manifestFile), { code: 'ENOENT' });
+});
+
+test('upload to a directory: a file that cannot be written fails the run (exit 1), the rest land; a re-run finishes the job', async () => {
+  const dir = join(work, 'site');
+  const out = join(work, 'origin');
+  await writeTree(dir, files);
+  const outside = join(work, 'secret.txt');
+  await writeFile(outside, 'not part of the build');
+  await symlink(outside, join(dir, 'secret.txt'));
+  // A directory stands where app.js's hashed copy must go.
+  await mkdir(join(out, hashed('app.js'), 'in-the-way'), { recursive: true });
+
+  const manifestFile = join(out, '..', 'origin-manifest.json');
+  const first = await hashedge([dir, '--to', out, '--manifest', manifestFile]);
+  assert.equal(first.code, 1);
+  assert.match(first.stderr, new RegExp(`^ {2}app\\.js -> ${hashed('app.js')}: E_UPLOAD `, 'm'));
+  assert.match(first.stderr, /1 of 3 files failed to upload/);
+  assert.match(first.stderr, /\[HASHEDGE_UPLOAD_IGNORED\].*secret\.txt/, 'a symlink out of the build directory is left out, with a warning');
+  assert.equal(await readFile(join(out, hashed('assets/style.css')), 'utf8'), files['assets/style.css']);
+  await assert.rejects(stat(join(out, 'manifest.json')), { code: 'ENOENT' });
+
+  await rm(join(out, hashed('app.js')), { recursive: true });
+  const second = await uploadCommand({ dir, to: out, manifest: manifestFile });
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stdout, /^Uploaded 1 file \(22 B\) to .*; 2 files \(66 B\) already there\.$/m);
+  assert.equal(await readFile(join(out, hashed('app.js')), 'utf8'), files['app.js']);
+  assert.deepEqual((await readdir(out, { recursive: true })).sort(), ['app-' + uploadHash(Buffer.from(files['app.js']!)) + '.js', 'assets', 'assets/logo-0492830483.svg', hashed('assets/style.css'), 'manifest.json'].sort(), 'no secret.txt, no .DS_Store, no temporary files');
+  assert.ok((await readFile(join(out, 'manifest.json'))).equals(await readFile(manifestFile)));
+  // `hashedge serve --origin <out>` reads this manifest for its example URL.
+  assert.equal(await exampleAssetPath(resolveConfig({ origin: out })), hashed('app.js'));
+});
+
+test('--dry-run reports what it would upload and writes nothing', async () => {
+  const out = join(work, 'dry');
+  const { code, stdout } = await uploadCommand({ dir: build, to: out, 'dry-run': true, manifest: join(work, 'dry.json') });
+  assert.equal(code, 0);
+  assert.match(stdout, /^Dry run: would upload 3 files \(88 B\) to .*\nNothing was written\.$/m);
+  await assert.rejects(stat(out), { code: 'ENOENT' });
+  await assert.rejects(stat(join(work, 'dry.json')), { code: 'ENOENT' });
+});
+
+test('bad flags stop the command with exit code 2 before anything is read, naming the flag', async () => {
+  const short = await hashedge([build, '--to', join(work, 'x'), '--hash-length', '6']);
+  assert.equal(short.code, 2);
+  assert.match(short.stderr, /--hash-length: expected an integer from 8 to 64, got "6"/);
+  assert.throws(() => resolveUploadFlags({}), (err: EdgeError) => err.code === 'E_CONFIG' && /^--to: required/.test(err.message));
+  assert.throws(() => resolveUploadFlags({ to: 'http://bucket' }), { code: 'E_CONFIG' });
+  assert.throws(() => resolveUploadFlags({ to: 'out', 'base-url': 'ftp://cdn' }), { code: 'E_CONFIG' });
+  await assert.rejects(uploadCommand({ dir: build, to: join(build, 'out') }), { code: 'E_CONFIG' }, 'a target inside the build directory');
+  await assert.rejects(uploadCommand({ dir: join(work, 'missing'), to: join(work, 'y') }), { code: 'E_CONFIG' });
+});
+
+test('a file that changes while it is uploaded is not stored under the name of its old bytes', async () => {
+  const dir = join(work, 'changing');
+  const out = join(work, 'changing-out');
+  await writeTree(dir, { 'app.js': 'v1();\n' });
+  const inner = new DirectoryTarget(out);
+  // Between hashing and upload, the build rewrites the file (a watcher, a second build).
+  const racing: UploadTarget = {
+    description: inner.description,
+    has: async (item) => {
+      await writeFile(join(dir, 'app.js'), 'v2();\n');
+      return inner.has(item);
+    },
+    put: (item) => inner.put(item),
+    close: () => inner.close(),
+  };
+  const result = await uploadDirectory({ dir, target: racing, manifestFile: null });
+  assert.equal(result.files[0]!.status, 'failed');
+  assert.equal(result.files[0]!.error?.code, 'E_UPLOAD_CHANGED');
+  assert.deepEqual(await readdir(out), [], 'nothing stored, no temporary file left');
+});
+
+test('two files that would get one name: the same bytes make one object, different bytes stop the upload before anything is written', async () => {
+  const same = join(work, 'same');
+  const h = uploadHash(Buffer.from('x();\n'));
+  await writeTree(same, { 'a.js': 'x();\n', [`a-${h}.js`]: 'x();\n' });
+  const out = join(work, 'same-out');
+  const result = await uploadDirectory({ dir: same, target: new DirectoryTarget(out), manifestFile: null });
+  assert.deepEqual(Object.fromEntries(Object.entries(result.manifest.assets).map(([k, v]) => [k, v.path])), { 'a.js': `a-${h}.js`, [`a-${h}.js`]: `a-${h}.js` });
+  assert.deepEqual((await readdir(out)).sort(), [`a-${h}.js`, 'manifest.json']);
+
+  const clash = join(work, 'clash');
+  await writeTree(clash, { 'a.js': 'x();\n', [`a-${h}.js`]: 'y();\n' });
+  await assert.rejects(uploadDirectory({ dir: clash, target: new DirectoryTarget(join(work, 'clash-out')), manifestFile: null }), { code: 'E_UPLOAD_CONFLICT' });
+  await assert.rejects(stat(join(work, 'clash-out')), { code: 'ENOENT' });
+});
+
+test('on a terminal, progress is one bar with files, bytes, rate and ETA', () => {
+  let text = '';
+  const out = { write: (s: string) => ((text += s), true) } as unknown as NodeJS.WritableStream;
+  let now = 0;
+  const progress = createProgress(out, { tty: true, columns: 100, clock: () => now });
+  progress.start(2, 4 * 1024 * 1024);
+  now = 1000;
+  progress.transferred('a.bin', 1024 * 1024);
+  assert.match(text.slice(text.lastIndexOf('\r')), /^\r\x1b\[K\[#{6}-{18}\] 0\/2 files {2}1\.0 MiB\/4\.0 MiB {2}1\.0 MiB\/s {2}ETA 3s$/);
+  progress.file({ source: 'a.bin', path: 'a-0123456789.bin', size: 2 * 1024 * 1024, status: 'failed', error: { code: 'E_UPLOAD', message: 'disk full' } });
+  assert.match(text, /\r\x1b\[KFAILED {3}a\.bin -> a-0123456789\.bin \(2\.0 MiB\): E_UPLOAD disk full\n/, 'failures are printed above the bar');
+});
+
+test("the README's table of upload flags is the flag table", async () => {
+  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+  assert.ok(readme.includes(`<!-- upload-flags:start -->\n${renderUploadFlagsMarkdown()}\n<!-- upload-flags:end -->`), 'README.md shows the flags of src/commands/upload.ts');
+});
