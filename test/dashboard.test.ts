@@ -1,0 +1,215 @@
+/**
+ * The status page at /_hashedge/ in real headless Chromium (Debian `chromium`, driven by
+ * playwright-core) against real nodes on port 0: it loads, shows the numbers GET
+ * /_hashedge/stats has, follows traffic, lists a cluster's members, and says so when the node
+ * goes down. Every wait is on a condition in the page, never a sleep. Screenshots go to
+ * HASHEDGE_SCREENSHOT_DIR, or a fresh temp directory (printed as a diagnostic).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import type { Edge } from '../src/edge.js';
+import { chromiumInstalled, CHROMIUM_PATH, launchBrowser, type TestBrowser } from './helpers/browser.js';
+import { startCluster } from './helpers/cluster.js';
+import { startTestEdge } from './helpers/edge.js';
+import { request } from './helpers/http.js';
+import { TestOrigin } from './helpers/origins.js';
+
+const skip = (await chromiumInstalled()) ? false : `no Chromium at ${CHROMIUM_PATH} (set CHROMIUM_PATH)`;
+/** Fast polling for the test; the page's default is 1 s. */
+const PAGE = '/_hashedge/?interval=250';
+
+interface Stats {
+  node: string;
+  origin: string;
+  cache: { bytes: number; budgetBytes: number; items: number; hot: { bytes: number; budgetBytes: number; items: number } };
+  traffic: { requests: number; bytesSent: number; byStatus: Record<string, number>; byCache: Record<string, number> };
+  counters: Record<string, number>;
+  cluster: null | { self: string; members: Array<{ url: string; self: boolean; healthy: boolean; share: number }> };
+  topKeys: Array<{ key: string; requests: number }>;
+}
+
+async function stats(node: Edge): Promise<Stats> {
+  const res = await request(`${node.url}/_hashedge/stats`);
+  assert.equal(res.status, 200);
+  return JSON.parse(res.body.toString('utf8')) as Stats;
+}
+
+interface Shown {
+  text: string | undefined;
+  /** The raw number (data-value) behind the text. */
+  value: string | undefined;
+}
+
+/** What the elements named show now (one round trip to the page). */
+function read(page: Page, ids: readonly string[]): Promise<Record<string, Shown>> {
+  return page.evaluate(
+    (names) =>
+      Object.fromEntries(
+        names.map((id) => {
+          const el = document.querySelector<HTMLElement>(`[data-testid="${id}"]`);
+          return [id, { text: el?.textContent ?? undefined, value: el?.dataset['value'] }];
+        }),
+      ),
+    [...ids],
+  );
+}
+
+/** The rows named `row`: each row's data-* attributes and what its cells named in `cells` show. */
+function readRows(page: Page, row: string, cells: readonly string[]): Promise<Array<{ data: Record<string, string | undefined>; cells: Record<string, Shown> }>> {
+  return page.evaluate(
+    ([r, names]) =>
+      [...document.querySelectorAll<HTMLElement>(`[data-testid="${r}"]`)].map((tr) => ({
+        data: { ...tr.dataset },
+        cells: Object.fromEntries(
+          names.map((id) => {
+            const el = tr.querySelector<HTMLElement>(`[data-testid="${id}"]`);
+            return [id, { text: el?.textContent ?? undefined, value: el?.dataset['value'] }];
+          }),
+        ),
+      })),
+    [row, [...cells]] as const,
+  );
+}
+
+async function values(page: Page, ids: readonly string[]): Promise<Record<string, string | undefined>> {
+  return Object.fromEntries(Object.entries(await read(page, ids)).map(([id, shown]) => [id, shown.value]));
+}
+
+/** Waits until every element named shows the value given (compared as strings). */
+async function waitForValues(page: Page, expected: Record<string, number | string | boolean>): Promise<void> {
+  const want = Object.fromEntries(Object.entries(expected).map(([k, v]) => [k, String(v)]));
+  try {
+    await page.waitForFunction(
+      (w) => Object.entries(w).every(([id, v]) => document.querySelector<HTMLElement>(`[data-testid="${id}"]`)?.dataset['value'] === v),
+      want,
+      { polling: 50 },
+    );
+  } catch (err) {
+    // Say which numbers differ, not only that the wait timed out.
+    assert.deepEqual(await values(page, Object.keys(want)), want, String(err));
+  }
+}
+
+let browser: TestBrowser | undefined;
+let shots = '';
+
+before(async () => {
+  if (skip) return;
+  shots = process.env['HASHEDGE_SCREENSHOT_DIR'] ?? (await mkdtemp(join(tmpdir(), 'hashedge-dashboard-')));
+  await mkdir(shots, { recursive: true });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+test('the status page shows the numbers of /_hashedge/stats and follows traffic', { skip }, async (t) => {
+  const origin = new TestOrigin();
+  const app = 'assets/app-1d18a1d220.js';
+  const style = 'assets/style-3c7afd1f02.css';
+  origin.put(app, 'console.log("app");'.repeat(200), { contentType: 'text/javascript' });
+  origin.put(style, 'body{margin:0}'.repeat(100), { contentType: 'text/css' });
+  const node = await startTestEdge({}, origin);
+  const page = await browser!.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(String(err)));
+  try {
+    // /_hashedge (no slash) is redirected to the page.
+    const bare = await request(`${node.url}/_hashedge`);
+    assert.equal(bare.status, 301);
+    assert.equal(bare.headers.location, '/_hashedge/');
+    const html = await request(`${node.url}/_hashedge/`);
+    assert.equal(html.headers['cache-control'], 'no-cache');
+
+    await page.goto(`${node.url}${PAGE}`);
+    await page.waitForFunction(() => Number(document.body.dataset['polls']) >= 1, null, { polling: 50 });
+    const before = await stats(node);
+    const header = await read(page, ['node', 'origin', 'cluster-none']);
+    assert.equal(header['node']!.text, before.node);
+    assert.equal(header['origin']!.text, before.origin);
+    assert.match(header['cluster-none']!.text ?? '', /not part of a cluster/, 'a single node says so');
+    await waitForValues(page, {
+      ready: true,
+      'cache-items': before.cache.items,
+      'cache-budget': before.cache.budgetBytes,
+      'origin-fetches': before.counters['originFetches']!,
+      'requests-total': before.traffic.requests,
+    });
+
+    // A miss, then hits, on two keys, and a 404.
+    for (const key of [app, app, app, app, style, style]) assert.equal((await request(`${node.url}/${key}`)).status, 200);
+    assert.equal((await request(`${node.url}/assets/gone-0492830483.js`)).status, 404);
+    const now = await stats(node);
+    assert.equal(now.counters['originFetches'], before.counters['originFetches']! + 3);
+    await waitForValues(page, {
+      'cache-items': now.cache.items,
+      'cache-bytes': now.cache.bytes,
+      'origin-fetches': now.counters['originFetches']!,
+      'origin-not-found': now.counters['originNotFound']!,
+      'requests-total': now.traffic.requests,
+      'bytes-sent': now.traffic.bytesSent,
+      'by-cache-hit': now.traffic.byCache['hit']!,
+      'status-404': now.traffic.byStatus['404']!,
+      'hit-ratio': now.traffic.byCache['hit']! / now.traffic.requests,
+    });
+    const shown = await read(page, ['hit-ratio', 'req-rate-peak']);
+    assert.match(shown['hit-ratio']!.text ?? '', /^\d+\.\d\s?%$/);
+    assert.ok(Number(shown['req-rate-peak']!.value) > 0, 'the traffic shows in requests/s');
+
+    // Top keys, most requested first, as the JSON has them (rendered from the same poll).
+    const topKeys = await readRows(page, 'topkey', ['topkey-key', 'topkey-requests']);
+    assert.deepEqual(topKeys.map((r) => [r.cells['topkey-key']!.text, Number(r.cells['topkey-requests']!.value)]), now.topKeys.map((k) => [k.key, k.requests]));
+    assert.equal(now.topKeys[0]!.key, app);
+
+    await page.screenshot({ path: join(shots, 'dashboard.png') });
+    t.diagnostic(`screenshot: ${join(shots, 'dashboard.png')}`);
+
+    // The node goes away: the page says so, visibly, and keeps the last numbers.
+    await node.close();
+    await page.getByTestId('error').waitFor({ state: 'visible' });
+    const down = await read(page, ['error', 'origin-fetches']);
+    assert.match(down['error']!.text ?? '', /Cannot reach/);
+    assert.equal(down['origin-fetches']!.value, String(now.counters['originFetches']));
+    await page.screenshot({ path: join(shots, 'dashboard-down.png') });
+    assert.deepEqual(errors, []);
+  } finally {
+    await page.close();
+    await node.close();
+  }
+});
+
+test('the status page lists the cluster: every member, this node marked, ring shares adding up to 100 %', { skip }, async (t) => {
+  const origin = new TestOrigin();
+  const nodes = await startCluster(2, origin);
+  const page = await browser!.newPage();
+  try {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const [first] = nodes as [Edge, Edge];
+    await page.goto(`${first.url}${PAGE}`);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="member"]').length === 2, null, { polling: 50 });
+    const { cluster } = await stats(first);
+    assert.ok(cluster, 'stats.cluster in a cluster');
+    const members = await readRows(page, 'member', ['member-url', 'member-health', 'member-share']);
+    assert.deepEqual(members.map((m) => m.cells['member-url']!.value), cluster.members.map((m) => m.url));
+    assert.deepEqual(members.map((m) => m.cells['member-url']!.value).sort(), nodes.map((n) => n.url).sort());
+    assert.deepEqual(members.filter((m) => m.data['self'] !== undefined).map((m) => m.data['url']), [first.url], 'this node is marked');
+    assert.deepEqual(members.map((m) => m.cells['member-health']!.text), cluster.members.map((m) => (m.healthy ? 'healthy' : 'down')));
+    const shares = members.map((m) => Number(m.cells['member-share']!.value));
+    assert.deepEqual(shares, cluster.members.map((m) => m.share));
+    assert.ok(Math.abs(shares.reduce((a, b) => a + b, 0) - 1) < 0.001, `shares ${shares.join(' + ')}`);
+    const percents = members.map((m) => Number.parseFloat(m.cells['member-share']!.text ?? ''));
+    assert.ok(Math.abs(percents.reduce((a, b) => a + b, 0) - 100) <= 0.2, `shown ${percents.join(' % + ')} %`);
+    // In a cluster the hot cache has a budget.
+    await waitForValues(page, { 'hot-budget': (await stats(first)).cache.hot.budgetBytes });
+    await page.screenshot({ path: join(shots, 'dashboard-cluster-dark.png') });
+    t.diagnostic(`screenshot: ${join(shots, 'dashboard-cluster-dark.png')}`);
+  } finally {
+    await page.close();
+    await Promise.all(nodes.map((n) => n.close()));
+  }
+});
