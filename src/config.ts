@@ -65,6 +65,8 @@ export interface Config {
   readonly shutdownTimeout: number;
   /** One JSON line per asset response on stdout. */
   readonly accessLog: boolean;
+  /** Refuse bodies whose SHA-256 does not start with the hex hash in their name. */
+  readonly verifyNames: boolean;
 }
 
 interface OptionSpec<K extends keyof Config> {
@@ -180,6 +182,7 @@ export const OPTIONS = [
   option({ key: 'dnsServers', name: 'dns-servers', arg: '<ip[:port],...>', default: '', description: "DNS servers to ask for --peers-dns instead of the system's resolvers.", expected: 'a comma list of IP addresses with optional ports', parse: parseDnsServers }),
   option({ key: 'hotCacheShare', name: 'hot-cache-share', arg: '<fraction>', default: '0.125', description: 'Share of --cache-size (0 to 0.5) kept, in a cluster, for keys owned by other nodes that this node serves often (served locally instead of through the owner).', expected: 'a fraction from 0 to 0.5 like 0.125', parse: parseShare }),
   option({ key: 'adminToken', name: 'admin-token', arg: '<token>', default: undefined, description: 'Bearer token for admin actions (POST /_hashedge/purge). Unset: they are refused.', expected: 'a token of 16 or more visible characters', parse: (t) => (/^[\x21-\x7e]{16,}$/.test(t) ? t : undefined) }),
+  option({ key: 'verifyNames', name: 'verify-names', default: 'false', description: "Refuse (502, not cached) a body whose SHA-256 does not start with the hex hash in its name: for origins filled by hashedge upload, whose names are made that way (bundlers' own hashes would fail). Bodies with a stored SHA-256 (S3 metadata from hashedge upload) are always checked.", expected: 'true or false', parse: parseBoolean }),
   option({ key: 'accessLog', name: 'access-log', default: 'false', description: 'Write one JSON line per asset response to stdout (method, path, status, cache result, bytes, ms, client).', expected: 'true or false', parse: parseBoolean }),
   option({ key: 'shutdownTimeout', name: 'shutdown-timeout', arg: '<duration>', default: '10s', description: 'On SIGTERM: how long requests in flight may take to finish before their connections are cut.', expected: 'a duration like 10s', parse: parseDuration }),
 ] as const;

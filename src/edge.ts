@@ -60,6 +60,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
     negativeTtl: config.negativeTtl,
     unhashedTtl: config.unhashedTtl,
     brotliQuality: config.brotliQuality,
+    verifyNames: config.verifyNames,
     log,
   });
 

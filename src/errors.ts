@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'E_ORIGIN'
   | 'E_ORIGIN_FORBIDDEN'
   | 'E_ORIGIN_TRUNCATED'
+  | 'E_ORIGIN_INTEGRITY'
   | 'E_ORIGIN_TIMEOUT'
   | 'E_PEER'
   | 'E_PEER_TIMEOUT'
@@ -77,7 +78,7 @@ export class UnauthorizedError extends EdgeError {
 
 /** The origin failed: unreachable, 5xx, refused, or sent a body that does not match its length. */
 export class OriginError extends EdgeError {
-  constructor(code: 'E_ORIGIN' | 'E_ORIGIN_FORBIDDEN' | 'E_ORIGIN_TRUNCATED', message: string, cause?: unknown) {
+  constructor(code: 'E_ORIGIN' | 'E_ORIGIN_FORBIDDEN' | 'E_ORIGIN_TRUNCATED' | 'E_ORIGIN_INTEGRITY', message: string, cause?: unknown) {
     super(code, 502, message, { cause, expose: true });
   }
 }

@@ -4,7 +4,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { text } from 'node:stream/consumers';
 import { resolveConfig } from '../src/config.js';
@@ -13,6 +13,7 @@ import { S3Origin } from '../src/origin/s3.js';
 import { errorCode, request } from './helpers/http.js';
 import { startS3Server, S3RVER_CREDENTIALS, type S3TestServer } from './helpers/s3-server.js';
 
+const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
 let s3: S3TestServer;
 let edge: Edge;
 const css = 'main { display: grid; }\n'.repeat(50);
@@ -24,6 +25,9 @@ before(async () => {
   await s3.put('site/v1/video/intro-BwT4yKxK.mp4', video, 'video/mp4');
   await s3.put('site/v1/assets/junk-3f2a9b1c.zzq', 'x', 'text/html, <script>');
   await s3.put('site/v1/assets/custom-3f2a9b1c.zzq', 'y', 'application/x-custom; version=2');
+  // As hashedge upload stores them: the SHA-256 in metadata; one object's bytes do not match it.
+  await s3.put('site/v1/assets/signed-0492830483.js', 'signed', 'text/javascript', { sha256: sha256Hex('signed') });
+  await s3.put('site/v1/assets/tampered-0492830483.js', 'tampered', 'text/javascript', { sha256: sha256Hex('signed') });
   // As an operator would: the origin flags, and credentials from the standard AWS env chain.
   process.env.AWS_ACCESS_KEY_ID = S3RVER_CREDENTIALS.accessKeyId;
   process.env.AWS_SECRET_ACCESS_KEY = S3RVER_CREDENTIALS.secretAccessKey;
@@ -92,4 +96,12 @@ test('the S3 origin reads ranges, reports missing keys as null, and fails with c
   const unreachable = new S3Origin({ bucket: 'b', prefix: '', region: 'us-east-1', forcePathStyle: true, endpoint: `http://127.0.0.1:${port}` });
   await assert.rejects(unreachable.get('k', { signal }), (err: { code?: string }) => err.code === 'E_ORIGIN');
   await unreachable.close();
+});
+
+test('an object whose bytes do not match the SHA-256 in its S3 metadata is refused, not cached', async () => {
+  assert.equal((await request(`${edge.url}/assets/signed-0492830483.js`)).status, 200);
+  const tampered = await request(`${edge.url}/assets/tampered-0492830483.js`);
+  assert.equal(tampered.status, 502);
+  assert.equal(errorCode(tampered), 'E_ORIGIN_INTEGRITY');
+  assert.equal((await request(`${edge.url}/assets/tampered-0492830483.js`)).status, 502, 'never cached: checked again');
 });

@@ -29,6 +29,22 @@ export function isHashToken(token: string): boolean {
   return classes >= 2;
 }
 
+/**
+ * The hex hash tokens of a key's file name (`app-1d18a1d220.js` -> ['1d18a1d220']), lower
+ * case: what `hashedge upload` names carry, a prefix of the body's SHA-256.
+ */
+export function hexHashTokens(key: string): string[] {
+  const name = key.slice(key.lastIndexOf('/') + 1);
+  const parts = name.split('.');
+  const tokens: string[] = [];
+  for (let i = 0; i < parts.length - 1; i++) {
+    for (const piece of parts[i]!.split('-').slice(i === 0 ? 1 : 0)) {
+      if (HEX.test(piece) && /[0-9]/.test(piece)) tokens.push(piece.toLowerCase());
+    }
+  }
+  return tokens;
+}
+
 export function isContentHashedName(name: string): boolean {
   const dot = name.indexOf('.');
   if (dot <= 0 || dot === name.length - 1) return false; // needs a stem and an extension

@@ -21,7 +21,11 @@ export class Fill {
   #finished = false;
   #wake: Array<() => void> = [];
 
-  constructor(key: string, object: OriginObject) {
+  /**
+   * @param expected what the bytes must hash to: the origin's stored SHA-256, and/or a hex
+   *   prefix of it from the name (--verify-names). A body that does not is refused, not cached.
+   */
+  constructor(key: string, object: OriginObject, expected: { sha256?: string | undefined; sha256Prefixes?: readonly string[] | undefined } = {}) {
     this.key = key;
     this.size = object.size;
     this.object = { size: object.size, contentType: object.contentType, lastModified: object.lastModified };
@@ -53,10 +57,19 @@ export class Fill {
           fail(new OriginError('E_ORIGIN_TRUNCATED', `The origin body ended after ${this.#received} of ${this.size} bytes.`));
           return;
         }
+        const sha256 = hash.digest('hex');
+        if (expected.sha256 !== undefined && sha256 !== expected.sha256) {
+          fail(new OriginError('E_ORIGIN_INTEGRITY', 'The origin body does not match the SHA-256 stored with it.'));
+          return;
+        }
+        if (expected.sha256Prefixes !== undefined && !expected.sha256Prefixes.some((p) => sha256.startsWith(p))) {
+          fail(new OriginError('E_ORIGIN_INTEGRITY', "The origin body does not match the content hash in its name."));
+          return;
+        }
         this.#finished = true;
         const body = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.size);
         this.#notify();
-        resolve({ body, sha256: hash.digest('hex') });
+        resolve({ body, sha256 });
       });
       // A body that closes without 'end' or 'error' (destroyed without an error) is truncated.
       object.body.once('close', () => {

@@ -20,6 +20,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import { contentTypeFor } from '../asset/content-type.js';
+import { hexHashTokens } from '../asset/hashed-name.js';
 import { asEdgeError } from '../errors.js';
 import type { ByteRange, Origin, OriginObject } from '../origin/origin.js';
 import { getWithTimeout } from '../origin/timeout.js';
@@ -64,6 +65,8 @@ export interface GroupOptions {
   /** ms names without a content hash stay cached. */
   readonly unhashedTtl: number;
   readonly brotliQuality: number;
+  /** Refuse bodies whose SHA-256 does not start with the hex hash in their name. */
+  readonly verifyNames?: boolean;
   readonly log: Logger;
   /** In a cluster: the loader that asks a key's owner (falling back to the origin). */
   readonly cluster?: ClusterRouter;
@@ -338,7 +341,8 @@ export class Group {
         },
       };
     }
-    const fill = new Fill(key, object);
+    const prefixes = this.#options.verifyNames ? hexHashTokens(key) : [];
+    const fill = new Fill(key, object, { sha256: object.sha256, sha256Prefixes: prefixes.length > 0 ? prefixes : undefined });
     const finish = fill.done.then(
       ({ body, sha256 }) => {
         const now = this.#clock();

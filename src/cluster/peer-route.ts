@@ -13,7 +13,7 @@ import { pumpFill } from '../http/fill-stream.js';
 import { sendError } from '../http/respond.js';
 import type { Logger } from '../log.js';
 import type { PeerAuth } from './peer-auth.js';
-import { PEER_PATH } from './peers.js';
+import { PEER_PATH, PEER_SHA256_HEADER } from './peers.js';
 
 export interface PeerRouteOptions {
   readonly group: Group;
@@ -59,6 +59,7 @@ export function createPeerRoute(options: PeerRouteOptions): (req: IncomingMessag
     const headers: Record<string, string> = { 'content-length': String(meta.size), 'cache-control': 'no-store' };
     if (meta.contentType !== undefined) headers['content-type'] = meta.contentType;
     if (meta.lastModified !== undefined) headers['last-modified'] = meta.lastModified;
+    if (lookup.kind === 'blob') headers[PEER_SHA256_HEADER] = lookup.blob.sha256;
     res.writeHead(200, headers);
     switch (lookup.kind) {
       case 'blob':

@@ -9,6 +9,8 @@ import type { OriginGetOptions, OriginObject } from '../origin/origin.js';
 
 export const HOP_HEADER = 'x-hashedge-hop';
 export const PEER_PATH = '/_hashedge/peer/';
+/** The owner's SHA-256 of the body, when it has the whole object: the asking node checks it. */
+export const PEER_SHA256_HEADER = 'x-hashedge-sha256';
 
 /** Back-off after a peer failure: doubles from the first to the last, reset on success. */
 const BACKOFF_FIRST_MS = 1_000;
@@ -88,7 +90,8 @@ export class PeerClient {
     }
     this.#failures.delete(peer);
     const lastModified = res.headers['last-modified'] ? new Date(res.headers['last-modified']) : undefined;
-    return { body: res, size, contentType: res.headers['content-type'], lastModified };
+    const sha256 = res.headers[PEER_SHA256_HEADER];
+    return { body: res, size, contentType: res.headers['content-type'], lastModified, ...(typeof sha256 === 'string' && /^[0-9a-f]{64}$/.test(sha256) ? { sha256 } : {}) };
   }
 
   close(): void {

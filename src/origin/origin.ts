@@ -33,6 +33,11 @@ export interface OriginObject {
   /** Content type the origin stored, if any; untrusted (validated before it reaches a header). */
   readonly contentType: string | undefined;
   readonly lastModified: Date | undefined;
+  /**
+   * The SHA-256 (hex) the origin stored for the whole object, if any (`hashedge upload` sets
+   * S3 metadata `sha256`): a body that does not hash to it is refused, not cached.
+   */
+  readonly sha256?: string;
 }
 
 export interface Origin {

@@ -7,6 +7,9 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { OriginError } from '../errors.js';
 import { totalFromContentRange, type Origin, type OriginGetOptions, type OriginObject } from './origin.js';
 
+/** What `hashedge upload` stores as x-amz-meta-sha256. */
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
 export interface S3OriginOptions {
   readonly bucket: string;
   /** Key prefix: '' or ending in '/'. */
@@ -76,7 +79,8 @@ export class S3Origin implements Origin {
       body.destroy();
       throw new OriginError('E_ORIGIN', 'The S3 origin did not say how large the object is.');
     }
-    return { body, size, contentType: response.ContentType, lastModified: response.LastModified };
+    const sha256 = response.Metadata?.sha256?.toLowerCase();
+    return { body, size, contentType: response.ContentType, lastModified: response.LastModified, ...(sha256 && SHA256_HEX.test(sha256) ? { sha256 } : {}) };
   }
 
   async close(): Promise<void> {

@@ -25,7 +25,7 @@ export type Behaviour =
 
 export class TestOrigin implements Origin {
   readonly description = 'test-origin';
-  readonly objects = new Map<string, { body: Buffer; contentType?: string; lastModified?: Date }>();
+  readonly objects = new Map<string, { body: Buffer; contentType?: string; lastModified?: Date; sha256?: string }>();
   readonly requests: string[] = [];
   /** Called with each request; resolves when it may answer. */
   gate: Gate | undefined;
@@ -39,7 +39,7 @@ export class TestOrigin implements Origin {
   /** Resolves the next time a request arrives. */
   #arrivals: Array<() => void> = [];
 
-  put(key: string, body: Buffer | string, meta: { contentType?: string; lastModified?: Date } = {}): Buffer {
+  put(key: string, body: Buffer | string, meta: { contentType?: string; lastModified?: Date; sha256?: string } = {}): Buffer {
     const bytes = typeof body === 'string' ? Buffer.from(body) : body;
     this.objects.set(key, { body: bytes, ...meta });
     return bytes;
@@ -73,7 +73,7 @@ export class TestOrigin implements Origin {
     const start = options.range?.start ?? 0;
     const end = options.range?.end ?? object.body.length - 1;
     const limit = behaviour.kind === 'truncate' ? Math.min(end + 1, start + behaviour.bytes) : end + 1;
-    return { body: this.#body(object.body, start, limit), size: object.body.length, contentType: object.contentType, lastModified: object.lastModified };
+    return { body: this.#body(object.body, start, limit), size: object.body.length, contentType: object.contentType, lastModified: object.lastModified, ...(object.sha256 ? { sha256: object.sha256 } : {}) };
   }
 
   /** A pull-based body: bytes are produced only as the consumer reads (backpressure visible). */
