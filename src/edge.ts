@@ -2,10 +2,11 @@
  * One edge node, assembled: origin -> group -> HTTP server, listening. The library entry point
  * that `hashedge serve` and the tests use.
  */
-import type { Server, ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import { Group } from './cache/group.js';
 import type { Config } from './config.js';
 import { createEdgeServer, listenAddress } from './http/server.js';
+import { trackConnections } from './http/drain.js';
 import { createLogger, silentLogger, type Logger } from './log.js';
 import { createOrigin } from './origin/create.js';
 import type { Origin } from './origin/origin.js';
@@ -98,24 +99,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   const { port } = listenAddress(server);
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
 
-  // Shutdown must also end keep-alive connections: node:http keeps them open after
-  // server.close(), so one busy when close() starts would go idle after its response, hold
-  // close() until --shutdown-timeout cut it, and meanwhile take new requests. As Go's
-  // http.Server.Shutdown does, responses from then on say `Connection: close` (node ends the
-  // connection after them) and each response that ends closes the connections left idle.
-  // Hot path: per request one Set add/delete and a shared listener (no closure); hit
-  // throughput under wrk was unchanged within noise.
-  let draining = false;
-  const inFlight = new Set<ServerResponse>();
-  function settled(this: ServerResponse) {
-    inFlight.delete(this);
-    if (draining) server.closeIdleConnections();
-  }
-  server.prependListener('request', (_req, res) => {
-    if (draining) res.setHeader('connection', 'close');
-    inFlight.add(res);
-    res.on('close', settled); // 'close' comes once; on() avoids once()'s wrapper allocation
-  });
+  const connections = trackConnections(server);
 
   let closing: Promise<void> | undefined;
   url = `http://${host}:${port}`;
@@ -131,10 +115,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
     close() {
       closing ??= (async () => {
         clearTimeout(probeTimer);
-        draining = true;
-        for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
+        const closed = connections.drain();
         const grace = setTimeout(() => server.closeAllConnections(), config.shutdownTimeout);
         await closed;
         clearTimeout(grace);
