@@ -151,3 +151,26 @@ test('a key purged while its load is in flight is not cached when the load compl
     await node.close();
   }
 });
+
+test('a request after a purge does not join the purged fill: it loads afresh', { timeout: 20_000 }, async () => {
+  const origin = new TestOrigin();
+  const node = await startTestEdge({ 'admin-token': TOKEN }, origin);
+  try {
+    const key = 'media/big-0492830483.bin';
+    const bytes = origin.put(key, Buffer.alloc(3 * 1024 * 1024, 1));
+    origin.midBodyGate = new Gate(); // the first fill stalls after its first chunk
+    const before = request(`${node.url}/${key}`);
+    await origin.arrived(1, key);
+    assert.equal((await purge(node, { keys: [key] })).status, 200);
+    const after = request(`${node.url}/${key}`);
+    await origin.arrived(2, key); // a second load, not a seat on the first
+    origin.midBodyGate.open();
+    for (const res of await Promise.all([before, after])) {
+      assert.equal(res.status, 200);
+      assert.ok(res.body.equals(bytes));
+    }
+    assert.equal(origin.count(key), 2);
+  } finally {
+    await node.close();
+  }
+});

@@ -124,8 +124,8 @@ export class Group {
   readonly #flight = new SingleFlight<LoadResult>();
   /** Large objects arriving now; present from the moment the load resolves until cached. */
   readonly #filling = new Map<string, Fill>();
-  /** Keys purged while loading: their load answers its waiting requests but is not kept. */
-  readonly #discard = new Set<string>();
+  /** Loads in flight by key; a purge marks them so what they bring is served but not kept. */
+  readonly #loads = new Map<string, Set<{ discarded: boolean }>>();
   readonly stats: GroupStats = {
     hits: 0, misses: 0, collapsed: 0, negativeHits: 0, originFetches: 0, peerFetches: 0,
     originNotFound: 0, originErrors: 0, passThrough: 0, evictions: 0, hotHits: 0, hotAdmissions: 0,
@@ -243,10 +243,11 @@ export class Group {
    * started before it.
    */
   purge(keys: Iterable<string>): number {
-    const loading = this.#loadingKeys();
     let removed = 0;
     for (const key of keys) {
-      if (loading.has(key)) this.#discard.add(key);
+      for (const load of this.#loads.get(key) ?? []) load.discarded = true;
+      // Later requests start a fresh load instead of joining the purged fill.
+      this.#filling.delete(key);
       const inMain = this.#main.delete(key);
       const inHot = this.#hot?.delete(key) ?? false;
       if (inMain || inHot) removed++;
@@ -261,7 +262,7 @@ export class Group {
     const keys = new Set<string>();
     for (const key of this.#main.keys()) if (key.startsWith(prefix)) keys.add(key);
     for (const key of this.#hot?.keys() ?? []) if (key.startsWith(prefix)) keys.add(key);
-    for (const key of this.#loadingKeys()) if (key.startsWith(prefix)) keys.add(key);
+    for (const key of this.#loads.keys()) if (key.startsWith(prefix)) keys.add(key);
     for (const key of this.#negative?.keys() ?? []) if (key.startsWith(prefix)) this.#negative?.delete(key);
     return this.purge(keys);
   }
@@ -287,8 +288,8 @@ export class Group {
    * Where a freshly loaded key is kept: the main cache when this node loaded it from the
    * origin; the hot cache when it came through its owner and is hot; else nowhere.
    */
-  #cacheFor(key: string, viaPeer: boolean): LRUCache<string, Blob> | undefined {
-    if (this.#discard.delete(key)) return undefined;
+  #cacheFor(key: string, viaPeer: boolean, load: { discarded: boolean }): LRUCache<string, Blob> | undefined {
+    if (load.discarded) return undefined;
     if (!viaPeer) return this.#main;
     if (this.#hot === undefined || (this.#heat?.get(key) ?? 0) < HOT_AFTER_REQUESTS) return undefined;
     this.#heat?.delete(key);
@@ -296,97 +297,105 @@ export class Group {
     return this.#hot;
   }
 
-  /** Keys with a load in flight or a large object filling. */
-  #loadingKeys(): Set<string> {
-    const keys = new Set(this.#filling.keys());
-    for (const flight of this.#flight.keys()) keys.add(flight.startsWith('peer:') ? flight.slice(5) : flight);
-    return keys;
-  }
-
   async #load(key: string, hashed: boolean, origin: Origin): Promise<LoadResult> {
-    const { originTimeout, maxObjectSize, log, onFetch } = this.#options;
-    const source = origin === this.#options.origin ? 'origin' : 'peer';
-    if (source === 'origin') this.stats.originFetches++;
-    else this.stats.peerFetches++;
-    const started = performance.now();
-    let object: OriginObject | null;
+    const load = { discarded: false };
+    let loads = this.#loads.get(key);
+    if (loads === undefined) this.#loads.set(key, (loads = new Set()));
+    loads.add(load);
+    const untrack = () => {
+      loads.delete(load);
+      if (loads.size === 0 && this.#loads.get(key) === loads) this.#loads.delete(key);
+    };
+    // A large object's load goes on after this returns (readers stream it): it untracks itself.
+    let handedOff = false;
     try {
-      object = await getWithTimeout(origin, key, { timeoutMs: originTimeout });
-      onFetch?.(source, object === null ? 'not-found' : 'ok', (performance.now() - started) / 1000);
-    } catch (err) {
-      onFetch?.(source, 'error', (performance.now() - started) / 1000);
-      this.stats.originErrors++;
-      this.#discard.delete(key);
-      const edge = asEdgeError(err);
-      log.warn({ event: 'origin_error', key, code: edge.code, ms: Math.round(performance.now() - started), err: String((err as Error)?.message ?? err) });
-      throw edge;
-    }
-    // Nothing of what follows the two early returns is kept: a purge during the load is moot.
-    if (object === null || object.size > maxObjectSize) this.#discard.delete(key);
-    if (object === null) {
-      this.stats.originNotFound++;
-      this.#negative?.set(key, true);
-      return { kind: 'not-found' };
-    }
-    if (object.size > maxObjectSize) {
-      let unclaimed: OriginObject | undefined = object;
-      // Nobody claimed it within a turn of the event loop: release the origin connection.
-      setImmediate(() => unclaimed?.body.destroy());
-      return {
-        kind: 'too-large',
-        claim: () => {
-          const taken = unclaimed;
-          unclaimed = undefined;
-          return taken;
-        },
-      };
-    }
-    const prefixes = this.#options.verifyNames ? hexHashTokens(key) : [];
-    const fill = new Fill(key, object, { sha256: object.sha256, sha256Prefixes: prefixes.length > 0 ? prefixes : undefined });
-    const finish = fill.done.then(
-      ({ body, sha256 }) => {
-        const now = this.#clock();
-        const contentType = contentTypeFor(key, object.contentType);
-        const blob = new Blob({
-          key, body, sha256, contentType,
-          lastModified: object.lastModified,
-          storedAt: now,
-          expiresAt: hashed ? 0 : now + this.#options.unhashedTtl,
-          compressible: isCompressible(contentType),
-        });
-        log.debug({ event: 'fill', key, bytes: body.length, ms: Math.round(performance.now() - started) });
-        return blob;
-      },
-      (err: unknown) => {
+      const { originTimeout, maxObjectSize, log, onFetch } = this.#options;
+      const source = origin === this.#options.origin ? 'origin' : 'peer';
+      if (source === 'origin') this.stats.originFetches++;
+      else this.stats.peerFetches++;
+      const started = performance.now();
+      let object: OriginObject | null;
+      try {
+        object = await getWithTimeout(origin, key, { timeoutMs: originTimeout });
+        onFetch?.(source, object === null ? 'not-found' : 'ok', (performance.now() - started) / 1000);
+      } catch (err) {
+        onFetch?.(source, 'error', (performance.now() - started) / 1000);
         this.stats.originErrors++;
-        this.#discard.delete(key);
         const edge = asEdgeError(err);
         log.warn({ event: 'origin_error', key, code: edge.code, ms: Math.round(performance.now() - started), err: String((err as Error)?.message ?? err) });
         throw edge;
-      },
-    );
-    const viaPeer = source === 'peer';
-    if (object.size <= BUFFER_WHOLE_BYTES) {
-      // Small: answer with the whole blob, variants included, so the first response already
-      // carries its ETag and encodings (and tests need no waiting).
-      const identity = await finish;
-      const cache = this.#cacheFor(key, viaPeer);
-      // Variants cost a compression per fill: made only for what is kept.
-      const blob = identity.compressible && cache !== undefined ? identity.withVariants(await encodeVariants(identity.identity.body, this.#options.brotliQuality)) : identity;
-      cache?.set(key, blob);
-      return { kind: 'blob', blob, stored: cache !== undefined };
+      }
+      if (object === null) {
+        this.stats.originNotFound++;
+        this.#negative?.set(key, true);
+        return { kind: 'not-found' };
+      }
+      if (object.size > maxObjectSize) {
+        let unclaimed: OriginObject | undefined = object;
+        // Nobody claimed it within a turn of the event loop: release the origin connection.
+        setImmediate(() => unclaimed?.body.destroy());
+        return {
+          kind: 'too-large',
+          claim: () => {
+            const taken = unclaimed;
+            unclaimed = undefined;
+            return taken;
+          },
+        };
+      }
+      const prefixes = this.#options.verifyNames ? hexHashTokens(key) : [];
+      const fill = new Fill(key, object, { sha256: object.sha256, sha256Prefixes: prefixes.length > 0 ? prefixes : undefined });
+      const finish = fill.done.then(
+        ({ body, sha256 }) => {
+          const now = this.#clock();
+          const contentType = contentTypeFor(key, object.contentType);
+          const blob = new Blob({
+            key, body, sha256, contentType,
+            lastModified: object.lastModified,
+            storedAt: now,
+            expiresAt: hashed ? 0 : now + this.#options.unhashedTtl,
+            compressible: isCompressible(contentType),
+          });
+          log.debug({ event: 'fill', key, bytes: body.length, ms: Math.round(performance.now() - started) });
+          return blob;
+        },
+        (err: unknown) => {
+          this.stats.originErrors++;
+          const edge = asEdgeError(err);
+          log.warn({ event: 'origin_error', key, code: edge.code, ms: Math.round(performance.now() - started), err: String((err as Error)?.message ?? err) });
+          throw edge;
+        },
+      );
+      const viaPeer = source === 'peer';
+      if (object.size <= BUFFER_WHOLE_BYTES) {
+        // Small: answer with the whole blob, variants included, so the first response already
+        // carries its ETag and encodings (and tests need no waiting).
+        const identity = await finish;
+        const cache = this.#cacheFor(key, viaPeer, load);
+        // Variants cost a compression per fill: made only for what is kept.
+        const blob = identity.compressible && cache !== undefined ? identity.withVariants(await encodeVariants(identity.identity.body, this.#options.brotliQuality)) : identity;
+        // A purge may have come while the variants were made.
+        const keep = cache !== undefined && !load.discarded;
+        if (keep) cache.set(key, blob);
+        return { kind: 'blob', blob, stored: keep };
+      }
+      this.#filling.set(key, fill);
+      handedOff = true;
+      finish.then(
+        (identity) => {
+          const cache = this.#cacheFor(key, viaPeer, load);
+          cache?.set(key, identity);
+          if (this.#filling.get(key) === fill) this.#filling.delete(key);
+          if (cache !== undefined && identity.compressible) void this.#addVariants(cache, identity);
+        },
+        () => {
+          if (this.#filling.get(key) === fill) this.#filling.delete(key);
+        },
+      ).finally(untrack);
+      return { kind: 'filling', fill };
+    } finally {
+      if (!handedOff) untrack();
     }
-    this.#filling.set(key, fill);
-    finish.then(
-      (identity) => {
-        const cache = this.#cacheFor(key, viaPeer);
-        cache?.set(key, identity);
-        this.#filling.delete(key);
-        if (cache !== undefined && identity.compressible) void this.#addVariants(cache, identity);
-      },
-      () => this.#filling.delete(key),
-    );
-    return { kind: 'filling', fill };
   }
 
   async #addVariants(cache: LRUCache<string, Blob>, identity: Blob): Promise<void> {
