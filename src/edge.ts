@@ -5,7 +5,7 @@
 import type { Server } from 'node:http';
 import { Group } from './cache/group.js';
 import type { Config } from './config.js';
-import { createEdgeServer, listenAddress } from './http/server.js';
+import { createEdgeServer, listenAddress, type ServerTimeouts } from './http/server.js';
 import { trackConnections } from './http/drain.js';
 import { createLogger, silentLogger, type Logger } from './log.js';
 import { createOrigin } from './origin/create.js';
@@ -42,13 +42,17 @@ export interface EdgeDependencies {
   readonly origin?: Origin;
   /** Where --access-log lines go. @default JSON lines on stdout */
   readonly accessLog?: Logger;
+  /** ms since epoch for the cluster's peer back-off (tests: a fake clock). @default Date.now */
+  readonly clock?: () => number;
+  /** Overrides of the listening socket's timeouts (tests: slowloris in milliseconds). @default SERVER_TIMEOUTS */
+  readonly serverTimeouts?: Partial<ServerTimeouts>;
 }
 
 export async function startEdge(config: Config, deps: EdgeDependencies = {}): Promise<Edge> {
   const log = deps.log ?? silentLogger;
   const origin = deps.origin ?? (await createOrigin(config));
   const clustered = config.peers.length > 0 || config.peersDns !== undefined;
-  const cluster = clustered ? await Cluster.join(config, origin, log) : undefined;
+  const cluster = clustered ? await Cluster.join(config, origin, log, deps.clock) : undefined;
   let metrics: Metrics | undefined;
   const group = new Group({
     onFetch: (source, result, seconds) => metrics?.observeFetch(source, result, seconds),
@@ -88,7 +92,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   const traffic = new Traffic();
   const clusterStatus = () => (cluster ? { self: cluster.self, members: cluster.status() } : null);
   metrics = new Metrics({ group, traffic, clusterStatus, peerStats: () => cluster?.origin.stats, isReady: () => ready });
-  const server = createEdgeServer({ config, group, ...(peerRoute ? { peerRoute } : {}), originDescription: origin.description, isReady: () => ready, traffic, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}) });
+  const server = createEdgeServer({ config, group, ...(peerRoute ? { peerRoute } : {}), originDescription: origin.description, isReady: () => ready, traffic, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {

@@ -28,13 +28,13 @@ export class Cluster extends EventEmitter {
   #refreshing: Promise<void> = Promise.resolve();
   #closed = false;
 
-  private constructor(config: Config, origin: Origin, log: Logger) {
+  private constructor(config: Config, origin: Origin, log: Logger, clock: (() => number) | undefined) {
     super();
     this.self = config.self!;
     this.#log = log;
     this.#intervalMs = config.peersDnsInterval;
     this.auth = new PeerAuth(config.peerSecret);
-    this.#peers = new PeerClient({ timeoutMs: config.peerTimeout, secret: config.peerSecret });
+    this.#peers = new PeerClient({ timeoutMs: config.peerTimeout, secret: config.peerSecret, ...(clock ? { clock } : {}) });
     this.#ring = new Ring([this.self]);
     if (config.peersDns !== undefined) {
       this.#discovery = new DnsDiscovery({ ...config.peersDns, servers: config.dnsServers });
@@ -42,9 +42,12 @@ export class Cluster extends EventEmitter {
     this.origin = new ClusterOrigin({ self: this.self, origin, peers: this.#peers, ring: () => this.#ring, log });
   }
 
-  /** Joins: static members at once; with DNS, after the first resolution (or alone if it fails). */
-  static async join(config: Config, origin: Origin, log: Logger): Promise<Cluster> {
-    const cluster = new Cluster(config, origin, log);
+  /**
+   * Joins: static members at once; with DNS, after the first resolution (or alone if it fails).
+   * @param clock ms since epoch for the peer back-off; injectable for tests. @default Date.now
+   */
+  static async join(config: Config, origin: Origin, log: Logger, clock?: () => number): Promise<Cluster> {
+    const cluster = new Cluster(config, origin, log, clock);
     if (cluster.#discovery === undefined) {
       await cluster.#setMembers(config.peers);
     } else {

@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
+import { contentTypeFor } from '../asset/content-type.js';
 import { parseAssetPath } from '../asset/key.js';
 import type { Group } from '../cache/group.js';
 import { asEdgeError, EdgeError, NotFoundError, RequestPathError, UnauthorizedError } from '../errors.js';
@@ -54,13 +55,20 @@ export function createPeerRoute(options: PeerRouteOptions): (req: IncomingMessag
       meta = { size: lookup.blob.size, contentType: lookup.blob.contentType, lastModified: lookup.blob.lastModified };
     } else {
       const object = lookup.kind === 'filling' ? lookup.fill.object : lookup.object;
-      meta = { size: object.size, contentType: object.contentType, lastModified: object.lastModified?.toUTCString() };
+      // The origin's Content-Type is untrusted (CR/LF would make writeHead throw): the same
+      // validation as for a client's response.
+      meta = { size: object.size, contentType: contentTypeFor(key, object.contentType), lastModified: object.lastModified?.toUTCString() };
     }
     const headers: Record<string, string> = { 'content-length': String(meta.size), 'cache-control': 'no-store' };
     if (meta.contentType !== undefined) headers['content-type'] = meta.contentType;
     if (meta.lastModified !== undefined) headers['last-modified'] = meta.lastModified;
     if (lookup.kind === 'blob') headers[PEER_SHA256_HEADER] = lookup.blob.sha256;
-    res.writeHead(200, headers);
+    try {
+      res.writeHead(200, headers);
+    } catch (err) {
+      if (lookup.kind === 'stream') lookup.object.body.destroy(); // never leave an origin body open
+      throw err;
+    }
     switch (lookup.kind) {
       case 'blob':
         res.end(lookup.blob.identity.body);

@@ -26,7 +26,14 @@ export const SERVER_TIMEOUTS = {
   headersTimeoutMs: 20_000,
   /** Time to receive a whole request. */
   requestTimeoutMs: 30_000,
+  /**
+   * How often node:http looks for connections past the two timeouts above (its own default):
+   * a slow client is cut between headersTimeoutMs and headersTimeoutMs + this.
+   */
+  checkIntervalMs: 30_000,
 } as const;
+
+export type ServerTimeouts = { readonly [K in keyof typeof SERVER_TIMEOUTS]: number };
 
 export interface EdgeServerOptions {
   readonly config: Config;
@@ -43,6 +50,8 @@ export interface EdgeServerOptions {
   readonly purge: { readonly self: () => string; readonly peers: () => readonly string[] };
   /** Where access lines go, when --access-log is on. */
   readonly accessLog?: Logger;
+  /** Overrides of SERVER_TIMEOUTS (tests: a slowloris test cannot wait 20 s). @default SERVER_TIMEOUTS */
+  readonly timeouts?: Partial<ServerTimeouts>;
   readonly log: Logger;
 }
 
@@ -73,11 +82,13 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
     purge: { ...options.purge, adminToken: config.adminToken, peerTimeoutMs: config.peerTimeout },
     log,
   });
+  const timeouts: ServerTimeouts = { ...SERVER_TIMEOUTS, ...options.timeouts };
   const server = createServer(
     {
-      keepAliveTimeout: SERVER_TIMEOUTS.keepAliveTimeoutMs,
-      headersTimeout: SERVER_TIMEOUTS.headersTimeoutMs,
-      requestTimeout: SERVER_TIMEOUTS.requestTimeoutMs,
+      keepAliveTimeout: timeouts.keepAliveTimeoutMs,
+      headersTimeout: timeouts.headersTimeoutMs,
+      requestTimeout: timeouts.requestTimeoutMs,
+      connectionsCheckingInterval: timeouts.checkIntervalMs,
     },
     (req, res) => {
       if (options.accessLog !== undefined) requestStarts.set(req, performance.now());
