@@ -24,11 +24,48 @@ export function etagListMatches(header: string, etag: string, weak: boolean): bo
   return false;
 }
 
-/** An HTTP-date as ms, or undefined when absent or invalid (an invalid date is ignored). */
-export function parseHttpDate(value: string | undefined): number | undefined {
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const MONTH = '(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)';
+const TIME = '(\\d\\d):(\\d\\d):(\\d\\d)';
+/** `Sun, 06 Nov 1994 08:49:37 GMT` */
+const IMF_FIXDATE = new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\\d\\d) ${MONTH} (\\d{4}) ${TIME} GMT$`);
+/** `Sunday, 06-Nov-94 08:49:37 GMT` (obsolete) */
+const RFC850_DATE = new RegExp(`^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\\d\\d)-${MONTH}-(\\d\\d) ${TIME} GMT$`);
+/** `Sun Nov  6 08:49:37 1994` (obsolete, GMT) */
+const ASCTIME_DATE = new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ${MONTH} ( \\d|\\d\\d) ${TIME} (\\d{4})$`);
+
+/**
+ * An HTTP-date (RFC 9110 §5.6.7: IMF-fixdate, or the obsolete RFC 850 and asctime forms) as ms,
+ * or undefined when absent or invalid: an invalid date is ignored (§13.1.3, §13.1.4, §13.1.5).
+ * Deliberately not Date.parse, which also reads `2099`, `1` or ISO 8601 and turned them into
+ * 304s, 412s and honoured If-Ranges (found by test/properties.test.ts). `nowMs` places the
+ * RFC 850 form's two-digit year.
+ */
+export function parseHttpDate(value: string | undefined, nowMs = Date.now()): number | undefined {
   if (value === undefined) return undefined;
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? undefined : ms;
+  let fields: Array<string | undefined>; // day, month, year, hour, minute, second
+  const fixed = IMF_FIXDATE.exec(value) ?? RFC850_DATE.exec(value);
+  if (fixed !== null) {
+    fields = fixed.slice(1);
+  } else {
+    const asctime = ASCTIME_DATE.exec(value);
+    if (asctime === null) return undefined;
+    fields = [asctime[2], asctime[1], asctime[6], asctime[3], asctime[4], asctime[5]];
+  }
+  const [dayText = '', monthText = '', yearText = '', ...time] = fields;
+  const [day, month, hour, minute, second] = [Number(dayText), MONTHS.indexOf(monthText), ...time.map(Number)] as [number, number, number, number, number];
+  let year = Number(yearText);
+  if (yearText.length === 2) {
+    // RFC 850: a year more than 50 years ahead is the most recent past year with those digits
+    const now = new Date(nowMs).getUTCFullYear();
+    year += Math.floor(now / 100) * 100;
+    if (year > now + 50) year -= 100;
+  }
+  const date = new Date(0);
+  date.setUTCFullYear(year, month, day); // not Date.UTC, which maps years 0-99 to 19xx
+  // impossible dates (Feb 30) and times; 60 is the leap second
+  if (date.getUTCMonth() !== month || date.getUTCDate() !== day || hour > 23 || minute > 59 || second > 60) return undefined;
+  return date.getTime() + ((hour * 60 + minute) * 60 + second) * 1000;
 }
 
 export function evaluatePreconditions(headers: IncomingHttpHeaders, etag: string, lastModifiedMs: number): Precondition {

@@ -22,6 +22,10 @@ const FULL: RangeDecision = { kind: 'full' };
  */
 export function decideRange(range: string | undefined, ifRange: string | undefined, size: number, etag: string | undefined, lastModifiedMs: number): RangeDecision {
   if (range === undefined) return FULL;
+  // another range unit: ignored (RFC 9110 §14.2; unit names are case-insensitive, §14.1). Checked
+  // first: range-parser reads any unit's numbers, and `items=99-` came back unsatisfiable (416).
+  const eq = range.indexOf('=');
+  if (eq === -1 || range.slice(0, eq).toLowerCase() !== 'bytes') return FULL;
   if (ifRange !== undefined && !ifRangeMatches(ifRange, etag, lastModifiedMs)) return FULL;
   let commas = 0;
   for (let i = range.indexOf(','); i !== -1; i = range.indexOf(',', i + 1)) {
@@ -29,7 +33,7 @@ export function decideRange(range: string | undefined, ifRange: string | undefin
   }
   const parsed = parseRange(size, clampSuffixes(range, size), { combine: true });
   if (parsed === -1) return { kind: 'unsatisfiable' };
-  if (parsed === -2 || parsed.type !== 'bytes') return FULL; // malformed or another unit: ignore
+  if (parsed === -2) return FULL; // malformed: ignore
   return { kind: 'partial', ranges: parsed.map((r) => ({ start: r.start, end: r.end })) };
 }
 
