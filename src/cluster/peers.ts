@@ -3,7 +3,10 @@
  * and remembers owners that failed so requests go to the origin during a back-off period
  * instead of waiting on a dead peer each time.
  */
+import { createHash } from 'node:crypto';
 import { Agent, request, type IncomingMessage } from 'node:http';
+import { PassThrough, pipeline, Readable } from 'node:stream';
+import { BUFFER_WHOLE_BYTES } from '../cache/group.js';
 import { EdgeError } from '../errors.js';
 import type { OriginGetOptions, OriginObject } from '../origin/origin.js';
 
@@ -23,7 +26,10 @@ export class PeerError extends EdgeError {
 }
 
 export interface PeerClientOptions {
-  /** ms the owner may take to send its response headers. */
+  /**
+   * ms the owner may take to send its response headers and, for objects up to
+   * BUFFER_WHOLE_BYTES, its whole body (larger bodies are then bound by the caller's signal).
+   */
   readonly timeoutMs: number;
   readonly secret: string | undefined;
   readonly clock?: () => number;
@@ -62,7 +68,21 @@ export class PeerClient {
    * Whole objects only: ranges are of uncached objects, which the caller asks of the origin.
    */
   async get(peer: string, key: string, options: Pick<OriginGetOptions, 'signal'>): Promise<OriginObject | null> {
-    const signal = AbortSignal.any([options.signal, AbortSignal.timeout(this.#options.timeoutMs)]);
+    // Fix: the timeout used to be an AbortSignal.timeout() tied to the request for its whole
+    // life, so it also cut a large body still streaming after --peer-timeout (every transfer
+    // from the owner longer than 2 s by default). Now it bounds the answer only: the headers,
+    // and the body of an object read whole here (see #readWhole). After that the caller's
+    // signal (its --origin-timeout idle guard) governs, as it does for an origin body.
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new PeerError(`Peer ${peer} did not answer within ${this.#options.timeoutMs} ms.`)), this.#options.timeoutMs);
+    try {
+      return await this.#get(peer, key, AbortSignal.any([options.signal, timeout.signal]), options.signal);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #get(peer: string, key: string, signal: AbortSignal, callerSignal: AbortSignal): Promise<OriginObject | null> {
     const url = new URL(PEER_PATH + encodeURIComponent(key), peer);
     const headers: Record<string, string> = { [HOP_HEADER]: '1' };
     if (this.#options.secret !== undefined) headers.authorization = `Bearer ${this.#options.secret}`;
@@ -88,10 +108,48 @@ export class PeerClient {
       this.markFailed(peer);
       throw new PeerError(`Peer ${peer} answered ${res.statusCode}.`);
     }
-    this.#failures.delete(peer);
     const lastModified = res.headers['last-modified'] ? new Date(res.headers['last-modified']) : undefined;
-    const sha256 = res.headers[PEER_SHA256_HEADER];
-    return { body: res, size, contentType: res.headers['content-type'], lastModified, ...(typeof sha256 === 'string' && /^[0-9a-f]{64}$/.test(sha256) ? { sha256 } : {}) };
+    const header = res.headers[PEER_SHA256_HEADER];
+    const sha256 = typeof header === 'string' && /^[0-9a-f]{64}$/.test(header) ? header : undefined;
+    const meta = { size, contentType: res.headers['content-type'], lastModified, ...(sha256 !== undefined ? { sha256 } : {}) };
+    if (size <= BUFFER_WHOLE_BYTES) return { body: await this.#readWhole(peer, res, size, sha256), ...meta };
+    // Fix: a large body the owner cuts short (reset, closed early) or leaves silent (the caller
+    // aborts its signal) used to leave the owner trusted, so each next request for the key was
+    // cut the same way; it is put in back-off now. A body the consumer drops (a HEAD, a client
+    // gone) is not the owner's fault: the pass-through tells them apart, as the first error of
+    // the pipeline is then a premature close of `body`, not the response's ECONNRESET.
+    const body = new PassThrough();
+    pipeline(res, body, (err) => {
+      if (err && ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || callerSignal.aborted)) this.markFailed(peer);
+    });
+    this.#failures.delete(peer);
+    return { body, ...meta };
+  }
+
+  /**
+   * Fix: an object up to BUFFER_WHOLE_BYTES is read whole here, within the peer timeout. The
+   * group buffers it whole before answering anyway, so this costs no latency, and a body cut
+   * short, stalled or not matching the owner's SHA-256 becomes a PeerError, on which the
+   * caller falls back to the origin. It used to reach the group as a failed fill: a 502 the
+   * origin could have answered (and the owner stayed trusted). The hash is computed twice
+   * (here and in the fill) for such objects: at most 1 MiB, ~2 ms.
+   */
+  async #readWhole(peer: string, res: IncomingMessage, size: number, sha256: string | undefined): Promise<Readable> {
+    let body: Buffer;
+    try {
+      const chunks: Buffer[] = [];
+      for await (const chunk of res) chunks.push(chunk as Buffer);
+      body = Buffer.concat(chunks);
+    } catch (err) {
+      this.markFailed(peer);
+      throw new PeerError(`Peer ${peer} cut its answer short.`, err);
+    }
+    if (body.length !== size || (sha256 !== undefined && createHash('sha256').update(body).digest('hex') !== sha256)) {
+      this.markFailed(peer);
+      throw new PeerError(`Peer ${peer} sent a body that does not match its Content-Length or SHA-256.`);
+    }
+    this.#failures.delete(peer);
+    return Readable.from(size > 0 ? [body] : []);
   }
 
   close(): void {
