@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 
-const HARDENING_FILES = ['attacks.test.ts', 'properties.test.ts', 'integrity.test.ts', 'shutdown.test.ts'];
+const HARDENING_FILES = ['attacks.test.ts', 'properties.test.ts', 'integrity.test.ts', 'shutdown.test.ts', 'failures.test.ts', 'load.test.ts'];
 
 test('docs/reliability.md names only tests that exist, and every hardening test file', async () => {
   const doc = await readFile(new URL('../docs/reliability.md', import.meta.url), 'utf8');
