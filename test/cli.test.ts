@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -12,22 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OPTIONS } from '../src/config.js';
 import { request } from './helpers/http.js';
+import { runCli, spawnCli } from './helpers/cli.js';
 
-const CLI = new URL('../src/cli.ts', import.meta.url).pathname;
-
-function hashedge(args: string[], env: Record<string, string> = {}): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
-}
-
-async function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = hashedge(args);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => (stdout += c));
-  child.stderr.on('data', (c) => (stderr += c));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
-}
+const hashedge = spawnCli;
+const run = runCli;
 
 test('`hashedge serve` on the sample origin prints a URL that serves a cached asset, and SIGTERM exits 0', async () => {
   const child = hashedge(['serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn']);

@@ -4,28 +4,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { HOT_AFTER_REQUESTS } from '../src/cache/group.js';
 import { request } from './helpers/http.js';
+import { runCli, spawnCli } from './helpers/cli.js';
 
-const CLI = new URL('../src/cli.ts', import.meta.url).pathname;
-
-function hashedge(args: string[]): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: 'pipe' });
-}
-
-async function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = hashedge(args);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => (stdout += c));
-  child.stderr.on('data', (c) => (stderr += c));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
-}
+const hashedge = (args: string[]) => spawnCli(args);
+const run = (args: string[]) => runCli(args);
 
 interface Row {
   node: string;

@@ -1,25 +1,14 @@
 /** `hashedge get` against real nodes: the report an operator reads, and --verify's verdict. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { createHash } from 'node:crypto';
 import { Ring } from '../src/cluster/ring.js';
 import type { Edge } from '../src/edge.js';
 import { startCluster } from './helpers/cluster.js';
 import { TestOrigin } from './helpers/origins.js';
+import { runCli } from './helpers/cli.js';
 
-const CLI = new URL('../src/cli.ts', import.meta.url).pathname;
-
-async function hashedgeGet(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'get', ...args], { stdio: 'pipe' });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => (stdout += c));
-  child.stderr.on('data', (c) => (stderr += c));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
-}
+const hashedgeGet = (args: string[]) => runCli(['get', ...args]);
 
 const field = (stdout: string, label: string) => new RegExp(`^${label}\\s+(.*)$`, 'm').exec(stdout)?.[1];
 const sha256Hex = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');

@@ -5,9 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,8 +22,8 @@ import { S3Target } from '../src/upload/target-s3.js';
 import type { UploadTarget } from '../src/upload/target.js';
 import { uploadDirectory } from '../src/upload/upload.js';
 import { startS3Server, S3RVER_CREDENTIALS, type S3TestServer } from './helpers/s3-server.js';
+import { runCli, type CliResult } from './helpers/cli.js';
 
-const CLI = new URL('../src/cli.ts', import.meta.url).pathname;
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 let s3: S3TestServer;
@@ -50,17 +48,9 @@ async function writeTree(dir: string, tree: Record<string, string | Buffer>): Pr
   }
 }
 
-async function hashedge(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'upload', ...args], {
-    env: { ...process.env, AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey, ...env },
-    stdio: 'pipe',
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => (stdout += c));
-  child.stderr.on('data', (c) => (stderr += c));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
+/** `hashedge upload <args>` as a real process, with s3rver's credentials in the standard env chain. */
+function hashedge(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return runCli(['upload', ...args], { AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey, ...env });
 }
 
 /** The upload command in this process (same flags, same report), for runs whose exit code another test already checks on the real process. */

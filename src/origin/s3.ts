@@ -22,6 +22,29 @@ export interface S3OriginOptions {
   readonly client?: S3Client;
 }
 
+/** How to reach a bucket: shared by the origin and `hashedge upload`. */
+export interface S3Connection {
+  readonly region: string;
+  /** For S3-compatible stores; AWS when undefined. */
+  readonly endpoint?: string;
+  readonly forcePathStyle: boolean;
+  /** SDK attempts per request. @default the SDK's (3) */
+  readonly maxAttempts?: number;
+}
+
+export function createS3Client(connection: S3Connection): S3Client {
+  return new S3Client({
+    region: connection.region,
+    forcePathStyle: connection.forcePathStyle,
+    ...(connection.endpoint !== undefined ? { endpoint: connection.endpoint } : {}),
+    ...(connection.maxAttempts !== undefined ? { maxAttempts: connection.maxAttempts } : {}),
+    // S3-compatible stores do not all know the newer default checksums, and validating a
+    // whole-object checksum would force buffering: only when an operation requires it.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
 export class S3Origin implements Origin {
   readonly description: string;
   readonly #bucket: string;
@@ -34,17 +57,8 @@ export class S3Origin implements Origin {
     this.#prefix = options.prefix;
     this.description = `s3://${options.bucket}/${options.prefix}`;
     this.#ownsClient = options.client === undefined;
-    this.#client = options.client ?? new S3Client({
-      region: options.region,
-      forcePathStyle: options.forcePathStyle,
-      ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
-      // S3-compatible stores do not all know the newer default checksums, and validating a
-      // whole-object checksum would force buffering: only when an operation requires it.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      // Our own origin timeout bounds the whole request; one retry covers a dropped socket.
-      maxAttempts: 2,
-    });
+    // Our own origin timeout bounds the whole request; one retry covers a dropped socket.
+    this.#client = options.client ?? createS3Client({ ...options, maxAttempts: 2 });
   }
 
   async get(key: string, options: OriginGetOptions): Promise<OriginObject | null> {

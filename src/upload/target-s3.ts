@@ -9,6 +9,7 @@
 import { buffer } from 'node:stream/consumers';
 import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { createS3Client } from '../origin/s3.js';
 import type { UploadItem, UploadTarget } from './target.js';
 
 const MiB = 1024 * 1024;
@@ -49,14 +50,7 @@ export class S3Target implements UploadTarget {
     this.#partSize = options.partSize ?? 8 * MiB;
     this.#partConcurrency = options.partConcurrency ?? 4;
     this.#ownsClient = options.client === undefined;
-    this.#client = options.client ?? new S3Client({
-      region: options.region,
-      forcePathStyle: options.forcePathStyle,
-      ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
-      // As the S3 origin: S3-compatible stores do not all know the newer default checksums.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+    this.#client = options.client ?? createS3Client(options);
   }
 
   async has(item: Pick<UploadItem, 'key' | 'size' | 'sha256'>): Promise<boolean> {
