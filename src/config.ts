@@ -69,26 +69,29 @@ export interface Config {
   readonly verifyNames: boolean;
 }
 
-interface OptionSpec<K extends keyof Config> {
+/** One command-line flag: how it reads, its default, and the parser user input goes through. */
+export interface FlagSpec<Values, K extends keyof Values> {
   readonly key: K;
-  /** Flag name without dashes; the env var is HASHEDGE_ + its upper snake case. */
+  /** Flag name without dashes; for serve's options the env var is HASHEDGE_ + its upper snake case. */
   readonly name: string;
   /** Placeholder shown in --help (`<size>`); absent for boolean switches. */
   readonly arg?: string;
-  /** Default as a user would type it, parsed by the same parser as user input. */
+  /** Default as a user would type it, parsed by the same parser as user input; undefined: unset. */
   readonly default: string | undefined;
   readonly description: string;
   /** What a valid value looks like, for the error message. */
   readonly expected: string;
-  readonly parse: (text: string) => Config[K] | undefined;
+  readonly parse: (text: string) => Values[K] | undefined;
 }
+
+type OptionSpec<K extends keyof Config> = FlagSpec<Config, K>;
 
 const DEFAULT_SAMPLE_ORIGIN = fileURLToPath(new URL('../sample', import.meta.url));
 
-const parseBoolean = (text: string): boolean | undefined =>
+export const parseBoolean = (text: string): boolean | undefined =>
   /^(1|true|yes|on)$/i.test(text) ? true : /^(0|false|no|off)$/i.test(text) ? false : undefined;
 
-const parseIntIn = (min: number, max: number) => (text: string): number | undefined => {
+export const parseIntIn = (min: number, max: number) => (text: string): number | undefined => {
   if (!/^\d+$/.test(text.trim())) return undefined;
   const n = Number(text);
   return n >= min && n <= max ? n : undefined;

@@ -8,7 +8,7 @@ import { request } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Ring } from '../cluster/ring.js';
-import { resolveConfig, type RawOptions } from '../config.js';
+import { parseIntIn, resolveConfig, type FlagSpec, type RawOptions } from '../config.js';
 import { startEdge, type Edge } from '../edge.js';
 import { ConfigError } from '../errors.js';
 import { CACHE_STATUS, type CacheStatus } from '../http/headers.js';
@@ -44,26 +44,8 @@ export interface DemoOptions {
 type FlagKey = 'basePort' | 'originDelayMs' | 'rounds' | 'keep';
 type DemoFlags = { readonly [K in FlagKey]-?: NonNullable<DemoOptions[K]> };
 
-interface FlagSpec<K extends FlagKey> {
-  readonly key: K;
-  readonly name: string;
-  /** Placeholder shown in --help; absent for boolean switches. */
-  readonly arg?: string;
-  /** Default as a user would type it, parsed like user input. */
-  readonly default: string;
-  readonly description: string;
-  /** What a valid value looks like, for the error message. */
-  readonly expected: string;
-  readonly parse: (text: string) => DemoFlags[K] | undefined;
-}
+const flag = <K extends FlagKey>(spec: FlagSpec<DemoFlags, K>): FlagSpec<DemoFlags, K> => spec;
 
-const flag = <K extends FlagKey>(spec: FlagSpec<K>): FlagSpec<K> => spec;
-
-const parseIntIn = (min: number, max: number) => (text: string): number | undefined => {
-  if (!/^\d+$/.test(text.trim())) return undefined;
-  const n = Number(text);
-  return n >= min && n <= max ? n : undefined;
-};
 
 /** The demo's flags, for `hashedge demo --help` and resolveDemoFlags. */
 export const DEMO_FLAGS = [
@@ -78,7 +60,8 @@ export function resolveDemoFlags(flags: RawOptions = {}): DemoFlags {
   const out: Record<string, unknown> = {};
   for (const spec of DEMO_FLAGS) {
     const given = flags[spec.name];
-    const text = given === undefined ? spec.default : String(given);
+    // Every demo flag has a default.
+    const text = given === undefined ? spec.default! : String(given);
     const value = (spec.parse as (t: string) => unknown)(text);
     if (value === undefined) throw new ConfigError(`--${spec.name}: expected ${spec.expected}, got ${JSON.stringify(text)}.`);
     out[spec.key] = value;

@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { relative, resolve, sep, isAbsolute } from 'node:path';
 import type { Command } from 'commander';
-import { envName, OPTIONS, type Config, type OriginSpec, type RawOptions } from '../config.js';
+import { envName, OPTIONS, parseBoolean, parseIntIn, type Config, type FlagSpec, type OriginSpec, type RawOptions } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { DEFAULT_HASH_LENGTH, MAX_HASH_LENGTH, MIN_HASH_LENGTH } from '../upload/hashed-name.js';
 import { createProgress, formatBytes } from '../upload/progress.js';
@@ -26,34 +26,18 @@ export interface UploadFlags {
   readonly s3ForcePathStyle: boolean;
 }
 
-interface FlagSpec<K extends keyof UploadFlags> {
-  readonly key: K;
-  readonly name: string;
-  /** Placeholder shown in --help; absent for boolean switches. */
-  readonly arg?: string;
-  /** Default as a user would type it, parsed like user input; undefined: unset. */
-  readonly default: string | undefined;
-  readonly description: string;
-  /** What a valid value looks like, for the error message. */
-  readonly expected: string;
-  readonly parse: (text: string) => UploadFlags[K] | undefined;
+interface UploadFlagSpec<K extends keyof UploadFlags> extends FlagSpec<UploadFlags, K> {
   /** Also read from HASHEDGE_<NAME> (the options shared with `serve`), flag first. */
   readonly env?: boolean;
 }
 
-const flag = <K extends keyof UploadFlags>(spec: FlagSpec<K>): FlagSpec<K> => spec;
+const flag = <K extends keyof UploadFlags>(spec: UploadFlagSpec<K>): UploadFlagSpec<K> => spec;
 
 /** An option of `serve` reused as is (same name, env var, parser, help). */
 function serveOption<K extends 'origin' | 's3Endpoint' | 's3Region' | 's3ForcePathStyle'>(key: K) {
   return OPTIONS.find((o) => o.key === key) as unknown as { readonly name: string; readonly arg?: string; readonly default: string | undefined; readonly description: string; readonly expected: string; readonly parse: (t: string) => Config[K] | undefined };
 }
 
-const parseIntIn = (min: number, max: number) => (text: string): number | undefined => {
-  if (!/^\d+$/.test(text.trim())) return undefined;
-  const n = Number(text);
-  return n >= min && n <= max ? n : undefined;
-};
-const parseBoolean = (text: string): boolean | undefined => (text === 'true' ? true : text === 'false' ? false : undefined);
 
 function parseBaseUrl(text: string): string | undefined {
   try {

@@ -10,17 +10,16 @@ import { totalFromContentRange, type Origin, type OriginGetOptions, type OriginO
 /** What `hashedge upload` stores as x-amz-meta-sha256. */
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
-export interface S3OriginOptions {
+/** A bucket and prefix, and how to reach them: what the origin and `hashedge upload` share. */
+export interface S3BucketOptions extends S3Connection {
   readonly bucket: string;
   /** Key prefix: '' or ending in '/'. */
   readonly prefix: string;
-  readonly region: string;
-  /** For S3-compatible stores; AWS when undefined. */
-  readonly endpoint?: string;
-  readonly forcePathStyle: boolean;
   /** A client to use instead of building one (tests, tools). Not destroyed by close(). */
   readonly client?: S3Client;
 }
+
+export type S3OriginOptions = S3BucketOptions;
 
 /** How to reach a bucket: shared by the origin and `hashedge upload`. */
 export interface S3Connection {

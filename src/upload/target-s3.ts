@@ -9,21 +9,12 @@
 import { buffer } from 'node:stream/consumers';
 import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { createS3Client } from '../origin/s3.js';
+import { createS3Client, type S3BucketOptions } from '../origin/s3.js';
 import type { UploadItem, UploadTarget } from './target.js';
 
 const MiB = 1024 * 1024;
 
-export interface S3TargetOptions {
-  readonly bucket: string;
-  /** Key prefix: '' or ending in '/'. */
-  readonly prefix: string;
-  readonly region: string;
-  /** For S3-compatible stores; AWS when undefined. */
-  readonly endpoint?: string;
-  readonly forcePathStyle: boolean;
-  /** A client to use instead of building one (tests, tools). Not destroyed by close(). */
-  readonly client?: S3Client;
+export interface S3TargetOptions extends S3BucketOptions {
   /** Files larger than this (bytes) use a multipart upload. @default 16 MiB */
   readonly multipartThreshold?: number;
   /** Bytes per part (S3's minimum is 5 MiB; raised for files over 10,000 parts). @default 8 MiB */
