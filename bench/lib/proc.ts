@@ -1,0 +1,85 @@
+/** Processes for the benchmark: pinned to a CPU, waited for, stopped. */
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+export function has(command: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const TASKSET = has('taskset');
+
+/** argv prefixed with `taskset -c <cpus>` when taskset exists (see shared/bench method). */
+export function pinned(cpus: string | undefined, argv: readonly string[]): [string, string[]] {
+  if (cpus === undefined || !TASKSET) return [argv[0]!, argv.slice(1)];
+  return ['taskset', ['-c', cpus, ...argv]];
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A long-running server process; its output is kept (last 8 KiB) for error messages. */
+export interface Proc {
+  readonly child: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export function startProcess(cpus: string | undefined, argv: readonly string[], options: SpawnOptions = {}): Proc {
+  const [cmd, args] = pinned(cpus, argv);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  let out = '';
+  const keep = (chunk: Buffer) => {
+    out = (out + String(chunk)).slice(-8192);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return {
+    child,
+    output: () => out,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Polls `url` until it answers (any HTTP status) or the deadline passes. */
+export async function waitForHttp(url: string, proc?: Proc, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc && (proc.child.exitCode !== null || proc.child.signalCode !== null)) {
+      throw new Error(`${url}: the server exited (${proc.child.exitCode ?? proc.child.signalCode}): ${proc.output()}`);
+    }
+    try {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms${proc ? `: ${proc.output()}` : ''}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+/** Resident set (VmRSS) and its peak (VmHWM) of a process, in bytes (Linux). */
+export function residentMemory(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kib('VmRSS'), peak: kib('VmHWM') };
+}

@@ -1,0 +1,476 @@
+/**
+ * `npm run bench`: hashedge against nginx, Varnish, groupcache (Go) and bare Node, same
+ * workloads, same run, servers on CPU 1 and wrk on CPU 0 (shared/bench method). Prints one
+ * Markdown table per workload with the ratio of hashedge to each anchor; bench/README.md
+ * explains how to read it.
+ *
+ *   npm run bench [-- seconds=10 warmup=3 connections=64 only=small,zipf dir=/tmp/hashedge-bench]
+ *
+ * Workloads: small (hot 1990 B asset), zipf, cluster (3-node Zipf), herd (cold keys across 3
+ * nodes: origin fetches), large (8 MB cold: first byte vs the origin's), memory (working set
+ * 3x the cache), workers (--workers 2 vs 1).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  availability,
+  INSTALL,
+  startGroupcache,
+  startNginx,
+  startNodeBaseline,
+  startVarnish,
+  type Availability,
+  type BenchEnv,
+} from './lib/anchors.js';
+import { startHashedge } from './lib/hashedge.js';
+import { has, residentMemory } from './lib/proc.js';
+import { table, throughputTable, verdict, type Row } from './lib/table.js';
+import { wrk, wrkSpread, type Load, type LoadResult } from './lib/wrk.js';
+import { startS3Server, S3RVER_CREDENTIALS } from '../test/helpers/s3-server.js';
+
+const KIT = fileURLToPath(new URL('./kit/', import.meta.url));
+const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
+const SECONDS = Number(args.seconds ?? 10);
+const WARMUP = Number(args.warmup ?? 3);
+const CONNECTIONS = Number(args.connections ?? 64);
+const WORKLOADS = ['small', 'zipf', 'cluster', 'herd', 'large', 'memory', 'workers'] as const;
+type Workload = (typeof WORKLOADS)[number];
+const ONLY = new Set((args.only ?? WORKLOADS.join(',')).split(',') as Workload[]);
+const env: BenchEnv = { dir: args.dir ?? '/tmp/hashedge-bench', serverCpus: '1' };
+const ORIGIN = join(env.dir, 'origin');
+/** The kit's small hot asset: a 1990-byte css file. */
+const HOT_PATH = '/asset00140-68ac0ac684.css';
+
+const out: string[] = [];
+function print(text = ''): void {
+  process.stdout.write(text + '\n');
+  out.push(text);
+}
+
+async function main(): Promise<void> {
+  for (const w of ONLY) if (!WORKLOADS.includes(w)) throw new Error(`unknown workload ${w}; expected some of ${WORKLOADS.join(',')}`);
+  if (!has('wrk')) {
+    console.error(`wrk is needed for every throughput workload: ${INSTALL.wrk}`);
+    process.exit(2);
+  }
+  ensureCorpus();
+  const avail = availability();
+  const skipped = (Object.keys(avail) as (keyof Availability)[]).filter((k) => !avail[k]);
+  print(`# hashedge benchmark, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`);
+  print();
+  print(`Machine: ${machine()}. Node ${process.version}. Servers on CPU ${env.serverCpus}, wrk -t1 on CPU 0; ${WARMUP} s warm-up then ${SECONDS} s measured per server; ${CONNECTIONS} connections.`);
+  print(`Corpus: ${corpusSummary()} (${env.dir}).`);
+  if (skipped.length > 0) print(`Skipped anchors (not installed): ${skipped.map((k) => `${k} (\`${INSTALL[k]}\`)`).join(', ')}.`);
+  print();
+
+  if (ONLY.has('small')) await throughput('Small hot asset', 'the 1990-byte css, requested over and over', write1(HOT_PATH), avail, false);
+  if (ONLY.has('zipf')) await throughput('Zipf mixed', `Zipf s=1 over the ${countPaths()} corpus paths, caches pre-warmed with one pass`, join(env.dir, 'paths.txt'), avail, true);
+  if (ONLY.has('cluster')) await cluster(avail);
+  if (ONLY.has('herd')) await herd(avail);
+  if (ONLY.has('large')) await large(avail);
+  if (ONLY.has('memory')) await memory();
+  if (ONLY.has('workers')) await workers();
+  writeFileSync(join(env.dir, 'last-run.md'), out.join('\n') + '\n');
+  process.stderr.write(`\n(the tables above are also in ${join(env.dir, 'last-run.md')})\n`);
+}
+
+/** Warm-up then measured wrk run. */
+async function measure(url: string | readonly string[], load: Omit<Load, 'seconds' | 'connections'>): Promise<LoadResult> {
+  const run = (seconds: number) => (typeof url === 'string' ? wrk(url, { ...load, seconds, connections: CONNECTIONS }) : wrkSpread(url, { ...load, seconds, connections: CONNECTIONS }));
+  await run(WARMUP);
+  return run(SECONDS);
+}
+
+interface Target {
+  readonly name: string;
+  start(): Promise<{ url: string; stop(): Promise<void> }>;
+}
+
+/** Small hot and Zipf: every server alone on the server CPU, one after the other. */
+async function throughput(title: string, what: string, paths: string, avail: Availability, prewarm: boolean): Promise<void> {
+  print(`## ${title}`);
+  print();
+  print(`${what}.`);
+  print();
+  const nginx = avail.nginx ? await startNginx(env, { edges: 1 }) : undefined;
+  const targets: Target[] = [
+    { name: 'hashedge', start: async () => { const h = await startHashedge(env, { origin: ORIGIN }); return { url: h.urls[0]!, stop: h.stop }; } },
+    { name: 'node:http bare from a Map', start: () => startNodeBaseline(env, 'bare-memory') },
+  ];
+  if (nginx) {
+    targets.push({ name: 'nginx static', start: async () => ({ url: nginx.staticUrl, stop: async () => {} }) });
+    targets.push({ name: 'nginx proxy_cache', start: async () => ({ url: nginx.edgeUrls[0]!, stop: async () => {} }) });
+    if (avail.varnish) targets.push({ name: 'Varnish (malloc)', start: () => startVarnish(env, 'single', nginx.originPort) });
+  }
+  if (avail.groupcache) targets.push({ name: 'groupcache (Go), 1 node', start: async () => { const g = await startGroupcache(env, { nodes: 1, origin: ORIGIN }); return { url: g.urls[0]!, stop: g.stop }; } });
+  targets.push({ name: 'express.static', start: () => startNodeBaseline(env, 'express-static') });
+  const rows: Row[] = [];
+  try {
+    for (const target of targets) {
+      const server = await target.start();
+      try {
+        if (prewarm) await warmAll(server.url, paths);
+        rows.push({ name: target.name, result: await measure(server.url, { paths }) });
+      } finally {
+        await server.stop();
+      }
+    }
+  } finally {
+    await nginx?.stop();
+  }
+  print(throughputTable(rows, 'hashedge'));
+  print();
+  const ratio = (name: string) => {
+    const he = rows.find((r) => r.name === 'hashedge')!.result.rps;
+    const other = rows.find((r) => r.name.startsWith(name))?.result.rps;
+    return other === undefined ? undefined : he / other;
+  };
+  const line = (label: string, name: string, min: number) => {
+    const r = ratio(name);
+    return r === undefined ? `${label}: not measured (anchor skipped)` : `${label}: ${r.toFixed(2)}x, ${verdict(r >= min)}`;
+  };
+  if (title.startsWith('Small')) {
+    print(`Targets: ${line('>= 0.9x bare node:http', 'node:http', 0.9)}; ${line('>= 1.3x Varnish', 'Varnish', 1.3)}; ${line('>= 0.9x groupcache (Go)', 'groupcache', 0.9)}.`);
+  } else {
+    print(`Targets: ${line('>= 0.9x bare node:http', 'node:http', 0.9)}; ${line('ahead of nginx static', 'nginx static', 1.0)}.`);
+  }
+  print();
+}
+
+/** 3-node cluster vs one node, load spread over every node (3 wrk processes, 64 connections in all). */
+async function cluster(avail: Availability): Promise<void> {
+  print('## Zipf through a 3-node cluster');
+  print();
+  print('Zipf s=1 over the corpus, load spread over every node by three wrk processes (21 connections each) on CPU 0; all nodes of a cluster share CPU 1. The single node gets the same three wrk processes. Caches pre-warmed with two passes through every node (hot keys are kept on a node from their second request). p50 is the request-weighted mean of the three runs, p99 the worst.');
+  print();
+  const paths = join(env.dir, 'paths.txt');
+  const rows: Row[] = [];
+  for (const nodes of [1, 3]) {
+    const h = await startHashedge(env, { origin: ORIGIN, nodes });
+    try {
+      for (let pass = 0; pass < 2; pass++) for (const url of h.urls) await warmAll(url, paths);
+      const urls = nodes === 1 ? [h.urls[0]!, h.urls[0]!, h.urls[0]!] : h.urls;
+      rows.push({ name: nodes === 1 ? 'hashedge, 1 node' : 'hashedge, 3 nodes', result: await measure(urls, { paths }) });
+    } finally {
+      await h.stop();
+    }
+  }
+  if (avail.groupcache) {
+    for (const nodes of [1, 3]) {
+      const g = await startGroupcache(env, { nodes, origin: ORIGIN });
+      try {
+        for (const url of g.urls) await warmAll(url, paths);
+        const urls = nodes === 1 ? [g.urls[0]!, g.urls[0]!, g.urls[0]!] : g.urls;
+        rows.push({ name: `groupcache (Go), ${nodes} node${nodes > 1 ? 's' : ''}`, result: await measure(urls, { paths }) });
+      } finally {
+        await g.stop();
+      }
+    }
+  }
+  print(throughputTable(rows, 'hashedge, 3 nodes'));
+  print();
+  const r = rows[1]!.result.rps / rows[0]!.result.rps;
+  print(`Target: 3-node cluster >= 0.9x one node: ${r.toFixed(2)}x, ${verdict(r >= 0.9)}.`);
+  print();
+}
+
+/** Cold keys, many concurrent clients spread over 3 nodes: how many origin fetches each key costs. */
+async function herd(avail: Availability): Promise<void> {
+  const KEYS = 20;
+  const PER_KEY = 60;
+  print('## Cold herd on 3 nodes');
+  print();
+  print(`${KEYS} cold keys, ${PER_KEY} concurrent requests per key spread evenly over 3 nodes, all ${KEYS * PER_KEY} requests at once (each on its own connection).`);
+  print();
+  const keys = readFileSync(join(env.dir, 'paths.txt'), 'utf8').split('\n').filter(Boolean).slice(200, 200 + KEYS);
+  const rows: (string | number)[][] = [];
+  const fire = async (urls: readonly string[]) => {
+    const started = Date.now();
+    const results = await Promise.all(keys.flatMap((key) => Array.from({ length: PER_KEY }, (_, i) => status(urls[i % urls.length]! + key))));
+    return { ok: results.filter((s) => s === 200).length, ms: Date.now() - started };
+  };
+  {
+    const h = await startHashedge(env, { origin: ORIGIN, nodes: 3 });
+    try {
+      const { ok, ms } = await fire(h.urls);
+      const fetches = (await Promise.all(h.urls.map((u) => h.stats(u)))).reduce((n, s) => n + s.counters.originFetches, 0);
+      rows.push(['**hashedge, 3 nodes**', `${ok}/${KEYS * PER_KEY}`, (fetches / KEYS).toFixed(2), fetches, ms]);
+    } finally {
+      await h.stop();
+    }
+  }
+  if (avail.nginx) {
+    const anchors: Array<{ name: string; urls: (n: Awaited<ReturnType<typeof startNginx>>) => Promise<{ urls: string[]; stop(): Promise<void> }> }> = [
+      { name: 'nginx proxy_cache (lock on), 3 nodes', urls: async (n) => ({ urls: [...n.edgeUrls], stop: async () => {} }) },
+    ];
+    if (avail.varnish) {
+      anchors.push({
+        name: 'Varnish, 3 nodes',
+        urls: async (n) => {
+          const v = await Promise.all([0, 1, 2].map((i) => startVarnish(env, `herd${i}`, n.originPort)));
+          return { urls: v.map((x) => x.url), stop: async () => void (await Promise.all(v.map((x) => x.stop()))) };
+        },
+      });
+    }
+    if (avail.groupcache) {
+      anchors.push({ name: 'groupcache (Go), 3 nodes', urls: async (n) => startGroupcache(env, { nodes: 3, origin: n.originUrl }) });
+    }
+    for (const anchor of anchors) {
+      const nginx = await startNginx(env, { edges: 3 });
+      try {
+        const servers = await anchor.urls(nginx);
+        try {
+          const { ok, ms } = await fire(servers.urls);
+          const counts = nginx.originRequests();
+          const fetches = keys.reduce((n, k) => n + (counts.get(k) ?? 0), 0);
+          rows.push([anchor.name, `${ok}/${KEYS * PER_KEY}`, (fetches / KEYS).toFixed(2), fetches, ms]);
+        } finally {
+          await servers.stop();
+        }
+      } finally {
+        await nginx.stop();
+      }
+    }
+  }
+  print(table(['server', '200 answers', 'origin fetches per key', 'origin fetches', 'ms for all'], rows));
+  print();
+  const he = Number(rows[0]![2]);
+  print(`Target: exactly 1 origin fetch per key on 3 nodes: ${he.toFixed(2)}, ${verdict(he === 1)}.`);
+  print();
+}
+
+/** A cold 8 MB object: time to the first body byte through each cache vs its origin's own. */
+async function large(avail: Availability): Promise<void> {
+  print('## Cold 8 MB object: time to first byte');
+  print();
+  print("hashedge: the corpus' three 8 MB videos under three names each (nine cold keys), each requested once through a cold cache (its S3 client warmed by three small objects first), first body byte timed, median; beside it the same measurement against that cache's origin directly. hashedge reads an S3-compatible origin (s3rver, a separate process), timed directly with the same SDK. nginx, Varnish and groupcache: the three videos, each once, from nginx serving the files at 4 MB/s (`limit_rate 4m`).");
+  print();
+  const videos = readFileSync(join(env.dir, 'paths.txt'), 'utf8').split('\n').filter((p) => p.endsWith('.mp4'));
+  const rows: (string | number)[][] = [];
+  let hashedgeRatio = NaN;
+  {
+    const s3 = await startS3Server({ bucket: 'bench' });
+    try {
+      // Nine cold keys: each video under three content-hashed names.
+      const keys = videos.flatMap((v) => [1, 2, 3].map((copy) => v.replace('/video', `/copy${copy}-video`)));
+      for (const [i, key] of keys.entries()) {
+        await s3.client.send(new PutObjectCommand({ Bucket: 'bench', Key: key.slice(1), Body: readFileSync(join(ORIGIN, videos[Math.floor(i / 3)]!)), ContentType: 'video/mp4' }));
+      }
+      const warm = readFileSync(join(env.dir, 'paths.txt'), 'utf8').split('\n').filter((p) => p.endsWith('.css')).slice(0, 3);
+      for (const key of warm) await s3.client.send(new PutObjectCommand({ Bucket: 'bench', Key: key.slice(1), Body: readFileSync(join(ORIGIN, key)), ContentType: 'text/css' }));
+      const h = await startHashedge(env, {
+        origin: 's3://bench',
+        extraArgs: ['--s3-endpoint', s3.endpoint, '--s3-force-path-style'],
+        env: { AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey, AWS_REGION: 'us-east-1' },
+      });
+      try {
+        // Both S3 clients warm (a fresh process' first SDK calls load and compile code).
+        for (const key of warm) await status(h.urls[0]! + key);
+        const direct: number[] = [];
+        const through: number[] = [];
+        for (const key of keys) {
+          const t0 = performance.now();
+          const object = await s3.client.send(new GetObjectCommand({ Bucket: 'bench', Key: key.slice(1) }));
+          const body = object.Body as NodeJS.ReadableStream;
+          await new Promise((resolve) => body.once('data', resolve));
+          direct.push(performance.now() - t0);
+          (body as unknown as { destroy(): void }).destroy();
+          through.push(await firstByteMs(h.urls[0]! + key));
+          // Let the fill finish (the client left after its first byte) before the next key.
+          await status(h.urls[0]! + key);
+        }
+        if (process.env.BENCH_DEBUG) console.error({ direct, through });
+        hashedgeRatio = median(through) / median(direct);
+        rows.push(['**hashedge** (S3 origin: s3rver)', median(through).toFixed(1), median(direct).toFixed(1), `${hashedgeRatio.toFixed(2)}x`]);
+      } finally {
+        await h.stop();
+      }
+    } finally {
+      await s3.stop();
+    }
+  }
+  if (avail.nginx) {
+    const nginx = await startNginx(env, { edges: 1, edgeUpstream: 'slow-origin' });
+    try {
+      const origin: number[] = [];
+      for (const v of videos) origin.push(await firstByteMs(nginx.slowOriginUrl + v));
+      const originMs = median(origin);
+      const anchor = async (name: string, url: string) => {
+        const times: number[] = [];
+        for (const v of videos) times.push(await firstByteMs(url + v));
+        rows.push([name, median(times).toFixed(1), originMs.toFixed(1), `${(median(times) / originMs).toFixed(2)}x`]);
+      };
+      await anchor('nginx proxy_cache (origin: nginx at 4 MB/s)', nginx.edgeUrls[0]!);
+      if (avail.varnish) {
+        const v = await startVarnish(env, 'large', nginx.slowOriginPort);
+        try {
+          await anchor('Varnish (origin: nginx at 4 MB/s)', v.url);
+        } finally {
+          await v.stop();
+        }
+      }
+      if (avail.groupcache) {
+        const g = await startGroupcache(env, { nodes: 1, origin: nginx.slowOriginUrl });
+        try {
+          await anchor('groupcache (Go) (origin: nginx at 4 MB/s)', g.urls[0]!);
+        } finally {
+          await g.stop();
+        }
+      }
+    } finally {
+      await nginx.stop();
+    }
+  }
+  print(table(['server', 'first byte ms', "origin's own first byte ms", 'ratio'], rows));
+  print();
+  print(`Target: first byte within 1.5x of the origin's own: ${hashedgeRatio.toFixed(2)}x, ${verdict(hashedgeRatio <= 1.5)}.`);
+  print();
+}
+
+/** Working set 3x the cache: hit ratio, evictions, resident memory. */
+async function memory(): Promise<void> {
+  const corpusBytes = readdirSync(ORIGIN).reduce((n, f) => n + statSync(join(ORIGIN, f)).size, 0);
+  const budget = Math.floor(corpusBytes / 3);
+  print('## Working set larger than the cache');
+  print();
+  print(`--cache-size ${mib(budget)} MiB, a third of the ${mib(corpusBytes)} MiB corpus; one pass over every path, then Zipf s=1 and a second run with s=0.6 (flatter, more misses). Resident memory read from /proc (VmRSS at the end, VmHWM the peak).`);
+  print();
+  const h = await startHashedge(env, { origin: ORIGIN, cacheSize: String(budget) });
+  const rows: (string | number)[][] = [];
+  const bound = 1.2 * budget + 80 * 2 ** 20;
+  let peak = 0;
+  try {
+    const paths = join(env.dir, 'paths.txt');
+    await warmAll(h.urls[0]!, paths);
+    for (const s of [1, 0.6]) {
+      const before = (await h.stats(h.urls[0]!)).counters;
+      const r = await measure(h.urls[0]!, { paths, zipfS: s });
+      const after = await h.stats(h.urls[0]!);
+      const hits = after.counters.hits - before.hits;
+      const misses = after.counters.misses - before.misses + (after.counters.collapsed - before.collapsed);
+      const mem = residentMemory(h.pids[0]!);
+      peak = Math.max(peak, mem.peak);
+      rows.push([`Zipf s=${s}`, Math.round(r.rps).toLocaleString('en-US'), r.p99Ms.toFixed(2), r.mbps.toFixed(1), `${((100 * hits) / (hits + misses)).toFixed(1)}%`, after.counters.evictions, `${mib(after.cache.bytes)} / ${mib(after.cache.budgetBytes)}`, mib(mem.rss), mib(mem.peak)]);
+    }
+  } finally {
+    await h.stop();
+  }
+  print(table(['load', 'rps', 'p99 ms', 'MB/s', 'hit ratio (measured run + warm-up)', 'evictions (total)', 'cache MiB / budget', 'RSS MiB', 'peak RSS MiB'], rows));
+  print();
+  print(`Target: peak RSS <= 1.2x cache + 80 MiB = ${mib(bound)} MiB: ${mib(peak)} MiB, ${verdict(peak <= bound)}.`);
+  print();
+}
+
+/** --workers 2 vs 1 on this machine (both cores for the servers; wrk shares CPU 0). */
+async function workers(): Promise<void> {
+  print('## --workers 2 vs 1');
+  print();
+  const help = execFileSync(process.execPath, [fileURLToPath(new URL('../dist/cli.js', import.meta.url)), 'serve', '--help'], { encoding: 'utf8' });
+  if (!help.includes('--workers')) {
+    print('Skipped: this build has no --workers.');
+    print();
+    return;
+  }
+  print('This machine has 2 cores: the servers may use both, and wrk (on CPU 0) competes with one of them, so 2 workers cannot reach 2x here; the ratio shows what a second core buys when the load generator shares it.');
+  print();
+  const rows: Row[] = [];
+  for (const [label, paths] of [['small hot', write1(HOT_PATH)], ['Zipf', join(env.dir, 'paths.txt')]] as const) {
+    for (const n of [1, 2]) {
+      const h = await startHashedge({ ...env, serverCpus: '0,1' }, { origin: ORIGIN, extraArgs: ['--workers', String(n)] });
+      try {
+        for (let pass = 0; pass < 2; pass++) await warmAll(h.urls[0]!, paths);
+        rows.push({ name: `${label}, ${n} worker${n > 1 ? 's' : ''}`, result: await measure(h.urls[0]!, { paths }) });
+      } finally {
+        await h.stop();
+      }
+    }
+  }
+  print(throughputTable(rows, 'none'));
+  print();
+  for (let i = 0; i < rows.length; i += 2) print(`${rows[i]!.name.split(',')[0]}: 2 workers / 1 worker = ${(rows[i + 1]!.result.rps / rows[i]!.result.rps).toFixed(2)}x.`);
+  print();
+}
+
+// --- helpers ---------------------------------------------------------------------------------
+
+function ensureCorpus(): void {
+  if (existsSync(join(env.dir, 'paths.txt')) && existsSync(ORIGIN)) return;
+  process.stderr.write(`generating the corpus in ${ORIGIN} (python3, ~10 s)\n`);
+  execFileSync('python3', [join(KIT, 'make_corpus.py'), ORIGIN, '2000'], { stdio: 'inherit' });
+}
+
+/** A paths file with one path. */
+function write1(path: string): string {
+  const file = join(env.dir, `one-${path.replace(/\W/g, '_')}.txt`);
+  writeFileSync(file, path + '\n');
+  return file;
+}
+
+function countPaths(): number {
+  return readFileSync(join(env.dir, 'paths.txt'), 'utf8').split('\n').filter(Boolean).length;
+}
+
+function corpusSummary(): string {
+  const files = readdirSync(ORIGIN);
+  const bytes = files.reduce((n, f) => n + statSync(join(ORIGIN, f)).size, 0);
+  return `${files.length} files, ${mib(bytes)} MiB`;
+}
+
+/** Requests every path once (16 at a time) so caches hold the corpus before measuring. */
+async function warmAll(base: string, pathsFile: string): Promise<void> {
+  const paths = readFileSync(pathsFile, 'utf8').split('\n').filter(Boolean);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < paths.length) await status(base + paths[next++]!);
+    }),
+  );
+}
+
+/** GET, body drained; the status (0 on a network error). */
+async function status(url: string): Promise<number> {
+  try {
+    const res = await fetch(url);
+    await res.arrayBuffer();
+    return res.status;
+  } catch {
+    return 0;
+  }
+}
+
+/** ms from sending a GET to its first body byte (then the connection is dropped). */
+function firstByteMs(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const req = request(url, { agent: false }, (res) => {
+      if (res.statusCode !== 200) reject(new Error(`${url}: ${res.statusCode}`));
+      res.once('data', () => {
+        resolve(performance.now() - t0);
+        req.destroy();
+      });
+    });
+    req.on('error', (err) => (err.message.includes('socket hang up') ? undefined : reject(err)));
+    req.end();
+  });
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function mib(bytes: number): string {
+  return (bytes / 2 ** 20).toFixed(0);
+}
+
+function machine(): string {
+  const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown CPU';
+  const cores = readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length;
+  return `${cores} cores (${cpu})`;
+}
+
+await main();
