@@ -26,7 +26,8 @@ import type { ByteRange, Origin, OriginObject } from '../origin/origin.js';
 import { getWithTimeout } from '../origin/timeout.js';
 import type { Logger } from '../log.js';
 import { Blob } from './blob.js';
-import { encodeVariants, isCompressible } from './encode.js';
+import { isCompressible } from './encode.js';
+import { Encoder } from './encoder.js';
 import { Fill } from './fill.js';
 import { SingleFlight } from './singleflight.js';
 
@@ -126,6 +127,9 @@ export class Group {
   readonly #filling = new Map<string, Fill>();
   /** Loads in flight by key; a purge marks them so what they bring is served but not kept. */
   readonly #loads = new Map<string, Set<{ discarded: boolean }>>();
+  readonly #encoder: Encoder;
+  /** Cached compressible blobs stored without variants because the encoder was busy. */
+  readonly #unencoded = new WeakSet<Blob>();
   readonly stats: GroupStats = {
     hits: 0, misses: 0, collapsed: 0, negativeHits: 0, originFetches: 0, peerFetches: 0,
     originNotFound: 0, originErrors: 0, passThrough: 0, evictions: 0, hotHits: 0, hotAdmissions: 0,
@@ -134,6 +138,7 @@ export class Group {
   constructor(options: GroupOptions) {
     this.#options = options;
     this.#clock = options.clock ?? Date.now;
+    this.#encoder = new Encoder({ brotliQuality: options.brotliQuality });
     const hotSize = options.hotCacheSize ?? 0;
     const blobCache = (maxSize: number) =>
       new LRUCache<string, Blob>({
@@ -167,6 +172,12 @@ export class Group {
       return undefined;
     }
     this.stats.hits++;
+    // Three property reads for the usual hit; the WeakSet only for a compressible blob with no variant.
+    if (blob.compressible && blob.br === undefined && blob.gzip === undefined && this.#unencoded.has(blob) && this.#encoder.idle) {
+      this.#unencoded.delete(blob);
+      const cache = this.#main.peek(key) === blob ? this.#main : this.#hot;
+      if (cache !== undefined) void this.#addVariants(cache, blob);
+    }
     return blob;
   }
 
@@ -372,11 +383,18 @@ export class Group {
         // carries its ETag and encodings (and tests need no waiting).
         const identity = await finish;
         const cache = this.#cacheFor(key, viaPeer, load);
-        // Variants cost a compression per fill: made only for what is kept.
-        const blob = identity.compressible && cache !== undefined ? identity.withVariants(await encodeVariants(identity.identity.body, this.#options.brotliQuality)) : identity;
+        // Variants cost a compression per fill: made only for what is kept. With the encoder
+        // free, the first answer waits for them (and carries them); with it busy, the answer
+        // goes now with the identity bytes and the variants follow in the background.
+        const encode = identity.compressible && cache !== undefined;
+        const encodeNow = encode && this.#encoder.idle;
+        const blob = encodeNow ? identity.withVariants(await this.#encoder.encode(identity.identity.body)!) : identity;
         // A purge may have come while the variants were made.
         const keep = cache !== undefined && !load.discarded;
-        if (keep) cache.set(key, blob);
+        if (keep) {
+          cache.set(key, blob);
+          if (encode && !encodeNow) void this.#addVariants(cache, blob);
+        }
         return { kind: 'blob', blob, stored: keep };
       }
       this.#filling.set(key, fill);
@@ -399,8 +417,13 @@ export class Group {
   }
 
   async #addVariants(cache: LRUCache<string, Blob>, identity: Blob): Promise<void> {
+    const encoding = this.#encoder.encode(identity.identity.body);
+    if (encoding === undefined) {
+      this.#unencoded.add(identity);
+      return;
+    }
     try {
-      const variants = await encodeVariants(identity.identity.body, this.#options.brotliQuality);
+      const variants = await encoding;
       // Only if the entry is still this blob (not purged or replaced meanwhile).
       if (cache.peek(identity.key) === identity) cache.set(identity.key, identity.withVariants(variants));
     } catch (err) {

@@ -1,0 +1,74 @@
+/**
+ * Compression is bounded: a burst of cold compressible misses is answered at once with the
+ * identity bytes instead of waiting behind a compression queue, and every asset still gets its
+ * variants afterwards (src/cache/encoder.ts).
+ */
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { brotliDecompressSync } from 'node:zlib';
+import { Encoder } from '../src/cache/encoder.js';
+import { startTestEdge } from './helpers/edge.js';
+import { request } from './helpers/http.js';
+import { Gate, TestOrigin } from './helpers/origins.js';
+
+/** Text that compresses like a JS bundle and takes brotli some milliseconds. */
+function script(seed: number, bytes: number): Buffer {
+  const words = ['function', 'const', 'return', 'import', 'export', '=>', '{', '}', ';', '\n'];
+  let out = '';
+  let x = seed;
+  while (out.length < bytes) {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    out += `${words[x % words.length]} v${x % 9973} `;
+  }
+  return Buffer.from(out.slice(0, bytes));
+}
+
+test('an encoder with a full backlog refuses at once; what it accepted it compresses', async () => {
+  const encoder = new Encoder({ brotliQuality: 5, concurrency: 1, backlogBytes: 300_000 });
+  const bodies = [1, 2, 3].map((seed) => script(seed, 200_000));
+  const first = encoder.encode(bodies[0]!); // runs
+  const second = encoder.encode(bodies[1]!); // waits (200 KB of 300 KB backlog)
+  const third = encoder.encode(bodies[2]!); // would make 400 KB waiting: refused
+  assert.ok(first && second);
+  assert.equal(third, undefined);
+  assert.equal(encoder.idle, false);
+  const [a, b] = await Promise.all([first, second]);
+  assert.deepEqual(brotliDecompressSync(a.br!), bodies[0]);
+  assert.deepEqual(brotliDecompressSync(b.br!), bodies[1]);
+  assert.equal(encoder.idle, true);
+});
+
+test('a burst of cold compressible misses is answered without waiting for compression, and every asset gets brotli afterwards', async () => {
+  const origin = new TestOrigin();
+  const keys = Array.from({ length: 12 }, (_, i) => `app-${String(i).padStart(2, '0')}a1b2c3d4.js`);
+  const bodies = new Map(keys.map((key, i) => [key, origin.put(key, script(i + 10, 400_000), { contentType: 'text/javascript' })]));
+  const edge = await startTestEdge({}, origin);
+  after(() => edge.close());
+  // Every fill completes at about the same time: the encoder is busy with the first.
+  origin.gate = new Gate();
+  const burst = Promise.all(keys.map((key) => request(`${edge.url}/${key}`, { headers: { 'accept-encoding': 'br' } })));
+  for (const key of keys) await origin.arrived(1, key);
+  origin.gate.open();
+  const first = await burst;
+  const decoded = (res: (typeof first)[number]) => (res.headers['content-encoding'] === 'br' ? brotliDecompressSync(res.body) : res.body);
+  first.forEach((res, i) => {
+    assert.equal(res.status, 200);
+    assert.deepEqual(decoded(res), bodies.get(keys[i]!));
+  });
+  assert.ok(first.some((res) => res.headers['content-encoding'] === undefined), 'some answers went with identity bytes instead of waiting for the encoder');
+
+  // Later requests get brotli for every key (the variants follow in the background or on a hit).
+  const deadline = Date.now() + 30_000;
+  for (const key of keys) {
+    for (;;) {
+      const res = await request(`${edge.url}/${key}`, { headers: { 'accept-encoding': 'br' } });
+      if (res.headers['content-encoding'] === 'br') {
+        assert.deepEqual(brotliDecompressSync(res.body), bodies.get(key));
+        break;
+      }
+      assert.ok(Date.now() < deadline, `${key} never got a brotli variant`);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(origin.count(key), 1, 'compression never refetches');
+  }
+});
