@@ -15,6 +15,7 @@ import { Cluster } from './cluster/cluster.js';
 import { createPeerRoute } from './cluster/peer-route.js';
 import { Traffic } from './stats/traffic.js';
 import { Metrics } from './stats/metrics.js';
+import type { WorkerIdentity } from './http/admin.js';
 
 /** Interval between readiness probes of the origin until it first answers. */
 const READY_PROBE_INTERVAL_MS = 2_000;
@@ -28,6 +29,7 @@ export interface Edge {
   readonly server: Server;
   readonly group: Group;
   readonly traffic: Traffic;
+  readonly metrics: Metrics;
   readonly origin: Origin;
   /** Membership and ring, when the node is part of a cluster (--peers or --peers-dns). */
   readonly cluster: Cluster | undefined;
@@ -46,6 +48,10 @@ export interface EdgeDependencies {
   readonly clock?: () => number;
   /** Overrides of the listening socket's timeouts (tests: slowloris in milliseconds). @default SERVER_TIMEOUTS */
   readonly serverTimeouts?: Partial<ServerTimeouts>;
+  /** This worker, in a node with --workers > 1 (shown by /_hashedge/stats). */
+  readonly worker?: WorkerIdentity;
+  /** The /metrics text instead of this process's registry (a worker: the whole node's). */
+  readonly scrapeMetrics?: () => Promise<string>;
 }
 
 export async function startEdge(config: Config, deps: EdgeDependencies = {}): Promise<Edge> {
@@ -91,8 +97,8 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   const accessLog = config.accessLog ? (deps.accessLog ?? createLogger('info', process.stdout)) : undefined;
   const traffic = new Traffic();
   const clusterStatus = () => (cluster ? { self: cluster.self, members: cluster.status() } : null);
-  metrics = new Metrics({ group, traffic, clusterStatus, peerStats: () => cluster?.origin.stats, isReady: () => ready });
-  const server = createEdgeServer({ config, group, ...(peerRoute ? { peerRoute } : {}), originDescription: origin.description, isReady: () => ready, traffic, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
+  metrics = new Metrics({ group, traffic, clusterStatus, peerStats: () => cluster?.origin.stats, isReady: () => ready, ...(deps.scrapeMetrics ? { scrape: deps.scrapeMetrics } : {}) });
+  const server = createEdgeServer({ config, group, ...(peerRoute ? { peerRoute } : {}), ...(deps.worker ? { worker: deps.worker } : {}), originDescription: origin.description, isReady: () => ready, traffic, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -113,6 +119,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
     server,
     group,
     traffic,
+    metrics,
     origin,
     cluster,
     isReady: () => ready,

@@ -24,7 +24,15 @@ export interface AdminOptions {
   readonly metrics: Metrics;
   readonly clusterStatus: () => ClusterStatus | null;
   readonly purge: Omit<PurgeOptions, 'group' | 'log'>;
+  /** Which worker of a multi-worker node this is (--workers > 1); the stats say who answered. */
+  readonly worker?: WorkerIdentity | undefined;
   readonly log: Logger;
+}
+
+export interface WorkerIdentity {
+  /** 0 to workers - 1; a replaced worker keeps its index (and ring member). */
+  readonly index: number;
+  readonly pid: number;
 }
 
 export function createAdminApp(options: AdminOptions): express.Express {
@@ -53,13 +61,14 @@ export function createAdminApp(options: AdminOptions): express.Express {
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'starting' });
   });
   app.get('/metrics', (_req, res, next) => {
-    const { registry } = options.metrics;
-    registry.metrics().then((text) => res.type(registry.contentType).send(text), next);
+    const { metrics } = options;
+    metrics.scrape().then((text) => res.type(metrics.registry.contentType).send(text), next);
   });
   app.get('/_hashedge/stats', (_req, res) => {
     const { group, traffic } = options;
     res.json({
       node: options.purge.self(),
+      worker: options.worker ?? null,
       origin: options.originDescription,
       uptimeSeconds: Math.round((Date.now() - options.startedAt) / 1000),
       ready: options.isReady(),

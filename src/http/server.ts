@@ -10,7 +10,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { CacheResult, Traffic } from '../stats/traffic.js';
 import type { Metrics } from '../stats/metrics.js';
-import { createAdminApp } from './admin.js';
+import { createAdminApp, type WorkerIdentity } from './admin.js';
 import { createAssetHandler } from './asset.js';
 import { HeaderPolicy } from './headers.js';
 
@@ -50,6 +50,8 @@ export interface EdgeServerOptions {
   readonly purge: { readonly self: () => string; readonly peers: () => readonly string[] };
   /** Where access lines go, when --access-log is on. */
   readonly accessLog?: Logger;
+  /** This worker, in a node with --workers > 1. */
+  readonly worker?: WorkerIdentity;
   /** Overrides of SERVER_TIMEOUTS (tests: a slowloris test cannot wait 20 s). @default SERVER_TIMEOUTS */
   readonly timeouts?: Partial<ServerTimeouts>;
   readonly log: Logger;
@@ -80,6 +82,7 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
     clusterStatus: options.clusterStatus,
     startedAt: Date.now(),
     purge: { ...options.purge, adminToken: config.adminToken, peerTimeoutMs: config.peerTimeout },
+    worker: options.worker,
     log,
   });
   const timeouts: ServerTimeouts = { ...SERVER_TIMEOUTS, ...options.timeouts };

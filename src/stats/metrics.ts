@@ -16,13 +16,20 @@ export interface MetricSources {
   /** Peer client counters, in a cluster. */
   readonly peerStats: () => { peerLoads: number; peerFailures: number } | undefined;
   readonly isReady: () => boolean;
+  /**
+   * The /metrics text. @default this registry's. A worker of a multi-worker node passes the
+   * whole node's instead (workers/node-metrics.ts), so a scrape counts every worker.
+   */
+  readonly scrape?: () => Promise<string>;
 }
 
 export class Metrics {
   readonly registry = new Registry();
   readonly #fetchSeconds: Histogram<'source' | 'result'>;
+  readonly #scrape: (() => Promise<string>) | undefined;
 
   constructor(sources: MetricSources) {
+    this.#scrape = sources.scrape;
     const registers = [this.registry];
     const { group, traffic } = sources;
     collectDefaultMetrics({ register: this.registry });
@@ -57,9 +64,11 @@ export class Metrics {
     byCache('hashedge_cache_bytes', 'Bytes cached, every variant counted.', (c) => c.bytes);
     byCache('hashedge_cache_items', 'Objects cached.', (c) => c.items);
     byCache('hashedge_cache_budget_bytes', 'Bytes the cache may hold.', (c) => c.budgetBytes);
-    gauge('hashedge_cluster_members', 'Members of the ring, this node included (1 outside a cluster).', () => sources.clusterStatus()?.members.length ?? 1);
-    gauge('hashedge_cluster_healthy_members', 'Members not in a failure back-off.', () => sources.clusterStatus()?.members.filter((m) => m.healthy).length ?? 1);
-    gauge('hashedge_ready', '1 once the origin has answered, else 0.', () => (sources.isReady() ? 1 : 0));
+    // Aggregators say how a node with --workers > 1 adds its workers' values up (default: sum,
+    // right for every counter and cache gauge): the ring is one, and the node is ready when all are.
+    gauge('hashedge_cluster_members', 'Members of the ring, this node (or each of its workers) included (1 outside a cluster).', () => sources.clusterStatus()?.members.length ?? 1, 'max');
+    gauge('hashedge_cluster_healthy_members', 'Members not in a failure back-off.', () => sources.clusterStatus()?.members.filter((m) => m.healthy).length ?? 1, 'min');
+    gauge('hashedge_ready', '1 once the origin has answered, else 0.', () => (sources.isReady() ? 1 : 0), 'min');
 
     function counter(name: string, help: string, read: () => number): void {
       new Counter({
@@ -70,14 +79,19 @@ export class Metrics {
         },
       });
     }
-    function gauge(name: string, help: string, read: () => number): void {
+    function gauge(name: string, help: string, read: () => number, aggregator: 'sum' | 'min' | 'max' = 'sum'): void {
       new Gauge({
-        name, help, registers,
+        name, help, registers, aggregator,
         collect() {
           this.set(read());
         },
       });
     }
+  }
+
+  /** The text /metrics answers. */
+  scrape(): Promise<string> {
+    return this.#scrape?.() ?? this.registry.metrics();
   }
 
   /** For Group's onFetch. */
