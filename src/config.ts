@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.js';
 import { parseDuration, parseSize } from './units.js';
 
@@ -67,6 +68,12 @@ export interface Config {
   readonly accessLog: boolean;
   /** Refuse bodies whose SHA-256 does not start with the hex hash in their name. */
   readonly verifyNames: boolean;
+  /**
+   * Processes serving this node (node:cluster workers sharing --port), each a member of the
+   * ring with floor(cacheSize / workers) bytes of cache. 1: one process, no node:cluster.
+   * @default 1
+   */
+  readonly workers: number;
 }
 
 /** One command-line flag: how it reads, its default, and the parser user input goes through. */
@@ -155,6 +162,14 @@ function parseShare(text: string): number | undefined {
   return n >= 0 && n <= 0.5 ? n : undefined;
 }
 
+/** Most workers a node may run: far above today's core counts, far below the ring's 65535 members. */
+export const MAX_WORKERS = 256;
+
+/** `auto`: one worker per core the OS lets this process use; else an integer from 1 to MAX_WORKERS. */
+function parseWorkers(text: string): number | undefined {
+  return text.trim() === 'auto' ? Math.min(MAX_WORKERS, availableParallelism()) : parseIntIn(1, MAX_WORKERS)(text);
+}
+
 function option<K extends keyof Config>(spec: OptionSpec<K>): OptionSpec<K> {
   return spec;
 }
@@ -187,6 +202,7 @@ export const OPTIONS = [
   option({ key: 'adminToken', name: 'admin-token', arg: '<token>', default: undefined, description: 'Bearer token for admin actions (POST /_hashedge/purge). Unset: they are refused.', expected: 'a token of 16 or more visible characters', parse: (t) => (/^[\x21-\x7e]{16,}$/.test(t) ? t : undefined) }),
   option({ key: 'verifyNames', name: 'verify-names', default: 'false', description: "Refuse (502, not cached) a body whose SHA-256 does not start with the hex hash in its name: for origins filled by hashedge upload, whose names are made that way (bundlers' own hashes would fail). Bodies with a stored SHA-256 (S3 metadata from hashedge upload) are always checked.", expected: 'true or false', parse: parseBoolean }),
   option({ key: 'accessLog', name: 'access-log', default: 'false', description: 'Write one JSON line per asset response to stdout (method, path, status, cache result, bytes, ms, client).', expected: 'true or false', parse: parseBoolean }),
+  option({ key: 'workers', name: 'workers', arg: '<n|auto>', default: '1', description: 'Processes serving this node, sharing --port (node:cluster); auto: one per core. Each is a member of the consistent-hash ring with --cache-size / n of the cache, so a cold key is still loaded once per node (once per cluster with --peers).', expected: `an integer from 1 to ${MAX_WORKERS}, or auto`, parse: parseWorkers }),
   option({ key: 'shutdownTimeout', name: 'shutdown-timeout', arg: '<duration>', default: '10s', description: 'On SIGTERM: how long requests in flight may take to finish before their connections are cut.', expected: 'a duration like 10s', parse: parseDuration }),
 ] as const;
 
@@ -295,13 +311,29 @@ export function resolveConfig(flags: RawOptions = {}, env: Readonly<Record<strin
     }
   }
   if (config.peersDnsInterval < 1000) throw new ConfigError('--peers-dns-interval: expected at least 1s.');
+  if (config.workers > 1) checkWorkers(config);
   return Object.freeze(config);
+}
+
+/** What --workers > 1 needs of the other options: a cache share per worker, and free peer ports. */
+function checkWorkers(config: Config): void {
+  const share = Math.floor(config.cacheSize / config.workers);
+  if (share < 1024 * 1024 || share < config.maxObjectSize) {
+    throw new ConfigError(`--cache-size ${config.cacheSize} bytes shared by --workers ${config.workers} gives ${share} bytes each, below 1MiB or --max-object-size (${config.maxObjectSize} bytes): raise --cache-size or lower --workers.`);
+  }
+  if (config.self !== undefined) {
+    // In a cluster, worker i of node http://h:p is the member http://h:(p+1+i) (see cluster/members.ts).
+    const self = new URL(config.self);
+    const port = Number(self.port || (self.protocol === 'https:' ? 443 : 80));
+    if (port + config.workers > 65535) throw new ConfigError(`--workers ${config.workers} with --self ${config.self}: worker peer ports ${port + 1}-${port + config.workers} exceed 65535.`);
+  }
 }
 
 /** The README's options table, rendered from OPTIONS (the README embeds it verbatim). */
 export function renderOptionsMarkdown(): string {
   const rows = OPTIONS.map((spec) => {
-    const flag = `\`--${spec.name}${spec.arg ? ' ' + spec.arg : ''}\``;
+    // A `|` inside a table cell, even in code, must be escaped (GitHub still shows it unescaped in code).
+    const flag = `\`--${spec.name}${spec.arg ? ' ' + spec.arg.replace(/\|/g, '\\|') : ''}\``;
     const def = spec.default === undefined ? '' : spec.key === 'origin' ? 'bundled `sample/`' : `\`${spec.default}\``;
     return `| ${flag} | \`${envName(spec.name)}\` | ${def} | ${spec.description} |`;
   });

@@ -25,7 +25,8 @@ export type ErrorCode =
   | 'E_ADMIN_DISABLED'
   | 'E_BAD_PURGE'
   | 'E_UPLOAD' | 'E_UPLOAD_CHANGED' | 'E_UPLOAD_CONFLICT'
-  | 'E_PURGE_INCOMPLETE';
+  | 'E_PURGE_INCOMPLETE'
+  | 'E_METRICS_UNAVAILABLE';
 
 export class EdgeError extends Error {
   readonly code: ErrorCode;

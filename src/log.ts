@@ -17,3 +17,13 @@ export function createLogger(level: LogLevel, destination: NodeJS.WritableStream
 }
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** `log` with `fields` added to every line (a worker's index, say). */
+export function withFields(log: Logger, fields: Record<string, unknown>): Logger {
+  return {
+    debug: (f) => log.debug({ ...fields, ...f }),
+    info: (f) => log.info({ ...fields, ...f }),
+    warn: (f) => log.warn({ ...fields, ...f }),
+    error: (f) => log.error({ ...fields, ...f }),
+  };
+}

@@ -37,7 +37,7 @@ export class Cluster extends EventEmitter {
     this.#peers = new PeerClient({ timeoutMs: config.peerTimeout, secret: config.peerSecret, ...(clock ? { clock } : {}) });
     this.#ring = new Ring([this.self]);
     if (config.peersDns !== undefined) {
-      this.#discovery = new DnsDiscovery({ ...config.peersDns, servers: config.dnsServers });
+      this.#discovery = new DnsDiscovery({ ...config.peersDns, servers: config.dnsServers, workers: config.workers });
     }
     this.origin = new ClusterOrigin({ self: this.self, origin, peers: this.#peers, ring: () => this.#ring, log });
   }

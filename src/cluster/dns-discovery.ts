@@ -5,6 +5,7 @@
  * answer.
  */
 import { Resolver } from 'node:dns/promises';
+import { workerMembers } from './members.js';
 
 export interface DnsDiscoveryOptions {
   readonly name: string;
@@ -13,6 +14,8 @@ export interface DnsDiscoveryOptions {
   readonly servers: readonly string[];
   /** ms one query may take (c-ares retries once within it). @default 2000 */
   readonly timeoutMs?: number;
+  /** Workers per node (--workers): each address stands for that many members. @default 1 */
+  readonly workers?: number;
 }
 
 /** DNS answered that the name has no records: the cluster is this node alone for now. */
@@ -40,7 +43,8 @@ export class DnsDiscovery {
     const { name, port } = this.#options;
     const [v4, v6] = await Promise.all([this.#query(() => this.#resolver.resolve4(name)), this.#query(() => this.#resolver.resolve6(name))]);
     if (v4 === undefined && v6 === undefined) return [];
-    return [...(v4 ?? []).map((a) => `http://${a}:${port}`), ...(v6 ?? []).map((a) => `http://[${a}]:${port}`)].sort();
+    const nodes = [...(v4 ?? []).map((a) => `http://${a}:${port}`), ...(v6 ?? []).map((a) => `http://[${a}]:${port}`)];
+    return nodes.flatMap((node) => workerMembers(node, this.#options.workers ?? 1)).sort();
   }
 
   /** The addresses, or undefined when the name has no such records. */

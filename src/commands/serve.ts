@@ -7,12 +7,21 @@ import { createLogger } from '../log.js';
 
 export async function serve(config: Config): Promise<void> {
   const log = createLogger(config.logLevel);
+  if (config.workers > 1) {
+    // Loaded only here: a one-process node (the default) never touches node:cluster.
+    const { default: cluster } = await import('node:cluster');
+    if (cluster.isPrimary) {
+      const { runPrimary } = await import('../workers/primary.js');
+      runPrimary(config, log, { announce: (url, origin) => void announce(config, url, `origin ${origin}, ${config.workers} workers`) });
+    } else {
+      const { runWorker } = await import('../workers/worker.js');
+      await runWorker(config, log);
+    }
+    return;
+  }
   const edge = await startEdge(config, { log });
   log.info({ event: 'listening', url: edge.url, origin: edge.origin.description, cacheSize: config.cacheSize });
-  const example = await exampleAssetPath(config);
-  process.stdout.write(`hashedge edge listening on ${edge.url} (origin ${edge.origin.description})\n`);
-  if (example !== undefined) process.stdout.write(`Try: curl -i ${edge.url}/${example}\n`);
-  process.stdout.write(`Status: ${edge.url}/_hashedge/stats\n`);
+  await announce(config, edge.url, `origin ${edge.origin.description}`);
 
   const shutdown = (signal: string) => {
     log.info({ event: 'shutdown', signal });
@@ -26,6 +35,14 @@ export async function serve(config: Config): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** The start-up lines (tests and the demo wait for the first). */
+async function announce(config: Config, url: string, about: string): Promise<void> {
+  const example = await exampleAssetPath(config);
+  process.stdout.write(`hashedge edge listening on ${url} (${about})\n`);
+  if (example !== undefined) process.stdout.write(`Try: curl -i ${url}/${example}\n`);
+  process.stdout.write(`Status: ${url}/_hashedge/stats\n`);
 }
 
 /** The first asset of a disk origin's manifest.json (as `hashedge upload` writes it), if any. */

@@ -1,0 +1,50 @@
+/**
+ * The IPC between the primary of a multi-worker node (--workers > 1) and its workers, in the
+ * order a worker starts:
+ *
+ *   worker  -> hello                       (its message listener is up: nothing sent is lost)
+ *   primary -> assign {index, peer host/port, secret}
+ *   worker  -> peer-listening {port}       (its own peer address is bound)
+ *   primary -> members {self, members}     (once every worker has bound: all join one ring)
+ *   worker  -> listening {url, ...}        (public port shared through node:cluster)
+ *
+ * and, at any time, a worker asks for the node's /metrics (metrics-request / metrics-reply).
+ * Every type is prefixed so prom-client's own cluster messages pass by untouched.
+ */
+
+export interface Assign {
+  readonly type: 'hashedge:assign';
+  readonly index: number;
+  /** Where the worker binds its peer listener; port 0: any (then reported back). */
+  readonly peerHost: string;
+  readonly peerPort: number;
+  /** Bearer token of the peer route between this node's workers (and nodes, if given). */
+  readonly peerSecret: string | undefined;
+}
+
+export interface Members {
+  readonly type: 'hashedge:members';
+  /** This worker's member URL. */
+  readonly self: string;
+  /** Every member known now (empty with --peers-dns: the workers resolve it themselves). */
+  readonly members: readonly string[];
+}
+
+export interface MetricsReply {
+  readonly type: 'hashedge:metrics-reply';
+  readonly id: number;
+  readonly text?: string;
+  readonly error?: string;
+}
+
+export type ToWorker = Assign | Members | MetricsReply;
+
+export type ToPrimary =
+  | { readonly type: 'hashedge:hello' }
+  | { readonly type: 'hashedge:peer-listening'; readonly port: number }
+  | { readonly type: 'hashedge:listening'; readonly url: string; readonly origin: string }
+  | { readonly type: 'hashedge:metrics-request'; readonly id: number };
+
+export function isMessage<T extends { type: string }>(message: unknown, type: T['type']): message is T {
+  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === type;
+}

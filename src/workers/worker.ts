@@ -1,0 +1,61 @@
+/**
+ * One worker of a node started with --workers n > 1: an ordinary edge (startEdge) whose ring
+ * member is its own peer address, with 1/n of the cache, sharing the public port with its
+ * siblings through node:cluster. The primary tells it which member it is (messages.ts).
+ */
+import type { Config } from '../config.js';
+import { startEdge } from '../edge.js';
+import { withFields, type Logger } from '../log.js';
+import { isMessage, type Assign, type Members, type ToPrimary, type ToWorker } from './messages.js';
+import { nodeMetricsInWorker } from './node-metrics.js';
+import { PeerListener } from './peer-listener.js';
+
+export async function runWorker(config: Config, baseLog: Logger): Promise<void> {
+  const assign = await exchange<Assign>({ type: 'hashedge:hello' }, 'hashedge:assign');
+  const log = withFields(baseLog, { worker: assign.index });
+  const peers = await PeerListener.listen(assign.peerHost, assign.peerPort);
+  const { self, members } = await exchange<Members>({ type: 'hashedge:peer-listening', port: peers.port }, 'hashedge:members');
+
+  // The node stays within --cache-size: each worker holds its share (the hot share inside it).
+  const workerConfig: Config = Object.freeze({ ...config, cacheSize: Math.floor(config.cacheSize / config.workers), self, peers: members, peerSecret: assign.peerSecret });
+  let scrape: (() => Promise<string>) | undefined;
+  const edge = await startEdge(workerConfig, { log, worker: { index: assign.index, pid: process.pid }, scrapeMetrics: () => scrape!() });
+  scrape = nodeMetricsInWorker(edge.metrics.registry);
+  peers.attach(edge.server);
+  log.info({ event: 'worker_listening', url: edge.url, self, pid: process.pid });
+  send({ type: 'hashedge:listening', url: edge.url, origin: edge.origin.description });
+
+  // The primary sends SIGTERM to each worker; a terminal's Ctrl-C sends SIGINT to all at once.
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    log.info({ event: 'shutdown', signal });
+    Promise.all([peers.close(), edge.close()]).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ event: 'shutdown_failed', err: String(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+function send(message: ToPrimary): void {
+  process.send!(message);
+}
+
+/** Sends `message` and resolves with the primary's next message of type `type`. */
+function exchange<T extends ToWorker>(message: ToPrimary, type: T['type']): Promise<T> {
+  return new Promise((resolve) => {
+    const onMessage = (reply: unknown) => {
+      if (!isMessage<T>(reply, type)) return;
+      process.off('message', onMessage);
+      resolve(reply);
+    };
+    process.on('message', onMessage);
+    send(message);
+  });
+}

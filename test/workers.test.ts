@@ -1,0 +1,292 @@
+/**
+ * `hashedge serve --workers n`: a real primary and real worker processes (src/cli.ts through
+ * tsx, the code `npm run build` compiles to dist/cli.js) over real sockets. What a user
+ * notices: both workers answer, a cold key is still loaded once per node, /metrics counts the
+ * whole node, a dead worker is replaced, SIGTERM ends everything with exit 0. Synchronised
+ * by polling with deadlines, never by sleeps.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { Agent, get } from 'node:http';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createServer } from 'node:net';
+import { ConfigError } from '../src/errors.js';
+import { resolveConfig } from '../src/config.js';
+import { workerMembers } from '../src/cluster/members.js';
+import { DnsDiscovery } from '../src/cluster/dns-discovery.js';
+import { TestDnsServer } from './helpers/dns-server.js';
+import { request } from './helpers/http.js';
+import { freePort } from './helpers/cluster.js';
+import { runCli, spawnCli } from './helpers/cli.js';
+
+interface RunningNode {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly url: string;
+  readonly exited: Promise<[number | null, string | null]>;
+  readonly stderr: () => string;
+}
+
+/** Starts `hashedge serve <args>` and resolves once it prints its URL (or rejects when it exits first). */
+async function startNode(args: readonly string[]): Promise<RunningNode> {
+  const child = spawnCli(['serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', ...args]);
+  const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (c) => {
+      stdout += c;
+      const m = /listening on (\S+) \(.*, (\d+) workers\)/.exec(stdout);
+      if (m) resolve(m[1]!);
+    });
+    void exited.then(([code]) => reject(new Error(`serve exited with ${code} before listening: ${stderr}`)));
+  });
+  return { child, url, exited, stderr: () => stderr };
+}
+
+function getVia(url: string, agent: Agent | false): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
+interface Stats {
+  node: string;
+  worker: { index: number; pid: number } | null;
+  cache: { budgetBytes: number; hot: { budgetBytes: number } };
+}
+
+async function stats(url: string, agent: Agent | false = false): Promise<Stats> {
+  const res = await getVia(`${url}/_hashedge/stats`, agent);
+  assert.equal(res.status, 200);
+  return JSON.parse(res.body.toString()) as Stats;
+}
+
+/** The sum of a metric's samples (every label set) in /metrics text. */
+function metricSum(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`).exec(line);
+    if (m) sum += Number(m[1]);
+  }
+  return sum;
+}
+
+async function metrics(url: string): Promise<string> {
+  const res = await request(`${url}/metrics`);
+  assert.equal(res.status, 200);
+  return res.body.toString();
+}
+
+/** Polls `check` until it returns a value, or fails after `ms`. */
+async function eventually<T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+/** The worker pids that answer stats over fresh connections (round-robin reaches each in turn). */
+async function workerPids(url: string, n: number): Promise<Set<number>> {
+  const pids = new Set<number>();
+  return eventually(`${n} workers answering`, 10_000, async () => {
+    const s = await stats(url);
+    pids.add(s.worker!.pid);
+    return pids.size >= n ? pids : undefined;
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('hashedge serve --workers 2', { timeout: 60_000 }, () => {
+  let dir: string;
+  let node: RunningNode;
+  const keys = Array.from({ length: 20 }, (_, i) => `assets/chunk${i}-0492830483.js`);
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'hashedge-workers-'));
+    await mkdir(join(dir, 'assets'));
+    for (const key of keys) await writeFile(join(dir, key), `export default ${JSON.stringify(key)};`);
+    await writeFile(join(dir, 'assets/cold-0492830483.bin'), randomBytes(300_000));
+    node = await startNode(['--workers', '2', '--origin', dir, '--cache-size', '64MiB']);
+  });
+
+  after(async () => {
+    node?.child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('answers assets, and keep-alive connections reach both workers, each with half the cache', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+    try {
+      const results = await Promise.all(keys.flatMap((key) => [getVia(`${node.url}/${key}`, agent), getVia(`${node.url}/${key}`, agent)]));
+      results.forEach((res, i) => {
+        assert.equal(res.status, 200);
+        assert.equal(res.body.toString(), `export default ${JSON.stringify(keys[Math.floor(i / 2)])};`);
+      });
+      const seen = await Promise.all(Array.from({ length: 16 }, () => stats(node.url, agent)));
+      const pids = new Set(seen.map((s) => s.worker!.pid));
+      assert.equal(pids.size, 2, `stats answered by pids ${[...pids].join(', ')}`);
+      assert.deepEqual(new Set(seen.map((s) => s.worker!.index)), new Set([0, 1]));
+      for (const s of seen) assert.equal(s.cache.budgetBytes + s.cache.hot.budgetBytes, 32 * 1024 * 1024, 'each worker holds half of --cache-size');
+      assert.equal(new Set(seen.map((s) => s.node)).size, 2, 'each worker is its own ring member');
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  test('a cold key requested on 50 connections at once is loaded from the origin once', async () => {
+    const key = 'assets/cold-0492830483.bin';
+    const before = metricSum(await metrics(node.url), 'hashedge_origin_fetches_total');
+    const results = await Promise.all(Array.from({ length: 50 }, () => request(`${node.url}/${key}`)));
+    for (const res of results) {
+      assert.equal(res.status, 200);
+      assert.equal(res.body.length, 300_000);
+    }
+    const text = await metrics(node.url);
+    assert.equal(metricSum(text, 'hashedge_origin_fetches_total') - before, 1, 'one origin load for the whole node');
+  });
+
+  test('/metrics counts the requests of every worker, whichever worker takes the scrape', async () => {
+    const before = metricSum(await metrics(node.url), 'hashedge_requests_total');
+    const n = 40;
+    const pids = new Set<number>();
+    for (let i = 0; i < n; i++) {
+      const res = await request(`${node.url}/${keys[i % keys.length]}`);
+      assert.equal(res.status, 200);
+    }
+    for (let i = 0; i < 4; i++) pids.add((await stats(node.url)).worker!.pid);
+    assert.equal(pids.size, 2, 'the requests were spread over both workers');
+    // Several scrapes, so both workers take one: each must report the node's total.
+    const totals = await Promise.all(Array.from({ length: 4 }, async () => metricSum(await metrics(node.url), 'hashedge_requests_total') - before));
+    assert.deepEqual(totals, [n, n, n, n]);
+  });
+
+  test('a worker killed with SIGKILL is replaced, and the node keeps answering', async () => {
+    const pids = await workerPids(node.url, 2);
+    const [victim, survivor] = [...pids] as [number, number];
+    process.kill(victim, 'SIGKILL');
+    await eventually('the killed worker to be gone', 5_000, async () => (alive(victim) ? undefined : true));
+    // While it is down the other worker answers; after the back-off (1 s) a new one takes its place.
+    const replacement = await eventually('a replacement worker', 15_000, async () => {
+      const res = await request(`${node.url}/${keys[0]}`);
+      assert.equal(res.status, 200);
+      const pid = (await stats(node.url)).worker!.pid;
+      return pid !== victim && pid !== survivor ? pid : undefined;
+    });
+    assert.ok(alive(replacement));
+    for (let i = 0; i < 10; i++) assert.equal((await request(`${node.url}/${keys[i]}`)).status, 200);
+    assert.match(node.stderr(), /"event":"worker_exited"/, 'the death is logged');
+  });
+
+  test('SIGTERM to the primary: every worker exits and the primary exits 0', async () => {
+    const pids = await workerPids(node.url, 2);
+    node.child.kill('SIGTERM');
+    const [code] = await node.exited;
+    assert.equal(code, 0);
+    for (const pid of pids) assert.equal(alive(pid), false, `worker ${pid} is gone`);
+  });
+});
+
+test('two nodes of two workers each (--peers): a cold key asked of both nodes at once is loaded once in all', { timeout: 30_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'hashedge-workers-'));
+  const key = 'assets/shared-0492830483.bin';
+  await mkdir(join(dir, 'assets'));
+  await writeFile(join(dir, key), randomBytes(200_000));
+  const [pa, pb] = [await freePort(), await freePort()];
+  const peers = `http://127.0.0.1:${pa},http://127.0.0.1:${pb}`;
+  const common = ['--workers', '2', '--origin', dir, '--cache-size', '64MiB', '--peers', peers, '--peer-secret', 'a-long-enough-shared-secret'];
+  const nodes = await Promise.all([pa, pb].map((port) => startNode([...common, '--port', String(port), '--self', `http://127.0.0.1:${port}`])));
+  try {
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => request(`${nodes[i % 2]!.url}/${key}`)));
+    for (const res of results) assert.equal(res.status, 200);
+    const loads = await Promise.all(nodes.map(async (n) => metricSum(await metrics(n.url), 'hashedge_origin_fetches_total')));
+    assert.equal(loads[0]! + loads[1]!, 1, `origin loads per node: ${loads.join(', ')}`);
+    const members = (await stats(nodes[0]!.url)) as Stats & { cluster: { members: Array<{ url: string }> } };
+    assert.deepEqual(members.cluster.members.map((m) => m.url), [pa + 1, pa + 2, pb + 1, pb + 2].map((p) => `http://127.0.0.1:${p}`).sort());
+  } finally {
+    for (const n of nodes) n.child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a node whose workers cannot start (port taken) stops with exit code 1 and says why, instead of restarting them', async () => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const { port } = taken.address() as { port: number };
+  try {
+    const { code, stderr } = await runCli(['serve', '--workers', '2', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn']);
+    assert.equal(code, 1);
+    assert.match(stderr, new RegExp(`port ${port} is already in use \\(EADDRINUSE\\)`));
+    assert.match(stderr, /"event":"worker_failed_to_start"/);
+  } finally {
+    taken.close();
+  }
+});
+
+test('--workers: an integer from 1, or auto; the cache must leave each worker a share', () => {
+  assert.equal(resolveConfig().workers, 1);
+  assert.equal(resolveConfig({ workers: '4' }).workers, 4);
+  assert.equal(resolveConfig({ workers: 'auto' }).workers, availableParallelism());
+  assert.equal(resolveConfig({}, { HASHEDGE_WORKERS: '3' }).workers, 3);
+  const fails = (flags: Record<string, string>, message: RegExp) =>
+    assert.throws(() => resolveConfig(flags), (err: unknown) => err instanceof ConfigError && err.code === 'E_CONFIG' && message.test(err.message));
+  fails({ workers: '0' }, /--workers: expected an integer from 1 to 256, or auto/);
+  fails({ workers: 'many' }, /--workers: expected an integer/);
+  fails({ workers: '8', 'cache-size': '64MiB' }, /--cache-size .* shared by --workers 8 .* below 1MiB or --max-object-size/);
+  fails({ workers: '32', 'cache-size': '16MiB', 'max-object-size': '64KiB' }, /--cache-size .* shared by --workers 32 gives 524288 bytes each/);
+  fails({ workers: '4', self: 'http://10.0.0.1:65533', peers: 'http://10.0.0.1:65533' }, /--workers 4 with --self .* exceed 65535/);
+});
+
+test('in a cluster, worker i of node http://h:p is the member http://h:(p+1+i)', () => {
+  assert.deepEqual(workerMembers('http://10.0.0.1:8080', 1), ['http://10.0.0.1:8080']);
+  assert.deepEqual(workerMembers('http://10.0.0.1:8080', 3), ['http://10.0.0.1:8081', 'http://10.0.0.1:8082', 'http://10.0.0.1:8083']);
+  assert.deepEqual(workerMembers('http://[fd00::1]:80', 2), ['http://[fd00::1]:81', 'http://[fd00::1]:82']);
+});
+
+test('--peers-dns with --workers 2: each address in the answer stands for two members', async () => {
+  const dns = new TestDnsServer();
+  const server = await dns.start();
+  try {
+    dns.set('hashedge-peers.test', ['10.0.0.2', '10.0.0.1']);
+    const discovery = new DnsDiscovery({ name: 'hashedge-peers.test', port: 8080, servers: [server], workers: 2 });
+    assert.deepEqual(await discovery.resolve(), ['http://10.0.0.1:8081', 'http://10.0.0.1:8082', 'http://10.0.0.2:8081', 'http://10.0.0.2:8082']);
+    discovery.close();
+  } finally {
+    dns.close();
+  }
+});
+
+test('`hashedge serve --workers 0` and `--workers abc` stop with exit code 2 and say what is expected', async () => {
+  const [zero, abc] = await Promise.all([runCli(['serve', '--workers', '0']), runCli(['serve', '--workers', 'abc'])]);
+  for (const { code, stderr } of [zero, abc]) {
+    assert.equal(code, 2);
+    assert.match(stderr, /--workers: expected an integer from 1 to 256, or auto, got "(0|abc)"/);
+    assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+  }
+});
