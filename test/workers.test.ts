@@ -14,15 +14,45 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createServer } from 'node:net';
+import { createServer, type Server as NetServer } from 'node:net';
 import { ConfigError } from '../src/errors.js';
 import { resolveConfig } from '../src/config.js';
 import { workerMembers } from '../src/cluster/members.js';
 import { DnsDiscovery } from '../src/cluster/dns-discovery.js';
 import { TestDnsServer } from './helpers/dns-server.js';
 import { request } from './helpers/http.js';
-import { freePort } from './helpers/cluster.js';
 import { runCli, spawnCli } from './helpers/cli.js';
+
+/**
+ * A port p with p .. p+n-1 free on 127.0.0.1 (a node and its workers' peer ports), below the
+ * ephemeral range (32768+ on Linux), where the client side of other tests' connections could
+ * take one of them between this check and the node's start.
+ */
+async function freePortRun(n: number, avoid: readonly number[] = []): Promise<number> {
+  for (;;) {
+    const base = 20_000 + Math.floor(Math.random() * 12_000);
+    if (Array.from({ length: n }, (_, i) => base + i).some((p) => avoid.includes(p))) continue;
+    const held: NetServer[] = [];
+    try {
+      for (let i = 0; i < n; i++) {
+        const server = createServer();
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(base + i, '127.0.0.1', resolve);
+        });
+        held.push(server);
+      }
+      return base;
+    } catch {
+      // One is taken: try another run.
+    } finally {
+      await Promise.all(held.map((server) => new Promise((resolve) => server.close(resolve))));
+    }
+  }
+}
+
+/** How long a node may take to print its URL (a primary and its workers under tsx on a busy 2-core machine). */
+const START_TIMEOUT_MS = 30_000;
 
 interface RunningNode {
   readonly child: ChildProcessWithoutNullStreams;
@@ -39,12 +69,23 @@ async function startNode(args: readonly string[]): Promise<RunningNode> {
   let stderr = '';
   child.stderr.on('data', (c) => (stderr += c));
   const url = await new Promise<string>((resolve, reject) => {
+    // Never leave a process behind that did not come up: its pipes would keep the runner waiting.
+    const deadline = setTimeout(() => reject(new Error(`serve did not listen within ${START_TIMEOUT_MS} ms: ${stderr}`)), START_TIMEOUT_MS);
     child.stdout.on('data', (c) => {
       stdout += c;
       const m = /listening on (\S+) \(.*, (\d+) workers\)/.exec(stdout);
-      if (m) resolve(m[1]!);
+      if (m) {
+        clearTimeout(deadline);
+        resolve(m[1]!);
+      }
     });
-    void exited.then(([code]) => reject(new Error(`serve exited with ${code} before listening: ${stderr}`)));
+    void exited.then(([code]) => {
+      clearTimeout(deadline);
+      reject(new Error(`serve exited with ${code} before listening: ${stderr}`));
+    });
+  }).catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw err;
   });
   return { child, url, exited, stderr: () => stderr };
 }
@@ -88,6 +129,8 @@ async function metrics(url: string): Promise<string> {
   return res.body.toString();
 }
 
+const POLL_MS = 50;
+
 /** Polls `check` until it returns a value, or fails after `ms`. */
 async function eventually<T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + ms;
@@ -99,7 +142,9 @@ async function eventually<T>(what: string, ms: number, check: () => Promise<T | 
     } catch (err) {
       last = err;
     }
-    await new Promise((resolve) => setImmediate(resolve));
+    // A poll interval, not a synchronisation: a tight loop of requests would starve the
+    // process being waited for of CPU on a small machine.
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
@@ -122,132 +167,6 @@ function alive(pid: number): boolean {
     return false;
   }
 }
-
-describe('hashedge serve --workers 2', { timeout: 60_000 }, () => {
-  let dir: string;
-  let node: RunningNode;
-  const keys = Array.from({ length: 20 }, (_, i) => `assets/chunk${i}-0492830483.js`);
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'hashedge-workers-'));
-    await mkdir(join(dir, 'assets'));
-    for (const key of keys) await writeFile(join(dir, key), `export default ${JSON.stringify(key)};`);
-    await writeFile(join(dir, 'assets/cold-0492830483.bin'), randomBytes(300_000));
-    node = await startNode(['--workers', '2', '--origin', dir, '--cache-size', '64MiB']);
-  });
-
-  after(async () => {
-    node?.child.kill('SIGKILL');
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  test('answers assets, and keep-alive connections reach both workers, each with half the cache', async () => {
-    const agent = new Agent({ keepAlive: true, maxSockets: 8 });
-    try {
-      const results = await Promise.all(keys.flatMap((key) => [getVia(`${node.url}/${key}`, agent), getVia(`${node.url}/${key}`, agent)]));
-      results.forEach((res, i) => {
-        assert.equal(res.status, 200);
-        assert.equal(res.body.toString(), `export default ${JSON.stringify(keys[Math.floor(i / 2)])};`);
-      });
-      const seen = await Promise.all(Array.from({ length: 16 }, () => stats(node.url, agent)));
-      const pids = new Set(seen.map((s) => s.worker!.pid));
-      assert.equal(pids.size, 2, `stats answered by pids ${[...pids].join(', ')}`);
-      assert.deepEqual(new Set(seen.map((s) => s.worker!.index)), new Set([0, 1]));
-      for (const s of seen) assert.equal(s.cache.budgetBytes + s.cache.hot.budgetBytes, 32 * 1024 * 1024, 'each worker holds half of --cache-size');
-      assert.equal(new Set(seen.map((s) => s.node)).size, 2, 'each worker is its own ring member');
-    } finally {
-      agent.destroy();
-    }
-  });
-
-  test('a cold key requested on 50 connections at once is loaded from the origin once', async () => {
-    const key = 'assets/cold-0492830483.bin';
-    const before = metricSum(await metrics(node.url), 'hashedge_origin_fetches_total');
-    const results = await Promise.all(Array.from({ length: 50 }, () => request(`${node.url}/${key}`)));
-    for (const res of results) {
-      assert.equal(res.status, 200);
-      assert.equal(res.body.length, 300_000);
-    }
-    const text = await metrics(node.url);
-    assert.equal(metricSum(text, 'hashedge_origin_fetches_total') - before, 1, 'one origin load for the whole node');
-  });
-
-  test('/metrics counts the requests of every worker, whichever worker takes the scrape', async () => {
-    const before = metricSum(await metrics(node.url), 'hashedge_requests_total');
-    const n = 40;
-    const pids = new Set<number>();
-    for (let i = 0; i < n; i++) {
-      const res = await request(`${node.url}/${keys[i % keys.length]}`);
-      assert.equal(res.status, 200);
-    }
-    for (let i = 0; i < 4; i++) pids.add((await stats(node.url)).worker!.pid);
-    assert.equal(pids.size, 2, 'the requests were spread over both workers');
-    // Several scrapes, so both workers take one: each must report the node's total.
-    const totals = await Promise.all(Array.from({ length: 4 }, async () => metricSum(await metrics(node.url), 'hashedge_requests_total') - before));
-    assert.deepEqual(totals, [n, n, n, n]);
-  });
-
-  test('a worker killed with SIGKILL is replaced, and the node keeps answering', async () => {
-    const pids = await workerPids(node.url, 2);
-    const [victim, survivor] = [...pids] as [number, number];
-    process.kill(victim, 'SIGKILL');
-    await eventually('the killed worker to be gone', 5_000, async () => (alive(victim) ? undefined : true));
-    // While it is down the other worker answers; after the back-off (1 s) a new one takes its place.
-    const replacement = await eventually('a replacement worker', 15_000, async () => {
-      const res = await request(`${node.url}/${keys[0]}`);
-      assert.equal(res.status, 200);
-      const pid = (await stats(node.url)).worker!.pid;
-      return pid !== victim && pid !== survivor ? pid : undefined;
-    });
-    assert.ok(alive(replacement));
-    for (let i = 0; i < 10; i++) assert.equal((await request(`${node.url}/${keys[i]}`)).status, 200);
-    assert.match(node.stderr(), /"event":"worker_exited"/, 'the death is logged');
-  });
-
-  test('SIGTERM to the primary: every worker exits and the primary exits 0', async () => {
-    const pids = await workerPids(node.url, 2);
-    node.child.kill('SIGTERM');
-    const [code] = await node.exited;
-    assert.equal(code, 0);
-    for (const pid of pids) assert.equal(alive(pid), false, `worker ${pid} is gone`);
-  });
-});
-
-test('two nodes of two workers each (--peers): a cold key asked of both nodes at once is loaded once in all', { timeout: 30_000 }, async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'hashedge-workers-'));
-  const key = 'assets/shared-0492830483.bin';
-  await mkdir(join(dir, 'assets'));
-  await writeFile(join(dir, key), randomBytes(200_000));
-  const [pa, pb] = [await freePort(), await freePort()];
-  const peers = `http://127.0.0.1:${pa},http://127.0.0.1:${pb}`;
-  const common = ['--workers', '2', '--origin', dir, '--cache-size', '64MiB', '--peers', peers, '--peer-secret', 'a-long-enough-shared-secret'];
-  const nodes = await Promise.all([pa, pb].map((port) => startNode([...common, '--port', String(port), '--self', `http://127.0.0.1:${port}`])));
-  try {
-    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => request(`${nodes[i % 2]!.url}/${key}`)));
-    for (const res of results) assert.equal(res.status, 200);
-    const loads = await Promise.all(nodes.map(async (n) => metricSum(await metrics(n.url), 'hashedge_origin_fetches_total')));
-    assert.equal(loads[0]! + loads[1]!, 1, `origin loads per node: ${loads.join(', ')}`);
-    const members = (await stats(nodes[0]!.url)) as Stats & { cluster: { members: Array<{ url: string }> } };
-    assert.deepEqual(members.cluster.members.map((m) => m.url), [pa + 1, pa + 2, pb + 1, pb + 2].map((p) => `http://127.0.0.1:${p}`).sort());
-  } finally {
-    for (const n of nodes) n.child.kill('SIGKILL');
-    await rm(dir, { recursive: true, force: true });
-  }
-});
-
-test('a node whose workers cannot start (port taken) stops with exit code 1 and says why, instead of restarting them', async () => {
-  const taken = createServer();
-  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
-  const { port } = taken.address() as { port: number };
-  try {
-    const { code, stderr } = await runCli(['serve', '--workers', '2', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn']);
-    assert.equal(code, 1);
-    assert.match(stderr, new RegExp(`port ${port} is already in use \\(EADDRINUSE\\)`));
-    assert.match(stderr, /"event":"worker_failed_to_start"/);
-  } finally {
-    taken.close();
-  }
-});
 
 test('--workers: an integer from 1, or auto; the cache must leave each worker a share', () => {
   assert.equal(resolveConfig().workers, 1);
@@ -282,11 +201,144 @@ test('--peers-dns with --workers 2: each address in the answer stands for two me
   }
 });
 
-test('`hashedge serve --workers 0` and `--workers abc` stop with exit code 2 and say what is expected', async () => {
-  const [zero, abc] = await Promise.all([runCli(['serve', '--workers', '0']), runCli(['serve', '--workers', 'abc'])]);
-  for (const { code, stderr } of [zero, abc]) {
-    assert.equal(code, 2);
-    assert.match(stderr, /--workers: expected an integer from 1 to 256, or auto, got "(0|abc)"/);
-    assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
-  }
+// The process tests run side by side: most of their time is processes starting up.
+describe('real processes', { concurrency: true }, () => {
+  describe('hashedge serve --workers 2', { timeout: 60_000, concurrency: 1 }, () => {
+    let dir: string;
+    let node: RunningNode;
+    const keys = Array.from({ length: 20 }, (_, i) => `assets/chunk${i}-0492830483.js`);
+
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'hashedge-workers-'));
+      await mkdir(join(dir, 'assets'));
+      for (const key of keys) await writeFile(join(dir, key), `export default ${JSON.stringify(key)};`);
+      await writeFile(join(dir, 'assets/cold-0492830483.bin'), randomBytes(300_000));
+      node = await startNode(['--workers', '2', '--origin', dir, '--cache-size', '64MiB']);
+    });
+
+    after(async () => {
+      node?.child.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    test('answers assets, and keep-alive connections reach both workers, each with half the cache', async () => {
+      const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+      try {
+        const results = await Promise.all(keys.flatMap((key) => [getVia(`${node.url}/${key}`, agent), getVia(`${node.url}/${key}`, agent)]));
+        results.forEach((res, i) => {
+          assert.equal(res.status, 200);
+          assert.equal(res.body.toString(), `export default ${JSON.stringify(keys[Math.floor(i / 2)])};`);
+        });
+        const seen = await Promise.all(Array.from({ length: 16 }, () => stats(node.url, agent)));
+        const pids = new Set(seen.map((s) => s.worker!.pid));
+        assert.equal(pids.size, 2, `stats answered by pids ${[...pids].join(', ')}`);
+        assert.deepEqual(new Set(seen.map((s) => s.worker!.index)), new Set([0, 1]));
+        for (const s of seen) assert.equal(s.cache.budgetBytes + s.cache.hot.budgetBytes, 32 * 1024 * 1024, 'each worker holds half of --cache-size');
+        assert.equal(new Set(seen.map((s) => s.node)).size, 2, 'each worker is its own ring member');
+      } finally {
+        agent.destroy();
+      }
+    });
+
+    test('a cold key requested on 50 connections at once is loaded from the origin once', async () => {
+      const key = 'assets/cold-0492830483.bin';
+      const before = metricSum(await metrics(node.url), 'hashedge_origin_fetches_total');
+      const results = await Promise.all(Array.from({ length: 50 }, () => request(`${node.url}/${key}`)));
+      for (const res of results) {
+        assert.equal(res.status, 200);
+        assert.equal(res.body.length, 300_000);
+      }
+      const text = await metrics(node.url);
+      assert.equal(metricSum(text, 'hashedge_origin_fetches_total') - before, 1, 'one origin load for the whole node');
+    });
+
+    test('/metrics counts the requests of every worker, whichever worker takes the scrape', async () => {
+      const before = metricSum(await metrics(node.url), 'hashedge_requests_total');
+      const n = 40;
+      const pids = new Set<number>();
+      for (let i = 0; i < n; i++) {
+        const res = await request(`${node.url}/${keys[i % keys.length]}`);
+        assert.equal(res.status, 200);
+      }
+      for (let i = 0; i < 4; i++) pids.add((await stats(node.url)).worker!.pid);
+      assert.equal(pids.size, 2, 'the requests were spread over both workers');
+      // Several scrapes, so both workers take one: each must report the node's total.
+      const totals = await Promise.all(Array.from({ length: 4 }, async () => metricSum(await metrics(node.url), 'hashedge_requests_total') - before));
+      assert.deepEqual(totals, [n, n, n, n]);
+    });
+
+    test('a worker killed with SIGKILL is replaced, and the node keeps answering', async () => {
+      const pids = await workerPids(node.url, 2);
+      const [victim, survivor] = [...pids] as [number, number];
+      process.kill(victim, 'SIGKILL');
+      await eventually('the killed worker to be gone', 5_000, async () => (alive(victim) ? undefined : true));
+      // While it is down the other worker answers; after the back-off (1 s) a new one takes its place.
+      const replacement = await eventually('a replacement worker', 15_000, async () => {
+        const res = await request(`${node.url}/${keys[0]}`);
+        assert.equal(res.status, 200);
+        const pid = (await stats(node.url)).worker!.pid;
+        return pid !== victim && pid !== survivor ? pid : undefined;
+      });
+      assert.ok(alive(replacement));
+      for (let i = 0; i < 10; i++) assert.equal((await request(`${node.url}/${keys[i]}`)).status, 200);
+      assert.match(node.stderr(), /"event":"worker_exited"/, 'the death is logged');
+    });
+
+    test('SIGTERM to the primary: every worker exits and the primary exits 0', async () => {
+      const pids = await workerPids(node.url, 2);
+      node.child.kill('SIGTERM');
+      const [code] = await node.exited;
+      assert.equal(code, 0);
+      for (const pid of pids) assert.equal(alive(pid), false, `worker ${pid} is gone`);
+    });
+  });
+
+  test('two nodes of two workers each (--peers): a cold key asked of both nodes at once is loaded once in all', { timeout: 60_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hashedge-workers-'));
+    const key = 'assets/shared-0492830483.bin';
+    await mkdir(join(dir, 'assets'));
+    await writeFile(join(dir, key), randomBytes(200_000));
+    const pa = await freePortRun(3);
+    const pb = await freePortRun(3, [pa, pa + 1, pa + 2]);
+    const peers = `http://127.0.0.1:${pa},http://127.0.0.1:${pb}`;
+    const common = ['--workers', '2', '--origin', dir, '--cache-size', '64MiB', '--peers', peers, '--peer-secret', 'a-long-enough-shared-secret'];
+    // If one node fails to start, the other must not outlive the test (its pipes would hold the runner).
+    const started = await Promise.allSettled([pa, pb].map((port) => startNode([...common, '--port', String(port), '--self', `http://127.0.0.1:${port}`])));
+    const nodes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    try {
+      for (const s of started) if (s.status === 'rejected') throw s.reason;
+      const results = await Promise.all(Array.from({ length: 40 }, (_, i) => request(`${nodes[i % 2]!.url}/${key}`)));
+      for (const res of results) assert.equal(res.status, 200);
+      const loads = await Promise.all(nodes.map(async (n) => metricSum(await metrics(n.url), 'hashedge_origin_fetches_total')));
+      assert.equal(loads[0]! + loads[1]!, 1, `origin loads per node: ${loads.join(', ')}`);
+      const members = (await stats(nodes[0]!.url)) as Stats & { cluster: { members: Array<{ url: string }> } };
+      assert.deepEqual(members.cluster.members.map((m) => m.url), [pa + 1, pa + 2, pb + 1, pb + 2].map((p) => `http://127.0.0.1:${p}`).sort());
+    } finally {
+      for (const n of nodes) n.child.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a node whose workers cannot start (port taken) stops with exit code 1 and says why, instead of restarting them', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as { port: number };
+    try {
+      const { code, stderr } = await runCli(['serve', '--workers', '2', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn']);
+      assert.equal(code, 1);
+      assert.match(stderr, new RegExp(`port ${port} is already in use \\(EADDRINUSE\\)`));
+      assert.match(stderr, /"event":"worker_failed_to_start"/);
+    } finally {
+      taken.close();
+    }
+  });
+
+  test('`hashedge serve --workers 0` and `--workers abc` stop with exit code 2 and say what is expected', async () => {
+    const [zero, abc] = await Promise.all([runCli(['serve', '--workers', '0']), runCli(['serve', '--workers', 'abc'])]);
+    for (const { code, stderr } of [zero, abc]) {
+      assert.equal(code, 2);
+      assert.match(stderr, /--workers: expected an integer from 1 to 256, or auto, got "(0|abc)"/);
+      assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+    }
+  });
 });
