@@ -15,13 +15,14 @@ import { isMessage, type MetricsReply, type ToPrimary } from './messages.js';
 /** How long a worker waits for the node's metrics (prom-client's own gathering gives up after 5 s). */
 const SCRAPE_TIMEOUT_MS = 6_000;
 
-/**
- * In a worker: lets the primary read `registry` (prom-client answers its requests), and returns
- * the scrape function that asks the primary for the whole node's text.
- */
-export function nodeMetricsInWorker(registry: Registry): () => Promise<string> {
+/** In a worker: lets the primary read `registry` (prom-client answers its requests). */
+export function shareWithPrimary(registry: Registry): void {
   new AggregatorRegistry(); // installs prom-client's worker-side listener
   AggregatorRegistry.setRegistries(registry);
+}
+
+/** In a worker: the scrape function that asks the primary for the whole node's text. */
+export function askPrimaryForMetrics(): () => Promise<string> {
   const pending = new Map<number, { resolve: (text: string) => void; reject: (err: Error) => void }>();
   let next = 0;
   process.on('message', (message: unknown) => {
@@ -53,5 +54,5 @@ export function nodeMetricsInPrimary(): () => Promise<string> {
 }
 
 function unavailable(reason: string): EdgeError {
-  return new EdgeError('E_METRICS_UNAVAILABLE', 503, `The node's metrics could not be gathered from its workers (${reason}); retry the scrape.`);
+  return new EdgeError('E_METRICS_UNAVAILABLE', 503, `The node's metrics could not be gathered from its workers (${reason}); retry the scrape.`, { expose: true });
 }

@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import { startEdge } from '../edge.js';
 import { withFields, type Logger } from '../log.js';
 import { isMessage, type Assign, type Members, type ToPrimary, type ToWorker } from './messages.js';
-import { nodeMetricsInWorker } from './node-metrics.js';
+import { askPrimaryForMetrics, shareWithPrimary } from './node-metrics.js';
 import { PeerListener } from './peer-listener.js';
 
 export async function runWorker(config: Config, baseLog: Logger): Promise<void> {
@@ -18,9 +18,8 @@ export async function runWorker(config: Config, baseLog: Logger): Promise<void> 
 
   // The node stays within --cache-size: each worker holds its share (the hot share inside it).
   const workerConfig: Config = Object.freeze({ ...config, cacheSize: Math.floor(config.cacheSize / config.workers), self, peers: members, peerSecret: assign.peerSecret });
-  let scrape: (() => Promise<string>) | undefined;
-  const edge = await startEdge(workerConfig, { log, worker: { index: assign.index, pid: process.pid }, scrapeMetrics: () => scrape!() });
-  scrape = nodeMetricsInWorker(edge.metrics.registry);
+  const edge = await startEdge(workerConfig, { log, worker: { index: assign.index, pid: process.pid }, scrapeMetrics: askPrimaryForMetrics() });
+  shareWithPrimary(edge.metrics.registry);
   peers.attach(edge.server);
   log.info({ event: 'worker_listening', url: edge.url, self, pid: process.pid });
   send({ type: 'hashedge:listening', url: edge.url, origin: edge.origin.description });
