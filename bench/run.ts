@@ -149,12 +149,18 @@ async function cluster(avail: Availability): Promise<void> {
   print();
   const paths = join(env.dir, 'paths.txt');
   const rows: Row[] = [];
+  const notes: string[] = [];
   for (const nodes of [1, 3]) {
     const h = await startHashedge(env, { origin: ORIGIN, nodes });
     try {
       for (let pass = 0; pass < 2; pass++) for (const url of h.urls) await warmAll(url, paths);
       const urls = nodes === 1 ? [h.urls[0]!, h.urls[0]!, h.urls[0]!] : h.urls;
-      rows.push({ name: nodes === 1 ? 'hashedge, 1 node' : 'hashedge, 3 nodes', result: await measure(urls, { paths }) });
+      const counters = async () => (await Promise.all(h.urls.map((u) => h.stats(u)))).reduce((sum, s) => ({ hits: sum.hits + s.counters.hits, misses: sum.misses + s.counters.misses + s.counters.collapsed, peer: sum.peer + s.counters.peerFetches, origin: sum.origin + s.counters.originFetches }), { hits: 0, misses: 0, peer: 0, origin: 0 });
+      const before = await counters();
+      const name = nodes === 1 ? 'hashedge, 1 node' : 'hashedge, 3 nodes';
+      rows.push({ name, result: await measure(urls, { paths }) });
+      const after = await counters();
+      notes.push(`${name}, warm-up and measured run: ${after.hits - before.hits} hits, ${after.misses - before.misses} misses, ${after.peer - before.peer} owner fetches, ${after.origin - before.origin} origin fetches.`);
     } finally {
       await h.stop();
     }
@@ -172,6 +178,8 @@ async function cluster(avail: Availability): Promise<void> {
     }
   }
   print(throughputTable(rows, 'hashedge, 3 nodes'));
+  print();
+  for (const note of notes) print(`- ${note}`);
   print();
   const r = rows[1]!.result.rps / rows[0]!.result.rps;
   print(`Target: 3-node cluster >= 0.9x one node: ${r.toFixed(2)}x, ${verdict(r >= 0.9)}.`);
