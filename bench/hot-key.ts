@@ -12,9 +12,9 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Ring } from '../src/cluster/ring.js';
+import { freePort, has } from './lib/proc.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const KEY = 'assets/style-3c7afd1f02.css';
@@ -22,23 +22,7 @@ const args = Object.fromEntries(process.argv.slice(2).map((a) => a.split('=') as
 const SECONDS = Number(args.seconds ?? 5);
 const CONNECTIONS = Number(args.connections ?? 64);
 
-const has = (cmd: string) => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
 const TASKSET = has('taskset');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function startNode(port: number, peers: string[], extra: string[]): Promise<ChildProcess> {
   const argv = [CLI, 'serve', '--host', '127.0.0.1', '--port', String(port), '--self', `http://127.0.0.1:${port}`, '--peers', peers.join(','), '--log-level', 'warn', ...extra];

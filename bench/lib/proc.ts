@@ -2,7 +2,6 @@
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 
 export function has(command: string): boolean {
   try {
@@ -21,13 +20,8 @@ export function pinned(cpus: string | undefined, argv: readonly string[]): [stri
   return ['taskset', ['-c', cpus, ...argv]];
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+/** A free port on 127.0.0.1: the test helpers' own. */
+export { freePort } from '../../test/helpers/cluster.js';
 
 /** A long-running server process; its output is kept (last 8 KiB) for error messages. */
 export interface Proc {
