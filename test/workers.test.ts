@@ -21,7 +21,7 @@ import { workerMembers } from '../src/cluster/members.js';
 import { DnsDiscovery } from '../src/cluster/dns-discovery.js';
 import { TestDnsServer } from './helpers/dns-server.js';
 import { request } from './helpers/http.js';
-import { runCli, spawnCli } from './helpers/cli.js';
+import { isAlive, runCli, spawnCli } from './helpers/cli.js';
 
 /**
  * A port p with p .. p+n-1 free on 127.0.0.1 (a node and its workers' peer ports), below the
@@ -159,14 +159,6 @@ async function workerPids(url: string, n: number): Promise<Set<number>> {
   });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('--workers: an integer from 1, or auto; the cache must leave each worker a share', () => {
   assert.equal(resolveConfig().workers, 1);
@@ -271,7 +263,7 @@ describe('real processes', { concurrency: true }, () => {
       const pids = await workerPids(node.url, 2);
       const [victim, survivor] = [...pids] as [number, number];
       process.kill(victim, 'SIGKILL');
-      await eventually('the killed worker to be gone', 5_000, async () => (alive(victim) ? undefined : true));
+      await eventually('the killed worker to be gone', 5_000, async () => (isAlive(victim) ? undefined : true));
       // While it is down the other worker answers; after the back-off (1 s) a new one takes its place.
       const replacement = await eventually('a replacement worker', 15_000, async () => {
         const res = await request(`${node.url}/${keys[0]}`);
@@ -279,7 +271,7 @@ describe('real processes', { concurrency: true }, () => {
         const pid = (await stats(node.url)).worker!.pid;
         return pid !== victim && pid !== survivor ? pid : undefined;
       });
-      assert.ok(alive(replacement));
+      assert.ok(isAlive(replacement));
       for (let i = 0; i < 10; i++) assert.equal((await request(`${node.url}/${keys[i]}`)).status, 200);
       assert.match(node.stderr(), /"event":"worker_exited"/, 'the death is logged');
     });
@@ -289,7 +281,7 @@ describe('real processes', { concurrency: true }, () => {
       node.child.kill('SIGTERM');
       const [code] = await node.exited;
       assert.equal(code, 0);
-      for (const pid of pids) assert.equal(alive(pid), false, `worker ${pid} is gone`);
+      for (const pid of pids) assert.equal(isAlive(pid), false, `worker ${pid} is gone`);
     });
   });
 

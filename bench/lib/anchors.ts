@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, has, startProcess, waitForHttp, type Proc } from './proc.js';
+import { freePort, has, startProcess, waitForExit, waitForHttp, type Proc } from './proc.js';
 
 const KIT = fileURLToPath(new URL('../kit/', import.meta.url));
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -82,7 +82,7 @@ export async function startNginx(env: BenchEnv, options: { edges: number; edgeUp
     async stop() {
       const pid = Number(readFileSync(join(env.dir, 'nginx.pid'), 'utf8'));
       process.kill(pid, 'SIGQUIT');
-      for (let i = 0; i < 100 && alive(pid); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      await waitForExit(pid);
     },
   };
 }
@@ -104,7 +104,7 @@ export async function startVarnish(env: BenchEnv, name: string, originPort: numb
     async stop() {
       const pid = Number(readFileSync(pidFile, 'utf8'));
       process.kill(pid, 'SIGTERM');
-      for (let i = 0; i < 100 && alive(pid); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      await waitForExit(pid);
     },
   };
 }
@@ -149,13 +149,4 @@ export async function startNodeBaseline(env: BenchEnv, mode: 'bare-memory' | 'ex
 
 function fill(template: string, values: Record<string, string>): string {
   return template.replace(/@([A-Z_]+)@/g, (whole, name: string) => values[name] ?? whole);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }

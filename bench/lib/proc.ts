@@ -2,6 +2,7 @@
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { isAlive } from '../../test/helpers/cli.js';
 
 export function has(command: string): boolean {
   try {
@@ -22,6 +23,12 @@ export function pinned(cpus: string | undefined, argv: readonly string[]): [stri
 
 /** A free port on 127.0.0.1: the test helpers' own. */
 export { freePort } from '../../test/helpers/cluster.js';
+
+/** Waits (polling, at most `timeoutMs`) for a daemon that was signalled to exit. */
+export async function waitForExit(pid: number, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (isAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+}
 
 /** A long-running server process; its output is kept (last 8 KiB) for error messages. */
 export interface Proc {
