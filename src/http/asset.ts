@@ -1,13 +1,14 @@
 /**
  * GET/HEAD/OPTIONS of an asset. This is the hot path and is written for speed on purpose:
  *  - it never enters Express (its router costs ~7x throughput on a hot small file);
- *  - a hit with no conditional or Range header is one synchronous cache lookup, one memoised
- *    Accept-Encoding lookup and one writeHead with a header object built once per blob
- *    (rebuilt once a second for Age): no per-request header objects, no compression, no await.
+ *  - a hit with no conditional or Range header is one memoised path parse, one synchronous
+ *    cache lookup, one memoised Accept-Encoding lookup and one writeHead with a head serialised
+ *    once per blob (prepared-head.ts; rebuilt once a second for Age): no per-request header
+ *    objects or header validation, no compression, no await.
  * `npm run bench` (small hot asset vs a bare node:http server) guards it.
  * Everything else (conditionals, ranges, misses) takes the slower, plainer path below.
  */
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { pipeline } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { contentTypeFor } from '../asset/content-type.js';
@@ -25,6 +26,7 @@ import { chooseRepresentation } from './negotiate.js';
 import { decideRange } from './range.js';
 import { sendError } from './respond.js';
 import { pumpFill } from './fill-stream.js';
+import type { EdgeResponse } from './prepared-head.js';
 import { toHttpSecond } from '../units.js';
 import type { CacheResult, Traffic } from '../stats/traffic.js';
 
@@ -39,19 +41,19 @@ export interface AssetHandlerOptions {
   /** Counts every response (status, cache result, body bytes) and the keys requested. */
   readonly traffic: Traffic;
   /** Told of each response as it starts (the access log). */
-  readonly onResponse?: (res: ServerResponse, status: number, cache: CacheResult, bytes: number) => void;
+  readonly onResponse?: (res: EdgeResponse, status: number, cache: CacheResult, bytes: number) => void;
   readonly log: Logger;
   readonly clock?: () => number;
 }
 
-export type AssetHandler = (req: IncomingMessage, res: ServerResponse) => void;
+export type AssetHandler = (req: IncomingMessage, res: EdgeResponse) => void;
 
 export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
   const { group, headers: policy, traffic, onResponse, log } = options;
   const clock = options.clock ?? Date.now;
   const notFoundCacheControl = options.negativeTtl > 0 ? `public, max-age=${Math.ceil(options.negativeTtl / 1000)}` : 'no-store';
 
-  function handleAsset(req: IncomingMessage, res: ServerResponse): void {
+  function handleAsset(req: IncomingMessage, res: EdgeResponse): void {
     const method = req.method;
     const isHead = method === 'HEAD';
     if (method !== 'GET' && !isHead) {
@@ -84,26 +86,26 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
   }
 
   /** Every response is counted once, when its status is decided (and told to the access log). */
-  function count(res: ServerResponse, status: number, cache: CacheResult, bytes: number): void {
+  function count(res: EdgeResponse, status: number, cache: CacheResult, bytes: number): void {
     traffic.record(status, cache, bytes);
     if (onResponse !== undefined) onResponse(res, status, cache, bytes);
   }
 
   /** An error response, counted. */
-  function fail(res: ServerResponse, err: EdgeError, isHead: boolean, cache: CacheResult, headers: OutgoingHttpHeaders): void {
+  function fail(res: EdgeResponse, err: EdgeError, isHead: boolean, cache: CacheResult, headers: OutgoingHttpHeaders): void {
     const bytes = sendError(res, err, isHead, headers);
     // -1: the response was underway (and counted when it started); it was cut instead.
     if (bytes >= 0) count(res, err.status || 500, cache, bytes);
   }
 
-  function sendBlob(req: IncomingMessage, res: ServerResponse, blob: Blob, status: FetchStatus, isHead: boolean): void {
+  function sendBlob(req: IncomingMessage, res: EdgeResponse, blob: Blob, status: FetchStatus, isHead: boolean): void {
     const h = req.headers;
     const range = isHead ? undefined : h.range;
     if (range === undefined && h['if-none-match'] === undefined && h['if-modified-since'] === undefined && h['if-match'] === undefined && h['if-unmodified-since'] === undefined) {
       const rep = chooseRepresentation(blob, h['accept-encoding']);
-      let out = status === 'hit' ? policy.hit(blob, rep, clock()) : withStatus(policy.base(blob, rep), blob, status);
-      if (policy.corsPerRequest) out = policy.withCors(out, h);
-      res.writeHead(200, out);
+      if (status !== 'hit') res.writeHead(200, policy.withCors(withStatus(policy.base(blob, rep), blob, status), h));
+      else if (policy.corsPerRequest) res.writeHead(200, policy.withCors(policy.hit(blob, rep, clock()).all, h));
+      else res.writePreparedHead(200, policy.hit(blob, rep, clock()));
       res.end(isHead ? undefined : rep.body);
       count(res, 200, status, isHead ? 0 : rep.body.length);
       return;
@@ -159,11 +161,11 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
     return { ...headers, age: String(ageSeconds(blob, clock())), 'cache-status': CACHE_STATUS[status] };
   }
 
-  function sendRangeNotSatisfiable(res: ServerResponse, size: number, h: IncomingMessage['headers'], cache: CacheResult): void {
+  function sendRangeNotSatisfiable(res: EdgeResponse, size: number, h: IncomingMessage['headers'], cache: CacheResult): void {
     fail(res, new EdgeError('E_RANGE_NOT_SATISFIABLE', 416, `The range is outside the asset's ${size} bytes.`), false, cache, policy.withCors({ ...policy.common, 'content-range': `bytes */${size}` }, h));
   }
 
-  async function serveMiss(req: IncomingMessage, res: ServerResponse, asset: AssetKey, isHead: boolean): Promise<void> {
+  async function serveMiss(req: IncomingMessage, res: EdgeResponse, asset: AssetKey, isHead: boolean): Promise<void> {
     const lookup = await group.lookup(asset.key, asset.hashed);
     switch (lookup.kind) {
       case 'blob':
@@ -212,7 +214,7 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
     return decision.kind;
   }
 
-  function sendFill(req: IncomingMessage, res: ServerResponse, asset: AssetKey, fill: Fill, status: FetchStatus, isHead: boolean): void {
+  function sendFill(req: IncomingMessage, res: EdgeResponse, asset: AssetKey, fill: Fill, status: FetchStatus, isHead: boolean): void {
     const headers = streamHeaders(asset, fill.object, status, req.headers);
     const range = streamRange(req, fill.object, isHead);
     if (range === 'unsatisfiable') {
@@ -231,7 +233,7 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
     void pumpFill(fill, res, range.start, range.end);
   }
 
-  async function sendStream(req: IncomingMessage, res: ServerResponse, asset: AssetKey, object: OriginObject, isHead: boolean): Promise<void> {
+  async function sendStream(req: IncomingMessage, res: EdgeResponse, asset: AssetKey, object: OriginObject, isHead: boolean): Promise<void> {
     const headers = streamHeaders(asset, object, 'uncached', req.headers);
     const range = streamRange(req, object, isHead);
     if (range !== 'full' || isHead) object.body.destroy();
@@ -264,7 +266,7 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
     });
   }
 
-  function handleOptions(req: IncomingMessage, res: ServerResponse): void {
+  function handleOptions(req: IncomingMessage, res: EdgeResponse): void {
     const h = req.headers;
     if (h.origin === undefined || h['access-control-request-method'] === undefined) {
       res.writeHead(204, { ...policy.common, allow: ALLOW });

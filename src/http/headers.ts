@@ -1,11 +1,12 @@
 /**
  * Response header sets, computed once per cached representation (not per request) and kept in
- * a WeakMap beside the blob, so they die with it. The hit set is rebuilt at most once a second
- * per representation, when its Age changes.
+ * a WeakMap beside the blob, so they die with it. The hit set is serialised (prepared-head.ts)
+ * and rebuilt at most once a second per representation, when its Age changes.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Blob, Representation } from '../cache/blob.js';
 import type { CorsPolicy } from '../config.js';
+import { prepareHead, type PreparedHead } from './prepared-head.js';
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 
@@ -31,7 +32,7 @@ interface RepresentationHeaders {
   /** 200 headers without Age and Cache-Status. */
   readonly base: Readonly<OutgoingHttpHeaders>;
   hitAge: number;
-  hit: OutgoingHttpHeaders | undefined;
+  hit: PreparedHead | undefined;
 }
 
 export class HeaderPolicy {
@@ -74,12 +75,12 @@ export class HeaderPolicy {
     return this.#setFor(blob, rep).base;
   }
 
-  /** The full headers of a cache hit at time `now` (ms). */
-  hit(blob: Blob, rep: Representation, now: number): OutgoingHttpHeaders {
+  /** The full headers of a cache hit at time `now` (ms), serialised. */
+  hit(blob: Blob, rep: Representation, now: number): PreparedHead {
     const set = this.#setFor(blob, rep);
     const age = ageSeconds(blob, now);
     if (set.hit === undefined || set.hitAge !== age) {
-      set.hit = { ...set.base, age: String(age), 'cache-status': CACHE_STATUS.hit };
+      set.hit = prepareHead({ ...set.base, age: String(age), 'cache-status': CACHE_STATUS.hit });
       set.hitAge = age;
     }
     return set.hit;

@@ -13,6 +13,7 @@ import type { Metrics } from '../stats/metrics.js';
 import { createAdminApp, type WorkerIdentity } from './admin.js';
 import { createAssetHandler } from './asset.js';
 import { HeaderPolicy } from './headers.js';
+import { EdgeResponse } from './prepared-head.js';
 
 export const ADMIN_PREFIX = '/_hashedge';
 /** Prometheus' conventional path (not a content-hashed name, so no asset can have it). */
@@ -86,8 +87,9 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
     log,
   });
   const timeouts: ServerTimeouts = { ...SERVER_TIMEOUTS, ...options.timeouts };
-  const server = createServer(
+  const server = createServer<typeof IncomingMessage, typeof EdgeResponse>(
     {
+      ServerResponse: EdgeResponse,
       keepAliveTimeout: timeouts.keepAliveTimeoutMs,
       headersTimeout: timeouts.headersTimeoutMs,
       requestTimeout: timeouts.requestTimeoutMs,
