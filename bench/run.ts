@@ -4,7 +4,7 @@
  * Markdown table per workload with the ratio of hashedge to each anchor; bench/README.md
  * explains how to read it.
  *
- *   npm run bench [-- seconds=10 warmup=3 connections=64 only=small,zipf dir=/tmp/hashedge-bench]
+ *   npm run bench [-- seconds=10 warmup=3 connections=64 rounds=3 only=small,zipf dir=/tmp/hashedge-bench]
  *
  * Workloads: small (hot 1990 B asset), zipf, cluster (3-node Zipf), herd (cold keys across 3
  * nodes: origin fetches), large (8 MB cold: first byte vs the origin's), memory (working set
@@ -28,7 +28,7 @@ import {
 } from './lib/anchors.js';
 import { startHashedge } from './lib/hashedge.js';
 import { has, residentMemory } from './lib/proc.js';
-import { table, throughputTable, verdict, type Row } from './lib/table.js';
+import { median, table, throughputTable, verdict, type Row } from './lib/table.js';
 import { wrk, wrkSpread, type Load, type LoadResult } from './lib/wrk.js';
 import { startS3Server, S3RVER_CREDENTIALS } from '../test/helpers/s3-server.js';
 
@@ -37,6 +37,8 @@ const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/
 const SECONDS = Number(args.seconds ?? 10);
 const WARMUP = Number(args.warmup ?? 3);
 const CONNECTIONS = Number(args.connections ?? 64);
+/** Rounds of the small and Zipf workloads (every server measured once per round). */
+const ROUNDS = Number(args.rounds ?? 3);
 const WORKLOADS = ['small', 'zipf', 'cluster', 'herd', 'large', 'memory', 'workers'] as const;
 type Workload = (typeof WORKLOADS)[number];
 const ONLY = new Set((args.only ?? WORKLOADS.join(',')).split(',') as Workload[]);
@@ -78,16 +80,17 @@ async function main(): Promise<void> {
   process.stderr.write(`\n(the tables above are also in ${join(env.dir, 'last-run.md')})\n`);
 }
 
-/** Warm-up then measured wrk run. */
-async function measure(url: string | readonly string[], load: Omit<Load, 'seconds' | 'connections'>): Promise<LoadResult> {
-  const run = (seconds: number) => (typeof url === 'string' ? wrk(url, { ...load, seconds, connections: CONNECTIONS }) : wrkSpread(url, { ...load, seconds, connections: CONNECTIONS }));
+/** Warm-up then measured wrk run; `serverCpu`: whether the server CPUs are only the servers'. */
+async function measure(url: string | readonly string[], load: Omit<Load, 'seconds' | 'connections'>, serverCpu = true): Promise<LoadResult> {
+  const full: Omit<Load, 'seconds'> = { ...load, connections: CONNECTIONS, ...(serverCpu ? { serverCpus: env.serverCpus } : {}) };
+  const run = (seconds: number) => (typeof url === 'string' ? wrk(url, { ...full, seconds }) : wrkSpread(url, { ...full, seconds }));
   await run(WARMUP);
   return run(SECONDS);
 }
 
 interface Target {
   readonly name: string;
-  start(): Promise<{ url: string; stop(): Promise<void> }>;
+  start(): Promise<{ url: string; stop(): Promise<void>; settled?(): Promise<void> }>;
 }
 
 /** Small hot and Zipf: every server alone on the server CPU, one after the other. */
@@ -98,7 +101,7 @@ async function throughput(title: string, what: string, paths: string, avail: Ava
   print();
   const nginx = avail.nginx ? await startNginx(env, { edges: 1 }) : undefined;
   const targets: Target[] = [
-    { name: 'hashedge', start: async () => { const h = await startHashedge(env, { origin: ORIGIN }); return { url: h.urls[0]!, stop: h.stop }; } },
+    { name: 'hashedge', start: async () => { const h = await startHashedge(env, { origin: ORIGIN }); return { url: h.urls[0]!, stop: h.stop, settled: h.settled }; } },
     { name: 'node:http bare from a Map', start: () => startNodeBaseline(env, 'bare-memory') },
   ];
   if (nginx) {
@@ -108,27 +111,40 @@ async function throughput(title: string, what: string, paths: string, avail: Ava
   }
   if (avail.groupcache) targets.push({ name: 'groupcache (Go), 1 node', start: async () => { const g = await startGroupcache(env, { nodes: 1, origin: ORIGIN }); return { url: g.urls[0]!, stop: g.stop }; } });
   targets.push({ name: 'express.static', start: () => startNodeBaseline(env, 'express-static') });
-  const rows: Row[] = [];
+  const started: Array<{ name: string; url: string; stop(): Promise<void> }> = [];
+  const runs = new Map<string, LoadResult[]>();
   try {
     for (const target of targets) {
       const server = await target.start();
-      try {
-        if (prewarm) await warmAll(server.url, paths);
-        rows.push({ name: target.name, result: await measure(server.url, { paths }) });
-      } finally {
-        await server.stop();
+      started.push({ name: target.name, ...server });
+      runs.set(target.name, []);
+      if (prewarm) await warmAll(server.url, paths);
+      // Measured in steady state: hashedge compresses fills in the background after a burst.
+      await server.settled?.();
+    }
+    // Rounds, each measuring every server in turn (the order rotated): on a shared machine the
+    // capacity drifts over minutes, so each hashedge run is compared with its neighbours in time.
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let i = 0; i < started.length; i++) {
+        const server = started[(i + round) % started.length]!;
+        runs.get(server.name)!.push(await measure(server.url, { paths }));
       }
     }
   } finally {
+    for (const server of started) await server.stop();
     await nginx?.stop();
   }
+  const ours = runs.get('hashedge')!;
+  const rows: Row[] = targets.map(({ name }) => {
+    const results = runs.get(name)!;
+    const middle = median(results.map((r) => r.rps));
+    const result = results.reduce((best, r) => (Math.abs(r.rps - middle) < Math.abs(best.rps - middle) ? r : best));
+    const paired = results.map((r, round) => ours[round]!.rps / r.rps);
+    return { name, result: { ...result, rps: middle }, ratio: { median: median(paired), min: Math.min(...paired), max: Math.max(...paired) } };
+  });
   print(throughputTable(rows, 'hashedge'));
   print();
-  const ratio = (name: string) => {
-    const he = rows.find((r) => r.name === 'hashedge')!.result.rps;
-    const other = rows.find((r) => r.name.startsWith(name))?.result.rps;
-    return other === undefined ? undefined : he / other;
-  };
+  const ratio = (name: string) => rows.find((r) => r.name.startsWith(name))?.ratio?.median;
   const line = (label: string, name: string, min: number) => {
     const r = ratio(name);
     return r === undefined ? `${label}: not measured (anchor skipped)` : `${label}: ${r.toFixed(2)}x, ${verdict(r >= min)}`;
@@ -154,6 +170,7 @@ async function cluster(avail: Availability): Promise<void> {
     const h = await startHashedge(env, { origin: ORIGIN, nodes });
     try {
       for (let pass = 0; pass < 2; pass++) for (const url of h.urls) await warmAll(url, paths);
+      await h.settled();
       const urls = nodes === 1 ? [h.urls[0]!, h.urls[0]!, h.urls[0]!] : h.urls;
       const counters = async () => (await Promise.all(h.urls.map((u) => h.stats(u)))).reduce((sum, s) => ({ hits: sum.hits + s.counters.hits, misses: sum.misses + s.counters.misses + s.counters.collapsed, peer: sum.peer + s.counters.peerFetches, origin: sum.origin + s.counters.originFetches }), { hits: 0, misses: 0, peer: 0, origin: 0 });
       const before = await counters();
@@ -391,7 +408,9 @@ async function workers(): Promise<void> {
       const h = await startHashedge({ ...env, serverCpus: '0,1' }, { origin: ORIGIN, extraArgs: ['--workers', String(n)] });
       try {
         for (let pass = 0; pass < 2; pass++) await warmAll(h.urls[0]!, paths);
-        rows.push({ name: `${label}, ${n} worker${n > 1 ? 's' : ''}`, result: await measure(h.urls[0]!, { paths }) });
+        await h.settled();
+        // No server CPU column: the workers share CPU 0 with wrk.
+        rows.push({ name: `${label}, ${n} worker${n > 1 ? 's' : ''}`, result: await measure(h.urls[0]!, { paths }, false) });
       } finally {
         await h.stop();
       }
@@ -464,11 +483,6 @@ function firstByteMs(url: string): Promise<number> {
     req.on('error', (err) => (err.message.includes('socket hang up') ? undefined : reject(err)));
     req.end();
   });
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 function mib(bytes: number): string {

@@ -18,7 +18,7 @@ export interface HashedgeOptions {
 
 export interface Stats {
   readonly ready: boolean;
-  readonly cache: { bytes: number; budgetBytes: number; items: number };
+  readonly cache: { bytes: number; budgetBytes: number; items: number; pendingVariants: number };
   readonly counters: { hits: number; misses: number; collapsed: number; originFetches: number; peerFetches: number; evictions: number; hotHits: number };
 }
 
@@ -26,6 +26,8 @@ export interface Hashedge {
   readonly urls: readonly string[];
   readonly pids: readonly number[];
   stats(url: string): Promise<Stats>;
+  /** Resolves once every node has made the variants of what it holds (after a warm-up). */
+  settled(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -65,6 +67,17 @@ export async function startHashedge(env: BenchEnv, options: HashedgeOptions): Pr
     urls,
     pids: procs.map((p) => p.child.pid!),
     stats,
+    async settled() {
+      const until = Date.now() + 300_000;
+      for (const url of urls) {
+        // /metrics: with --workers, the whole node (stats are one worker's).
+        const pending = async () => Number(/^hashedge_cache_pending_variants (\S+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? NaN);
+        while ((await pending()) !== 0) {
+          if (Date.now() > until) throw new Error(`hashedge on ${url} still compressing after 5 minutes`);
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      }
+    },
     stop: async () => void (await Promise.all(procs.map((p) => p.stop()))),
   };
 }

@@ -1,5 +1,6 @@
 /** The load generator: wrk with the kit's Zipf script, pinned to the load CPU. */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { pinned } from './proc.js';
 
@@ -14,6 +15,16 @@ export interface Load {
   readonly cpus?: string;
   /** Zipf exponent. @default 1.0 */
   readonly zipfS?: number;
+  /** CPUs the server runs on (`1` or `1,2`): how busy they were is measured. */
+  readonly serverCpus?: string;
+}
+
+/** How busy the server's CPUs were during a run: tells a saturated server from a load-bound run. */
+export interface ServerCpu {
+  /** Busy share of the server CPUs' time (user, system, interrupts), 0-1. */
+  readonly busy: number;
+  /** Busy CPU time per request, µs (kernel networking on those CPUs included). */
+  readonly usPerRequest: number;
 }
 
 export interface LoadResult {
@@ -23,9 +34,40 @@ export interface LoadResult {
   readonly mbps: number;
   readonly non2xx: number;
   readonly errors: number;
+  readonly serverCpu?: ServerCpu;
 }
 
-export async function wrk(url: string, load: Load): Promise<LoadResult> {
+/** [busy, total] ticks of `cpus` from /proc/stat (steal excluded: the hypervisor's, not ours). */
+function cpuTicks(cpus: string): [number, number] {
+  const wanted = new Set(cpus.split(',').map((c) => `cpu${c.trim()}`));
+  let busy = 0;
+  let total = 0;
+  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const [name, ...fields] = line.split(/\s+/);
+    if (name === undefined || !wanted.has(name)) continue;
+    const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0] = fields.map(Number);
+    busy += user + nice + system + irq + softirq;
+    total += user + nice + system + idle + iowait + irq + softirq;
+  }
+  return [busy, total];
+}
+
+export function wrk(url: string, load: Load): Promise<LoadResult> {
+  return withServerCpu(load, () => runWrk(url, load));
+}
+
+/** Runs `run`, adding how busy load.serverCpus were meanwhile. */
+async function withServerCpu(load: Load, run: () => Promise<LoadResult>): Promise<LoadResult> {
+  if (load.serverCpus === undefined) return run();
+  const [busy0, total0] = cpuTicks(load.serverCpus);
+  const result = await run();
+  const [busy1, total1] = cpuTicks(load.serverCpus);
+  const busySeconds = (busy1 - busy0) / 100; // USER_HZ
+  const requests = result.rps * load.seconds;
+  return { ...result, serverCpu: { busy: total1 > total0 ? (busy1 - busy0) / (total1 - total0) : 0, usPerRequest: requests > 0 ? (busySeconds * 1e6) / requests : 0 } };
+}
+
+async function runWrk(url: string, load: Load): Promise<LoadResult> {
   const [cmd, args] = pinned(load.cpus ?? '0', ['wrk', '-t1', `-c${load.connections}`, `-d${load.seconds}s`, '-s', ZIPF_LUA, url]);
   const env = { ...process.env, PATHS: load.paths, ZIPF_S: String(load.zipfS ?? 1) };
   const out = await new Promise<string>((resolve, reject) => {
@@ -38,9 +80,13 @@ export async function wrk(url: string, load: Load): Promise<LoadResult> {
 }
 
 /** Several wrk processes at once (one per URL, connections split between them), summed. */
-export async function wrkSpread(urls: readonly string[], load: Load): Promise<LoadResult> {
+export function wrkSpread(urls: readonly string[], load: Load): Promise<LoadResult> {
+  return withServerCpu(load, () => spread(urls, load));
+}
+
+async function spread(urls: readonly string[], load: Load): Promise<LoadResult> {
   const per = Math.max(1, Math.floor(load.connections / urls.length));
-  const results = await Promise.all(urls.map((url) => wrk(url, { ...load, connections: per })));
+  const results = await Promise.all(urls.map((url) => runWrk(url, { ...load, connections: per })));
   const sum = (f: (r: LoadResult) => number) => results.reduce((n, r) => n + f(r), 0);
   return {
     rps: sum((r) => r.rps),

@@ -6,9 +6,10 @@
  * memory workload: 418 MiB resident with a 45 MiB cache before this bound).
  *
  * At most ENCODE_CONCURRENCY jobs run at a time; others wait in a queue of at most
- * ENCODE_BACKLOG_BYTES. A job beyond that is refused at once: the blob stays identity-only and
- * gets its variants later, on a hit while the encoder is idle (see Group). A response waits for
- * its variants only when the encoder is free; otherwise it goes with the identity bytes.
+ * ENCODE_BACKLOG_BYTES. A job beyond that is refused at once: the blob is kept identity-only and
+ * gets its variants later, when the encoder is free (see Group: oldest first, a hit first). A
+ * response waits for its variants only when the encoder is free; otherwise it goes with the
+ * identity bytes.
  */
 import { encodeVariants, type Variants } from './encode.js';
 
@@ -38,6 +39,11 @@ export class Encoder {
   /** Whether a job would start now. */
   get idle(): boolean {
     return this.#running < this.#options.concurrency;
+  }
+
+  /** Jobs compressing or waiting to. */
+  get jobs(): number {
+    return this.#running + this.#waiting.length;
   }
 
   /** The variants of body, or undefined (at once) when too much is waiting already. */

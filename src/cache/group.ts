@@ -41,6 +41,8 @@ export const HOT_AFTER_REQUESTS = 2;
 export const HOT_WINDOW_MS = 60_000;
 /** Keys whose requests are counted for admission at most (each costs ~100 bytes). */
 const HOT_CANDIDATES = 10_000;
+/** Keys remembered as waiting for variants (~100 bytes each); beyond it, blobs stay identity-only. */
+const PENDING_VARIANTS_MAX = 10_000;
 
 /** `peer`: fetched from the key's owner and not kept here (not hot, yet). */
 export type FetchStatus = 'hit' | 'miss' | 'collapsed' | 'peer';
@@ -128,8 +130,12 @@ export class Group {
   /** Loads in flight by key; a purge marks them so what they bring is served but not kept. */
   readonly #loads = new Map<string, Set<{ discarded: boolean }>>();
   readonly #encoder: Encoder;
-  /** Cached compressible blobs stored without variants because the encoder was busy. */
-  readonly #unencoded = new WeakSet<Blob>();
+  /**
+   * Keys of cached compressible blobs stored without variants because the encoder was busy,
+   * oldest first: encoded one after another whenever the encoder is free (a hit goes first).
+   * Keys only, so an evicted blob is not kept alive; an eviction removes its key.
+   */
+  readonly #pendingVariants = new Set<string>();
   readonly stats: GroupStats = {
     hits: 0, misses: 0, collapsed: 0, negativeHits: 0, originFetches: 0, peerFetches: 0,
     originNotFound: 0, originErrors: 0, passThrough: 0, evictions: 0, hotHits: 0, hotAdmissions: 0,
@@ -144,8 +150,10 @@ export class Group {
       new LRUCache<string, Blob>({
         maxSize,
         sizeCalculation: (blob) => blob.byteSize,
-        dispose: (_blob, _key, reason) => {
+        dispose: (_blob, key, reason) => {
           if (reason === 'evict') this.stats.evictions++;
+          // Replaced (by its variants, a purge, a refill) or evicted: nothing left to encode.
+          this.#pendingVariants.delete(key);
         },
       });
     this.#main = blobCache(options.cacheSize - hotSize);
@@ -173,10 +181,8 @@ export class Group {
     }
     this.stats.hits++;
     // Three property reads for the usual hit; the WeakSet only for a compressible blob with no variant.
-    if (blob.compressible && blob.br === undefined && blob.gzip === undefined && this.#unencoded.has(blob) && this.#encoder.idle) {
-      this.#unencoded.delete(blob);
-      const cache = this.#main.peek(key) === blob ? this.#main : this.#hot;
-      if (cache !== undefined) void this.#addVariants(cache, blob);
+    if (blob.compressible && blob.br === undefined && blob.gzip === undefined && this.#encoder.idle && this.#pendingVariants.delete(key)) {
+      void this.#addVariants(this.#cacheHolding(key, blob), blob);
     }
     return blob;
   }
@@ -416,10 +422,11 @@ export class Group {
     }
   }
 
-  async #addVariants(cache: LRUCache<string, Blob>, identity: Blob): Promise<void> {
+  async #addVariants(cache: LRUCache<string, Blob> | undefined, identity: Blob): Promise<void> {
+    if (cache === undefined) return;
     const encoding = this.#encoder.encode(identity.identity.body);
     if (encoding === undefined) {
-      this.#unencoded.add(identity);
+      if (this.#pendingVariants.size < PENDING_VARIANTS_MAX) this.#pendingVariants.add(identity.key);
       return;
     }
     try {
@@ -429,5 +436,29 @@ export class Group {
     } catch (err) {
       this.#options.log.warn({ event: 'encode_error', key: identity.key, err: String(err) });
     }
+    this.#encodeNextPending();
+  }
+
+  /** With the encoder free, starts on the oldest blob still waiting for its variants. */
+  #encodeNextPending(): void {
+    for (const key of this.#pendingVariants) {
+      if (!this.#encoder.idle) return;
+      this.#pendingVariants.delete(key);
+      const blob = this.#main.peek(key) ?? this.#hot?.peek(key);
+      if (blob !== undefined && blob.compressible && blob.br === undefined && blob.gzip === undefined) {
+        void this.#addVariants(this.#cacheHolding(key, blob), blob);
+        return;
+      }
+    }
+  }
+
+  /** Blobs waiting for or being given their compressed variants: 0 once compression has caught up. */
+  get pendingVariants(): number {
+    return this.#pendingVariants.size + this.#encoder.jobs;
+  }
+
+  #cacheHolding(key: string, blob: Blob): LRUCache<string, Blob> | undefined {
+    if (this.#main.peek(key) === blob) return this.#main;
+    return this.#hot?.peek(key) === blob ? this.#hot : undefined;
   }
 }

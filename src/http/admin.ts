@@ -72,7 +72,7 @@ export function createAdminApp(options: AdminOptions): express.Express {
       origin: options.originDescription,
       uptimeSeconds: Math.round((Date.now() - options.startedAt) / 1000),
       ready: options.isReady(),
-      cache: { bytes: group.cacheBytes, budgetBytes: group.cacheBudget, items: group.cacheItems, hot: group.hotCache },
+      cache: { bytes: group.cacheBytes, budgetBytes: group.cacheBudget, items: group.cacheItems, pendingVariants: group.pendingVariants, hot: group.hotCache },
       traffic: traffic.toJSON(),
       counters: { ...group.stats },
       cluster: options.clusterStatus(),

@@ -64,6 +64,7 @@ export class Metrics {
     byCache('hashedge_cache_bytes', 'Bytes cached, every variant counted.', (c) => c.bytes);
     byCache('hashedge_cache_items', 'Objects cached.', (c) => c.items);
     byCache('hashedge_cache_budget_bytes', 'Bytes the cache may hold.', (c) => c.budgetBytes);
+    gauge('hashedge_cache_pending_variants', 'Cached objects waiting for or being given their brotli/gzip variants (0 once compression has caught up with fills).', () => group.pendingVariants);
     // Aggregators say how a node with --workers > 1 adds its workers' values up (default: sum,
     // right for every counter and cache gauge): the ring is one, and the node is ready when all are.
     gauge('hashedge_cluster_members', 'Members of the ring, this node (or each of its workers) included (1 outside a cluster).', () => sources.clusterStatus()?.members.length ?? 1, 'max');
