@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { brotliDecompressSync } from 'node:zlib';
 import { Encoder } from '../src/cache/encoder.js';
+import { brotliWindowBits, encodeVariants } from '../src/cache/encode.js';
 import { startTestEdge } from './helpers/edge.js';
 import { request } from './helpers/http.js';
 import { Gate, TestOrigin } from './helpers/origins.js';
@@ -71,5 +72,15 @@ test('a burst of cold compressible misses is answered without waiting for compre
     assert.equal(res.headers['content-encoding'], 'br', key);
     assert.deepEqual(brotliDecompressSync(res.body), bodies.get(key));
     assert.equal(origin.count(key), 1, 'compression never refetches');
+  }
+});
+
+test('brotli windows fit the body, and every size still round-trips', async () => {
+  assert.deepEqual([300, 1024, 70_000, 600_000, 8_000_000].map(brotliWindowBits), [10, 11, 17, 20, 22]);
+  for (const bytes of [300, 70_000, 600_000, 2_500_000]) {
+    const body = script(bytes, bytes);
+    const { br } = await encodeVariants(body, 9);
+    assert.ok(br !== undefined && br.length < body.length / 2, `${bytes} bytes: brotli kept and smaller`);
+    assert.deepEqual(brotliDecompressSync(br), body);
   }
 });

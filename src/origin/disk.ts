@@ -9,6 +9,10 @@ import { OriginError } from '../errors.js';
 import type { Origin, OriginGetOptions, OriginObject } from './origin.js';
 
 const NOT_FOUND_CODES = new Set(['ENOENT', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG', 'ELOOP']);
+/** Objects up to this size are read in one read (the cache's BUFFER_WHOLE_BYTES: it keeps them whole). */
+const WHOLE_READ_MAX_BYTES = 1024 * 1024;
+/** Chunks of larger objects, which are streamed to clients as they are read. */
+const STREAM_CHUNK_BYTES = 64 * 1024;
 
 export class DiskOrigin implements Origin {
   readonly description: string;
@@ -49,10 +53,15 @@ export class DiskOrigin implements Origin {
         return { body: Readable.from([]), size: 0, contentType: undefined, lastModified: stat.mtime };
       }
       const { range } = options;
+      const start = range?.start ?? 0;
+      const end = range?.end ?? stat.size - 1;
+      const length = end - start + 1;
       const body = handle.createReadStream({
-        start: range?.start ?? 0,
-        end: range?.end ?? stat.size - 1,
-        highWaterMark: 64 * 1024,
+        start,
+        end,
+        // An object the cache buffers whole is read in one exact-sized read: one allocation that
+        // becomes the cached body, instead of 64 KiB chunks copied together and left as garbage.
+        highWaterMark: length <= WHOLE_READ_MAX_BYTES ? length : STREAM_CHUNK_BYTES,
         autoClose: true,
         signal: options.signal,
       });
