@@ -46,7 +46,15 @@ export function prepareHead(headers: Readonly<OutgoingHttpHeaders>): PreparedHea
       lines += `${name}: ${text}\r\n`;
     }
   }
-  return { lines, managed: Object.freeze(managed), all: headers };
+  return { lines: flat(lines), managed: Object.freeze(managed), all: headers };
+}
+
+/**
+ * The same text as one flat string. `+=` builds a rope of ~50 pieces, which V8 would walk and
+ * copy again on every response that sends it (String::WriteToFlat was 3% of a Zipf hit's CPU).
+ */
+function flat(text: string): string {
+  return Buffer.from(text, 'latin1').toString('latin1');
 }
 
 type StoreHeader = (this: ServerResponse, firstLine: string, headers: unknown) => void;
