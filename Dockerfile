@@ -10,7 +10,7 @@ FROM node:26-slim
 # glibc: two malloc arenas instead of 8 per core, and buffers of 128 KiB and more in their own
 # mappings, so a body the cache evicted goes back to the OS when V8 frees it instead of staying
 # in a fragmented heap. In the bench's memory workload (a 157 MiB cache, a working set 3x
-# larger) this took the peak resident set from 391 to 357 MiB (bench/RESULTS.md).
+# larger) this took the peak resident set from 392 to 357 MiB (bench/RESULTS.md).
 ENV NODE_ENV=production \
     HASHEDGE_PORT=8080 \
     HASHEDGE_HOST=0.0.0.0 \

@@ -3,8 +3,8 @@
  *  - it never enters Express (its router costs ~7x throughput on a hot small file);
  *  - a hit with no conditional or Range header is one memoised path parse, one synchronous
  *    cache lookup, one memoised Accept-Encoding lookup and one writeHead with a head serialised
- *    once per blob (prepared-head.ts; rebuilt once a second for Age): no per-request header
- *    objects or header validation, no compression, no await.
+ *    once per blob (prepared-head.ts) plus its Age line: no per-request header objects or
+ *    header validation, no compression, no await.
  * `npm run bench` (small hot asset vs a bare node:http server) guards it.
  * Everything else (conditionals, ranges, misses) takes the slower, plainer path below.
  */
@@ -21,7 +21,7 @@ import { asEdgeError, EdgeError, MethodNotAllowedError, NotFoundError, RequestPa
 import type { Logger } from '../log.js';
 import type { ByteRange, OriginObject } from '../origin/origin.js';
 import { evaluatePreconditions } from './conditional.js';
-import { ageSeconds, CACHE_STATUS, type CacheStatus, type HeaderPolicy } from './headers.js';
+import { ageLine, ageSeconds, CACHE_STATUS, type CacheStatus, type HeaderPolicy } from './headers.js';
 import { chooseRepresentation } from './negotiate.js';
 import { decideRange } from './range.js';
 import { sendError } from './respond.js';
@@ -104,8 +104,8 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
     if (range === undefined && h['if-none-match'] === undefined && h['if-modified-since'] === undefined && h['if-match'] === undefined && h['if-unmodified-since'] === undefined) {
       const rep = chooseRepresentation(blob, h['accept-encoding']);
       if (status !== 'hit') res.writeHead(200, policy.withCors(withStatus(policy.base(blob, rep), blob, status), h));
-      else if (policy.corsPerRequest) res.writeHead(200, policy.withCors(policy.hit(blob, rep, clock()).all, h));
-      else res.writePreparedHead(200, policy.hit(blob, rep, clock()));
+      else if (policy.corsPerRequest) res.writeHead(200, policy.withCors(policy.hitHeaders(blob, rep, clock()), h));
+      else res.writePreparedHead(200, policy.hit(blob, rep), ageLine(blob, clock()));
       res.end(isHead ? undefined : rep.body);
       count(res, 200, status, isHead ? 0 : rep.body.length);
       return;

@@ -1,7 +1,7 @@
 /**
  * Response header sets, computed once per cached representation (not per request) and kept in
- * a WeakMap beside the blob, so they die with it. The hit set is serialised (prepared-head.ts)
- * and rebuilt at most once a second per representation, when its Age changes.
+ * a WeakMap beside the blob, so they die with it. The hit set is serialised once
+ * (prepared-head.ts); only its Age line is written per request.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Blob, Representation } from '../cache/blob.js';
@@ -31,7 +31,7 @@ export interface HeaderPolicyOptions {
 interface RepresentationHeaders {
   /** 200 headers without Age and Cache-Status. */
   readonly base: Readonly<OutgoingHttpHeaders>;
-  hitAge: number;
+  /** The hit head without Age, serialised on first use. */
   hit: PreparedHead | undefined;
 }
 
@@ -75,15 +75,20 @@ export class HeaderPolicy {
     return this.#setFor(blob, rep).base;
   }
 
-  /** The full headers of a cache hit at time `now` (ms), serialised. */
-  hit(blob: Blob, rep: Representation, now: number): PreparedHead {
+  /**
+   * A cache hit's head without Age, serialised once per representation. Age is the one
+   * header that changes (every second); it goes per request as `ageLine()`, so a working set
+   * of thousands of keys does not re-serialise thousands of heads every second.
+   */
+  hit(blob: Blob, rep: Representation): PreparedHead {
     const set = this.#setFor(blob, rep);
-    const age = ageSeconds(blob, now);
-    if (set.hit === undefined || set.hitAge !== age) {
-      set.hit = prepareHead({ ...set.base, age: String(age), 'cache-status': CACHE_STATUS.hit });
-      set.hitAge = age;
-    }
+    set.hit ??= prepareHead({ ...set.base, 'cache-status': CACHE_STATUS.hit });
     return set.hit;
+  }
+
+  /** The full headers of a hit at `now` (ms), as an object: for the paths that add to them. */
+  hitHeaders(blob: Blob, rep: Representation, now: number): OutgoingHttpHeaders {
+    return { ...this.hit(blob, rep).all, age: String(ageSeconds(blob, now)) };
   }
 
   /** Adds the request-dependent CORS header when the policy is an allow-list. */
@@ -115,11 +120,16 @@ export class HeaderPolicy {
       if (rep.encoding !== 'identity') base['content-encoding'] = rep.encoding;
       const vary = this.vary(blob.compressible);
       if (vary !== undefined) base.vary = vary;
-      set = { base: Object.freeze(base), hitAge: -1, hit: undefined };
+      set = { base: Object.freeze(base), hit: undefined };
       this.#sets.set(rep, set);
     }
     return set;
   }
+}
+
+/** The Age header line of a hit at `now` (ms), for EdgeResponse.writePreparedHead(). */
+export function ageLine(blob: Blob, now: number): string {
+  return `age: ${ageSeconds(blob, now)}\r\n`;
 }
 
 export function ageSeconds(blob: Blob, now: number): number {

@@ -57,6 +57,16 @@ function flat(text: string): string {
   return Buffer.from(text, 'latin1').toString('latin1');
 }
 
+/** `name: value\r\n` lines back into headers (the fallback of writePreparedHead only). */
+function parseLines(lines: string): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = {};
+  for (const line of lines.split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon)] = line.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
 type StoreHeader = (this: ServerResponse, firstLine: string, headers: unknown) => void;
 const storeHeader = (ServerResponse.prototype as unknown as { _storeHeader?: StoreHeader })._storeHeader;
 /** Whether this Node has the internal that prepared heads ride on. */
@@ -67,10 +77,14 @@ export class EdgeResponse<Request extends IncomingMessage = IncomingMessage> ext
   /** Prepared lines for the writeHead() in progress; empty otherwise. */
   #lines = '';
 
-  /** writeHead(status, head.all), without re-validating and re-serialising the prepared lines. */
-  writePreparedHead(status: number, head: PreparedHead): this {
-    if (!PREPARED_HEADS_SUPPORTED) return this.writeHead(status, head.all);
-    this.#lines = head.lines;
+  /**
+   * writeHead(status, head.all), without re-validating and re-serialising the prepared lines.
+   * `extraLines`: more `name: value\r\n` lines the caller built from values it controls (a
+   * number), never from request input; they are not validated.
+   */
+  writePreparedHead(status: number, head: PreparedHead, extraLines = ''): this {
+    if (!PREPARED_HEADS_SUPPORTED) return this.writeHead(status, extraLines === '' ? head.all : { ...head.all, ...parseLines(extraLines) });
+    this.#lines = extraLines === '' ? head.lines : head.lines + extraLines;
     try {
       return this.writeHead(status, head.managed);
     } finally {
