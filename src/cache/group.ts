@@ -180,7 +180,7 @@ export class Group {
       return undefined;
     }
     this.stats.hits++;
-    // Three property reads for the usual hit; the WeakSet only for a compressible blob with no variant.
+    // Three property reads for the usual hit; the pending set only for a compressible blob with no variant.
     if (blob.compressible && blob.br === undefined && blob.gzip === undefined && this.#encoder.idle && this.#pendingVariants.delete(key)) {
       void this.#addVariants(this.#cacheHolding(key, blob), blob);
     }

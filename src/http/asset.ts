@@ -103,9 +103,8 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
     const range = isHead ? undefined : h.range;
     if (range === undefined && h['if-none-match'] === undefined && h['if-modified-since'] === undefined && h['if-match'] === undefined && h['if-unmodified-since'] === undefined) {
       const rep = chooseRepresentation(blob, h['accept-encoding']);
-      if (status !== 'hit') res.writeHead(200, policy.withCors(withStatus(policy.base(blob, rep), blob, status), h));
-      else if (policy.corsPerRequest) res.writeHead(200, policy.withCors(policy.hitHeaders(blob, rep, clock()), h));
-      else res.writePreparedHead(200, policy.hit(blob, rep), ageLine(blob, clock()));
+      if (status === 'hit' && !policy.corsPerRequest) res.writePreparedHead(200, policy.hit(blob, rep), ageLine(blob, clock()));
+      else res.writeHead(200, policy.withCors(withStatus(policy.base(blob, rep), blob, status), h));
       res.end(isHead ? undefined : rep.body);
       count(res, 200, status, isHead ? 0 : rep.body.length);
       return;

@@ -86,11 +86,6 @@ export class HeaderPolicy {
     return set.hit;
   }
 
-  /** The full headers of a hit at `now` (ms), as an object: for the paths that add to them. */
-  hitHeaders(blob: Blob, rep: Representation, now: number): OutgoingHttpHeaders {
-    return { ...this.hit(blob, rep).all, age: String(ageSeconds(blob, now)) };
-  }
-
   /** Adds the request-dependent CORS header when the policy is an allow-list. */
   withCors(headers: OutgoingHttpHeaders, requestHeaders: IncomingHttpHeaders): OutgoingHttpHeaders {
     if (!this.corsPerRequest) return headers;
