@@ -25,7 +25,7 @@ export interface PreparedHead {
   readonly lines: string;
   /** The headers node:http manages (Content-Length), passed to writeHead() as usual. */
   readonly managed: Readonly<OutgoingHttpHeaders>;
-  /** Every header as one object: the fallback, and for callers that add to it. */
+  /** Every header as one object: what writePreparedHead() sends where node:http lacks _storeHeader. */
   readonly all: Readonly<OutgoingHttpHeaders>;
 }
 
