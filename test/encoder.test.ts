@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { brotliDecompressSync } from 'node:zlib';
+import { Blob, BLOB_OVERHEAD_BYTES } from '../src/cache/blob.js';
 import { Encoder } from '../src/cache/encoder.js';
 import { brotliWindowBits, encodeVariants } from '../src/cache/encode.js';
 import { startTestEdge } from './helpers/edge.js';
@@ -83,4 +84,21 @@ test('brotli windows fit the body, and every size still round-trips', async () =
     assert.ok(br !== undefined && br.length < body.length / 2, `${bytes} bytes: brotli kept and smaller`);
     assert.deepEqual(brotliDecompressSync(br), body);
   }
+});
+
+test('a cached variant holds only its own bytes, so the budget counts what memory holds', async () => {
+  const body = script(7, 20_000);
+  const { br, gzip } = await encodeVariants(body, 6);
+  assert.ok(br && gzip);
+  // zlib hands back views into its 16 KiB output chunks: what the cache must not keep as is.
+  assert.ok(br.buffer.byteLength > br.length, 'zlib returned a view into a larger chunk');
+  const blob = new Blob(
+    { key: 'assets/app-0492830483.js', body, sha256: '0'.repeat(64), contentType: 'text/javascript', lastModified: undefined, storedAt: 0, expiresAt: 0, compressible: true },
+    { br, gzip },
+  );
+  for (const rep of [blob.identity, blob.br!, blob.gzip!]) {
+    assert.equal(rep.body.buffer.byteLength, rep.body.length, rep.encoding);
+  }
+  assert.deepEqual(brotliDecompressSync(blob.br!.body), body);
+  assert.equal(blob.byteSize, body.length + br.length + gzip.length + BLOB_OVERHEAD_BYTES);
 });
