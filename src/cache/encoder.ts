@@ -1,7 +1,7 @@
 /**
- * Compression of fills, bounded. Brotli at quality 9 costs tens of milliseconds of CPU per
- * few hundred KB, on libuv's threadpool. A burst of cold misses (a deploy, a working set larger
- * than the cache) would otherwise queue one job per miss: the threadpool falls minutes behind,
+ * Compression of fills, bounded. Brotli costs ~15 ms of CPU per 300 KB of script at quality 6
+ * (~120 ms at 9, ~400 at 11), on libuv's threadpool. A burst of cold misses (a deploy, a
+ * working set larger than the cache) would otherwise queue one job per miss: the threadpool falls minutes behind,
  * starves serving of CPU, and every queued job holds its buffers at once (`npm run bench`
  * memory workload: 418 MiB resident with a 45 MiB cache before this bound).
  *
