@@ -28,6 +28,7 @@ import type { Logger } from '../log.js';
 import { Blob } from './blob.js';
 import { isCompressible } from './encode.js';
 import { Encoder } from './encoder.js';
+import { Reclaimer } from './reclaim.js';
 import { Fill } from './fill.js';
 import { SingleFlight } from './singleflight.js';
 
@@ -77,6 +78,8 @@ export interface GroupOptions {
   readonly onFetch?: (source: 'origin' | 'peer', result: 'ok' | 'not-found' | 'error', seconds: number) => void;
   /** ms since epoch; injectable for tests. */
   readonly clock?: () => number;
+  /** Runs a full GC when evicted bodies add up; injectable for tests. @default V8's gc */
+  readonly collect?: () => void;
 }
 
 /** What the group needs of the cluster: where a key's miss goes. */
@@ -130,6 +133,8 @@ export class Group {
   /** Loads in flight by key; a purge marks them so what they bring is served but not kept. */
   readonly #loads = new Map<string, Set<{ discarded: boolean }>>();
   readonly #encoder: Encoder;
+  /** Gives evicted bodies' memory back (see reclaim.ts). */
+  readonly reclaimer: Reclaimer;
   /**
    * Keys of cached compressible blobs stored without variants because the encoder was busy,
    * oldest first: encoded one after another whenever the encoder is free (a hit goes first).
@@ -145,13 +150,16 @@ export class Group {
     this.#options = options;
     this.#clock = options.clock ?? Date.now;
     this.#encoder = new Encoder({ brotliQuality: options.brotliQuality });
+    this.reclaimer = new Reclaimer({ thresholdBytes: Reclaimer.thresholdFor(options.cacheSize), ...(options.collect !== undefined ? { collect: options.collect } : {}) });
     const hotSize = options.hotCacheSize ?? 0;
     const blobCache = (maxSize: number) =>
       new LRUCache<string, Blob>({
         maxSize,
         sizeCalculation: (blob) => blob.byteSize,
-        dispose: (_blob, key, reason) => {
+        dispose: (blob, key, reason) => {
           if (reason === 'evict') this.stats.evictions++;
+          // Evicted, expired or purged: its bodies are garbage now (a 'set' keeps them in the new blob).
+          if (reason !== 'set') this.reclaimer.dropped(blob.byteSize);
           // Replaced (by its variants, a purge, a refill) or evicted: nothing left to encode.
           this.#pendingVariants.delete(key);
         },

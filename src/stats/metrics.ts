@@ -52,6 +52,7 @@ export class Metrics {
     counter('hashedge_peer_fetches_total', 'Loads answered by the key\'s owner node.', () => sources.peerStats()?.peerLoads ?? 0);
     counter('hashedge_peer_errors_total', 'Owner requests that failed (the node then loaded from the origin).', () => sources.peerStats()?.peerFailures ?? 0);
     counter('hashedge_cache_evictions_total', 'Cached objects evicted to stay within the budget.', () => group.stats.evictions);
+    counter('hashedge_cache_reclaim_gcs_total', 'Full garbage collections the cache asked for to give evicted bodies\' memory back (one per max(8 MiB, 5% of --cache-size) dropped).', () => group.reclaimer.collections);
     counter('hashedge_hot_admissions_total', 'Keys owned by other nodes admitted to the hot cache.', () => group.stats.hotAdmissions);
     const byCache = (name: string, help: string, read: (c: { bytes: number; items: number; budgetBytes: number }) => number) =>
       new Gauge({

@@ -1,0 +1,88 @@
+/**
+ * Memory of evicted bodies given back promptly. A cached body lives outside V8's heap (a Buffer's
+ * backing store, from malloc or mmap) and is freed only when a major GC finds its Buffer
+ * unreachable. V8 plans major GCs by the growth of its own heap, which a cache of long-lived
+ * bodies barely touches, and reacts to outside memory only after it grew by 64 MiB. Under a
+ * working set larger than the cache that is 64 MiB of dead bodies on top of the budget, and
+ * more when a GC comes late (bench memory workload, 45 MiB cache: V8's external memory at
+ * 53-113 MiB for 45 MiB of bodies).
+ *
+ * So once the cache has dropped (evicted or purged) `thresholdBytes` since the last collection
+ * it asked for, it asks V8 for a full GC, on a later turn of the event loop so that no caller's
+ * stack still holds the dropped blob. A full GC of hashedge's heap takes a few milliseconds;
+ * it runs once per threshold of churn, never on a cache that does not evict.
+ *
+ * V8 gives a script its `gc` function only under --expose-gc; the flag is set at run time and
+ * the function taken from a fresh context, as jest's leak detector does. Setting the flag after
+ * start is outside what Node documents for v8.setFlagsFromString, so `gc` is checked to be a
+ * function and reclaiming turns itself off (memory then goes back whenever V8 decides) if not.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+/** Asks for a full collection at least every this many bytes dropped... */
+export const RECLAIM_MIN_BYTES = 8 * 1024 * 1024;
+/** ...or this share of the cache budget, whichever is larger: GCs stay rare for large caches. */
+export const RECLAIM_BUDGET_SHARE = 0.05;
+
+export interface ReclaimerOptions {
+  /** Bytes dropped that make the reclaimer ask for a GC. */
+  readonly thresholdBytes: number;
+  /** Runs a full GC; injectable for tests. @default V8's gc, exposed at run time */
+  readonly collect?: (() => void) | undefined;
+}
+
+export class Reclaimer {
+  readonly #thresholdBytes: number;
+  readonly #collect: (() => void) | undefined;
+  #droppedBytes = 0;
+  #scheduled = false;
+  /** Full GCs asked for so far (hashedge_cache_reclaim_gcs_total). */
+  collections = 0;
+
+  constructor(options: ReclaimerOptions) {
+    this.#thresholdBytes = options.thresholdBytes;
+    this.#collect = 'collect' in options ? options.collect : exposedGc();
+  }
+
+  /** The threshold for a cache of budgetBytes. */
+  static thresholdFor(budgetBytes: number): number {
+    return Math.max(RECLAIM_MIN_BYTES, Math.floor(budgetBytes * RECLAIM_BUDGET_SHARE));
+  }
+
+  /** Whether a GC function is at hand (false: memory goes back when V8 decides). */
+  get enabled(): boolean {
+    return this.#collect !== undefined;
+  }
+
+  /** The cache let go of bytes of bodies. */
+  dropped(bytes: number): void {
+    this.#droppedBytes += bytes;
+    if (this.#droppedBytes < this.#thresholdBytes || this.#scheduled || this.#collect === undefined) return;
+    this.#scheduled = true;
+    const collect = this.#collect;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#droppedBytes = 0;
+      this.collections++;
+      collect();
+    }).unref();
+  }
+}
+
+let gcFunction: (() => void) | undefined | null = null;
+
+/** V8's gc(), exposed once per process; undefined if this Node does not allow it. */
+function exposedGc(): (() => void) | undefined {
+  if (gcFunction !== null) return gcFunction;
+  const existing = (globalThis as { gc?: unknown }).gc;
+  if (typeof existing === 'function') return (gcFunction = existing as () => void);
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc: unknown = runInNewContext('typeof gc === "function" ? gc : undefined');
+    gcFunction = typeof gc === 'function' ? (gc as () => void) : undefined;
+  } catch {
+    gcFunction = undefined;
+  }
+  return gcFunction;
+}
