@@ -125,7 +125,7 @@ export interface UploadIo {
 /** Runs the upload and reports it; returns the exit code (0, or 1 if any file failed). */
 export async function upload(dir: string, flags: UploadFlags, io: UploadIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   await checkPaths(dir, flags.to);
-  const target = createTarget(flags.to, { region: flags.s3Region, forcePathStyle: flags.s3ForcePathStyle, ...(flags.s3Endpoint !== undefined ? { endpoint: flags.s3Endpoint } : {}) });
+  const target = await createTarget(flags.to, { region: flags.s3Region, forcePathStyle: flags.s3ForcePathStyle, ...(flags.s3Endpoint !== undefined ? { endpoint: flags.s3Endpoint } : {}) });
   const tty = 'isTTY' in io.stderr && io.stderr.isTTY === true;
   let result: UploadResult;
   try {
