@@ -372,7 +372,7 @@ const MEMORY_SETUPS: ReadonlyArray<{ label: string; env: NodeJS.ProcessEnv }> = 
 async function memory(): Promise<void> {
   print('## Working set larger than the cache');
   print();
-  print(`For each corpus: --cache-size a third of it; one pass over every path, then Zipf s=1 and a second run with s=0.6 (flatter, more misses). Resident memory read from /proc (VmRSS at the end, VmHWM the peak). The kit's corpus gives a 45 MiB cache, where Node's own ~80 MiB dominates; a corpus of ${BIG_CORPUS_COUNT} assets (same generator, in ${BIG_CORPUS}) shows a budget nearer what an edge is given. Each corpus runs as npm start runs and again with the Docker image's malloc settings (MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072).`);
+  print(`For each corpus: --cache-size a third of it; one pass over every path, then Zipf s=1 and a second run with s=0.6 (flatter, more misses). Resident memory read from /proc (VmRSS at the end, VmHWM the peak). The kit's corpus gives a 45 MiB cache, where the idle process's ~70 MiB weighs most; a corpus of ${BIG_CORPUS_COUNT} assets (same generator, in ${BIG_CORPUS}) shows a budget nearer what an edge is given. Each corpus runs as npm start runs and again with the Docker image's malloc settings (MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072).`);
   print();
   ensureCorpus(BIG_CORPUS, BIG_CORPUS_COUNT);
   const rows: (string | number)[][] = [];
