@@ -264,13 +264,28 @@ describe('real processes', { concurrency: true }, () => {
       const [victim, survivor] = [...pids] as [number, number];
       process.kill(victim, 'SIGKILL');
       await eventually('the killed worker to be gone', 5_000, async () => (isAlive(victim) ? undefined : true));
+      // Prometheus keeps scraping through the restart: every scrape must count the node (the
+      // survivor, then both), including while the replacement is still starting. (Scrapes start
+      // once the death is seen: a connection node:cluster hands to a worker in the instant it
+      // dies is lost by Node itself, nodejs/node-v0.x-archive#7006.)
+      let restarted = false;
+      const scrapeStatuses: Array<number | string> = [];
+      const scraping = (async () => {
+        while (!restarted) {
+          scrapeStatuses.push(await request(`${node.url}/metrics`).then((res) => res.status, (err: unknown) => String(err)));
+          await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+        }
+      })();
       // While it is down the other worker answers; after the back-off (1 s) a new one takes its place.
       const replacement = await eventually('a replacement worker', 15_000, async () => {
         const res = await request(`${node.url}/${keys[0]}`);
         assert.equal(res.status, 200);
         const pid = (await stats(node.url)).worker!.pid;
         return pid !== victim && pid !== survivor ? pid : undefined;
-      });
+      }).finally(() => (restarted = true));
+      await scraping;
+      assert.ok(scrapeStatuses.length >= 10, `${scrapeStatuses.length} scrapes during the restart`);
+      assert.deepEqual(scrapeStatuses.filter((status) => status !== 200), [], 'every scrape answered');
       assert.ok(isAlive(replacement));
       for (let i = 0; i < 10; i++) assert.equal((await request(`${node.url}/${keys[i]}`)).status, 200);
       assert.match(node.stderr(), /"event":"worker_exited"/, 'the death is logged');

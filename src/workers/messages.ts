@@ -8,8 +8,9 @@
  *   primary -> members {self, members}     (once every worker has bound: all join one ring)
  *   worker  -> listening {url, ...}        (public port shared through node:cluster)
  *
- * and, at any time, a worker asks for the node's /metrics (metrics-request / metrics-reply).
- * Every type is prefixed so prom-client's own cluster messages pass by untouched.
+ * and, at any time, a worker asks for the node's /metrics (metrics-request / metrics-reply),
+ * for which the primary asks every listening worker for its registry (registry-request /
+ * registry-reply). Every type is prefixed so other messages on the channel pass by.
  */
 
 export interface Assign {
@@ -37,13 +38,20 @@ export interface MetricsReply {
   readonly error?: string;
 }
 
-export type ToWorker = Assign | Members | MetricsReply;
+export interface RegistryRequest {
+  readonly type: 'hashedge:registry-request';
+  readonly id: number;
+}
+
+export type ToWorker = Assign | Members | MetricsReply | RegistryRequest;
 
 export type ToPrimary =
   | { readonly type: 'hashedge:hello' }
   | { readonly type: 'hashedge:peer-listening'; readonly port: number }
   | { readonly type: 'hashedge:listening'; readonly url: string; readonly origin: string }
-  | { readonly type: 'hashedge:metrics-request'; readonly id: number };
+  | { readonly type: 'hashedge:metrics-request'; readonly id: number }
+  /** The worker's registry as prom-client's getMetricsAsJSON() gives it. */
+  | { readonly type: 'hashedge:registry-reply'; readonly id: number; readonly metrics: unknown[] };
 
 export function isMessage<T extends { type: string }>(message: unknown, type: T['type']): message is T {
   return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === type;

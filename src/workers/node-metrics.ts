@@ -2,23 +2,38 @@
  * /metrics of a node with several workers. Each worker counts only what it served, and a
  * scrape reaches whichever worker node:cluster hands the connection to, so a per-worker answer
  * would make Prometheus see a different process on each scrape. Instead the worker that gets
- * the scrape asks the primary over IPC, and the primary gathers every worker's registry with
- * prom-client's AggregatorRegistry (the library's own way for node:cluster: it sums counters
- * and histograms, and applies each metric's `aggregator`), so any scrape counts the whole node.
- * The alternative, a metrics port served by the primary, would need one more port and
- * listener that Kubernetes annotations and firewall rules must know about.
+ * the scrape asks the primary over IPC, and the primary gathers every listening worker's
+ * registry and adds them up with prom-client's AggregatorRegistry.aggregate (the library's own
+ * merge for node:cluster: it sums counters and histograms and applies each metric's
+ * `aggregator`), so any scrape counts the whole node. The alternative, a metrics port served
+ * by the primary, would need one more port and listener that Kubernetes annotations and
+ * firewall rules must know about.
+ *
+ * The gathering is ours rather than AggregatorRegistry.clusterMetrics(), which asks every
+ * connected worker and waits 5 s for all of them: a replacement worker still starting (its
+ * registry not shared yet) never answers, nor does one that dies mid-scrape, and the scrape
+ * failed. Here only workers that listen are asked, and one that exits is left out (its
+ * counts went with it; its replacement starts from 0 either way). A live worker that does not
+ * answer still fails the scrape (503): leaving it out would make the node's counters drop and
+ * come back, which Prometheus reads as two resets.
  */
+import type { Worker } from 'node:cluster';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import { EdgeError } from '../errors.js';
-import { isMessage, type MetricsReply, type ToPrimary } from './messages.js';
+import { isMessage, type MetricsReply, type RegistryRequest, type ToPrimary, type ToWorker } from './messages.js';
 
-/** How long a worker waits for the node's metrics (prom-client's own gathering gives up after 5 s). */
+/** How long a worker waits for the node's metrics: past the primary's wait for each worker. */
 const SCRAPE_TIMEOUT_MS = 6_000;
+/** How long the primary waits for one worker's registry. */
+const REGISTRY_TIMEOUT_MS = 5_000;
 
-/** In a worker: lets the primary read `registry` (prom-client answers its requests). */
+/** In a worker: answers the primary's requests for `registry`. */
 export function shareWithPrimary(registry: Registry): void {
-  new AggregatorRegistry(); // installs prom-client's worker-side listener
-  AggregatorRegistry.setRegistries(registry);
+  process.on('message', (message: unknown) => {
+    if (!isMessage<RegistryRequest>(message, 'hashedge:registry-request')) return;
+    // A registry that fails to collect is not answered: the primary's timeout fails the scrape.
+    registry.getMetricsAsJSON().then((metrics) => process.send!({ type: 'hashedge:registry-reply', id: message.id, metrics } satisfies ToPrimary), () => {});
+  });
 }
 
 /** In a worker: the scrape function that asks the primary for the whole node's text. */
@@ -47,10 +62,45 @@ export function askPrimaryForMetrics(): () => Promise<string> {
     });
 }
 
-/** In the primary: the aggregated text of every worker connected now. */
-export function nodeMetricsInPrimary(): () => Promise<string> {
-  const aggregator = new AggregatorRegistry();
-  return () => aggregator.clusterMetrics();
+/** In the primary: asks workers for their registries and adds them up. */
+export class NodeMetricsGatherer {
+  #next = 0;
+  readonly #waiting = new Map<number, (metrics: unknown[]) => void>();
+
+  /** A worker's registry-reply arrived. */
+  received(id: number, metrics: unknown[]): void {
+    this.#waiting.get(id)?.(metrics);
+  }
+
+  /** The node's /metrics text from `workers` (those listening now). */
+  async gather(workers: readonly Worker[]): Promise<string> {
+    const replies = await Promise.all(workers.map((worker) => this.#ask(worker)));
+    const answered = replies.filter((r): r is unknown[] => r !== undefined);
+    if (answered.length === 0) throw new Error('no worker is listening');
+    return AggregatorRegistry.aggregate(answered as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics();
+  }
+
+  /** The worker's registry; undefined if it exits first. */
+  #ask(worker: Worker): Promise<unknown[] | undefined> {
+    return new Promise((resolve, reject) => {
+      const id = this.#next++;
+      const finish = (settle: () => void) => {
+        clearTimeout(timer);
+        worker.off('exit', onExit);
+        this.#waiting.delete(id);
+        settle();
+      };
+      const onExit = () => finish(() => resolve(undefined));
+      const timer = setTimeout(() => finish(() => reject(new Error(`worker ${worker.process.pid} did not answer within ${REGISTRY_TIMEOUT_MS} ms`))), REGISTRY_TIMEOUT_MS);
+      this.#waiting.set(id, (metrics) => finish(() => resolve(metrics)));
+      worker.once('exit', onExit);
+      if (!worker.isConnected()) {
+        onExit();
+        return;
+      }
+      worker.send({ type: 'hashedge:registry-request', id } satisfies ToWorker);
+    });
+  }
 }
 
 function unavailable(reason: string): EdgeError {

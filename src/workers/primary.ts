@@ -16,7 +16,7 @@ import type { Config } from '../config.js';
 import { workerMembers } from '../cluster/members.js';
 import type { Logger } from '../log.js';
 import type { ToPrimary, ToWorker } from './messages.js';
-import { nodeMetricsInPrimary } from './node-metrics.js';
+import { NodeMetricsGatherer } from './node-metrics.js';
 
 /** Restart back-off of a worker that died: doubles from the first to the last. */
 const RESTART_FIRST_MS = 1_000;
@@ -67,7 +67,7 @@ export function runPrimary(config: Config, log: Logger, options: PrimaryOptions)
   // Workers of one node prove themselves to each other with a secret nobody else has. Between
   // nodes, the operator's --peer-secret (or the peer addresses) as without workers.
   const peerSecret = config.peerSecret ?? (inCluster ? undefined : randomBytes(32).toString('base64url'));
-  const scrape = nodeMetricsInPrimary();
+  const nodeMetrics = new NodeMetricsGatherer();
   let announced = false;
   let stopping: { code: number } | undefined;
 
@@ -89,7 +89,7 @@ export function runPrimary(config: Config, log: Logger, options: PrimaryOptions)
   };
 
   const onMessage = (slot: Slot, worker: Worker, message: ToPrimary) => {
-    if (typeof message?.type !== 'string' || !message.type.startsWith('hashedge:')) return; // prom-client's pass by
+    if (typeof message?.type !== 'string' || !message.type.startsWith('hashedge:')) return; // other messages pass by
     switch (message.type) {
       case 'hashedge:hello':
         send(worker, { type: 'hashedge:assign', index: slot.index, peerHost: slot.peerHost, peerPort: slot.peerPort, peerSecret });
@@ -109,8 +109,12 @@ export function runPrimary(config: Config, log: Logger, options: PrimaryOptions)
           options.announce(message.url, message.origin);
         }
         return;
+      case 'hashedge:registry-reply':
+        nodeMetrics.received(message.id, message.metrics);
+        return;
       case 'hashedge:metrics-request':
-        scrape().then(
+        // Listening workers only: one still starting has not shared its registry (and counted nothing).
+        nodeMetrics.gather(slots.flatMap((s) => (s.listening && s.worker !== undefined ? [s.worker] : []))).then(
           (text) => send(worker, { type: 'hashedge:metrics-reply', id: message.id, text }),
           (err: unknown) => send(worker, { type: 'hashedge:metrics-reply', id: message.id, error: String((err as Error).message ?? err) }),
         );
