@@ -1,9 +1,9 @@
 /**
  * Compression of fills, bounded. Brotli costs ~15 ms of CPU per 300 KB of script at quality 6
  * (~120 ms at 9, ~400 at 11), on libuv's threadpool. A burst of cold misses (a deploy, a
- * working set larger than the cache) would otherwise queue one job per miss: the threadpool falls minutes behind,
- * starves serving of CPU, and every queued job holds its buffers at once (`npm run bench`
- * memory workload: 418 MiB resident with a 45 MiB cache before this bound).
+ * working set larger than the cache) would otherwise queue one job per miss: the threadpool
+ * falls minutes behind, starves serving of CPU, and every queued job holds its buffers at once
+ * (`npm run bench` memory workload: 418 MiB resident with a 45 MiB cache before this bound).
  *
  * At most ENCODE_CONCURRENCY jobs run at a time; others wait in a queue of at most
  * ENCODE_BACKLOG_BYTES. A job beyond that is refused at once: the blob is kept identity-only and

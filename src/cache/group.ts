@@ -78,8 +78,6 @@ export interface GroupOptions {
   readonly onFetch?: (source: 'origin' | 'peer', result: 'ok' | 'not-found' | 'error', seconds: number) => void;
   /** ms since epoch; injectable for tests. */
   readonly clock?: () => number;
-  /** Runs a full GC when evicted bodies add up; injectable for tests. @default V8's gc */
-  readonly collect?: () => void;
 }
 
 /** What the group needs of the cluster: where a key's miss goes. */
@@ -150,7 +148,7 @@ export class Group {
     this.#options = options;
     this.#clock = options.clock ?? Date.now;
     this.#encoder = new Encoder({ brotliQuality: options.brotliQuality });
-    this.reclaimer = new Reclaimer({ thresholdBytes: Reclaimer.thresholdFor(options.cacheSize), ...(options.collect !== undefined ? { collect: options.collect } : {}) });
+    this.reclaimer = new Reclaimer({ thresholdBytes: Reclaimer.thresholdFor(options.cacheSize) });
     const hotSize = options.hotCacheSize ?? 0;
     const blobCache = (maxSize: number) =>
       new LRUCache<string, Blob>({
