@@ -28,7 +28,7 @@ import {
 } from './lib/anchors.js';
 import { startHashedge, type Hashedge } from './lib/hashedge.js';
 import { has, residentMemory } from './lib/proc.js';
-import { median, table, throughputTable, verdict, type Row } from './lib/table.js';
+import { median, roundsRow, table, throughputTable, verdict, type Row } from './lib/table.js';
 import { wrk, wrkSpread, type Load, type LoadResult } from './lib/wrk.js';
 import { startS3Server, S3RVER_CREDENTIALS } from '../test/helpers/s3-server.js';
 
@@ -138,13 +138,7 @@ async function throughput(title: string, what: string, paths: string, avail: Ava
     await nginx?.stop();
   }
   const ours = runs.get('hashedge')!;
-  const rows: Row[] = targets.map(({ name }) => {
-    const results = runs.get(name)!;
-    const middle = median(results.map((r) => r.rps));
-    const result = results.reduce((best, r) => (Math.abs(r.rps - middle) < Math.abs(best.rps - middle) ? r : best));
-    const paired = results.map((r, round) => ours[round]!.rps / r.rps);
-    return { name, result: { ...result, rps: middle }, ratio: { median: median(paired), min: Math.min(...paired), max: Math.max(...paired) } };
-  });
+  const rows: Row[] = targets.map(({ name }) => roundsRow(name, runs.get(name)!, ours));
   print(throughputTable(rows, 'hashedge'));
   print();
   const ratio = (name: string) => rows.find((r) => r.name.startsWith(name))?.ratio?.median;
@@ -196,13 +190,7 @@ async function cluster(avail: Availability): Promise<void> {
   } finally {
     for (const setup of setups) await setup.h.stop();
   }
-  const three = setups[1]!.runs;
-  for (const setup of setups) {
-    const middle = median(setup.runs.map((r) => r.rps));
-    const result = setup.runs.reduce((best, r) => (Math.abs(r.rps - middle) < Math.abs(best.rps - middle) ? r : best));
-    const paired = setup.runs.map((r, round) => three[round]!.rps / r.rps);
-    rows.push({ name: setup.name, result: { ...result, rps: middle }, ratio: { median: median(paired), min: Math.min(...paired), max: Math.max(...paired) } });
-  }
+  for (const setup of setups) rows.push(roundsRow(setup.name, setup.runs, setups[1]!.runs));
   if (avail.groupcache) {
     for (const nodes of [1, 3]) {
       const g = await startGroupcache(env, { nodes, origin: ORIGIN });

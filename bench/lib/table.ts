@@ -25,6 +25,18 @@ export function throughputTable(rows: readonly Row[], reference: string): string
   return lines.join('\n');
 }
 
+/**
+ * The row of a server measured in rounds: its median round (that round's latencies, the median
+ * rps), and hashedge's rps over its rps round by round (`reference`, the same rounds of
+ * hashedge), as the median with the lowest and highest.
+ */
+export function roundsRow(name: string, runs: readonly LoadResult[], reference: readonly LoadResult[]): Row {
+  const middle = median(runs.map((r) => r.rps));
+  const result = runs.reduce((best, r) => (Math.abs(r.rps - middle) < Math.abs(best.rps - middle) ? r : best));
+  const paired = runs.map((r, round) => reference[round]!.rps / r.rps);
+  return { name, result: { ...result, rps: middle }, ratio: { median: median(paired), min: Math.min(...paired), max: Math.max(...paired) } };
+}
+
 /** The median of `values` (the mean of the middle two for an even count). */
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
