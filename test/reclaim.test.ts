@@ -17,7 +17,7 @@ test('the threshold is 8 MiB or 5% of the budget, whichever is larger', () => {
 
 test('a full GC is asked for once per threshold dropped, on a later turn, never twice at once', async () => {
   let collections = 0;
-  const reclaimer = new Reclaimer({ thresholdBytes: 10 * MiB, collect: () => collections++ });
+  const reclaimer = new Reclaimer({ thresholdBytes: 10 * MiB, collect: () => collections++, minIntervalMs: 0 });
   reclaimer.dropped(6 * MiB);
   await nextTurn();
   assert.equal(collections, 0, 'below the threshold nothing happens');
@@ -33,6 +33,34 @@ test('a full GC is asked for once per threshold dropped, on a later turn, never 
   assert.equal(collections, 1, 'the count starts again after a GC');
 });
 
+test('under heavy churn GCs are spaced by the minimum interval, the drops in between wait for the next', async () => {
+  const collectedAt: number[] = [];
+  let collected: () => void = () => {};
+  const reclaimer = new Reclaimer({
+    thresholdBytes: MiB,
+    minIntervalMs: 200,
+    collect: () => {
+      collectedAt.push(performance.now());
+      collected();
+    },
+  });
+  reclaimer.dropped(2 * MiB);
+  await nextTurn();
+  assert.equal(collectedAt.length, 1, 'the first GC is not held back');
+  const second = new Promise<void>((resolve) => (collected = resolve));
+  for (let i = 0; i < 50; i++) reclaimer.dropped(2 * MiB);
+  await nextTurn();
+  assert.equal(collectedAt.length, 1, 'a second threshold right after waits for the interval');
+  // The reclaimer's timer is unref'd (it must not keep a stopping edge alive); this one keeps
+  // the test's event loop running meanwhile and fails it if the GC never comes.
+  let guard: NodeJS.Timeout | undefined;
+  await Promise.race([second, new Promise((_, reject) => (guard = setTimeout(() => reject(new Error('no second GC within 5 s')), 5000)))]);
+  clearTimeout(guard);
+  assert.equal(collectedAt.length, 2, '50 thresholds dropped within the interval share one GC');
+  assert.ok(collectedAt[1]! - collectedAt[0]! >= 199, `GCs ${collectedAt[1]! - collectedAt[0]!} ms apart`);
+  assert.equal(reclaimer.collections, 2);
+});
+
 test('without a GC function it does nothing (memory goes back when V8 decides)', async () => {
   const reclaimer = new Reclaimer({ thresholdBytes: 1, collect: undefined });
   assert.equal(reclaimer.enabled, false);
@@ -42,7 +70,7 @@ test('without a GC function it does nothing (memory goes back when V8 decides)',
 });
 
 test("on this Node, the GC it asks for frees evicted bodies' memory, which V8 alone leaves held", async () => {
-  const reclaimer = new Reclaimer({ thresholdBytes: 1 });
+  const reclaimer = new Reclaimer({ thresholdBytes: 1, minIntervalMs: 0 });
   assert.equal(reclaimer.enabled, true, 'V8 gave hashedge its gc function');
   const external = () => process.memoryUsage().external;
   let bodies: Buffer[] | undefined = Array.from({ length: 64 }, (_, i) => Buffer.allocUnsafeSlow(MiB).fill(i));

@@ -9,9 +9,13 @@
  *
  * So once the cache has dropped (evicted or purged) `thresholdBytes` since the last collection
  * it asked for, it asks V8 for a full GC, on a later turn of the event loop so that no caller's
- * stack still holds the dropped blob. A full GC of hashedge's heap takes about 10 ms (9 ms for
- * 26 MB under --trace-gc); it runs once per threshold of churn, never on a cache that does not
- * evict.
+ * stack still holds the dropped blob, and never sooner than `minIntervalMs` after the last one.
+ * A forced full GC is dearer than its pause (18 ms on average for hashedge's heap, --trace-gc):
+ * it also costs V8 optimized code, compiled again afterwards (a 13 s run of the bench's churn
+ * with no compression: 1,090 optimizations with one forced GC a second, 447 with none), and one
+ * a second served 15-25% fewer requests. Under heavy churn V8 runs its own incremental
+ * mark-compacts anyway (~5 a second there), so the interval is long: 10 s. Light churn, where
+ * V8 would wait for 64 MiB of new outside memory, gets its memory back after every threshold.
  *
  * V8 gives a script its `gc` function only under --expose-gc; the flag is set at run time and
  * the function taken from a fresh context, as jest's leak detector does. Setting the flag after
@@ -25,25 +29,33 @@ import { runInNewContext } from 'node:vm';
 export const RECLAIM_MIN_BYTES = 8 * 1024 * 1024;
 /** ...or this share of the cache budget, whichever is larger: GCs stay rare for large caches. */
 export const RECLAIM_BUDGET_SHARE = 0.05;
+/** At most one full GC per this many milliseconds, however fast the cache churns. */
+export const RECLAIM_MIN_INTERVAL_MS = 10_000;
 
 export interface ReclaimerOptions {
   /** Bytes dropped that make the reclaimer ask for a GC. */
   readonly thresholdBytes: number;
   /** Runs a full GC; injectable for tests. @default V8's gc, exposed at run time */
   readonly collect?: (() => void) | undefined;
+  /** Milliseconds from one GC asked for to the next, at least. @default RECLAIM_MIN_INTERVAL_MS */
+  readonly minIntervalMs?: number;
 }
 
 export class Reclaimer {
   readonly #thresholdBytes: number;
   readonly #collect: (() => void) | undefined;
+  readonly #minIntervalMs: number;
   #droppedBytes = 0;
   #scheduled = false;
+  /** performance.now() of the last GC asked for. */
+  #lastCollectionAt = -Infinity;
   /** Full GCs asked for so far (hashedge_cache_reclaim_gcs_total). */
   collections = 0;
 
   constructor(options: ReclaimerOptions) {
     this.#thresholdBytes = options.thresholdBytes;
     this.#collect = 'collect' in options ? options.collect : exposedGc();
+    this.#minIntervalMs = options.minIntervalMs ?? RECLAIM_MIN_INTERVAL_MS;
   }
 
   /** The threshold for a cache of budgetBytes. */
@@ -62,12 +74,15 @@ export class Reclaimer {
     if (this.#droppedBytes < this.#thresholdBytes || this.#scheduled || this.#collect === undefined) return;
     this.#scheduled = true;
     const collect = this.#collect;
-    setImmediate(() => {
+    const run = () => {
       this.#scheduled = false;
       this.#droppedBytes = 0;
       this.collections++;
+      this.#lastCollectionAt = performance.now();
       collect();
-    }).unref();
+    };
+    const wait = this.#lastCollectionAt + this.#minIntervalMs - performance.now();
+    (wait > 0 ? setTimeout(run, wait) : setImmediate(run)).unref();
   }
 }
 
