@@ -22,6 +22,7 @@ import {
   startGroupcache,
   startNginx,
   startNodeBaseline,
+  startNodeLru,
   startVarnish,
   type Availability,
   type BenchEnv,
@@ -403,19 +404,43 @@ async function memory(): Promise<void> {
           const misses = after.counters.misses - before.misses + (after.counters.collapsed - before.collapsed);
           const mem = residentMemory(h.pids[0]!);
           peak = Math.max(peak, mem.peak);
-          rows.push([`${mib(corpusBytes)} MiB corpus, Zipf s=${s}${setup.label}`, Math.round(r.rps).toLocaleString('en-US'), r.p99Ms.toFixed(2), r.mbps.toFixed(1), `${((100 * hits) / (hits + misses)).toFixed(1)}%`, after.counters.evictions, `${mib(after.cache.bytes)} / ${mib(after.cache.budgetBytes)}`, mib(mem.rss), mib(mem.peak)]);
+          rows.push([`hashedge, ${mib(corpusBytes)} MiB corpus, Zipf s=${s}${setup.label}`, Math.round(r.rps).toLocaleString('en-US'), r.p99Ms.toFixed(2), r.mbps.toFixed(1), `${((100 * hits) / (hits + misses)).toFixed(1)}%`, after.counters.evictions, `${mib(after.cache.bytes)} / ${mib(after.cache.budgetBytes)}`, mib(mem.rss), mib(mem.peak)]);
         }
       } finally {
         await h.stop();
       }
-      peaks.push(`${mib(peak)} MiB${setup.label}, ${verdict(peak <= bound)}`);
+      const floor = await nodeLruPeak(origin, paths, budget, setup.env, (s, r, mem) =>
+        rows.push([`node:http + lru-cache, Zipf s=${s}${setup.label}`, Math.round(r.rps).toLocaleString('en-US'), r.p99Ms.toFixed(2), r.mbps.toFixed(1), '', '', '', mib(mem.rss), mib(mem.peak)]),
+      );
+      peaks.push(`${mib(peak)} MiB${setup.label} (node:http + lru-cache ${mib(floor)}), ${verdict(peak <= bound)}`);
     }
     verdicts.push(`--cache-size ${mib(budget)} MiB: peak RSS <= 1.2x cache + 80 MiB = ${mib(bound)} MiB: ${peaks.join('; ')}`);
   }
-  print(table(['load', 'rps', 'p99 ms', 'MB/s', 'hit ratio (measured run + warm-up)', 'evictions (total)', 'cache MiB / budget', 'RSS MiB', 'peak RSS MiB'], rows));
+  print(table(['server, load', 'rps', 'p99 ms', 'MB/s', 'hit ratio (measured run + warm-up)', 'evictions (total)', 'cache MiB / budget', 'RSS MiB', 'peak RSS MiB'], rows));
   print();
   print(`Target: ${verdicts.join('; ')}.`);
   print();
+}
+
+/**
+ * The memory workload's floor (bench/lib/node-lru.mjs) under the same load as hashedge: its peak
+ * resident set in bytes; `row` gets each Zipf run.
+ */
+async function nodeLruPeak(origin: string, paths: string, budgetBytes: number, processEnv: NodeJS.ProcessEnv, row: (zipfS: number, r: LoadResult, mem: { rss: number; peak: number }) => void): Promise<number> {
+  const floor = await startNodeLru(env, { origin, budgetBytes, env: processEnv });
+  try {
+    await warmAll(floor.url, paths);
+    let peak = 0;
+    for (const s of [1, 0.6]) {
+      const r = await measure(floor.url, { paths, zipfS: s });
+      const mem = residentMemory(floor.pid);
+      peak = Math.max(peak, mem.peak);
+      row(s, r, mem);
+    }
+    return peak;
+  } finally {
+    await floor.stop();
+  }
 }
 
 /** --workers 2 vs 1 on this machine (both cores for the servers; wrk shares CPU 0). */

@@ -147,6 +147,21 @@ export async function startNodeBaseline(env: BenchEnv, mode: 'bare-memory' | 'ex
   return { url, stop: () => proc.stop() };
 }
 
+/**
+ * The memory workload's floor: node:http with lru-cache bounded by `budgetBytes`, misses read
+ * from `origin` (bench/lib/node-lru.mjs). `env` adds to the process environment (malloc settings).
+ */
+export async function startNodeLru(env: BenchEnv, options: { origin: string; budgetBytes: number; env?: NodeJS.ProcessEnv }): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const script = fileURLToPath(new URL('./node-lru.mjs', import.meta.url));
+  const proc = startProcess(env.serverCpus, [process.execPath, script, String(port), String(options.budgetBytes)], {
+    env: { ...process.env, ...options.env, ORIGIN: options.origin, NODE_BASE: REPO },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(url, proc);
+  return { url, pid: proc.child.pid!, stop: () => proc.stop() };
+}
+
 function fill(template: string, values: Record<string, string>): string {
   return template.replace(/@([A-Z_]+)@/g, (whole, name: string) => values[name] ?? whole);
 }
