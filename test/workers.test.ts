@@ -7,13 +7,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { Agent, get } from 'node:http';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createServer, type Server as NetServer } from 'node:net';
 import { ConfigError } from '../src/errors.js';
 import { resolveConfig } from '../src/config.js';
@@ -21,7 +19,7 @@ import { workerMembers } from '../src/cluster/members.js';
 import { DnsDiscovery } from '../src/cluster/dns-discovery.js';
 import { TestDnsServer } from './helpers/dns-server.js';
 import { request } from './helpers/http.js';
-import { isAlive, runCli, spawnCli } from './helpers/cli.js';
+import { isAlive, runCli, startServe as startNode, type RunningNode } from './helpers/cli.js';
 
 /**
  * A port p with p .. p+n-1 free on 127.0.0.1 (a node and its workers' peer ports), below the
@@ -49,45 +47,6 @@ async function freePortRun(n: number, avoid: readonly number[] = []): Promise<nu
       await Promise.all(held.map((server) => new Promise((resolve) => server.close(resolve))));
     }
   }
-}
-
-/** How long a node may take to print its URL (a primary and its workers under tsx on a busy 2-core machine). */
-const START_TIMEOUT_MS = 30_000;
-
-interface RunningNode {
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly url: string;
-  readonly exited: Promise<[number | null, string | null]>;
-  readonly stderr: () => string;
-}
-
-/** Starts `hashedge serve <args>` and resolves once it prints its URL (or rejects when it exits first). */
-async function startNode(args: readonly string[]): Promise<RunningNode> {
-  const child = spawnCli(['serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', ...args]);
-  const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (c) => (stderr += c));
-  const url = await new Promise<string>((resolve, reject) => {
-    // Never leave a process behind that did not come up: its pipes would keep the runner waiting.
-    const deadline = setTimeout(() => reject(new Error(`serve did not listen within ${START_TIMEOUT_MS} ms: ${stderr}`)), START_TIMEOUT_MS);
-    child.stdout.on('data', (c) => {
-      stdout += c;
-      const m = /listening on (\S+) \(.*, (\d+) workers\)/.exec(stdout);
-      if (m) {
-        clearTimeout(deadline);
-        resolve(m[1]!);
-      }
-    });
-    void exited.then(([code]) => {
-      clearTimeout(deadline);
-      reject(new Error(`serve exited with ${code} before listening: ${stderr}`));
-    });
-  }).catch((err: unknown) => {
-    child.kill('SIGKILL');
-    throw err;
-  });
-  return { child, url, exited, stderr: () => stderr };
 }
 
 function getVia(url: string, agent: Agent | false): Promise<{ status: number; body: Buffer }> {

@@ -29,6 +29,48 @@ export async function runCli(args: readonly string[], env: Readonly<Record<strin
   return { code, stdout, stderr };
 }
 
+/** How long a node may take to print its URL (a primary and its workers under tsx on a busy 2-core machine). */
+const START_TIMEOUT_MS = 30_000;
+
+export interface RunningNode {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly url: string;
+  readonly exited: Promise<[number | null, string | null]>;
+  readonly stderr: () => string;
+}
+
+/**
+ * Starts `hashedge serve --port 0 --host 127.0.0.1 <args>` (single or --workers) and resolves once it
+ * prints its URL, or rejects when it exits first. The caller ends it.
+ */
+export async function startServe(args: readonly string[]): Promise<RunningNode> {
+  const child = spawnCli(['serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', ...args]);
+  const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  const url = await new Promise<string>((resolve, reject) => {
+    // Never leave a process behind that did not come up: its pipes would keep the runner waiting.
+    const deadline = setTimeout(() => reject(new Error(`serve did not listen within ${START_TIMEOUT_MS} ms: ${stderr}`)), START_TIMEOUT_MS);
+    child.stdout.on('data', (c) => {
+      stdout += c;
+      const m = /listening on (\S+) \(.*, (\d+) workers\)/.exec(stdout);
+      if (m) {
+        clearTimeout(deadline);
+        resolve(m[1]!);
+      }
+    });
+    void exited.then(([code]) => {
+      clearTimeout(deadline);
+      reject(new Error(`serve exited with ${code} before listening: ${stderr}`));
+    });
+  }).catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
+  return { child, url, exited, stderr: () => stderr };
+}
+
 /** Whether a process with this pid exists (signal 0 checks without sending anything). */
 export function isAlive(pid: number): boolean {
   try {
