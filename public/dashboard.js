@@ -110,7 +110,6 @@ function show(id, text, value) {
   else el.dataset.value = String(value);
 }
 
-/** Creates an element with attributes and children (strings become text nodes, never HTML). */
 /** Like show(), with the unit in a smaller span after the number ("212" "MiB/s"). */
 function showWithUnit(id, formatted, value) {
   const el = byId(id);
@@ -122,6 +121,7 @@ function showWithUnit(id, formatted, value) {
   else el.dataset.value = String(value);
 }
 
+/** Creates an element with attributes and children (strings become text nodes, never HTML). */
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
@@ -174,6 +174,12 @@ function render(stats, now) {
   const readyText = stats.ready === true ? 'ready' : stats.ready === false ? 'not yet' : DASH;
   show('ready', readyText, typeof stats.ready === 'boolean' ? stats.ready : undefined);
   ready.className = `badge ${stats.ready === true ? 'good' : stats.ready === false ? 'warn' : ''}`;
+  // --workers: every number below is the answering worker's own (its cache, its counters; /metrics
+  // adds the workers up), and a poll on a new connection may reach another worker.
+  const worker = Number.isInteger(stats.worker?.index) && Number.isInteger(stats.worker?.pid) ? stats.worker : undefined;
+  const workerKey = worker === undefined ? undefined : `${worker.index}:${worker.pid}`;
+  byId('worker-fact').hidden = worker === undefined;
+  show('worker', worker === undefined ? DASH : `${worker.index} · pid ${worker.pid}`, workerKey);
 
   // Cumulative numbers and the samples for rates.
   const requests = num(traffic.requests);
@@ -184,9 +190,11 @@ function render(stats, now) {
     ? Object.values(byCache).reduce((sum, v) => sum + (num(v) ?? 0), 0)
     : undefined);
   const originErrors = num(counters.originErrors);
-  const sample = { t: now, requests, bytesSent, hit, assetRequests, originErrors };
+  const sample = { t: now, requests, bytesSent, hit, assetRequests, originErrors, workerKey };
   const previous = samples.at(-1);
-  // A counter that went down: the node restarted behind the same URL. Start the history again.
+  // Another worker answered, or a counter went down (the node restarted behind the same URL):
+  // rates across the two would be wrong, so the history starts again.
+  if (previous && previous.workerKey !== workerKey) samples = [];
   if (previous && ['requests', 'bytesSent', 'originErrors'].some((k) => sample[k] !== undefined && previous[k] !== undefined && sample[k] < previous[k])) samples = [];
   samples.push(sample);
   while (samples.length > 2 && samples[1].t <= now - WINDOW_MS) samples.shift();

@@ -7,12 +7,13 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import type { Edge } from '../src/edge.js';
 import { chromiumInstalled, CHROMIUM_PATH, launchBrowser, type TestBrowser } from './helpers/browser.js';
+import { startServe } from './helpers/cli.js';
 import { startCluster } from './helpers/cluster.js';
 import { startTestEdge } from './helpers/edge.js';
 import { request } from './helpers/http.js';
@@ -28,6 +29,7 @@ const PAGE = '/_hashedge/?interval=250';
 
 interface Stats {
   node: string;
+  worker: { index: number; pid: number } | null;
   origin: string;
   cache: { bytes: number; budgetBytes: number; items: number; hot: { bytes: number; budgetBytes: number; items: number } };
   traffic: { requests: number; bytesSent: number; byStatus: Record<string, number>; byCache: Record<string, number> };
@@ -36,7 +38,7 @@ interface Stats {
   topKeys: Array<{ key: string; requests: number }>;
 }
 
-async function stats(node: Edge): Promise<Stats> {
+async function stats(node: Pick<Edge, 'url'>): Promise<Stats> {
   const res = await request(`${node.url}/_hashedge/stats`);
   assert.equal(res.status, 200);
   return JSON.parse(res.body.toString('utf8')) as Stats;
@@ -137,6 +139,8 @@ test('the status page shows the numbers of /_hashedge/stats and follows traffic'
     assert.equal(header['node']!.text, before.node);
     assert.equal(header['origin']!.text, before.origin);
     assert.match(header['cluster-none']!.text ?? '', /not part of a cluster/, 'a single node says so');
+    assert.equal(before.worker, null);
+    assert.equal(await page.getByTestId('worker-fact').isHidden(), true, 'no worker line without --workers');
     await waitForValues(page, {
       ready: true,
       'cache-items': before.cache.items,
@@ -184,6 +188,38 @@ test('the status page shows the numbers of /_hashedge/stats and follows traffic'
   } finally {
     await page.close();
     await node.close();
+  }
+});
+
+test("with --workers 2 the status page says which worker answered, and shows that worker's numbers", { skip }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'hashedge-dashboard-workers-'));
+  await writeFile(join(dir, 'app-1d18a1d220.js'), 'console.log("app");');
+  const node = await startServe(['--workers', '2', '--origin', dir, '--cache-size', '64MiB']);
+  const page = await browser!.newPage();
+  try {
+    await page.goto(`${node.url}${PAGE}`);
+    await page.getByTestId('worker-fact').waitFor({ state: 'visible' });
+    const shown = (await read(page, ['worker']))['worker']!;
+    const [index, pid] = (shown.value ?? '').split(':').map(Number);
+    assert.equal(shown.text, `${index} · pid ${pid}`);
+    // The page keeps its connection, so one worker answers it; fresh connections take the
+    // workers in turn, so a few requests reach the same one.
+    let same: Stats | undefined;
+    for (let i = 0; i < 10 && same === undefined; i++) {
+      const s = await stats(node);
+      if (s.worker?.pid === pid) same = s;
+    }
+    assert.ok(same, `no stats answered by the page's worker (pid ${pid})`);
+    assert.equal(same.worker!.index, index);
+    // That worker's numbers: its own ring member, its half of --cache-size.
+    assert.equal((await read(page, ['node']))['node']!.text, same.node);
+    await waitForValues(page, { 'cache-budget': same.cache.budgetBytes, worker: `${index}:${pid}` });
+    assert.ok(same.cache.budgetBytes < 32 * 1024 * 1024, 'a worker holds a share of the cache');
+  } finally {
+    await page.close();
+    node.child.kill('SIGTERM');
+    await node.exited;
+    await rm(dir, { recursive: true, force: true });
   }
 });
 
