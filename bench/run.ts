@@ -409,8 +409,8 @@ async function memory(): Promise<void> {
       } finally {
         await h.stop();
       }
-      const floor = await nodeLruPeak(origin, paths, budget, setup.env, (s, r, mem) =>
-        rows.push([`node:http + lru-cache, Zipf s=${s}${setup.label}`, Math.round(r.rps).toLocaleString('en-US'), r.p99Ms.toFixed(2), r.mbps.toFixed(1), '', '', '', mib(mem.rss), mib(mem.peak)]),
+      const floor = await nodeLruPeak(origin, paths, budget, setup.env, (s, r, hitRatio, mem) =>
+        rows.push([`node:http + lru-cache, Zipf s=${s}${setup.label}`, Math.round(r.rps).toLocaleString('en-US'), r.p99Ms.toFixed(2), r.mbps.toFixed(1), `${(100 * hitRatio).toFixed(1)}%`, '', '', mib(mem.rss), mib(mem.peak)]),
       );
       peaks.push(`${mib(peak)} MiB${setup.label} (node:http + lru-cache ${mib(floor)}), ${verdict(peak <= bound)}`);
     }
@@ -424,18 +424,22 @@ async function memory(): Promise<void> {
 
 /**
  * The memory workload's floor (bench/lib/node-lru.mjs) under the same load as hashedge: its peak
- * resident set in bytes; `row` gets each Zipf run.
+ * resident set in bytes; `row` gets each Zipf run, with its hit ratio counted as hashedge's is.
  */
-async function nodeLruPeak(origin: string, paths: string, budgetBytes: number, processEnv: NodeJS.ProcessEnv, row: (zipfS: number, r: LoadResult, mem: { rss: number; peak: number }) => void): Promise<number> {
+async function nodeLruPeak(origin: string, paths: string, budgetBytes: number, processEnv: NodeJS.ProcessEnv, row: (zipfS: number, r: LoadResult, hitRatio: number, mem: { rss: number; peak: number }) => void): Promise<number> {
   const floor = await startNodeLru(env, { origin, budgetBytes, env: processEnv });
+  const counters = async () => (await (await fetch(`${floor.url}/_stats`)).json()) as { hits: number; misses: number };
   try {
     await warmAll(floor.url, paths);
     let peak = 0;
     for (const s of [1, 0.6]) {
+      const before = await counters();
       const r = await measure(floor.url, { paths, zipfS: s });
+      const after = await counters();
       const mem = residentMemory(floor.pid);
       peak = Math.max(peak, mem.peak);
-      row(s, r, mem);
+      const hits = after.hits - before.hits;
+      row(s, r, hits / (hits + after.misses - before.misses), mem);
     }
     return peak;
   } finally {

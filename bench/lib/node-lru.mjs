@@ -3,7 +3,8 @@
 // from the disk origin with fs.readFile. No compression, no request collapsing, no metrics, no
 // cluster: what is left of its resident set above the budget is Node's own (binary, V8 heaps,
 // Buffers not yet collected, malloc), the floor hashedge's figure is read against.
-// Plain JavaScript run by `node` itself, so no loader's memory is counted.
+// Plain JavaScript run by `node` itself, so no loader's memory is counted. GET /_stats: hits and
+// misses so far, for the bench's hit-ratio column.
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
