@@ -40,8 +40,9 @@ export interface RunningNode {
 }
 
 /**
- * Starts `hashedge serve --port 0 --host 127.0.0.1 <args>` (single or --workers) and resolves once it
- * prints its URL, or rejects when it exits first. The caller ends it.
+ * Starts a multi-worker node, `hashedge serve --port 0 --host 127.0.0.1 <args>` with `--workers n`
+ * (n >= 2) among args, and resolves once its primary prints the URL and worker count, or rejects
+ * when it exits first. The caller ends it.
  */
 export async function startServe(args: readonly string[]): Promise<RunningNode> {
   const child = spawnCli(['serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', ...args]);
