@@ -404,13 +404,13 @@ async function memory(): Promise<void> {
           const misses = after.counters.misses - before.misses + (after.counters.collapsed - before.collapsed);
           const mem = residentMemory(h.pids[0]!);
           peak = Math.max(peak, mem.peak);
-          rows.push([`hashedge, ${mib(corpusBytes)} MiB corpus, Zipf s=${s}${setup.label}`, Math.round(r.rps).toLocaleString('en-US'), r.p99Ms.toFixed(2), r.mbps.toFixed(1), `${((100 * hits) / (hits + misses)).toFixed(1)}%`, after.counters.evictions, `${mib(after.cache.bytes)} / ${mib(after.cache.budgetBytes)}`, mib(mem.rss), mib(mem.peak)]);
+          rows.push([`hashedge, ${mib(corpusBytes)} MiB corpus, Zipf s=${s}${setup.label}`, ...loadCells(r), `${((100 * hits) / (hits + misses)).toFixed(1)}%`, after.counters.evictions, `${mib(after.cache.bytes)} / ${mib(after.cache.budgetBytes)}`, mib(mem.rss), mib(mem.peak)]);
         }
       } finally {
         await h.stop();
       }
       const floor = await nodeLruPeak(origin, paths, budget, setup.env, (s, r, hitRatio, mem) =>
-        rows.push([`node:http + lru-cache, Zipf s=${s}${setup.label}`, Math.round(r.rps).toLocaleString('en-US'), r.p99Ms.toFixed(2), r.mbps.toFixed(1), `${(100 * hitRatio).toFixed(1)}%`, '', '', mib(mem.rss), mib(mem.peak)]),
+        rows.push([`node:http + lru-cache, Zipf s=${s}${setup.label}`, ...loadCells(r), `${(100 * hitRatio).toFixed(1)}%`, '', '', mib(mem.rss), mib(mem.peak)]),
       );
       peaks.push(`${mib(peak)} MiB${setup.label} (node:http + lru-cache ${mib(floor)}), ${verdict(peak <= bound)}`);
     }
@@ -420,6 +420,11 @@ async function memory(): Promise<void> {
   print();
   print(`Target: ${verdicts.join('; ')}.`);
   print();
+}
+
+/** The memory table's rps, p99 and MB/s cells of one run. */
+function loadCells(r: LoadResult): string[] {
+  return [Math.round(r.rps).toLocaleString('en-US'), r.p99Ms.toFixed(2), r.mbps.toFixed(1)];
 }
 
 /**
