@@ -1,0 +1,104 @@
+/**
+ * Does a token of a file name read as words (`polyfill`, `SemiBold`, `halflings-regular`,
+ * `v4compatibility`, `__PAGE__`) rather than as a hash (`Djixbf4o`, `CibhyMFE`)? A file name
+ * cannot always tell, so this errs towards "words": a word taken for a hash would pin a
+ * mutable file in browsers for a year, a hash taken for a word only costs an --immutable rule.
+ *
+ * A token reads as words when every piece between `-`/`_` separators is made of:
+ *  - letter runs in one of the case shapes words have: `lower`, `Capitalized`, `UPPER`, or
+ *    humps (`SemiBold`, `dataTables`) each of which reads as English (letter-pair statistics);
+ *    long lower-case runs (10+ letters) must read as English too, so a lower-case base36
+ *    hash (Turbopack's `taptgoqxzbnvm`) is not a word;
+ *  - digits after a word (`select2`, `Size1`), or a piece of digits (`solid-900`, `4-7-0`);
+ *  - known fragments that mix letters and digits: `html5`, `v30`, `es2015`, `512x512`, `i18n`.
+ * Random base64url rarely has these shapes: ~0.25% of 8-character Rollup hashes do (all
+ * letters in one case shape), measured in test/name-rules.test.ts.
+ */
+import { ENGLISH_BIGRAMS } from './english-bigrams.js';
+
+/** Letter-and-digit fragments words are made of, at the start of a piece: `html5shiv`, `v4compatibility`, `512x512`. */
+const FRAGMENT = /^(?:html5|css[23]|es\d{1,4}|v\d{1,4}|ie\d{1,2}|utf(?:8|16)|base(?:32|64)|sha\d{1,3}|md5|h26[45]|mp[34]|i18n|l10n|a11y|k8s|web3|[1-9]d|\d+x\d*)/;
+const LETTERS = /^[A-Za-z]+/;
+const DIGITS = /^[0-9]+/;
+const LOWER = /^[a-z]+$/;
+const CAPITALIZED = /^[A-Z][a-z]+$/;
+const UPPER = /^[A-Z]+$/;
+/** Humps: an optional lower-case start, then Capitalized parts (`dataTables`, `SemiBold`). */
+const HUMPS = /^[a-z]*(?:[A-Z][a-z]+)+$/;
+/** Pure-case runs this long are words without further test... */
+const PLAIN_WORD = 4;
+/** ...up to this length; longer lower-case runs must read as English (`taptgoqxzbnvm` is a hash). */
+const LONG_RUN = 10;
+/** Short words of file names that letter statistics cannot vouch for. */
+const SHORT_WORDS = new Set(['js', 'ts', 'ui', 'ux', 'fa', 'fn', 'io', 'db', 'dt', 'sm', 'md', 'lg', 'xl', 'xs', 'rtl', 'ltr', 'min', 'esm', 'cjs', 'mjs', 'umd', 'amd', 'dom', 'api', 'cdn', 'svg', 'css', 'img', 'ttf', 'otf', 'eot', 'woff', 'png', 'jpg', 'gif', 'pdf', 'xml', 'vm', 'gl', 'wasm', 'jsx', 'tsx', 'vue', 'sdk', 'cli', 'app', 'web', 'of', 'to', 'in', 'on', 'at', 'by', 'is', 'it', 'or', 'and', 'the', 'for', 'no', 'up', 'my', 'get', 'set', 'new', 'old']);
+
+/** Mean log-likelihood ratio per letter pair, English vs uniform random letters, in nats. */
+export function englishScore(letters: string): number {
+  const s = letters.toLowerCase();
+  let sum = 0;
+  let prev = 26; // a word's start
+  for (let i = 0; i <= s.length; i++) {
+    const cur = i === s.length ? 26 : s.charCodeAt(i) - 97;
+    if (cur < 0 || cur > 26) return -Infinity;
+    sum += ENGLISH_BIGRAMS[prev * 27 + cur]! / 10 + Math.log(26);
+    prev = cur;
+  }
+  return sum / (s.length + 1);
+}
+
+/**
+ * Whether letters read as English: their letter pairs are, on average, at least `threshold`
+ * nats per pair more likely under English than under uniform letters. The thresholds used
+ * are set from the score of random letters (test/name-rules.test.ts prints both).
+ */
+export function readsAsEnglish(letters: string, threshold: number): boolean {
+  return englishScore(letters) >= threshold;
+}
+
+/** Threshold for short runs and humps: ~7% of random 4-letter runs score above it, ~1% of 6-letter ones. */
+export const WORD_THRESHOLD = 0.25;
+
+function shortWord(run: string): boolean {
+  return SHORT_WORDS.has(run.toLowerCase()) || (run.length >= 2 && readsAsEnglish(run, WORD_THRESHOLD));
+}
+
+function letterRunIsWord(run: string): boolean {
+  if (LOWER.test(run) || CAPITALIZED.test(run) || UPPER.test(run)) {
+    if (run.length < PLAIN_WORD) return shortWord(run);
+    return run.length < LONG_RUN || !LOWER.test(run) || readsAsEnglish(run, WORD_THRESHOLD);
+  }
+  if (!HUMPS.test(run)) return false;
+  return run.split(/(?=[A-Z])/).every(shortWord);
+}
+
+function pieceIsWords(piece: string): boolean {
+  if (DIGITS.exec(piece)?.[0].length === piece.length) return true; // a number: `900`, `2`
+  const fragment = FRAGMENT.exec(piece);
+  let rest = fragment === null ? piece : piece.slice(fragment[0].length);
+  let afterDigits = false;
+  while (rest !== '') {
+    // Letters right after digits (`4o` in `Djixbf4o`) is how hashes look, not words.
+    if (afterDigits) return false;
+    const letters = LETTERS.exec(rest);
+    if (letters === null || !letterRunIsWord(letters[0])) return false;
+    rest = rest.slice(letters[0].length);
+    const digits = DIGITS.exec(rest);
+    if (digits !== null) {
+      rest = rest.slice(digits[0].length);
+      afterDigits = true;
+    }
+  }
+  return true;
+}
+
+/** A name between double underscores, as frameworks mark their own files: `__PAGE__`, `__layout__`. */
+const DUNDER = /^__[A-Za-z]+__$/;
+
+/** Whether every `-`/`_`-separated piece of token reads as words or numbers (see above). */
+export function readsAsWords(token: string): boolean {
+  if (DUNDER.test(token)) return true;
+  // Words are joined by separators, not led or followed by them (`_Eohndz_` is a hash).
+  const pieces = token.split(/[-_]+/);
+  if (pieces[0] === '' || pieces[pieces.length - 1] === '') return false;
+  return pieces.every(pieceIsWords);
+}
