@@ -17,10 +17,10 @@
  *
  * The names are Vite's own hashes. With the Vite of package-lock.json, lazy.js's text makes
  * its chunk `assets/lazy-uotn7cOy.js`: a hash with a run of four lower-case letters, which the
- * edge's name rules before issue 15 took for a word and refused (404 E_NOT_HASHED), so the
- * test is a todo until those rules land. The font, the SVG and the lazy chunk have the same
- * names on every run; index-*.js and index-*.css do not (their content has the edge's port,
- * and the JS the build's directory).
+ * edge's name rules before issue 15 took for a word and refused (404 E_NOT_HASHED), so this
+ * test would catch their return. The font, the SVG and the lazy chunk have the same names on
+ * every run; index-*.js and index-*.css do not (their content has the edge's port, and the JS
+ * the build's directory).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -174,7 +174,7 @@ async function assertAppWorks(page: Page, seen: Watch): Promise<void> {
   for (const url of [logo, ...scripts, ...styles]) assert.ok(url.startsWith(`${edge.url}/assets/`), `${url} is on the edge`);
 }
 
-test('a Vite build whose base is the edge loads cross-origin in Chromium, then a second visit asks the edge nothing', { skip, todo: 'needs issue 15 name rules' }, async (t) => {
+test('a Vite build whose base is the edge loads cross-origin in Chromium, then a second visit asks the edge nothing', { skip }, async (t) => {
   t.diagnostic(`Vite emitted ${emitted.join(' ')}`);
   assert.deepEqual(
     emitted.map((p) => p.replace(/-[A-Za-z0-9_-]{8}\./, '-<hash>.')).sort(),
