@@ -26,8 +26,12 @@ const serveCommand = program
   .command('serve')
   .description('Run an edge node. Every option can also be set as an env var; flags win.');
 for (const spec of OPTIONS) {
-  const def = spec.default === undefined ? 'unset' : spec.name === 'origin' ? 'the bundled sample origin' : spec.default;
-  serveCommand.option(`--${spec.name}${'arg' in spec ? ' ' + spec.arg : ''}`, `${spec.description} [default: ${def}] [env: ${envName(spec.name)}]`);
+  const def = spec.default === undefined ? 'unset' : spec.name === 'origin' ? 'the bundled sample origin' : spec.default === '' ? 'none' : spec.default;
+  const flags = `--${spec.name}${'arg' in spec ? ' ' + spec.arg : ''}`;
+  const description = `${spec.description} [default: ${def}] [env: ${envName(spec.name)}]`;
+  // A repeated flag adds to the list (--immutable a/** --immutable b/**), as a comma list would.
+  if ('repeatable' in spec && spec.repeatable) serveCommand.option(flags, description, (value: string, previous?: string) => (previous === undefined ? value : `${previous},${value}`));
+  else serveCommand.option(flags, description);
 }
 serveCommand.option('--config <file>', `A JSON file of options keyed by flag name, e.g. {"cache-size": "1GiB"}; flags and env vars win over it. [env: HASHEDGE_CONFIG]`);
 serveCommand.action(async (opts: Record<string, string | boolean | undefined>) => {

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.js';
+import { PRESETS, splitGlobs, type PresetName } from './asset/immutability.js';
 import { parseDuration, parseSize } from './units.js';
 
 export type OriginSpec =
@@ -38,7 +39,13 @@ export interface Config {
   /** Milliseconds an origin 404 is remembered. */
   readonly negativeTtl: number;
   readonly corsOrigin: CorsPolicy;
-  /** Serve names without a content hash, cached for `unhashedTtl` ms instead of forever. */
+  /** Globs (against the key) of keys that are immutable, whatever their name (--immutable). */
+  readonly immutable: readonly string[];
+  /** Globs of keys that are never immutable; wins over every other evidence (--mutable). */
+  readonly mutable: readonly string[];
+  /** Framework folders taken as immutable (asset/immutability.ts PRESETS). */
+  readonly presets: readonly PresetName[];
+  /** Serve keys with no evidence of immutability, cached for `unhashedTtl` ms instead of forever. */
   readonly allowUnhashed: boolean;
   readonly unhashedTtl: number;
   /** Brotli quality (0-11) for variants made once at fill. */
@@ -89,6 +96,8 @@ export interface FlagSpec<Values, K extends keyof Values> {
   /** What a valid value looks like, for the error message. */
   readonly expected: string;
   readonly parse: (text: string) => Values[K] | undefined;
+  /** The flag may be given more than once; its values are joined with commas. */
+  readonly repeatable?: boolean;
 }
 
 type OptionSpec<K extends keyof Config> = FlagSpec<Config, K>;
@@ -156,6 +165,21 @@ function parseDnsServers(text: string): readonly string[] | undefined {
   return ok ? Object.freeze(list) : undefined;
 }
 
+/** Globs like `_next/static/**`, matched against the key (no leading /). */
+function parseGlobs(text: string): readonly string[] | undefined {
+  const globs = splitGlobs(text).map((g) => g.replace(/^\/+/, ''));
+  // A glob that climbs or is empty can match nothing a key can be: a typo, not a rule.
+  return globs.every((g) => g !== '' && !g.split('/').includes('..')) ? Object.freeze(globs) : undefined;
+}
+
+function parsePresets(text: string): readonly PresetName[] | undefined {
+  const t = text.trim();
+  if (t === 'none' || t === '') return Object.freeze([]);
+  const names = t.split(',').map((s) => s.trim()).filter(Boolean);
+  const known = new Set<string>(PRESETS.map((p) => p.name));
+  return names.every((n) => known.has(n)) ? Object.freeze(names as PresetName[]) : undefined;
+}
+
 function parseShare(text: string): number | undefined {
   if (!/^(0|0?\.\d+)$/.test(text.trim())) return undefined;
   const n = Number(text);
@@ -187,8 +211,11 @@ export const OPTIONS = [
   option({ key: 'originTimeout', name: 'origin-timeout', arg: '<duration>', default: '10s', description: 'How long the origin may take to answer, and to stay silent mid-body, before the request fails with 504.', expected: 'a duration like 1500ms or 10s', parse: parseDuration }),
   option({ key: 'negativeTtl', name: 'negative-ttl', arg: '<duration>', default: '10s', description: 'How long an origin 404 is remembered (0 disables).', expected: 'a duration like 10s', parse: parseDuration }),
   option({ key: 'corsOrigin', name: 'cors-origin', arg: '<origins>', default: '*', description: 'Access-Control-Allow-Origin: * (any page), none, or a comma list of page origins (then echoed with Vary: Origin).', expected: '*, none, or https://a.example,https://b.example', parse: parseCors }),
-  option({ key: 'allowUnhashed', name: 'allow-unhashed', default: 'false', description: 'Also serve names without a content hash, with a short max-age (--unhashed-ttl) instead of immutable.', expected: 'true or false', parse: parseBoolean }),
-  option({ key: 'unhashedTtl', name: 'unhashed-ttl', arg: '<duration>', default: '60s', description: 'max-age and cache lifetime of names without a content hash (with --allow-unhashed).', expected: 'a duration like 60s', parse: parseDuration }),
+  option({ key: 'immutable', name: 'immutable', arg: '<globs>', default: '', repeatable: true, description: "Keys matching these globs are immutable whatever their name, e.g. '_next/static/**' (repeatable, or a comma list; * stays in a folder, ** crosses folders). Only --mutable ranks above it.", expected: "globs like '_next/static/**' (no ..)", parse: parseGlobs }),
+  option({ key: 'mutable', name: 'mutable', arg: '<globs>', default: '', repeatable: true, description: 'Keys matching these globs are never immutable, whatever else says so (repeatable, or a comma list).', expected: "globs like 'assets/config-*.js' (no ..)", parse: parseGlobs }),
+  option({ key: 'presets', name: 'presets', arg: '<names>', default: 'nextjs,sveltekit,astro,nuxt', description: "Framework folders immutable by their framework's documentation: nextjs (_next/static/), sveltekit (_app/immutable/), astro (_astro/), nuxt (_nuxt/ but builds/*), vite (assets/; off by default, a Vite build's manifest does it per file); none for no preset.", expected: 'none, or a comma list of nextjs, sveltekit, astro, nuxt, vite', parse: parsePresets }),
+  option({ key: 'allowUnhashed', name: 'allow-unhashed', default: 'false', description: 'Also serve keys with no evidence of immutability (no hash in the name, rule, preset, manifest or origin Cache-Control), with a short max-age (--unhashed-ttl) instead of immutable.', expected: 'true or false', parse: parseBoolean }),
+  option({ key: 'unhashedTtl', name: 'unhashed-ttl', arg: '<duration>', default: '60s', description: 'max-age and cache lifetime of keys that are not immutable (with --allow-unhashed).', expected: 'a duration like 60s', parse: parseDuration }),
   option({ key: 'brotliQuality', name: 'brotli-quality', arg: '<0-11>', default: '6', description: 'Brotli quality of the variants made once per fill: 6 is nginx\'s default, 9 is ~2% smaller for 8x the CPU and 6x the memory per job, 11 ~10% smaller for 30x the CPU.', expected: 'an integer from 0 to 11', parse: parseIntIn(0, 11) }),
   option({ key: 'logLevel', name: 'log-level', arg: '<level>', default: 'info', description: 'Structured JSON log level: debug, info, warn, error, silent.', expected: 'debug, info, warn, error or silent', parse: (t) => (['debug', 'info', 'warn', 'error', 'silent'].includes(t) ? (t as LogLevel) : undefined) }),
   option({ key: 'self', name: 'self', arg: '<url>', default: undefined, description: "This node's URL as its peers reach it, e.g. http://10.0.0.1:8080 (required with --peers).", expected: 'an http(s) URL', parse: parseUrl }),
@@ -334,7 +361,7 @@ export function renderOptionsMarkdown(): string {
   const rows = OPTIONS.map((spec) => {
     // A `|` inside a table cell, even in code, must be escaped (GitHub still shows it unescaped in code).
     const flag = `\`--${spec.name}${spec.arg ? ' ' + spec.arg.replace(/\|/g, '\\|') : ''}\``;
-    const def = spec.default === undefined ? '' : spec.key === 'origin' ? 'bundled `sample/`' : `\`${spec.default}\``;
+    const def = spec.default === undefined ? '' : spec.key === 'origin' ? 'bundled `sample/`' : spec.default === '' ? 'none' : `\`${spec.default}\``;
     return `| ${flag} | \`${envName(spec.name)}\` | ${def} | ${spec.description} |`;
   });
   return ['| flag | env | default | meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');

@@ -3,6 +3,8 @@
  * that `hashedge serve` and the tests use.
  */
 import type { Server } from 'node:http';
+import { ImmutabilityPolicy } from './asset/immutability.js';
+import { ManifestEvidence } from './asset/manifest-evidence.js';
 import { Group } from './cache/group.js';
 import type { Config } from './config.js';
 import { createEdgeServer, listenAddress, type ServerTimeouts } from './http/server.js';
@@ -28,6 +30,8 @@ export interface Edge {
   readonly port: number;
   readonly server: Server;
   readonly group: Group;
+  /** What the origin's build manifests list as immutable (re-read every 30 s). */
+  readonly manifests: ManifestEvidence;
   readonly traffic: Traffic;
   readonly metrics: Metrics;
   readonly origin: Origin;
@@ -60,6 +64,12 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   const clustered = config.peers.length > 0 || config.peersDns !== undefined;
   const cluster = clustered ? await Cluster.join(config, origin, log, deps.clock) : undefined;
   let metrics: Metrics | undefined;
+  // Read from the origin itself, never through peers; requests wait for the first read only
+  // for keys nothing else vouches for.
+  const manifests = new ManifestEvidence({ origin, timeoutMs: config.originTimeout, log });
+  manifests.start();
+  const immutability = new ImmutabilityPolicy({ immutable: config.immutable, mutable: config.mutable, presets: config.presets, manifests });
+  const originStoresCacheControl = origin.storesCacheControl ?? false;
   const group = new Group({
     onFetch: (source, result, seconds) => metrics?.observeFetch(source, result, seconds),
     ...(cluster ? { cluster: cluster.origin } : {}),
@@ -70,6 +80,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
     originTimeout: config.originTimeout,
     negativeTtl: config.negativeTtl,
     unhashedTtl: config.unhashedTtl,
+    serveMutable: config.allowUnhashed,
     brotliQuality: config.brotliQuality,
     verifyNames: config.verifyNames,
     log,
@@ -91,14 +102,14 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   };
   void probe();
 
-  const peerRoute = cluster ? createPeerRoute({ group, auth: cluster.auth, allowUnhashed: config.allowUnhashed, log }) : undefined;
+  const peerRoute = cluster ? createPeerRoute({ group, auth: cluster.auth, immutability, originStoresCacheControl, allowUnhashed: config.allowUnhashed, log }) : undefined;
   let url = '';
   const purge = { self: () => cluster?.self ?? url, peers: () => cluster?.members ?? [] };
   const accessLog = config.accessLog ? (deps.accessLog ?? createLogger('info', process.stdout)) : undefined;
   const traffic = new Traffic();
   const clusterStatus = () => (cluster ? { self: cluster.self, members: cluster.status() } : null);
   metrics = new Metrics({ group, traffic, clusterStatus, peerStats: () => cluster?.origin.stats, isReady: () => ready, ...(deps.scrapeMetrics ? { scrape: deps.scrapeMetrics } : {}) });
-  const server = createEdgeServer({ config, group, ...(peerRoute ? { peerRoute } : {}), ...(deps.worker ? { worker: deps.worker } : {}), originDescription: origin.description, isReady: () => ready, traffic, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
+  const server = createEdgeServer({ config, group, immutability, manifestsRead: manifests.firstRead, originStoresCacheControl, ...(peerRoute ? { peerRoute } : {}), ...(deps.worker ? { worker: deps.worker } : {}), originDescription: origin.description, isReady: () => ready, traffic, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -118,6 +129,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
     port,
     server,
     group,
+    manifests,
     traffic,
     metrics,
     origin,
@@ -126,6 +138,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
     close() {
       closing ??= (async () => {
         clearTimeout(probeTimer);
+        manifests.stop();
         const closed = connections.drain();
         const grace = setTimeout(() => server.closeAllConnections(), config.shutdownTimeout);
         await closed;

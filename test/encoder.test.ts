@@ -93,7 +93,7 @@ test('a cached variant holds only its own bytes, so the budget counts what memor
   // zlib hands back views into its 16 KiB output chunks: what the cache must not keep as is.
   assert.ok(br.buffer.byteLength > br.length, 'zlib returned a view into a larger chunk');
   const blob = new Blob(
-    { key: 'assets/app-0492830483.js', body, sha256: '0'.repeat(64), contentType: 'text/javascript', lastModified: undefined, storedAt: 0, expiresAt: 0, compressible: true },
+    { key: 'assets/app-0492830483.js', body, sha256: '0'.repeat(64), contentType: 'text/javascript', lastModified: undefined, storedAt: 0, expiresAt: 0, compressible: true, immutability: 'name: hex hash 0492830483' },
     { br, gzip },
   );
   for (const rep of [blob.identity, blob.br!, blob.gzip!]) {

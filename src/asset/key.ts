@@ -15,15 +15,12 @@
  *     normalisation: the origin's names are matched exactly.
  */
 import { NotFoundError, RequestPathError } from '../errors.js';
-import { isContentHashedName } from './hashed-name.js';
 
 export const MAX_PATH_BYTES = 2048;
 
 export interface AssetKey {
   /** The origin-relative name, e.g. `static/logo-0492830483.png`. */
   readonly key: string;
-  /** Whether the last segment carries a content hash (served immutable). */
-  readonly hashed: boolean;
 }
 
 /** Characters that need no decoding and cannot form an attack on their own. */
@@ -106,6 +103,5 @@ function parseUncached(url: string): AssetKey {
     if (slash === -1) break;
     start = slash + 1;
   }
-  const lastSlash = key.lastIndexOf('/');
-  return { key, hashed: isContentHashedName(lastSlash === -1 ? key : key.slice(lastSlash + 1)) };
+  return { key };
 }

@@ -27,6 +27,10 @@ export interface BlobInit {
   readonly expiresAt: number;
   /** Whether the type is worth compressing (Vary: Accept-Encoding is sent for these). */
   readonly compressible: boolean;
+  /** Why it is (or is not) immutable, for people (asset/immutability.ts Verdict.reason). */
+  readonly immutability: string;
+  /** The Cache-Control the origin stored with it, passed on to peers as evidence. */
+  readonly originCacheControl?: string | undefined;
 }
 
 /** Bytes counted per blob beyond its bodies: metadata, header sets, LRU bookkeeping. */
@@ -42,6 +46,8 @@ export class Blob {
   readonly storedAt: number;
   readonly expiresAt: number;
   readonly compressible: boolean;
+  readonly immutability: string;
+  readonly originCacheControl: string | undefined;
   readonly identity: Representation;
   readonly br: Representation | undefined;
   readonly gzip: Representation | undefined;
@@ -58,6 +64,8 @@ export class Blob {
     this.storedAt = init.storedAt;
     this.expiresAt = init.expiresAt;
     this.compressible = init.compressible;
+    this.immutability = init.immutability;
+    this.originCacheControl = init.originCacheControl;
     const tag = etagBase(init.sha256);
     this.identity = { encoding: 'identity', body: ownMemory(init.body), etag: `"${tag}"` };
     this.br = variants.br ? { encoding: 'br', body: ownMemory(variants.br), etag: `"${tag}-br"` } : undefined;
@@ -81,6 +89,8 @@ export class Blob {
         storedAt: this.storedAt,
         expiresAt: this.expiresAt,
         compressible: this.compressible,
+        immutability: this.immutability,
+        originCacheControl: this.originCacheControl,
       },
       variants,
     );

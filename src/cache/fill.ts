@@ -7,12 +7,15 @@
  */
 import { createHash } from 'node:crypto';
 import { OriginError } from '../errors.js';
+import type { Verdict } from '../asset/immutability.js';
 import type { OriginObject } from '../origin/origin.js';
 
 export class Fill {
   readonly key: string;
   readonly size: number;
   readonly object: Omit<OriginObject, 'body'>;
+  /** Whether the object is immutable and why (its response headers say so). */
+  readonly verdict: Verdict;
   /** Resolves with the whole body and its sha256 once the last byte arrived; rejects on failure. */
   readonly done: Promise<{ body: Buffer; sha256: string }>;
   readonly #chunks: Buffer[] = [];
@@ -25,10 +28,11 @@ export class Fill {
    * @param expected what the bytes must hash to: the origin's stored SHA-256, and/or a hex
    *   prefix of it from the name (--verify-names). A body that does not is refused, not cached.
    */
-  constructor(key: string, object: OriginObject, expected: { sha256?: string | undefined; sha256Prefixes?: readonly string[] | undefined } = {}) {
+  constructor(key: string, object: OriginObject, verdict: Verdict, expected: { sha256?: string | undefined; sha256Prefixes?: readonly string[] | undefined } = {}) {
     this.key = key;
     this.size = object.size;
-    this.object = { size: object.size, contentType: object.contentType, lastModified: object.lastModified };
+    this.verdict = verdict;
+    this.object = { size: object.size, contentType: object.contentType, lastModified: object.lastModified, ...(object.cacheControl !== undefined ? { cacheControl: object.cacheControl } : {}) };
     const hash = createHash('sha256');
     this.done = new Promise((resolve, reject) => {
       const fail = (err: Error) => {

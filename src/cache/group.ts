@@ -16,11 +16,14 @@
  *  - blob:      the object is cached (or was just filled, buffered whole because it is small);
  *  - filling:   a large cacheable object is arriving; readers stream it while it fills;
  *  - stream:    larger than --max-object-size: an uncached origin stream for this caller alone;
- *  - not-found: the origin has no such key (remembered for --negative-ttl).
+ *  - not-found: the origin has no such key (remembered for --negative-ttl);
+ *  - not-immutable: the origin has it, but nothing says it is immutable and the group serves
+ *    immutable keys only (without --allow-unhashed); remembered like a 404, body not kept.
  */
 import { LRUCache } from 'lru-cache';
 import { contentTypeFor } from '../asset/content-type.js';
 import { hexHashTokens } from '../asset/hashed-name.js';
+import { withOriginWord, type Verdict } from '../asset/immutability.js';
 import { asEdgeError } from '../errors.js';
 import type { ByteRange, Origin, OriginObject } from '../origin/origin.js';
 import { getWithTimeout } from '../origin/timeout.js';
@@ -51,8 +54,9 @@ export type FetchStatus = 'hit' | 'miss' | 'collapsed' | 'peer';
 export type Lookup =
   | { readonly kind: 'blob'; readonly blob: Blob; readonly status: FetchStatus }
   | { readonly kind: 'filling'; readonly fill: Fill; readonly status: FetchStatus }
-  | { readonly kind: 'stream'; readonly object: OriginObject; readonly status: 'miss' | 'peer' }
-  | { readonly kind: 'not-found'; readonly status: FetchStatus };
+  | { readonly kind: 'stream'; readonly object: OriginObject; readonly verdict: Verdict; readonly status: 'miss' | 'peer' }
+  | { readonly kind: 'not-found'; readonly status: FetchStatus }
+  | { readonly kind: 'not-immutable'; readonly verdict: Verdict; readonly status: FetchStatus };
 
 export interface GroupOptions {
   readonly origin: Origin;
@@ -66,8 +70,10 @@ export interface GroupOptions {
   readonly originTimeout: number;
   /** ms an origin 404 is remembered; 0 disables. */
   readonly negativeTtl: number;
-  /** ms names without a content hash stay cached. */
+  /** ms keys that are not immutable stay cached (with serveMutable). */
   readonly unhashedTtl: number;
+  /** Also keep and serve keys that are not immutable (--allow-unhashed). @default false */
+  readonly serveMutable?: boolean;
   readonly brotliQuality: number;
   /** Refuse bodies whose SHA-256 does not start with the hex hash in their name. */
   readonly verifyNames?: boolean;
@@ -115,7 +121,8 @@ type LoadResult =
   | { readonly kind: 'blob'; readonly blob: Blob; readonly stored: boolean }
   | { readonly kind: 'filling'; readonly fill: Fill }
   | { readonly kind: 'not-found' }
-  | { readonly kind: 'too-large'; readonly claim: () => OriginObject | undefined };
+  | { readonly kind: 'not-immutable'; readonly verdict: Verdict }
+  | { readonly kind: 'too-large'; readonly verdict: Verdict; readonly claim: () => OriginObject | undefined };
 
 export class Group {
   readonly #options: GroupOptions;
@@ -125,6 +132,8 @@ export class Group {
   /** Requests per key routed to its owner, within HOT_WINDOW_MS: the hot cache's admission. */
   readonly #heat: LRUCache<string, number> | undefined;
   readonly #negative: LRUCache<string, true> | undefined;
+  /** Keys the origin has but nothing says are immutable (without serveMutable), for --negative-ttl. */
+  readonly #notImmutable: LRUCache<string, Verdict> | undefined;
   readonly #flight = new SingleFlight<LoadResult>();
   /** Large objects arriving now; present from the moment the load resolves until cached. */
   readonly #filling = new Map<string, Fill>();
@@ -170,6 +179,9 @@ export class Group {
     this.#negative = options.negativeTtl > 0
       ? new LRUCache<string, true>({ max: NEGATIVE_CACHE_ENTRIES, ttl: options.negativeTtl })
       : undefined;
+    this.#notImmutable = options.negativeTtl > 0 && !options.serveMutable
+      ? new LRUCache<string, Verdict>({ max: NEGATIVE_CACHE_ENTRIES, ttl: options.negativeTtl })
+      : undefined;
   }
 
   /** The cached blob, if any: synchronous, for the hot path. Counts a hit. */
@@ -194,15 +206,21 @@ export class Group {
   }
 
   /**
-   * Everything after a peek() miss. `hashed` names are cached forever; others (served only
-   * with --allow-unhashed) for --unhashed-ttl.
+   * Everything after a peek() miss. `verdict` is what is known of the key's immutability
+   * before it is fetched; the origin's stored Cache-Control may add to it. Immutable keys are
+   * cached forever; others only with serveMutable, for --unhashed-ttl.
    */
-  async lookup(key: string, hashed: boolean, options: LookupOptions = {}): Promise<Lookup> {
+  async lookup(key: string, verdict: Verdict, options: LookupOptions = {}): Promise<Lookup> {
     const cached = this.peek(key);
     if (cached !== undefined) return { kind: 'blob', blob: cached, status: 'hit' };
     if (this.#negative?.get(key)) {
       this.stats.negativeHits++;
       return { kind: 'not-found', status: 'hit' };
+    }
+    const refused = this.#notImmutable?.get(key);
+    if (refused !== undefined) {
+      this.stats.negativeHits++;
+      return { kind: 'not-immutable', verdict: refused, status: 'hit' };
     }
     const filling = this.#filling.get(key);
     if (filling !== undefined) {
@@ -217,7 +235,7 @@ export class Group {
     const viaPeer = source !== this.#options.origin;
     if (viaPeer && this.#heat !== undefined) this.#heat.set(key, (this.#heat.get(key) ?? 0) + 1);
     const flightKey = viaPeer ? `peer:${key}` : key;
-    const { promise, shared } = this.#flight.do(flightKey, () => this.#load(key, hashed, source));
+    const { promise, shared } = this.#flight.do(flightKey, () => this.#load(key, verdict, source));
     if (shared) this.stats.collapsed++;
     else this.stats.misses++;
     const status: FetchStatus = shared ? 'collapsed' : 'miss';
@@ -230,12 +248,14 @@ export class Group {
         return { kind: 'filling', fill: result.fill, status: viaPeer ? 'peer' : status };
       case 'not-found':
         return { kind: 'not-found', status };
+      case 'not-immutable':
+        return { kind: 'not-immutable', verdict: result.verdict, status };
       case 'too-large': {
         // Uncacheable objects are not collapsed: the first caller takes the stream that was
         // opened, the others open their own (like nginx, which does not lock what it won't store).
         const object = result.claim() ?? (await this.openUncached(key));
         if (object === null) return { kind: 'not-found', status: 'miss' };
-        return { kind: 'stream', object, status: 'miss' };
+        return { kind: 'stream', object, verdict: result.verdict, status: 'miss' };
       }
     }
   }
@@ -275,6 +295,7 @@ export class Group {
       const inHot = this.#hot?.delete(key) ?? false;
       if (inMain || inHot) removed++;
       this.#negative?.delete(key);
+      this.#notImmutable?.delete(key);
       this.#heat?.delete(key);
     }
     return removed;
@@ -287,6 +308,7 @@ export class Group {
     for (const key of this.#hot?.keys() ?? []) if (key.startsWith(prefix)) keys.add(key);
     for (const key of this.#loads.keys()) if (key.startsWith(prefix)) keys.add(key);
     for (const key of this.#negative?.keys() ?? []) if (key.startsWith(prefix)) this.#negative?.delete(key);
+    for (const key of this.#notImmutable?.keys() ?? []) if (key.startsWith(prefix)) this.#notImmutable?.delete(key);
     return this.purge(keys);
   }
 
@@ -320,7 +342,7 @@ export class Group {
     return this.#hot;
   }
 
-  async #load(key: string, hashed: boolean, origin: Origin): Promise<LoadResult> {
+  async #load(key: string, known: Verdict, origin: Origin): Promise<LoadResult> {
     const load = { discarded: false };
     let loads = this.#loads.get(key);
     if (loads === undefined) this.#loads.set(key, (loads = new Set()));
@@ -353,12 +375,19 @@ export class Group {
         this.#negative?.set(key, true);
         return { kind: 'not-found' };
       }
+      const verdict = withOriginWord(known, object.cacheControl);
+      if (!verdict.immutable && !this.#options.serveMutable) {
+        object.body.destroy();
+        this.#notImmutable?.set(key, verdict);
+        return { kind: 'not-immutable', verdict };
+      }
       if (object.size > maxObjectSize) {
         let unclaimed: OriginObject | undefined = object;
         // Nobody claimed it within a turn of the event loop: release the origin connection.
         setImmediate(() => unclaimed?.body.destroy());
         return {
           kind: 'too-large',
+          verdict,
           claim: () => {
             const taken = unclaimed;
             unclaimed = undefined;
@@ -367,7 +396,7 @@ export class Group {
         };
       }
       const prefixes = this.#options.verifyNames ? hexHashTokens(key) : [];
-      const fill = new Fill(key, object, { sha256: object.sha256, sha256Prefixes: prefixes.length > 0 ? prefixes : undefined });
+      const fill = new Fill(key, object, verdict, { sha256: object.sha256, sha256Prefixes: prefixes.length > 0 ? prefixes : undefined });
       const finish = fill.done.then(
         ({ body, sha256 }) => {
           const now = this.#clock();
@@ -376,8 +405,10 @@ export class Group {
             key, body, sha256, contentType,
             lastModified: object.lastModified,
             storedAt: now,
-            expiresAt: hashed ? 0 : now + this.#options.unhashedTtl,
+            expiresAt: verdict.immutable ? 0 : now + this.#options.unhashedTtl,
             compressible: isCompressible(contentType),
+            immutability: verdict.reason,
+            originCacheControl: object.cacheControl,
           });
           log.debug({ event: 'fill', key, bytes: body.length, ms: Math.round(performance.now() - started) });
           return blob;

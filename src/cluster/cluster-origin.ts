@@ -21,6 +21,7 @@ export interface ClusterOriginOptions {
 
 export class ClusterOrigin implements ClusterRouter {
   readonly description: string;
+  readonly storesCacheControl: boolean;
   readonly #options: ClusterOriginOptions;
   /** Loads answered by an owner peer, and fallbacks to the origin after a peer failed. */
   readonly stats = { peerLoads: 0, peerFailures: 0 };
@@ -28,6 +29,7 @@ export class ClusterOrigin implements ClusterRouter {
   constructor(options: ClusterOriginOptions) {
     this.#options = options;
     this.description = options.origin.description;
+    this.storesCacheControl = options.origin.storesCacheControl ?? false;
   }
 
   owner(key: string): string {

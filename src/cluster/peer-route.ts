@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
 import { contentTypeFor } from '../asset/content-type.js';
+import type { ImmutabilityPolicy } from '../asset/immutability.js';
 import { parseAssetPath } from '../asset/key.js';
 import type { Group } from '../cache/group.js';
 import { asEdgeError, EdgeError, NotFoundError, RequestPathError, UnauthorizedError } from '../errors.js';
@@ -14,11 +15,15 @@ import { pumpFill } from '../http/fill-stream.js';
 import { sendError } from '../http/respond.js';
 import type { Logger } from '../log.js';
 import type { PeerAuth } from './peer-auth.js';
-import { PEER_PATH, PEER_SHA256_HEADER } from './peers.js';
+import { PEER_CACHE_CONTROL_HEADER, PEER_PATH, PEER_SHA256_HEADER } from './peers.js';
 
 export interface PeerRouteOptions {
   readonly group: Group;
   readonly auth: PeerAuth;
+  /** The same immutability decision as for a client's request. */
+  readonly immutability: ImmutabilityPolicy;
+  /** Whether the origin stores a Cache-Control per object that may make a key immutable. */
+  readonly originStoresCacheControl: boolean;
   readonly allowUnhashed: boolean;
   readonly log: Logger;
 }
@@ -46,22 +51,29 @@ export function createPeerRoute(options: PeerRouteOptions): (req: IncomingMessag
     // The same checks a client path gets; `%` cannot survive them, so no second decoding.
     const asset = parseAssetPath('/' + key);
     if (asset.key !== key) throw new RequestPathError('E_BAD_PATH', 'The key is not in normal form.');
-    if (!asset.hashed && !options.allowUnhashed) throw new RequestPathError('E_NOT_HASHED', 'Only content-hashed keys are served.');
+    const verdict = options.immutability.decide(key);
+    // A refused key answers 404 like a missing one: the asking node refuses it in turn.
+    if (!verdict.immutable && !options.allowUnhashed && (!verdict.open || !options.originStoresCacheControl)) {
+      throw new RequestPathError('E_NOT_HASHED', 'Only immutable keys are served.');
+    }
 
-    const lookup = await group.lookup(key, asset.hashed, { local: true });
+    const lookup = await group.lookup(key, verdict, { local: true });
     if (lookup.kind === 'not-found') throw new NotFoundError();
-    let meta: { size: number; contentType: string | undefined; lastModified: string | undefined };
+    if (lookup.kind === 'not-immutable') throw new RequestPathError('E_NOT_HASHED', 'Only immutable keys are served.');
+    let meta: { size: number; contentType: string | undefined; lastModified: string | undefined; cacheControl: string | undefined };
     if (lookup.kind === 'blob') {
-      meta = { size: lookup.blob.size, contentType: lookup.blob.contentType, lastModified: lookup.blob.lastModified };
+      meta = { size: lookup.blob.size, contentType: lookup.blob.contentType, lastModified: lookup.blob.lastModified, cacheControl: lookup.blob.originCacheControl };
     } else {
       const object = lookup.kind === 'filling' ? lookup.fill.object : lookup.object;
       // The origin's Content-Type is untrusted (CR/LF would make writeHead throw): the same
       // validation as for a client's response.
-      meta = { size: object.size, contentType: contentTypeFor(key, object.contentType), lastModified: object.lastModified?.toUTCString() };
+      meta = { size: object.size, contentType: contentTypeFor(key, object.contentType), lastModified: object.lastModified?.toUTCString(), cacheControl: object.cacheControl };
     }
     const headers: Record<string, string> = { 'content-length': String(meta.size), 'cache-control': 'no-store' };
     if (meta.contentType !== undefined) headers['content-type'] = meta.contentType;
     if (meta.lastModified !== undefined) headers['last-modified'] = meta.lastModified;
+    // Evidence the asking node weighs as its own origin's word; untrusted, so only a clean value.
+    if (meta.cacheControl !== undefined && /^[\x20-\x7e]{1,256}$/.test(meta.cacheControl)) headers[PEER_CACHE_CONTROL_HEADER] = meta.cacheControl;
     if (lookup.kind === 'blob') headers[PEER_SHA256_HEADER] = lookup.blob.sha256;
     try {
       res.writeHead(200, headers);

@@ -14,6 +14,8 @@ export const HOP_HEADER = 'x-hashedge-hop';
 export const PEER_PATH = '/_hashedge/peer/';
 /** The owner's SHA-256 of the body, when it has the whole object: the asking node checks it. */
 export const PEER_SHA256_HEADER = 'x-hashedge-sha256';
+/** The Cache-Control the origin stored with the object, passed on as evidence of immutability. */
+export const PEER_CACHE_CONTROL_HEADER = 'x-hashedge-origin-cache-control';
 
 /** Back-off after a peer failure: doubles from the first to the last, reset on success. */
 const BACKOFF_FIRST_MS = 1_000;
@@ -111,7 +113,12 @@ export class PeerClient {
     const lastModified = res.headers['last-modified'] ? new Date(res.headers['last-modified']) : undefined;
     const header = res.headers[PEER_SHA256_HEADER];
     const sha256 = typeof header === 'string' && /^[0-9a-f]{64}$/.test(header) ? header : undefined;
-    const meta = { size, contentType: res.headers['content-type'], lastModified, ...(sha256 !== undefined ? { sha256 } : {}) };
+    const cacheControl = res.headers[PEER_CACHE_CONTROL_HEADER];
+    const meta = {
+      size, contentType: res.headers['content-type'], lastModified,
+      ...(sha256 !== undefined ? { sha256 } : {}),
+      ...(typeof cacheControl === 'string' ? { cacheControl } : {}),
+    };
     if (size <= BUFFER_WHOLE_BYTES) return { body: await this.#readWhole(peer, res, size, sha256), ...meta };
     // Fix: a large body the owner cuts short (reset, closed early) or leaves silent (the caller
     // aborts its signal) used to leave the owner trusted, so each next request for the key was

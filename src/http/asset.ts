@@ -12,6 +12,7 @@ import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { pipeline } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { contentTypeFor } from '../asset/content-type.js';
+import type { ImmutabilityPolicy, Verdict } from '../asset/immutability.js';
 import { parseAssetPath, type AssetKey } from '../asset/key.js';
 import type { Blob } from '../cache/blob.js';
 import { isCompressible } from '../cache/encode.js';
@@ -31,10 +32,28 @@ import { toHttpSecond } from '../units.js';
 import type { CacheResult, Traffic } from '../stats/traffic.js';
 
 const ALLOW = 'GET, HEAD, OPTIONS';
+/**
+ * A request header that asks for the immutability verdict in the response, like Fastly-Debug:
+ * `Hashedge-Immutable: yes; name: base64url hash BwT4yKxK`. Hits with it take the slower path.
+ */
+export const DEBUG_HEADER = 'hashedge-debug';
+export const IMMUTABILITY_HEADER = 'hashedge-immutable';
+
+/** The debug header's value: visible ASCII only (a reason can quote the origin's Cache-Control). */
+export function immutabilityHeader(immutable: boolean, reason: string): string {
+  return `${immutable ? 'yes' : 'no'}; ${reason.replace(/[^\x20-\x7e]/g, '?')}`;
+}
 
 export interface AssetHandlerOptions {
   readonly group: Group;
   readonly headers: HeaderPolicy;
+  /** Decides, per key, whether it is immutable and why. */
+  readonly immutability: ImmutabilityPolicy;
+  /** Settles once the origin's build manifests were first read (keys they list wait for it). */
+  readonly manifestsRead?: Promise<void>;
+  /** Whether the origin stores a Cache-Control per object (S3), which may make a key immutable. */
+  readonly originStoresCacheControl: boolean;
+  /** Serve keys that are not immutable too, with a short max-age (--allow-unhashed). */
   readonly allowUnhashed: boolean;
   /** ms an origin 404 is remembered (sent as the 404's max-age). */
   readonly negativeTtl: number;
@@ -49,7 +68,9 @@ export interface AssetHandlerOptions {
 export type AssetHandler = (req: IncomingMessage, res: EdgeResponse) => void;
 
 export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
-  const { group, headers: policy, traffic, onResponse, log } = options;
+  const { group, headers: policy, immutability, traffic, onResponse, log } = options;
+  let manifestsRead = options.manifestsRead;
+  void manifestsRead?.then(() => (manifestsRead = undefined));
   const clock = options.clock ?? Date.now;
   const notFoundCacheControl = options.negativeTtl > 0 ? `public, max-age=${Math.ceil(options.negativeTtl / 1000)}` : 'no-store';
 
@@ -68,13 +89,9 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
       fail(res, asEdgeError(err), isHead, 'none', policy.common);
       return;
     }
-    if (!asset.hashed && !options.allowUnhashed) {
-      fail(res, new RequestPathError('E_NOT_HASHED', 'Only content-hashed asset names are served (like app-3f2a9b1c.js); this edge runs without --allow-unhashed.'), isHead, 'none', policy.common);
-      return;
-    }
-    traffic.countKey(asset.key);
     const blob = group.peek(asset.key);
     if (blob !== undefined) {
+      traffic.countKey(asset.key);
       sendBlob(req, res, blob, 'hit', isHead);
       return;
     }
@@ -101,10 +118,11 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
   function sendBlob(req: IncomingMessage, res: EdgeResponse, blob: Blob, status: FetchStatus, isHead: boolean): void {
     const h = req.headers;
     const range = isHead ? undefined : h.range;
+    const debug = h[DEBUG_HEADER] !== undefined;
     if (range === undefined && h['if-none-match'] === undefined && h['if-modified-since'] === undefined && h['if-match'] === undefined && h['if-unmodified-since'] === undefined) {
       const rep = chooseRepresentation(blob, h['accept-encoding']);
-      if (status === 'hit' && !policy.corsPerRequest) res.writePreparedHead(200, policy.hit(blob, rep), ageLine(blob, clock()));
-      else res.writeHead(200, policy.withCors(withStatus(policy.base(blob, rep), blob, status), h));
+      if (status === 'hit' && !policy.corsPerRequest && !debug) res.writePreparedHead(200, policy.hit(blob, rep), ageLine(blob, clock()));
+      else res.writeHead(200, policy.withCors(withStatus(policy.base(blob, rep), blob, status, debug), h));
       res.end(isHead ? undefined : rep.body);
       count(res, 200, status, isHead ? 0 : rep.body.length);
       return;
@@ -156,8 +174,17 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
     count(res, 200, status, isHead ? 0 : rep.body.length);
   }
 
-  function withStatus(headers: Readonly<OutgoingHttpHeaders>, blob: Blob, status: CacheStatus): OutgoingHttpHeaders {
-    return { ...headers, age: String(ageSeconds(blob, clock())), 'cache-status': CACHE_STATUS[status] };
+  function withStatus(headers: Readonly<OutgoingHttpHeaders>, blob: Blob, status: CacheStatus, debug = false): OutgoingHttpHeaders {
+    const out: OutgoingHttpHeaders = { ...headers, age: String(ageSeconds(blob, clock())), 'cache-status': CACHE_STATUS[status] };
+    if (debug) out[IMMUTABILITY_HEADER] = immutabilityHeader(blob.expiresAt === 0, blob.immutability);
+    return out;
+  }
+
+  /** 404 E_NOT_HASHED: the key is not known to be immutable; the message says what would serve it. */
+  function notHashed(res: EdgeResponse, asset: AssetKey, verdict: Verdict, isHead: boolean, cache: CacheResult, h: IncomingMessage['headers']): void {
+    const headers: OutgoingHttpHeaders = { ...policy.withCors(policy.common, h) };
+    if (h[DEBUG_HEADER] !== undefined) headers[IMMUTABILITY_HEADER] = immutabilityHeader(false, verdict.reason);
+    fail(res, new RequestPathError('E_NOT_HASHED', `Only immutable assets are served. ${immutability.hint(asset.key, verdict)}`), isHead, cache, headers);
   }
 
   function sendRangeNotSatisfiable(res: EdgeResponse, size: number, h: IncomingMessage['headers'], cache: CacheResult): void {
@@ -165,7 +192,19 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
   }
 
   async function serveMiss(req: IncomingMessage, res: EdgeResponse, asset: AssetKey, isHead: boolean): Promise<void> {
-    const lookup = await group.lookup(asset.key, asset.hashed);
+    let verdict = immutability.decide(asset.key);
+    if (verdict.open && manifestsRead !== undefined) {
+      // Start-up: a build manifest may still name this key.
+      await manifestsRead;
+      verdict = immutability.decide(asset.key);
+    }
+    // Refused before any origin request, unless the origin's stored Cache-Control may still speak.
+    if (!verdict.immutable && !options.allowUnhashed && (!verdict.open || !options.originStoresCacheControl)) {
+      notHashed(res, asset, verdict, isHead, 'none', req.headers);
+      return;
+    }
+    traffic.countKey(asset.key);
+    const lookup = await group.lookup(asset.key, verdict);
     switch (lookup.kind) {
       case 'blob':
         sendBlob(req, res, lookup.blob, lookup.status, isHead);
@@ -177,23 +216,26 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
           'cache-status': lookup.status === 'hit' ? CACHE_STATUS.hit : 'hashedge; fwd=miss; fwd-status=404',
         });
         return;
+      case 'not-immutable':
+        notHashed(res, asset, lookup.verdict, isHead, lookup.status === 'hit' ? 'hit' : 'miss', req.headers);
+        return;
       case 'filling':
         sendFill(req, res, asset, lookup.fill, lookup.status, isHead);
         return;
       case 'stream':
-        await sendStream(req, res, asset, lookup.object, isHead);
+        await sendStream(req, res, asset, lookup.object, lookup.verdict, isHead);
         return;
     }
   }
 
   /** Headers for an object not (yet) in the cache: no ETag, since its hash is not known yet. */
-  function streamHeaders(asset: AssetKey, object: Omit<OriginObject, 'body'>, status: CacheStatus, h: IncomingMessage['headers']): OutgoingHttpHeaders {
+  function streamHeaders(asset: AssetKey, object: Omit<OriginObject, 'body'>, verdict: Verdict, status: CacheStatus, h: IncomingMessage['headers']): OutgoingHttpHeaders {
     const contentType = contentTypeFor(asset.key, object.contentType);
     const out: OutgoingHttpHeaders = {
       ...policy.common,
       'content-type': contentType,
       'content-length': String(object.size),
-      'cache-control': policy.cacheControl(asset.hashed),
+      'cache-control': policy.cacheControl(verdict.immutable),
       'last-modified': httpDate(object.lastModified),
       'accept-ranges': 'bytes',
       age: '0',
@@ -201,6 +243,7 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
     };
     const vary = policy.vary(isCompressible(contentType));
     if (vary !== undefined) out.vary = vary;
+    if (h[DEBUG_HEADER] !== undefined) out[IMMUTABILITY_HEADER] = immutabilityHeader(verdict.immutable, verdict.reason);
     return policy.withCors(out, h);
   }
 
@@ -214,7 +257,7 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
   }
 
   function sendFill(req: IncomingMessage, res: EdgeResponse, asset: AssetKey, fill: Fill, status: FetchStatus, isHead: boolean): void {
-    const headers = streamHeaders(asset, fill.object, status, req.headers);
+    const headers = streamHeaders(asset, fill.object, fill.verdict, status, req.headers);
     const range = streamRange(req, fill.object, isHead);
     if (range === 'unsatisfiable') {
       sendRangeNotSatisfiable(res, fill.size, req.headers, status);
@@ -232,8 +275,8 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
     void pumpFill(fill, res, range.start, range.end);
   }
 
-  async function sendStream(req: IncomingMessage, res: EdgeResponse, asset: AssetKey, object: OriginObject, isHead: boolean): Promise<void> {
-    const headers = streamHeaders(asset, object, 'uncached', req.headers);
+  async function sendStream(req: IncomingMessage, res: EdgeResponse, asset: AssetKey, object: OriginObject, verdict: Verdict, isHead: boolean): Promise<void> {
+    const headers = streamHeaders(asset, object, verdict, 'uncached', req.headers);
     const range = streamRange(req, object, isHead);
     if (range !== 'full' || isHead) object.body.destroy();
     if (range === 'unsatisfiable') {

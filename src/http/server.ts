@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { PEER_PATH } from '../cluster/peers.js';
 import type { AddressInfo } from 'node:net';
+import type { ImmutabilityPolicy } from '../asset/immutability.js';
 import type { Group } from '../cache/group.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
@@ -39,6 +40,12 @@ export type ServerTimeouts = { readonly [K in keyof typeof SERVER_TIMEOUTS]: num
 export interface EdgeServerOptions {
   readonly config: Config;
   readonly group: Group;
+  /** Decides, per key, whether it is immutable and why. */
+  readonly immutability: ImmutabilityPolicy;
+  /** Settles once the origin's build manifests were first read. */
+  readonly manifestsRead?: Promise<void>;
+  /** Whether the origin stores a Cache-Control per object (S3). */
+  readonly originStoresCacheControl: boolean;
   /** The owner side of the peer protocol, in a cluster. */
   readonly peerRoute?: (req: IncomingMessage, res: ServerResponse) => void;
   readonly originDescription: string;
@@ -68,6 +75,9 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
   const assets = createAssetHandler({
     group,
     headers: new HeaderPolicy({ corsOrigin: config.corsOrigin, unhashedTtl: config.unhashedTtl }),
+    immutability: options.immutability,
+    ...(options.manifestsRead ? { manifestsRead: options.manifestsRead } : {}),
+    originStoresCacheControl: options.originStoresCacheControl,
     allowUnhashed: config.allowUnhashed,
     negativeTtl: config.negativeTtl,
     traffic: options.traffic,

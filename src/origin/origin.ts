@@ -38,11 +38,18 @@ export interface OriginObject {
    * S3 metadata `sha256`): a body that does not hash to it is refused, not cached.
    */
   readonly sha256?: string;
+  /**
+   * The Cache-Control stored with the object (S3 metadata), if any: evidence that it is
+   * immutable (asset/immutability.ts). Untrusted; only read, never sent as it is.
+   */
+  readonly cacheControl?: string;
 }
 
 export interface Origin {
   /** For logs and the status page, e.g. `disk:/srv/assets` or `s3://bucket/prefix/`. */
   readonly description: string;
+  /** Whether objects can carry a stored Cache-Control (S3 can, a directory cannot). @default false */
+  readonly storesCacheControl?: boolean;
   /**
    * Resolves to the object, or null when the origin has no such key (a 404).
    * Rejects with an OriginError/OriginTimeoutError on any other failure.

@@ -46,6 +46,7 @@ export function createS3Client(connection: S3Connection): S3Client {
 
 export class S3Origin implements Origin {
   readonly description: string;
+  readonly storesCacheControl = true;
   readonly #bucket: string;
   readonly #prefix: string;
   readonly #client: S3Client;
@@ -93,7 +94,11 @@ export class S3Origin implements Origin {
       throw new OriginError('E_ORIGIN', 'The S3 origin did not say how large the object is.');
     }
     const sha256 = response.Metadata?.sha256?.toLowerCase();
-    return { body, size, contentType: response.ContentType, lastModified: response.LastModified, ...(sha256 && SHA256_HEX.test(sha256) ? { sha256 } : {}) };
+    return {
+      body, size, contentType: response.ContentType, lastModified: response.LastModified,
+      ...(sha256 && SHA256_HEX.test(sha256) ? { sha256 } : {}),
+      ...(response.CacheControl !== undefined ? { cacheControl: response.CacheControl } : {}),
+    };
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,15 @@
  * or send a body slower or shorter than announced.
  */
 import { Readable } from 'node:stream';
+import { MANIFEST_KEYS } from '../../src/asset/manifest-evidence.js';
 import type { Origin, OriginGetOptions, OriginObject } from '../../src/origin/origin.js';
+
+const EDGE_OWN_KEYS: ReadonlySet<string> = new Set(['.hashedge-readiness-probe', ...MANIFEST_KEYS]);
+
+/** Whether key is one an edge reads for itself: the readiness probe and the build manifests. */
+export function isEdgeOwnKey(key: string): boolean {
+  return EDGE_OWN_KEYS.has(key);
+}
 
 /** A promise the test resolves when it wants the origin to go on. */
 export class Gate {
@@ -43,6 +51,11 @@ export class TestOrigin implements Origin {
     const bytes = typeof body === 'string' ? Buffer.from(body) : body;
     this.objects.set(key, { body: bytes, ...meta });
     return bytes;
+  }
+
+  /** Requests for assets, without the ones the edge makes for itself (probe, manifests). */
+  get assetRequests(): string[] {
+    return this.requests.filter((k) => !isEdgeOwnKey(k));
   }
 
   count(key: string): number {
