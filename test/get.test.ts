@@ -30,8 +30,28 @@ test('get prints status, cache status, the owner node, timings and headers; --ve
     assert.equal(field(stdout, 'owner'), owner);
     assert.match(field(stdout, 'ttfb')!, /^\d+\.\d ms$/);
     assert.equal(field(stdout, 'bytes'), String(bytes.length));
-    assert.equal(field(stdout, 'verify'), 'ok: the bytes match the name and the ETag');
+    assert.equal(field(stdout, 'verify'), `ok: length ${bytes.length}; SHA-256 as stored; ETag; the name's hash`);
+    assert.equal(field(stdout, 'immutable'), `yes; name: hex hash ${key.slice(14, 24)}`);
     assert.match(stdout, /^cache-control: public, max-age=31536000, immutable$/im);
+  } finally {
+    await Promise.all(nodes.map((n) => n.close()));
+  }
+});
+
+test('get says why an asset is immutable, and --verify checks what it can of a name without a hash (as information)', async () => {
+  const origin = new TestOrigin();
+  const nodes = await startCluster(1, origin, { immutable: 'fonts/**' });
+  try {
+    origin.put('fonts/inter-regular.woff2', 'not really a font');
+    const { code, stdout } = await hashedgeGet([`${nodes[0]!.url}/fonts/inter-regular.woff2`, '--verify']);
+    assert.equal(code, 0, stdout);
+    assert.equal(field(stdout, 'immutable'), 'yes; rule --immutable fonts/**');
+    assert.equal(field(stdout, 'verify'), 'ok: length 17; SHA-256 as stored; ETag; no hash in the name to check');
+    // Refused: the edge's verdict says why, and the exit code is 1.
+    origin.put('fonts/readme.txt', 'x');
+    const refused = await hashedgeGet([`${nodes[0]!.url}/fonts-extra/readme.txt`]);
+    assert.equal(refused.code, 1);
+    assert.match(field(refused.stdout, 'immutable')!, /^no; no evidence/);
   } finally {
     await Promise.all(nodes.map((n) => n.close()));
   }

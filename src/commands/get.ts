@@ -1,7 +1,8 @@
 /**
  * `hashedge get <url>`: fetch one asset through an edge node and show what happened — status,
  * Cache-Status, which node owns the key on the ring, time to first byte and in total, the
- * headers — and with --verify, that the bytes are what the name and the ETag promise.
+ * headers, whether the asset is immutable and why (the Hashedge-Debug verdict) — and with
+ * --verify, that the bytes are what the edge's SHA-256, the ETag and the name promise.
  * The counterpart of groupcache's demo client (-get), for operators.
  */
 import { createHash } from 'node:crypto';
@@ -10,6 +11,7 @@ import { request as httpsRequest } from 'node:https';
 import { parseAssetPath } from '../asset/key.js';
 import { Ring } from '../cluster/ring.js';
 import { ConfigError } from '../errors.js';
+import { DEBUG_HEADER, IMMUTABILITY_HEADER, SHA256_HEADER } from '../http/asset.js';
 
 export interface GetOptions {
   readonly url: string;
@@ -32,6 +34,8 @@ export interface GetResult {
   readonly owner: string | undefined;
   /** Problems --verify found (empty: verified). */
   readonly problems: readonly string[];
+  /** What --verify checked, and what it could not (information, not failures). */
+  readonly checked: readonly string[];
 }
 
 /** Runs the request and prints the report; resolves with the result (the CLI sets the exit code). */
@@ -45,23 +49,25 @@ export async function get(options: GetOptions): Promise<GetResult> {
     throw new ConfigError(`get: expected an http(s) URL of an asset, got ${JSON.stringify(options.url)}.`);
   }
   const started = performance.now();
-  const { res, body, ttfbMs } = await fetchTimed(url, options.headers ?? {}, options.timeoutMs ?? 30_000, started);
+  // The debug header asks the edge for its immutability verdict and the body's SHA-256.
+  const { res, body, ttfbMs } = await fetchTimed(url, { [DEBUG_HEADER]: '1', ...options.headers }, options.timeoutMs ?? 30_000, started);
   const totalMs = performance.now() - started;
   const owner = await ownerOf(url);
 
-  const problems = options.verify ? verify(url, res, body) : [];
+  const { problems, checked } = options.verify ? verify(url, res, body) : { problems: [], checked: [] };
   const line = (label: string, value: string) => out.write(`${label.padEnd(8)} ${value}\n`);
   line('GET', url.href);
   line('status', `${res.statusCode} ${res.statusMessage ?? ''}`.trim());
   line('cache', String(res.headers['cache-status'] ?? '-'));
+  line('immutable', String(res.headers[IMMUTABILITY_HEADER] ?? '-'));
   if (owner !== undefined) line('owner', `${owner.node}${owner.self ? ' (the node asked)' : ''}`);
   line('ttfb', `${ttfbMs.toFixed(1)} ms`);
   line('total', `${totalMs.toFixed(1)} ms`);
   line('bytes', String(body.length));
-  if (options.verify) line('verify', problems.length === 0 ? 'ok: the bytes match the name and the ETag' : `FAILED: ${problems.join('; ')}`);
+  if (options.verify) line('verify', problems.length === 0 ? `ok: ${checked.join('; ')}` : `FAILED: ${problems.join('; ')}`);
   out.write('\n');
   for (let i = 0; i < res.rawHeaders.length; i += 2) out.write(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\n`);
-  return { status: res.statusCode ?? 0, headers: res.headers, bytes: body.length, ttfbMs, totalMs, owner: owner?.node, problems };
+  return { status: res.statusCode ?? 0, headers: res.headers, bytes: body.length, ttfbMs, totalMs, owner: owner?.node, problems, checked };
 }
 
 function fetchTimed(url: URL, headers: Readonly<Record<string, string>>, timeoutMs: number, started: number): Promise<{ res: IncomingMessage; body: Buffer; ttfbMs: number }> {
@@ -94,25 +100,38 @@ async function ownerOf(url: URL): Promise<{ node: string; self: boolean } | unde
 }
 
 /**
- * What is wrong with the body, if anything: it must have the announced length, match a strong
- * hashedge ETag (base64url of its SHA-256), and its SHA-256 must start with the hex hash in the
- * name (the scheme of `hashedge upload`; names from bundlers that hash differently fail here).
+ * What --verify can check for any name, and what is wrong: the body has the announced length,
+ * its SHA-256 is the one the edge stored (the debug header), the strong hashedge ETag is the
+ * base64url of it, and a hex hash in the name is a prefix of it (`hashedge upload`'s scheme:
+ * webpack's hex `[contenthash]` fails here). A name without a hex hash is information ("no
+ * hash in the name to check"), not a failure: most bundlers' hashes are not SHA-256 prefixes.
  */
-function verify(url: URL, res: IncomingMessage, body: Buffer): string[] {
+function verify(url: URL, res: IncomingMessage, body: Buffer): { problems: string[]; checked: string[] } {
   const problems: string[] = [];
-  if (res.statusCode !== 200) return [`status ${res.statusCode} is not a whole 200 response`];
-  if (res.headers['content-encoding'] !== undefined) return ['the body is encoded; verify without Accept-Encoding'];
+  const checked: string[] = [];
+  if (res.statusCode !== 200) return { problems: [`status ${res.statusCode} is not a whole 200 response`], checked };
+  if (res.headers['content-encoding'] !== undefined) return { problems: ['the body is encoded; verify without Accept-Encoding'], checked };
   const length = Number(res.headers['content-length']);
-  if (Number.isFinite(length) && length !== body.length) problems.push(`received ${body.length} of ${length} bytes`);
+  if (Number.isFinite(length)) {
+    if (length !== body.length) problems.push(`received ${body.length} of ${length} bytes`);
+    else checked.push(`length ${length}`);
+  }
   const sha256 = createHash('sha256').update(body).digest();
+  const hex = sha256.toString('hex');
+  const stored = res.headers[SHA256_HEADER];
+  if (typeof stored === 'string') {
+    if (stored !== hex) problems.push(`the body's SHA-256 ${hex.slice(0, 12)}… is not the ${stored.slice(0, 12)}… the edge stored`);
+    else checked.push('SHA-256 as stored');
+  }
   const etag = res.headers.etag;
-  if (etag !== undefined && /^"[A-Za-z0-9_-]{22}"$/.test(etag) && etag !== `"${sha256.toString('base64url').slice(0, 22)}"`) {
-    problems.push(`the ETag ${etag} is not the body's SHA-256`);
+  if (etag !== undefined && /^"[A-Za-z0-9_-]{22}"$/.test(etag)) {
+    if (etag !== `"${sha256.toString('base64url').slice(0, 22)}"`) problems.push(`the ETag ${etag} is not the body's SHA-256`);
+    else checked.push('ETag');
   }
   const name = url.pathname.slice(url.pathname.lastIndexOf('/') + 1);
-  const tokens = name.split(/[.-]/).filter((t) => /^[0-9a-f]{8,64}$/i.test(t));
-  const hex = sha256.toString('hex');
-  if (tokens.length === 0) problems.push(`the name ${name} has no hex hash to check`);
-  else if (!tokens.some((t) => hex.startsWith(t.toLowerCase()))) problems.push(`the body's SHA-256 ${hex.slice(0, 12)}… does not start with the name's hash (${tokens.join(', ')})`);
-  return problems;
+  const tokens = name.split(/[.-]/).filter((t) => /^[0-9a-f]{8,64}$/i.test(t) && /[0-9]/.test(t));
+  if (tokens.length === 0) checked.push('no hash in the name to check');
+  else if (tokens.some((t) => hex.startsWith(t.toLowerCase()))) checked.push('the name\'s hash');
+  else problems.push(`the body's SHA-256 ${hex.slice(0, 12)}… does not start with the name's hash (${tokens.join(', ')}; hashedge upload's scheme, which a bundler's own hex hash does not follow)`);
+  return { problems, checked };
 }

@@ -38,6 +38,8 @@ const ALLOW = 'GET, HEAD, OPTIONS';
  */
 export const DEBUG_HEADER = 'hashedge-debug';
 export const IMMUTABILITY_HEADER = 'hashedge-immutable';
+/** With the debug header: the SHA-256 (hex) of the identity bytes, for `hashedge get --verify`. */
+export const SHA256_HEADER = 'hashedge-sha256';
 
 /** The debug header's value: visible ASCII only (a reason can quote the origin's Cache-Control). */
 export function immutabilityHeader(immutable: boolean, reason: string): string {
@@ -176,7 +178,10 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
 
   function withStatus(headers: Readonly<OutgoingHttpHeaders>, blob: Blob, status: CacheStatus, debug = false): OutgoingHttpHeaders {
     const out: OutgoingHttpHeaders = { ...headers, age: String(ageSeconds(blob, clock())), 'cache-status': CACHE_STATUS[status] };
-    if (debug) out[IMMUTABILITY_HEADER] = immutabilityHeader(blob.expiresAt === 0, blob.immutability);
+    if (debug) {
+      out[IMMUTABILITY_HEADER] = immutabilityHeader(blob.expiresAt === 0, blob.immutability);
+      out[SHA256_HEADER] = blob.sha256;
+    }
     return out;
   }
 
