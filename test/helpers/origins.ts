@@ -33,7 +33,9 @@ export type Behaviour =
 
 export class TestOrigin implements Origin {
   readonly description = 'test-origin';
-  readonly objects = new Map<string, { body: Buffer; contentType?: string; lastModified?: Date; sha256?: string }>();
+  /** Like S3: objects may carry a stored Cache-Control (put's meta.cacheControl). */
+  storesCacheControl = false;
+  readonly objects = new Map<string, { body: Buffer; contentType?: string; lastModified?: Date; sha256?: string; cacheControl?: string }>();
   readonly requests: string[] = [];
   /** Called with each request; resolves when it may answer. */
   gate: Gate | undefined;
@@ -47,7 +49,7 @@ export class TestOrigin implements Origin {
   /** Resolves the next time a request arrives. */
   #arrivals: Array<() => void> = [];
 
-  put(key: string, body: Buffer | string, meta: { contentType?: string; lastModified?: Date; sha256?: string } = {}): Buffer {
+  put(key: string, body: Buffer | string, meta: { contentType?: string; lastModified?: Date; sha256?: string; cacheControl?: string } = {}): Buffer {
     const bytes = typeof body === 'string' ? Buffer.from(body) : body;
     this.objects.set(key, { body: bytes, ...meta });
     return bytes;
@@ -86,7 +88,7 @@ export class TestOrigin implements Origin {
     const start = options.range?.start ?? 0;
     const end = options.range?.end ?? object.body.length - 1;
     const limit = behaviour.kind === 'truncate' ? Math.min(end + 1, start + behaviour.bytes) : end + 1;
-    return { body: this.#body(object.body, start, limit), size: object.body.length, contentType: object.contentType, lastModified: object.lastModified, ...(object.sha256 ? { sha256: object.sha256 } : {}) };
+    return { body: this.#body(object.body, start, limit), size: object.body.length, contentType: object.contentType, lastModified: object.lastModified, ...(object.sha256 ? { sha256: object.sha256 } : {}), ...(object.cacheControl ? { cacheControl: object.cacheControl } : {}) };
   }
 
   /** A pull-based body: bytes are produced only as the consumer reads (backpressure visible). */

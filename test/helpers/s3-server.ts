@@ -16,7 +16,7 @@ export interface S3TestServer {
   readonly endpoint: string;
   readonly bucket: string;
   readonly client: S3Client;
-  put(key: string, body: Buffer | string, contentType?: string, metadata?: Record<string, string>): Promise<void>;
+  put(key: string, body: Buffer | string, contentType?: string, metadata?: Record<string, string>, cacheControl?: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -48,8 +48,8 @@ export async function startS3Server(options: { bucket?: string } = {}): Promise<
     endpoint,
     bucket,
     client,
-    async put(key, body, contentType, metadata) {
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ...(contentType ? { ContentType: contentType } : {}), ...(metadata ? { Metadata: metadata } : {}) }));
+    async put(key, body, contentType, metadata, cacheControl) {
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ...(contentType ? { ContentType: contentType } : {}), ...(metadata ? { Metadata: metadata } : {}), ...(cacheControl ? { CacheControl: cacheControl } : {}) }));
     },
     async stop() {
       client.destroy();
