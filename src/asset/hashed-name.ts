@@ -19,7 +19,8 @@
  *    a date (`20241105`); as a whole name also with a letter (`12345678.jpg` is an id);
  *  - base32: exactly 8 of [A-Z2-7] (esbuild), unless the letters read as an English word or
  *    are a known upper-case name (`OVERVIEW`, `README`);
- *  - base64url: 8-21 of [A-Za-z0-9_-] that do not read as words (word-shape.ts: `polyfill`,
+ *  - base64url: 8 of [A-Za-z0-9_-] (Rollup's default length), or 9-21 of [A-Za-z0-9], that do
+ *    not read as words (word-shape.ts: `polyfill`,
  *    `SemiBold`, `__PAGE__`, `v4compatibility` are words; `Djixbf4o`, `CibhyMFE` are not).
  * A name whose first part is a UUID carries no content hash (it names an upload, not bytes).
  */
@@ -36,7 +37,8 @@ export interface NameHash {
 
 const HEX = /^[0-9a-f]{8,64}$/i;
 const BASE32 = /^[A-Z2-7]{8}$/;
-const BASE64URL = /^[A-Za-z0-9_-]{8,21}$/;
+/** Rollup's default length (8), or a longer hash without separators: a longer token with `-`/`_` is stem and hash. */
+const BASE64URL = /^(?:[A-Za-z0-9_-]{8}|[A-Za-z0-9]{9,21})$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DATE = /^(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])$/;
 /** Upper-case words seen in file names that letter statistics alone would take for esbuild hashes. */

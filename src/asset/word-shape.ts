@@ -9,8 +9,11 @@
  *    humps (`SemiBold`, `dataTables`) each of which reads as English (letter-pair statistics);
  *    long lower-case runs (10+ letters) must read as English too, so a lower-case base36
  *    hash (Turbopack's `taptgoqxzbnvm`) is not a word;
- *  - digits after a word (`select2`, `Size1`), or a piece of digits (`solid-900`, `4-7-0`);
- *  - known fragments that mix letters and digits: `html5`, `v30`, `es2015`, `512x512`, `i18n`.
+ *  - digits after a word (`select2`, `Size1`), or a piece of digits (`solid-900`, `4-7-0`),
+ *    or a number before a word (`99designs`);
+ *  - known fragments that mix letters and digits: `html5`, `v30`, `es2015`, `512x512`, `i18n`;
+ *  - beside other pieces, short codes: colours and code points (`cc0000`, `1f3ff`), language
+ *    and region codes (`vi-vn`, `sr-RS`).
  * Random base64url rarely has these shapes: ~0.25% of 8-character Rollup hashes do (all
  * letters in one case shape), measured in test/name-rules.test.ts.
  */
@@ -19,6 +22,8 @@ import { ENGLISH_BIGRAMS } from './english-bigrams.js';
 /** Letter-and-digit fragments words are made of, at the start of a piece: `html5shiv`, `v4compatibility`, `512x512`. */
 const FRAGMENT = /^(?:html5|css[23]|es\d{1,4}|v\d{1,4}|ie\d{1,2}|utf(?:8|16)|base(?:32|64)|sha\d{1,3}|md5|h26[45]|mp[34]|i18n|l10n|a11y|k8s|web3|[1-9]d|\d+x\d*)/;
 const LETTERS = /^[A-Za-z]+/;
+/** Digits, then a lower-case word of PLAIN_WORD letters or more that reads as English. */
+const LEADING_NUMBER = /^([0-9]+)([a-z]{4,})$/;
 const DIGITS = /^[0-9]+/;
 const LOWER = /^[a-z]+$/;
 const CAPITALIZED = /^[A-Z][a-z]+$/;
@@ -55,8 +60,8 @@ export function readsAsEnglish(letters: string, threshold: number): boolean {
   return englishScore(letters) >= threshold;
 }
 
-/** Threshold for short runs and humps: ~7% of random 4-letter runs score above it, ~1% of 6-letter ones. */
-export const WORD_THRESHOLD = 0.25;
+/** Threshold for short runs and humps: ~10% of random 4-letter runs score above it, ~2% of 6-letter ones. */
+export const WORD_THRESHOLD = 0.2;
 
 function shortWord(run: string): boolean {
   return SHORT_WORDS.has(run.toLowerCase()) || (run.length >= 2 && readsAsEnglish(run, WORD_THRESHOLD));
@@ -68,13 +73,28 @@ function letterRunIsWord(run: string): boolean {
     return run.length < LONG_RUN || !LOWER.test(run) || readsAsEnglish(run, WORD_THRESHOLD);
   }
   if (!HUMPS.test(run)) return false;
-  return run.split(/(?=[A-Z])/).every(shortWord);
+  // `rotateCcw`, `spreadOdd`: short humps pass beside a long one that reads as English.
+  const humps = run.split(/(?=[A-Z])/);
+  const long = humps.filter((h) => h.length >= PLAIN_WORD);
+  const longLetters = long.reduce((n, h) => n + h.length, 0);
+  if (longLetters >= 6 && 2 * longLetters > run.length && long.every((h) => readsAsEnglish(h, WORD_THRESHOLD))) return true;
+  return humps.every(shortWord);
 }
+
+/**
+ * Codes that stand between separators in names: colours and code points (`cc0000`, `1f3ff`,
+ * `200d`), language and region codes (`eo`, `vn`, `RS`). Only beside other pieces: alone,
+ * such a token is a hash's shape.
+ */
+const CODE = /^(?:(?=[0-9a-f]*[0-9])[0-9a-f]{1,6}|(?=[0-9A-F]*[0-9])[0-9A-F]{1,6}|[a-z]{2,3}|[A-Z]{2,3})$/;
 
 function pieceIsWords(piece: string): boolean {
   if (DIGITS.exec(piece)?.[0].length === piece.length) return true; // a number: `900`, `2`
   const fragment = FRAGMENT.exec(piece);
   let rest = fragment === null ? piece : piece.slice(fragment[0].length);
+  // A number before a word: `99designs`.
+  const lead = fragment === null ? LEADING_NUMBER.exec(rest) : null;
+  if (lead !== null) return readsAsEnglish(lead[2]!, WORD_THRESHOLD);
   let afterDigits = false;
   while (rest !== '') {
     // Letters right after digits (`4o` in `Djixbf4o`) is how hashes look, not words.
@@ -84,6 +104,8 @@ function pieceIsWords(piece: string): boolean {
     rest = rest.slice(letters[0].length);
     const digits = DIGITS.exec(rest);
     if (digits !== null) {
+      // A version after a word (`select2`, `bootstrap5`): the word must read as one.
+      if (letters[0].length >= PLAIN_WORD && !readsAsEnglish(letters[0], WORD_THRESHOLD)) return false;
       rest = rest.slice(digits[0].length);
       afterDigits = true;
     }
@@ -100,5 +122,8 @@ export function readsAsWords(token: string): boolean {
   // Words are joined by separators, not led or followed by them (`_Eohndz_` is a hash).
   const pieces = token.split(/[-_]+/);
   if (pieces[0] === '' || pieces[pieces.length - 1] === '') return false;
-  return pieces.every(pieceIsWords);
+  const words = pieces.filter((piece) => pieces.length === 1 || !CODE.test(piece));
+  if (!words.every(pieceIsWords)) return false;
+  // Beside codes, the words must read as English: `CA-jlhqd` is a hash, `RS-Latin` is not.
+  return words.length === pieces.length || words.every((w) => !/^[A-Za-z]{4,}$/.test(w) || readsAsEnglish(w, WORD_THRESHOLD));
 }
