@@ -5,10 +5,9 @@
  * mutable file in browsers for a year, a hash taken for a word only costs an --immutable rule.
  *
  * A token reads as words when every piece between `-`/`_` separators is made of:
- *  - letter runs in one of the case shapes words have: `lower`, `Capitalized`, `UPPER`, or
- *    humps (`SemiBold`, `dataTables`) each of which reads as English (letter-pair statistics);
- *    long lower-case runs (10+ letters) must read as English too, so a lower-case base36
- *    hash (Turbopack's `taptgoqxzbnvm`) is not a word;
+ *  - letter runs in one of the case shapes words have: `lower`, `Capitalized`, `UPPER` (runs
+ *    of 1-3 letters only if they read as English or are known: `ui`, `js`), or humps
+ *    (`SemiBold`, `dataTables`) that read as English (letter-pair statistics);
  *  - digits after a word (`select2`, `Size1`), or a piece of digits (`solid-900`, `4-7-0`),
  *    or a number before a word (`99designs`);
  *  - known fragments that mix letters and digits: `html5`, `v30`, `es2015`, `512x512`, `i18n`;
@@ -30,10 +29,8 @@ const CAPITALIZED = /^[A-Z][a-z]+$/;
 const UPPER = /^[A-Z]+$/;
 /** Humps: an optional lower-case start, then Capitalized parts (`dataTables`, `SemiBold`). */
 const HUMPS = /^[a-z]*(?:[A-Z][a-z]+)+$/;
-/** Pure-case runs this long are words without further test... */
+/** Pure-case runs this long are words without further test (`dropzone`, `dropdownlist`: brand names and compounds read poorly as English). */
 const PLAIN_WORD = 4;
-/** ...up to this length; longer lower-case runs must read as English (`taptgoqxzbnvm` is a hash). */
-const LONG_RUN = 10;
 /** Short words of file names that letter statistics cannot vouch for. */
 const SHORT_WORDS = new Set(['js', 'ts', 'ui', 'ux', 'fa', 'fn', 'io', 'db', 'dt', 'sm', 'md', 'lg', 'xl', 'xs', 'rtl', 'ltr', 'min', 'esm', 'cjs', 'mjs', 'umd', 'amd', 'dom', 'api', 'cdn', 'svg', 'css', 'img', 'ttf', 'otf', 'eot', 'woff', 'png', 'jpg', 'gif', 'pdf', 'xml', 'vm', 'gl', 'wasm', 'jsx', 'tsx', 'vue', 'sdk', 'cli', 'app', 'web', 'of', 'to', 'in', 'on', 'at', 'by', 'is', 'it', 'or', 'and', 'the', 'for', 'no', 'up', 'my', 'get', 'set', 'new', 'old']);
 
@@ -69,8 +66,7 @@ function shortWord(run: string): boolean {
 
 function letterRunIsWord(run: string): boolean {
   if (LOWER.test(run) || CAPITALIZED.test(run) || UPPER.test(run)) {
-    if (run.length < PLAIN_WORD) return shortWord(run);
-    return run.length < LONG_RUN || !LOWER.test(run) || readsAsEnglish(run, WORD_THRESHOLD);
+    return run.length >= PLAIN_WORD || shortWord(run);
   }
   if (!HUMPS.test(run)) return false;
   // `rotateCcw`, `spreadOdd`: short humps pass beside a long one that reads as English.
