@@ -60,9 +60,9 @@ registerUploadCommand(program, process.env);
 
 program
   .command('get')
-  .description("Fetch an asset through an edge node and print its status, cache status, owner node, timings and headers.")
+  .description("Fetch an asset through an edge node and print its status, cache status, owner node, timings, whether it is immutable and why, and headers.")
   .argument('<url>', 'the asset URL on an edge node')
-  .option('--verify', "check that the bytes' SHA-256 starts with the name's hash (hashedge upload's scheme) and matches the ETag; exit 1 if not")
+  .option('--verify', "check the length, the SHA-256 the edge stored, the ETag, and a hex hash in the name (hashedge upload's scheme); exit 1 if one fails")
   .option('-H, --header <header...>', 'extra request header, e.g. -H "range: bytes=0-99"')
   .action(async (url: string, opts: { verify?: boolean; header?: string[] }) => {
     const headers: Record<string, string> = {};
