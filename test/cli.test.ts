@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OPTIONS } from '../src/config.js';
@@ -39,6 +39,31 @@ test('`hashedge serve` on the sample origin prints a URL that serves a cached as
     assert.equal(code, 0);
   } finally {
     child.kill('SIGKILL');
+  }
+});
+
+test('--immutable and --mutable may be repeated: each adds globs (as a comma list would)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'hashedge-cli-rules-'));
+  await mkdir(join(dir, 'fonts'));
+  await mkdir(join(dir, 'media'));
+  await writeFile(join(dir, 'fonts/inter.woff2'), 'font');
+  await writeFile(join(dir, 'media/intro.mp4'), 'video');
+  await writeFile(join(dir, 'media/live.mp4'), 'video');
+  const child = hashedge(['serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--origin', dir, '--immutable', 'fonts/**', '--immutable', 'media/*.mp4', '--mutable', 'media/live.*']);
+  try {
+    let url: string | undefined;
+    for await (const line of createInterface({ input: child.stdout })) {
+      url = /listening on (\S+)/.exec(line)?.[1];
+      if (url) break;
+    }
+    assert.ok(url, 'serve prints its URL');
+    const immutable = async (path: string) => (await request(`${url}/${path}`)).headers['cache-control'];
+    assert.equal(await immutable('fonts/inter.woff2'), 'public, max-age=31536000, immutable');
+    assert.equal(await immutable('media/intro.mp4'), 'public, max-age=31536000, immutable');
+    assert.equal((await request(`${url}/media/live.mp4`)).status, 404);
+  } finally {
+    child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
   }
 });
 

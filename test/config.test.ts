@@ -86,6 +86,16 @@ test('a --config file: option names or camelCase keys, lists as arrays, below fl
     assert.deepEqual(config.peers, ['http://10.0.0.1:8080', 'http://10.0.0.2:8080']);
     assert.equal(resolveConfig({}, { HASHEDGE_PORT: '9100' }, file).port, 9100, 'env wins over the file');
     assert.equal(resolveConfig({ port: '9200' }, { HASHEDGE_PORT: '9100' }, file).port, 9200, 'flags win over both');
+    // Globs as a list, commas inside braces kept; presets by name.
+    await writeFile(path, JSON.stringify({ immutable: ['_next/static/**', '/media/*.{mp4,webm}'], mutable: 'assets/config-*.js', presets: 'sveltekit,vite' }));
+    const rules = resolveConfig({}, {}, readConfigFile(path));
+    assert.deepEqual(rules.immutable, ['_next/static/**', 'media/*.{mp4,webm}']);
+    assert.deepEqual(rules.mutable, ['assets/config-*.js']);
+    assert.deepEqual(rules.presets, ['sveltekit', 'vite']);
+    assert.deepEqual(resolveConfig({ presets: 'none' }).presets, []);
+    assert.deepEqual(resolveConfig().presets, ['nextjs', 'sveltekit', 'astro', 'nuxt']);
+    assert.throws(() => resolveConfig({ presets: 'nextjs,gatsby' }), /--presets: expected none, or a comma list of nextjs, sveltekit, astro, nuxt, vite/);
+    assert.throws(() => resolveConfig({ immutable: '../secrets/**' }), /--immutable: expected globs/);
     await writeFile(path, '{"port": ');
     assert.throws(() => readConfigFile(path), /--config .*edge\.json: cannot read it as JSON/);
     assert.throws(() => readConfigFile(join(dir, 'missing.json')), /no such file/);
