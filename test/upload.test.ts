@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { isContentHashedName } from '../src/asset/hashed-name.js';
 import { exampleAssetPath } from '../src/commands/serve.js';
 import { renderUploadFlagsMarkdown, resolveUploadFlags, upload } from '../src/commands/upload.js';
@@ -17,6 +17,7 @@ import { resolveConfig } from '../src/config.js';
 import { EdgeError } from '../src/errors.js';
 import { hashToken, uploadHash } from '../src/upload/hashed-name.js';
 import { createProgress } from '../src/upload/progress.js';
+import { findReferences } from '../src/upload/references.js';
 import { DirectoryTarget } from '../src/upload/target-dir.js';
 import { S3Target } from '../src/upload/target-s3.js';
 import type { UploadTarget } from '../src/upload/target.js';
@@ -38,6 +39,8 @@ const files: Record<string, string | Buffer> = {
 };
 
 const sha256 = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
+/** Subresource Integrity, as browsers compute it. */
+const sri = (b: string | Buffer) => `sha384-${createHash('sha384').update(b).digest('base64')}`;
 /** Where hashedge puts a file that has no hash in its name: `<stem>-<10 hex>.<ext>`. */
 const hashed = (path: string) => path.replace(/(\.[^./]+)$/, `-${uploadHash(Buffer.from(files[path]!), 10)}$1`);
 
@@ -119,9 +122,9 @@ test('upload to S3: hashed names, Content-Type, immutable Cache-Control, sha256 
   assert.deepEqual(JSON.parse(local.toString()), {
     version: 1,
     assets: {
-      'app.js': { path: hashed('app.js'), url: `https://cdn.example.com/${hashed('app.js')}`, size: 22, sha256: sha256(files['app.js']!) },
-      'assets/logo-0492830483.svg': { path: 'assets/logo-0492830483.svg', url: 'https://cdn.example.com/assets/logo-0492830483.svg', size: 42, sha256: sha256(files['assets/logo-0492830483.svg']!) },
-      'assets/style.css': { path: hashed('assets/style.css'), url: `https://cdn.example.com/${hashed('assets/style.css')}`, size: 24, sha256: sha256(files['assets/style.css']!) },
+      'app.js': { path: hashed('app.js'), url: `https://cdn.example.com/${hashed('app.js')}`, size: 22, sha256: sha256(files['app.js']!), immutable: true, integrity: sri(files['app.js']!) },
+      'assets/logo-0492830483.svg': { path: 'assets/logo-0492830483.svg', url: 'https://cdn.example.com/assets/logo-0492830483.svg', size: 42, sha256: sha256(files['assets/logo-0492830483.svg']!), immutable: true, integrity: sri(files['assets/logo-0492830483.svg']!) },
+      'assets/style.css': { path: hashed('assets/style.css'), url: `https://cdn.example.com/${hashed('assets/style.css')}`, size: 24, sha256: sha256(files['assets/style.css']!), immutable: true, integrity: sri(files['assets/style.css']!) },
     },
   });
 
@@ -300,6 +303,150 @@ test('on a terminal, progress is one bar with files, bytes, rate and ETA', () =>
   assert.match(text.slice(text.lastIndexOf('\r')), /^\r\x1b\[K\[#{6}-{18}\] 0\/2 files {2}1\.0 MiB\/4\.0 MiB {2}1\.0 MiB\/s {2}ETA 3s$/);
   progress.file({ source: 'a.bin', path: 'a-0123456789.bin', size: 2 * 1024 * 1024, status: 'failed', error: { code: 'E_UPLOAD', message: 'disk full' } });
   assert.match(text, /\r\x1b\[KFAILED {3}a\.bin -> a-0123456789\.bin \(2\.0 MiB\): E_UPLOAD disk full\n/, 'failures are printed above the bar');
+});
+
+/**
+ * A Vite build with one of each kind of file: what upload must do with it is in the comment.
+ * The lazy chunk's hash reads like a word; the old rules renamed it and broke the import().
+ */
+const viteBuild: Record<string, string> = {
+  'index.html': '<!doctype html><script type="module" src="/assets/index-BwT4yKxK.js"></script>\n', // page: kept, no-cache
+  'robots.txt': 'User-agent: *\n', // page: kept, no-cache
+  'assets/index-BwT4yKxK.js': 'import("./lazy-DeZuzid1.js");new Worker(new URL("worker.js",import.meta.url));document.body.style.background="url(/img/bg%20dark.png)";\n', // name hash
+  'assets/lazy-DeZuzid1.js': 'export const lazy = 1;\n', // name hash (word-like): kept, immutable
+  'assets/entry.js': 'entry();\n', // no hash in the name, but in the Vite manifest: kept, immutable
+  'assets/worker.js': 'onmessage = () => {};\n', // no evidence, named by index-BwT4yKxK.js: kept, no-cache
+  'img/bg dark.png': 'png bytes', // no evidence, named (percent-encoded) by index-BwT4yKxK.js: kept, no-cache
+  'img/photo.jpg': 'jpeg bytes', // no evidence, named by nothing: renamed, immutable
+  '.vite/manifest.json': JSON.stringify({ 'index.html': { file: 'assets/index-BwT4yKxK.js', src: 'index.html', isEntry: true }, 'src/entry.js': { file: 'assets/entry.js', src: 'src/entry.js' } }), // uploaded no-cache: the edge reads it
+  '.vite/ssr-manifest.json': '{}', // other dotfiles stay out
+  '.env': 'SECRET=1\n',
+};
+
+test('upload decides each file as the edge does: hashed names and Vite manifest entries immutable, page files and files the build names keep their names no-cache, only unnamed files are renamed', async () => {
+  const dir = join(work, 'vite-build');
+  await writeTree(dir, viteBuild);
+  const manifestFile = join(work, 'vite-build-manifest.json');
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+  process.on('warning', onWarning);
+  let run: Awaited<ReturnType<typeof uploadCommand>>;
+  try {
+    run = await uploadCommand({ dir, to: `s3://${s3.bucket}/decide`, manifest: manifestFile }, { HASHEDGE_S3_ENDPOINT: s3.endpoint, HASHEDGE_S3_FORCE_PATH_STYLE: 'true' });
+    await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+  } finally {
+    process.off('warning', onWarning);
+  }
+  assert.equal(run.code, 0, run.stderr);
+  const photo = `img/photo-${uploadHash(Buffer.from(viteBuild['img/photo.jpg']!))}.jpg`;
+  assert.match(run.stdout, /^Uploaded 9 files .*; 0 files \(0 B\) already there\.$/m);
+  assert.match(run.stdout, /^2 page files kept their names and are uploaded no-cache; the edge serves them only with --allow-unhashed\.$/m);
+  assert.match(run.stdout, /^2 files with no content hash kept their names, as the build names them, and are uploaded no-cache/m);
+  assert.match(run.stdout, /^1 file with no content hash that nothing in the build names was renamed/m);
+  const referenced = warnings.filter((w) => (w as { code?: string }).code === 'HASHEDGE_REFERENCED_UNHASHED').map((w) => w.message);
+  assert.equal(referenced.length, 2, 'one warning per referenced file');
+  assert.match(referenced[0]!, /^assets\/worker\.js has no content hash in its name and assets\/index-BwT4yKxK\.js names it, .*--immutable.*--allow-unhashed/);
+  assert.match(referenced[1]!, /^img\/bg dark\.png has no content hash/);
+
+  const cacheControl = async (key: string) => (await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: `decide/${key}` }))).CacheControl;
+  const expected: Record<string, string> = {
+    'index.html': 'no-cache',
+    'robots.txt': 'no-cache',
+    'assets/index-BwT4yKxK.js': IMMUTABLE,
+    'assets/lazy-DeZuzid1.js': IMMUTABLE,
+    'assets/entry.js': IMMUTABLE,
+    'assets/worker.js': 'no-cache',
+    'img/bg dark.png': 'no-cache',
+    [photo]: IMMUTABLE,
+    '.vite/manifest.json': 'no-cache',
+    'manifest.json': 'no-cache',
+  };
+  for (const [key, value] of Object.entries(expected)) assert.equal(await cacheControl(key), value, key);
+  const listed = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: 'decide/' }));
+  assert.deepEqual(listed.Contents?.map((o) => o.Key!.slice('decide/'.length)).sort(), Object.keys(expected).sort(), 'no .env, no .vite/ssr-manifest.json, no img/photo.jpg under its old name');
+
+  // The manifest: keyed by original path, with immutable and the Subresource Integrity of the bytes.
+  const manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as { version: number; assets: Record<string, { path: string; immutable: boolean; integrity: string; sha256: string }> };
+  assert.equal(manifest.version, 1);
+  assert.deepEqual(Object.keys(manifest.assets), Object.keys(viteBuild).filter((p) => p !== '.env' && p !== '.vite/ssr-manifest.json').sort());
+  for (const [source, entry] of Object.entries(manifest.assets)) {
+    const path = source === 'img/photo.jpg' ? photo : source;
+    assert.deepEqual({ path: entry.path, immutable: entry.immutable, integrity: entry.integrity, sha256: entry.sha256 }, { path, immutable: expected[path] === IMMUTABLE, integrity: sri(viteBuild[source]!), sha256: sha256(viteBuild[source]!) }, source);
+  }
+});
+
+test('--dry-run prints each file\'s decision and why, and writes nothing', async () => {
+  const dir = join(work, 'vite-build-dry');
+  await writeTree(dir, viteBuild);
+  const out = join(work, 'vite-dry-out');
+  const { code, stdout } = await uploadCommand({ dir, to: out, 'dry-run': true });
+  assert.equal(code, 0);
+  assert.match(stdout, /^assets\/lazy-DeZuzid1\.js +immutable +name: base64url hash DeZuzid1$/m);
+  assert.match(stdout, /^assets\/index-BwT4yKxK\.js +immutable +manifest \.vite\/manifest\.json$/m, 'the Vite manifest is the first evidence that speaks');
+  assert.match(stdout, /^assets\/entry\.js +immutable +manifest \.vite\/manifest\.json$/m);
+  assert.match(stdout, /^index\.html +no-cache +page file: an HTML page, never immutable$/m);
+  assert.match(stdout, /^robots\.txt +no-cache +page file: a site file, never immutable$/m);
+  assert.match(stdout, /^assets\/worker\.js +no-cache +no evidence of immutability, and assets\/index-BwT4yKxK\.js names it/m);
+  assert.match(stdout, /^img\/photo\.jpg -> img\/photo-[0-9a-f]{10}\.jpg +renamed, immutable +no evidence of immutability, and no other file of the build names it$/m);
+  assert.match(stdout, /^\.vite\/manifest\.json +no-cache +the Vite build manifest/m);
+  assert.doesNotMatch(stdout, /\.env|ssr-manifest/);
+  assert.match(stdout, /^Dry run: would upload 9 files .*\nNothing was written\.$/m);
+  await assert.rejects(stat(out), { code: 'ENOENT' });
+});
+
+test('a file nothing names is renamed only when its new name would be immutable; --no-rename keeps it, no-cache', async () => {
+  const dir = join(work, 'unnamed');
+  await writeTree(dir, { 'img/photo.jpg': 'jpeg bytes', CNAME: 'cdn.example.com\n', 'page.html': '<p>no references</p>\n' });
+  const decisions = async (rename: boolean) => {
+    const result = await uploadDirectory({ dir, target: new DirectoryTarget(join(work, 'unnamed-out')), rename, dryRun: true, manifestFile: null });
+    return Object.fromEntries(result.files.map((f) => [f.source, [f.decision, f.path, f.immutable]]));
+  };
+  assert.deepEqual(await decisions(true), {
+    CNAME: ['unhashed', 'CNAME', false], // CNAME-<hash> would carry no hash the edge sees: no extension
+    'img/photo.jpg': ['renamed', `img/photo-${uploadHash(Buffer.from('jpeg bytes'))}.jpg`, true],
+    'page.html': ['page', 'page.html', false],
+  });
+  assert.deepEqual(await decisions(false), {
+    CNAME: ['unhashed', 'CNAME', false],
+    'img/photo.jpg': ['unhashed', 'img/photo.jpg', false],
+    'page.html': ['page', 'page.html', false],
+  });
+});
+
+test('references: a name anywhere in another text file, as a substring or percent-encoded; never in itself, in binary files or in files over the limit', async () => {
+  const dir = join(work, 'refs');
+  const tree: Record<string, string> = {
+    'loader.js': 'load("./lib/ba.js"); map("m.js.map"); img("a%20b.png")',
+    'lib/ba.js': 'self: ba.js',
+    'a.js': 'x',
+    'm.js': 'y',
+    'm.js.map': 'z',
+    'a b.png': 'q',
+    'only-self.js': '// only-self.js',
+    'in-binary.js': 'w',
+    'blob.bin': 'in-binary.js',
+    'in-big.js': 'v',
+    'big.txt': 'in-big.js' + ' '.repeat(100),
+  };
+  await writeTree(dir, tree);
+  const files = Object.keys(tree).sort().map((source) => ({ source, file: join(dir, source), size: Buffer.byteLength(tree[source]!) }));
+  const candidates = ['lib/ba.js', 'a.js', 'm.js', 'm.js.map', 'a b.png', 'only-self.js', 'in-binary.js', 'in-big.js'];
+  const { referencedBy, unscanned } = await findReferences(candidates, files, 100);
+  assert.deepEqual(Object.fromEntries(referencedBy), {
+    'lib/ba.js': 'loader.js',
+    'a.js': 'lib/ba.js', // inside "ba.js", in the first file in path order that has it
+    'm.js.map': 'loader.js',
+    'm.js': 'loader.js', // inside "m.js.map"
+    'a b.png': 'loader.js',
+  });
+  assert.deepEqual(unscanned, ['big.txt']);
+});
+
+test('a web app manifest.json in the build stops the upload with a message that says what to do', async () => {
+  const dir = join(work, 'pwa');
+  await writeTree(dir, { 'manifest.json': '{"name":"App","icons":[]}', 'index.html': '<link rel="manifest" href="/manifest.json">' });
+  await assert.rejects(uploadDirectory({ dir, target: new DirectoryTarget(join(work, 'pwa-out')), manifestFile: null }), (err: EdgeError) => err.code === 'E_UPLOAD_CONFLICT' && /manifest\.webmanifest/.test(err.message) && /<link rel="manifest">/.test(err.message));
+  await assert.rejects(stat(join(work, 'pwa-out')), { code: 'ENOENT' });
 });
 
 test("the README's table of upload flags is the flag table", async () => {

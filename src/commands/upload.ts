@@ -10,8 +10,9 @@ import { envName, OPTIONS, parseBoolean, parseIntIn, type Config, type FlagSpec,
 import { ConfigError } from '../errors.js';
 import { DEFAULT_HASH_LENGTH, MAX_HASH_LENGTH, MIN_HASH_LENGTH } from '../upload/hashed-name.js';
 import { createProgress, formatBytes } from '../upload/progress.js';
+import { MAX_SCAN_BYTES } from '../upload/references.js';
 import { createTarget } from '../upload/target.js';
-import { defaultManifestFile, uploadDirectory, type UploadResult } from '../upload/upload.js';
+import { defaultManifestFile, uploadDirectory, type FileResult, type UploadResult } from '../upload/upload.js';
 
 export interface UploadFlags {
   readonly to: OriginSpec;
@@ -56,12 +57,12 @@ const s3ForcePathStyle = serveOption('s3ForcePathStyle');
 /** The upload command's flags, for `hashedge upload --help`, the README and resolveUploadFlags. */
 export const UPLOAD_FLAGS = [
   flag({ key: 'to', name: 'to', arg: '<s3-url-or-dir>', default: undefined, description: 'Where to upload (required): s3://bucket/prefix, or a directory (created if missing; an edge --origin).', expected: origin.expected, parse: (t) => origin.parse(t) }),
-  flag({ key: 'rename', name: 'rename', default: 'true', description: 'Give files whose names carry no content hash a `<stem>-<hash>.<ext>` name; --no-rename keeps every name (unhashed ones get Cache-Control: no-cache).', expected: 'true or false', parse: parseBoolean }),
+  flag({ key: 'rename', name: 'rename', default: 'true', description: 'Rename `<stem>-<hash>.<ext>` (and upload immutable) the files with no evidence of immutability (no content hash in the name, framework folder or Vite manifest entry) that no other file of the build names; a file the build names, and page files (HTML, robots.txt, ...), always keep their names and go up with Cache-Control: no-cache. --no-rename keeps every name.', expected: 'true or false', parse: parseBoolean }),
   flag({ key: 'hashLength', name: 'hash-length', arg: '<digits>', default: String(DEFAULT_HASH_LENGTH), description: 'Hex digits of the SHA-256 in generated names.', expected: `an integer from ${MIN_HASH_LENGTH} to ${MAX_HASH_LENGTH}`, parse: parseIntIn(MIN_HASH_LENGTH, MAX_HASH_LENGTH) }),
   flag({ key: 'concurrency', name: 'concurrency', arg: '<n>', default: '8', description: 'Files hashed, checked and uploaded at once.', expected: 'an integer from 1 to 64', parse: parseIntIn(1, 64) }),
   flag({ key: 'baseUrl', name: 'base-url', arg: '<url>', default: undefined, description: "The edge's URL for the target, e.g. https://cdn.example.com/; the manifest then gives each asset's url.", expected: 'an http(s) URL without query or fragment', parse: parseBaseUrl }),
   flag({ key: 'manifest', name: 'manifest', arg: '<file>', default: undefined, description: 'Local file to write the manifest to, for bundler plugins and servers (default: `<dir>/.hashedge/manifest.json`); it is also uploaded as `manifest.json`.', expected: 'a file path', parse: (t) => (t.trim() === '' ? undefined : t) }),
-  flag({ key: 'dryRun', name: 'dry-run', default: 'false', description: 'Hash, name and check the target; upload and write nothing.', expected: 'true or false', parse: parseBoolean }),
+  flag({ key: 'dryRun', name: 'dry-run', default: 'false', description: "Hash, decide and check the target, and print each file's decision and why; upload and write nothing.", expected: 'true or false', parse: parseBoolean }),
   flag({ key: 's3Endpoint', name: s3Endpoint.name, arg: s3Endpoint.arg!, default: s3Endpoint.default, description: s3Endpoint.description, expected: s3Endpoint.expected, parse: (t) => s3Endpoint.parse(t), env: true }),
   flag({ key: 's3Region', name: s3Region.name, arg: s3Region.arg!, default: s3Region.default, description: s3Region.description, expected: s3Region.expected, parse: (t) => s3Region.parse(t), env: true }),
   flag({ key: 's3ForcePathStyle', name: s3ForcePathStyle.name, default: s3ForcePathStyle.default, description: s3ForcePathStyle.description, expected: s3ForcePathStyle.expected, parse: (t) => s3ForcePathStyle.parse(t), env: true }),
@@ -103,7 +104,7 @@ export function registerUploadCommand(program: Command, env: Readonly<Record<str
   const command = program
     .command('upload')
     .argument('<dir>', 'the build output directory')
-    .description('Upload a build directory to S3 or a directory under content-hashed names, skipping what is already there, and write manifest.json.');
+    .description('Upload a build directory to S3 or a directory, immutable where the edge will serve it so and under the names the build uses (renaming only files nothing names), skipping what is already there, and write manifest.json.');
   for (const spec of UPLOAD_FLAGS) {
     const def = spec.default === undefined ? '' : ` [default: ${spec.default}]`;
     command.option(`--${spec.name}${'arg' in spec ? ' ' + spec.arg : ''}`, `${spec.description}${def}${'env' in spec ? ` [env: ${envName(spec.name)}]` : ''}`);
@@ -160,9 +161,18 @@ async function checkPaths(dir: string, to: OriginSpec): Promise<void> {
 }
 
 function warn(result: UploadResult): void {
-  if (result.unhashed.length > 0) {
-    const some = result.unhashed.slice(0, 3).join(', ') + (result.unhashed.length > 3 ? ', ...' : '');
-    process.emitWarning(`${result.unhashed.length} file(s) have names the edge does not see as content-hashed (${some}): it answers 404 for them unless run with --allow-unhashed. Names need an extension, and --rename to get a hash.`, { code: 'HASHEDGE_UNHASHED_NAME' });
+  for (const f of result.files) {
+    if (f.decision !== 'referenced') continue;
+    process.emitWarning(`${f.source} has no content hash in its name and ${f.referencedBy} names it, so it keeps its name and goes up with Cache-Control: no-cache: the edge refuses it (404 E_NOT_HASHED) unless run with an --immutable rule that covers it (if it never changes under this name) or --allow-unhashed.`, { code: 'HASHEDGE_REFERENCED_UNHASHED' });
+  }
+  const unhashed = result.files.filter((f) => f.decision === 'unhashed').map((f) => f.path);
+  if (unhashed.length > 0) {
+    const some = unhashed.slice(0, 3).join(', ') + (unhashed.length > 3 ? ', ...' : '');
+    process.emitWarning(`${unhashed.length} file(s) have names the edge does not see as content-hashed (${some}): it answers 404 for them unless run with --allow-unhashed. Names need an extension, and --rename to get a hash.`, { code: 'HASHEDGE_UNHASHED_NAME' });
+  }
+  if (result.unscanned.length > 0) {
+    const some = result.unscanned.slice(0, 3).join(', ') + (result.unscanned.length > 3 ? ', ...' : '');
+    process.emitWarning(`${result.unscanned.length} text file(s) over ${formatBytes(MAX_SCAN_BYTES)} were not searched for the names of other files (${some}): a file only they name may have been renamed.`, { code: 'HASHEDGE_UPLOAD_UNSCANNED' });
   }
   for (const entry of result.ignored) {
     process.emitWarning(`${entry.path} was not uploaded: ${IGNORED_REASONS[entry.reason]}.`, { code: 'HASHEDGE_UPLOAD_IGNORED' });
@@ -176,6 +186,21 @@ const IGNORED_REASONS = {
   'not-a-file': 'it is not a regular file',
 } as const;
 
+/**
+ * A dry run's plan, one line per file: `assets/lazy-DeZuzid1.js  immutable  name: base64url hash
+ * DeZuzid1`, `img/photo.jpg -> img/photo-1a2b3c4d5e.jpg  renamed, immutable  ...`.
+ */
+export function decisionLines(files: readonly FileResult[]): string {
+  const rows = files.map((f) => {
+    const name = f.path === f.source ? f.source : `${f.source} -> ${f.path}`;
+    const what = f.decision === 'renamed' ? 'renamed, immutable' : f.immutable ? 'immutable' : 'no-cache';
+    return [name, what, f.reason] as const;
+  });
+  const width = Math.min(60, Math.max(0, ...rows.map(([name]) => name.length)));
+  const whatWidth = Math.max(0, ...rows.map(([, what]) => what.length));
+  return rows.map(([name, what, reason]) => `${name.padEnd(width)}  ${what.padEnd(whatWidth)}  ${reason}\n`).join('');
+}
+
 function report(result: UploadResult, dryRun: boolean, io: UploadIo): number {
   const count = (status: string) => result.files.filter((f) => f.status === status);
   const sum = (files: readonly { size: number }[]) => formatBytes(files.reduce((n, f) => n + f.size, 0));
@@ -184,8 +209,16 @@ function report(result: UploadResult, dryRun: boolean, io: UploadIo): number {
   const skipped = count('skipped');
   const failed = count('failed');
   const verb = dryRun ? 'Dry run: would upload' : 'Uploaded';
+  if (dryRun) io.stdout.write(decisionLines(result.files));
   io.stdout.write(`${verb} ${plural(uploaded.length)} (${sum(uploaded)}) to ${result.target}; ${plural(skipped.length)} (${sum(skipped)}) already there${failed.length > 0 ? `; ${failed.length} failed` : ''}.\n`);
   if (dryRun) io.stdout.write('Nothing was written.\n');
+  const decided = (d: FileResult['decision']) => result.files.filter((f) => f.decision === d).length;
+  const [pages, referenced, renamed] = [decided('page'), decided('referenced'), decided('renamed')];
+  const one = (n: number, singular: string, many: string) => `${n} ${n === 1 ? singular : many}`;
+  const are = (n: number) => (dryRun ? 'would be' : n === 1 ? 'is' : 'are');
+  if (pages > 0) io.stdout.write(`${one(pages, 'page file kept its name', 'page files kept their names')} and ${are(pages)} uploaded no-cache; the edge serves them only with --allow-unhashed.\n`);
+  if (referenced > 0) io.stdout.write(`${one(referenced, 'file with no content hash kept its name', 'files with no content hash kept their names')}, as the build names ${referenced === 1 ? 'it' : 'them'}, and ${are(referenced)} uploaded no-cache (see the warnings).\n`);
+  if (renamed > 0) io.stdout.write(`${one(renamed, 'file with no content hash that nothing in the build names', 'files with no content hash that nothing in the build names')} ${dryRun ? 'would be' : renamed === 1 ? 'was' : 'were'} renamed <stem>-<hash>.<ext>, immutable (the manifest maps the names).\n`);
   if (result.manifestWrittenTo.length > 0) io.stdout.write(`Manifest: ${result.manifestWrittenTo.join(', ')}\n`);
   if (failed.length === 0 && result.manifestErrors.length === 0) return 0;
   if (failed.length > 0) {

@@ -1,5 +1,5 @@
 /**
- * SHA-256 of files as streams, and a read stream that proves the bytes it gives out are the
+ * SHA-256 (and SHA-384, for Subresource Integrity) of files as streams, and a read stream that proves the bytes it gives out are the
  * bytes that were hashed: a file changed between planning and upload must not end up under a
  * name that claims other content.
  */
@@ -15,16 +15,29 @@ export interface Digest {
   readonly size: number;
 }
 
-export async function digestFile(path: string): Promise<Digest> {
+export interface FileDigest extends Digest {
+  /** Base64 SHA-384 of the bytes: the file's Subresource Integrity is `sha384-<this>`. */
+  readonly sha384: string;
+}
+
+/** Both hashes of a file, in one read. */
+export async function digestFile(path: string): Promise<FileDigest> {
   const hash = createHash('sha256');
+  const hash384 = createHash('sha384');
   let size = 0;
   await pipelineAsync(createReadStream(path), async function* (chunks: AsyncIterable<Buffer>) {
     for await (const chunk of chunks) {
       hash.update(chunk);
+      hash384.update(chunk);
       size += chunk.length;
     }
   });
-  return { sha256: hash.digest('hex'), size };
+  return { sha256: hash.digest('hex'), sha384: hash384.digest('base64'), size };
+}
+
+/** The Subresource Integrity value (`integrity="..."`) of a digest. */
+export function integrity(digest: Pick<FileDigest, 'sha384'>): string {
+  return `sha384-${digest.sha384}`;
 }
 
 /**

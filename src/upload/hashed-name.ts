@@ -1,8 +1,7 @@
 /**
- * The names `hashedge upload` gives files that do not carry a content hash yet:
- * `<stem>-<hash><ext>`, split at the last extension as bundlers do (`app.js` ->
- * `app-1d18a1d220.js`, `jquery.min.js` -> `jquery.min-<hash>.js`). Names that already carry a
- * hash (asset/hashed-name.ts, the edge's own rule) are kept.
+ * The names `hashedge upload` gives files it renames (no evidence of immutability, and no file
+ * of the build names them; see upload.ts): `<stem>-<hash><ext>`, split at the last extension as
+ * bundlers do (`app.js` -> `app-1d18a1d220.js`, `jquery.min.js` -> `jquery.min-<hash>.js`).
  *
  * The hash scheme. The edge's integrity check (a body that does not match a name hashedge
  * generated is refused, not cached) depends on it, so it is fixed and versioned by this comment:
@@ -16,7 +15,6 @@
  */
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import { isContentHashedName } from '../asset/hashed-name.js';
 
 export const DEFAULT_HASH_LENGTH = 10;
 export const MIN_HASH_LENGTH = 8;
@@ -38,22 +36,15 @@ export function hashToken(sha256Hex: string, length: number = DEFAULT_HASH_LENGT
   return hex.slice(0, end);
 }
 
-export interface TargetName {
-  /** Target-relative path, posix separators: the source path, or its hashed rename. */
-  readonly path: string;
-  /** Whether the edge will serve it as content-hashed (immutable); false: it 404s unless --allow-unhashed. */
-  readonly hashed: boolean;
-}
-
 /**
- * Where a source file (posix relative path) goes: unchanged if its name carries a hash (or
- * `rename` is off), else `<stem>-<hash><ext>` in the same directory.
+ * `<stem>-<hash><ext>` in the source's directory, for a source file (posix relative path) that
+ * `hashedge upload` renames: no evidence makes it immutable and no file of the build names it
+ * (upload.ts decides that).
  */
-export function targetName(sourcePath: string, sha256Hex: string, options: { rename: boolean; hashLength: number }): TargetName {
+export function hashedPath(sourcePath: string, sha256Hex: string, hashLength: number = DEFAULT_HASH_LENGTH): string {
   const dir = posix.dirname(sourcePath);
   const base = posix.basename(sourcePath);
-  if (isContentHashedName(base) || !options.rename) return { path: sourcePath, hashed: isContentHashedName(base) };
   const ext = posix.extname(base);
-  const name = `${base.slice(0, base.length - ext.length)}-${hashToken(sha256Hex, options.hashLength)}${ext}`;
-  return { path: dir === '.' ? name : `${dir}/${name}`, hashed: isContentHashedName(name) };
+  const name = `${base.slice(0, base.length - ext.length)}-${hashToken(sha256Hex, hashLength)}${ext}`;
+  return dir === '.' ? name : `${dir}/${name}`;
 }

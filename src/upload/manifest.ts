@@ -4,10 +4,16 @@
  * the origin's root for an example URL. The form (version 1):
  *
  *   { "version": 1,
- *     "assets": { "<original path>": { "path": "<hashed path>", "url": "<base-url>/<hashed path>",
- *                                      "size": <bytes>, "sha256": "<hex>" } } }
+ *     "assets": { "<original path>": { "path": "<path at the target>", "url": "<base-url>/<path>",
+ *                                      "size": <bytes>, "sha256": "<hex>",
+ *                                      "immutable": true|false, "integrity": "sha384-<base64>" } } }
  *
- * Paths are relative to the target (bucket prefix or directory) with `/` separators; `url` is
+ * `path` is the original path unless upload renamed the file. `immutable`: uploaded with
+ * `Cache-Control: public, max-age=31536000, immutable` (the edge takes the manifest at its
+ * origin's root as evidence for these paths, asset/manifest-evidence.ts); false: `no-cache`.
+ * `integrity` is the Subresource Integrity of the bytes, for `<script integrity>`. Manifests
+ * written before these two fields existed lack them (still version 1: readers ignore fields
+ * they do not know, and a missing `immutable` counts as false). Paths are relative to the target (bucket prefix or directory) with `/` separators; `url` is
  * there only with a base URL. No timestamp: the same build gives the same bytes, so a re-run
  * skips it like any other unchanged object. Keys are in path order.
  */
@@ -24,6 +30,9 @@ export interface ManifestEntry {
   readonly url?: string;
   readonly size: number;
   readonly sha256: string;
+  readonly immutable: boolean;
+  /** `sha384-<base64>`. */
+  readonly integrity: string;
 }
 
 export interface Manifest {
@@ -36,13 +45,16 @@ export interface ManifestSource {
   readonly path: string;
   readonly size: number;
   readonly sha256: string;
+  /** Base64 SHA-384 of the bytes. */
+  readonly sha384: string;
+  readonly immutable: boolean;
 }
 
 export function buildManifest(files: readonly ManifestSource[], baseUrl?: string): Manifest {
   const sorted = [...files].sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
   const assets: Record<string, ManifestEntry> = {};
   for (const f of sorted) {
-    assets[f.source] = { path: f.path, ...(baseUrl !== undefined ? { url: assetUrl(baseUrl, f.path) } : {}), size: f.size, sha256: f.sha256 };
+    assets[f.source] = { path: f.path, ...(baseUrl !== undefined ? { url: assetUrl(baseUrl, f.path) } : {}), size: f.size, sha256: f.sha256, immutable: f.immutable, integrity: `sha384-${f.sha384}` };
   }
   return { version: 1, assets };
 }

@@ -1,8 +1,23 @@
 /**
- * `hashedge upload`: walk a build directory, give every file a content-hashed name, put the
- * ones the target does not hold yet, then write manifest.json (to the target and locally).
+ * `hashedge upload`: walk a build directory, decide for every file whether it is immutable and
+ * what it is called at the target, put the ones the target does not hold yet, then write
+ * manifest.json (to the target and locally).
  *
- * Order of work: plan (walk, hash every file, name it), refuse conflicts before anything is
+ * The decision never breaks a build: it is the edge's own (asset/immutability.ts, with the
+ * default framework presets and the build's Vite manifest as evidence), and a file is renamed
+ * only when nothing else would serve it and no file of the build names it. Per file:
+ *  - immutable (a content hash in the name, a framework preset, the Vite manifest): name kept,
+ *    `Cache-Control: public, max-age=31536000, immutable`;
+ *  - page files and other files never immutable (HTML, robots.txt, sw.js, ...): name kept,
+ *    `no-cache` (the edge serves them only with --allow-unhashed);
+ *  - no evidence, but another text file of the build contains its name (references.ts): name
+ *    kept, `no-cache` (the edge refuses it without an --immutable rule or --allow-unhashed);
+ *  - no evidence and not referenced: renamed `<stem>-<hash><ext>` and immutable (with --rename,
+ *    the default; else name kept, `no-cache`).
+ * `.vite/manifest.json` is uploaded (no-cache) although it is in a dot folder: the edge reads it
+ * at its origin's root as evidence. Other dotfiles are not.
+ *
+ * Order of work: plan (walk, hash every file, decide), refuse conflicts before anything is
  * written, then transfer with bounded concurrency. Each file's failure is recorded and the
  * others go on; the manifests are written only when every file is in place, so a manifest never
  * names an object that is missing. A re-run skips what is there and finishes the job.
@@ -12,24 +27,41 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { contentTypeFor } from '../asset/content-type.js';
+import { DEFAULT_PRESETS, ImmutabilityPolicy, type ManifestLookup } from '../asset/immutability.js';
+import { MAX_MANIFEST_BYTES, pathsInManifest } from '../asset/manifest-evidence.js';
 import { EdgeError } from '../errors.js';
 import { IMMUTABLE } from '../http/headers.js';
-import { digestFile, verifiedFile, verifiedStream, type Digest } from './digest.js';
-import { DEFAULT_HASH_LENGTH, targetName } from './hashed-name.js';
+import { digestFile, integrity, verifiedFile, verifiedStream, type Digest, type FileDigest } from './digest.js';
+import { DEFAULT_HASH_LENGTH, hashedPath } from './hashed-name.js';
 import { buildManifest, isUploadManifest, MANIFEST_CACHE_CONTROL, MANIFEST_NAME, serializeManifest, writeManifestFile, type Manifest } from './manifest.js';
 import { forEachLimit } from './pool.js';
 import { silentProgress, type FileStatus, type UploadProgress } from './progress.js';
+import { findReferences } from './references.js';
 import type { UploadTarget } from './target.js';
 import { walk, type IgnoredEntry } from './walk.js';
 
-/** Cache-Control stored with names that carry no hash (only with rename off): ask again each time. */
+/** Cache-Control stored with files that are not immutable: ask again each time. */
 export const UNHASHED_CACHE_CONTROL = 'no-cache';
+
+/** Vite's build manifest (Vite 5+): evidence here, and uploaded for the edge to read at its origin's root. */
+export const VITE_MANIFEST = '.vite/manifest.json';
+
+/**
+ * What upload does with a file:
+ *  - `immutable`: evidence says it never changes; name kept, uploaded immutable;
+ *  - `page`: never immutable (page files, web app manifests, ...); name kept, no-cache;
+ *  - `build-manifest`: .vite/manifest.json; name kept, no-cache (the edge reads it, never serves it);
+ *  - `referenced`: no evidence, another file of the build names it; name kept, no-cache;
+ *  - `renamed`: no evidence, nothing names it; `<stem>-<hash><ext>`, immutable;
+ *  - `unhashed`: no evidence, not renamed (--no-rename, or a name no hash could go in); no-cache.
+ */
+export type Decision = 'immutable' | 'page' | 'build-manifest' | 'referenced' | 'renamed' | 'unhashed';
 
 export interface UploadOptions {
   /** The build output directory. */
   readonly dir: string;
   readonly target: UploadTarget;
-  /** Give names without a content hash one (`<stem>-<hash><ext>`). @default true */
+  /** Rename files with no evidence of immutability that no file of the build names (`<stem>-<hash><ext>`). @default true */
   readonly rename?: boolean;
   /** Hex digits of the hash in generated names (8-64). @default 10 */
   readonly hashLength?: number;
@@ -51,6 +83,15 @@ export interface FileResult {
   readonly path: string;
   readonly size: number;
   readonly sha256: string;
+  /** Subresource Integrity of the bytes: `sha384-<base64>`. */
+  readonly integrity: string;
+  readonly decision: Decision;
+  /** Uploaded `Cache-Control: public, max-age=31536000, immutable`; false: `no-cache`. */
+  readonly immutable: boolean;
+  /** Why, for people (the edge's Verdict.reason where it decided). */
+  readonly reason: string;
+  /** For `referenced`: the first file (path order) that names it. */
+  readonly referencedBy?: string;
   /** `planned`: would be uploaded (dry run). */
   readonly status: FileStatus;
   readonly error?: EdgeError;
@@ -67,17 +108,22 @@ export interface UploadResult {
   readonly manifestErrors: readonly EdgeError[];
   /** Entries of the directory left out (symlinks out of it, sockets, ...). */
   readonly ignored: readonly IgnoredEntry[];
-  /** Files whose target name the edge does not treat as content-hashed (it 404s them without --allow-unhashed). */
+  /** Target paths uploaded no-cache, not immutable (the edge 404s them without --allow-unhashed). */
   readonly unhashed: readonly string[];
+  /** Text files not searched for references because they are too large (references.ts). */
+  readonly unscanned: readonly string[];
 }
 
 export const defaultManifestFile = (dir: string): string => join(resolve(dir), '.hashedge', MANIFEST_NAME);
 
-interface Planned extends Digest {
+interface Planned extends FileDigest {
   readonly source: string;
   readonly file: string;
   readonly path: string;
-  readonly hashed: boolean;
+  readonly immutable: boolean;
+  readonly decision: Decision;
+  readonly reason: string;
+  readonly referencedBy?: string;
 }
 
 export async function uploadDirectory(options: UploadOptions): Promise<UploadResult> {
@@ -89,17 +135,42 @@ export async function uploadDirectory(options: UploadOptions): Promise<UploadRes
   const manifestFile = options.manifestFile === undefined ? defaultManifestFile(options.dir) : options.manifestFile === null ? null : resolve(options.manifestFile);
 
   // plan
-  const walked = await walk(options.dir, { exclude: new Set(manifestFile === null ? [] : [manifestFile]) });
+  const walked = await walk(options.dir, { exclude: new Set(manifestFile === null ? [] : [manifestFile]), dotPaths: [VITE_MANIFEST] });
   const sources = [];
   for (const f of walked.files) {
     // a manifest left in the build directory by an earlier upload is not an asset
     if (f.path === MANIFEST_NAME && isUploadManifest(await readFile(f.file, 'utf8').catch(() => ''))) continue;
     sources.push(f);
   }
-  const planned: Planned[] = new Array(sources.length);
+  const digests: FileDigest[] = new Array(sources.length);
   await forEachLimit(sources, concurrency, async (f, i) => {
-    const digest = await digestFile(f.file);
-    planned[i] = { source: f.path, file: f.file, ...digest, ...targetName(f.path, digest.sha256, { rename, hashLength }) };
+    digests[i] = await digestFile(f.file);
+  });
+  const vite = sources.find((f) => f.path === VITE_MANIFEST);
+  const policy = new ImmutabilityPolicy({ presets: DEFAULT_PRESETS, ...(vite ? { manifests: await viteManifestLookup(vite.file) } : {}) });
+  const verdicts = sources.map((f) => policy.decide(f.path));
+  // No evidence either way: renamed unless the build names them.
+  const open = sources.filter((_f, i) => verdicts[i]!.open).map((f) => f.path);
+  const { referencedBy, unscanned } = open.length === 0
+    ? { referencedBy: new Map<string, string>(), unscanned: [] }
+    : await findReferences(open, sources.map((f, i) => ({ source: f.path, file: f.file, size: digests[i]!.size })));
+  const planned: Planned[] = sources.map((f, i) => {
+    const digest = digests[i]!;
+    const verdict = verdicts[i]!;
+    const keep = { source: f.path, file: f.file, ...digest, path: f.path };
+    if (f.path === VITE_MANIFEST) return { ...keep, immutable: false, decision: 'build-manifest', reason: 'the Vite build manifest: the edge reads it at its origin root as evidence (and never serves it)' };
+    if (verdict.immutable) return { ...keep, immutable: true, decision: 'immutable', reason: verdict.reason };
+    if (!verdict.open) return { ...keep, immutable: false, decision: 'page', reason: verdict.reason };
+    const referrer = referencedBy.get(f.path);
+    if (referrer !== undefined) {
+      return { ...keep, immutable: false, decision: 'referenced', referencedBy: referrer, reason: `no evidence of immutability, and ${referrer} names it: renaming it would break that reference` };
+    }
+    if (!rename) return { ...keep, immutable: false, decision: 'unhashed', reason: `${verdict.reason} (--no-rename)` };
+    const renamed = hashedPath(f.path, digest.sha256, hashLength);
+    if (!policy.decide(renamed).immutable) {
+      return { ...keep, immutable: false, decision: 'unhashed', reason: `${verdict.reason}; not renamed: the edge would not see a hash in ${renamed.slice(renamed.lastIndexOf('/') + 1)} either (a name needs an extension)` };
+    }
+    return { ...keep, path: renamed, immutable: true, decision: 'renamed', reason: 'no evidence of immutability, and no other file of the build names it' };
   });
   const unique = uniqueTargets(planned);
 
@@ -107,7 +178,19 @@ export async function uploadDirectory(options: UploadOptions): Promise<UploadRes
   progress.start(planned.length, planned.reduce((n, p) => n + p.size, 0));
   const results = new Map<string, FileResult>();
   const report = (p: Planned, status: FileStatus, error?: EdgeError) => {
-    const result: FileResult = { source: p.source, path: p.path, size: p.size, sha256: p.sha256, status, ...(error ? { error } : {}) };
+    const result: FileResult = {
+      source: p.source,
+      path: p.path,
+      size: p.size,
+      sha256: p.sha256,
+      integrity: integrity(p),
+      decision: p.decision,
+      immutable: p.immutable,
+      reason: p.reason,
+      ...(p.referencedBy !== undefined ? { referencedBy: p.referencedBy } : {}),
+      status,
+      ...(error ? { error } : {}),
+    };
     results.set(p.source, result);
     progress.file({ ...result, ...(error ? { error: { code: error.code, message: error.message } } : {}) });
   };
@@ -125,7 +208,7 @@ export async function uploadDirectory(options: UploadOptions): Promise<UploadRes
           size: first.size,
           sha256: first.sha256,
           contentType: contentTypeFor(first.path, undefined),
-          cacheControl: first.hashed ? IMMUTABLE : UNHASHED_CACHE_CONTROL,
+          cacheControl: first.immutable ? IMMUTABLE : UNHASHED_CACHE_CONTROL,
           open: () => verifiedFile(first.file, first, first.source, (n) => progress.transferred(first.source, n)),
         });
         status = 'uploaded';
@@ -177,8 +260,25 @@ export async function uploadDirectory(options: UploadOptions): Promise<UploadRes
     manifestWrittenTo,
     manifestErrors,
     ignored: walked.ignored,
-    unhashed: planned.filter((p) => !p.hashed).map((p) => p.path),
+    unhashed: planned.filter((p) => !p.immutable).map((p) => p.path),
+    unscanned,
   };
+}
+
+/** What the build's Vite manifest lists (immutable by Vite's naming), as the edge will read it. */
+async function viteManifestLookup(file: string): Promise<ManifestLookup | undefined> {
+  let text: string;
+  try {
+    const bytes = await readFile(file);
+    if (bytes.length > MAX_MANIFEST_BYTES) return undefined; // the edge will not read it either
+    text = bytes.toString('utf8');
+  } catch {
+    return undefined; // the upload of the file reports the failure
+  }
+  const found = pathsInManifest(text);
+  if (found === null) return undefined;
+  const listed = new Set(found.paths);
+  return { listing: (key) => (listed.has(key) ? VITE_MANIFEST : undefined) };
 }
 
 /**
@@ -189,7 +289,9 @@ function uniqueTargets(planned: readonly Planned[]): { first: Planned; duplicate
   const byPath = new Map<string, { first: Planned; duplicates: Planned[] }>();
   for (const p of planned) {
     if (p.path === MANIFEST_NAME) {
-      throw new EdgeError('E_UPLOAD_CONFLICT', 0, `${p.source} would be uploaded as ${MANIFEST_NAME}, where hashedge writes its manifest; rename it, or upload with --rename (the default).`);
+      throw new EdgeError('E_UPLOAD_CONFLICT', 0, p.decision === 'page'
+        ? `${p.source} (a web app manifest, kept under its name like every page file) would be uploaded as ${MANIFEST_NAME}, where hashedge writes its upload manifest; nothing was uploaded. Rename it to manifest.webmanifest (the standard name) and change the <link rel="manifest"> that names it, or leave it out of the directory you upload (the site's own origin serves it: the edge does not serve page files without --allow-unhashed).`
+        : `${p.source} would be uploaded as ${MANIFEST_NAME}, where hashedge writes its upload manifest; nothing was uploaded. Rename it, or leave it out of the directory you upload.`);
     }
     const seen = byPath.get(p.path);
     if (seen === undefined) byPath.set(p.path, { first: p, duplicates: [] });

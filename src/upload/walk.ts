@@ -27,21 +27,29 @@ export interface WalkResult {
 export interface WalkOptions {
   /** Absolute paths to leave out (the manifest hashedge writes, when it is inside the directory). */
   readonly exclude?: ReadonlySet<string>;
+  /**
+   * Paths (relative, posix) walked although a part of them starts with a dot, such as
+   * `.vite/manifest.json`: the dot folders on the way are entered for them alone. @default []
+   */
+  readonly dotPaths?: readonly string[];
 }
 
 export async function walk(dir: string, options: WalkOptions = {}): Promise<WalkResult> {
   const root = resolve(dir);
   const realRoot = await realpath(root);
   const exclude = options.exclude ?? new Set<string>();
+  const dotPaths = new Set(options.dotPaths ?? []);
+  const onDotPath = (rel: string, isDirectory: boolean) => dotPaths.has(rel) || (isDirectory && [...dotPaths].some((p) => p.startsWith(rel + '/')));
   const files: SourceFile[] = [];
   const ignored: IgnoredEntry[] = [];
 
   const visit = async (relDir: string): Promise<void> => {
     const entries = await readdir(join(root, relDir), { withFileTypes: true });
     for (const entry of entries) {
-      // dotfile: never uploaded (.DS_Store, .git, .well-known, editor swap files; the edge refuses them too)
-      if (entry.name.startsWith('.')) continue;
       const rel = relDir === '' ? entry.name : `${relDir}/${entry.name}`;
+      // dotfile: never uploaded (.DS_Store, .git, .well-known, editor swap files; the edge refuses
+      // them too), but for dotPaths (.vite/manifest.json, which the edge reads at the origin's root)
+      if (rel.split('/').some((part) => part.startsWith('.')) && !onDotPath(rel, entry.isDirectory())) continue;
       const file = join(root, rel);
       if (exclude.has(file)) continue;
       if (entry.isDirectory()) {
