@@ -68,8 +68,10 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   // for keys nothing else vouches for.
   const manifests = new ManifestEvidence({ origin, timeoutMs: config.originTimeout, log });
   manifests.start();
-  const immutability = new ImmutabilityPolicy({ immutable: config.immutable, mutable: config.mutable, presets: config.presets, manifests });
-  const originStoresCacheControl = origin.storesCacheControl ?? false;
+  const immutability = new ImmutabilityPolicy({
+    immutable: config.immutable, mutable: config.mutable, presets: config.presets, manifests,
+    allowUnhashed: config.allowUnhashed, originStoresCacheControl: origin.storesCacheControl ?? false,
+  });
   const group = new Group({
     onFetch: (source, result, seconds) => metrics?.observeFetch(source, result, seconds),
     ...(cluster ? { cluster: cluster.origin } : {}),
@@ -102,14 +104,14 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   };
   void probe();
 
-  const peerRoute = cluster ? createPeerRoute({ group, auth: cluster.auth, immutability, originStoresCacheControl, allowUnhashed: config.allowUnhashed, log }) : undefined;
+  const peerRoute = cluster ? createPeerRoute({ group, auth: cluster.auth, immutability, log }) : undefined;
   let url = '';
   const purge = { self: () => cluster?.self ?? url, peers: () => cluster?.members ?? [] };
   const accessLog = config.accessLog ? (deps.accessLog ?? createLogger('info', process.stdout)) : undefined;
   const traffic = new Traffic();
   const clusterStatus = () => (cluster ? { self: cluster.self, members: cluster.status() } : null);
   metrics = new Metrics({ group, traffic, clusterStatus, peerStats: () => cluster?.origin.stats, isReady: () => ready, ...(deps.scrapeMetrics ? { scrape: deps.scrapeMetrics } : {}) });
-  const server = createEdgeServer({ config, group, immutability, manifestsRead: manifests.firstRead, originStoresCacheControl, ...(peerRoute ? { peerRoute } : {}), ...(deps.worker ? { worker: deps.worker } : {}), originDescription: origin.description, isReady: () => ready, traffic, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
+  const server = createEdgeServer({ config, group, immutability, manifestsRead: manifests.firstRead, ...(peerRoute ? { peerRoute } : {}), ...(deps.worker ? { worker: deps.worker } : {}), originDescription: origin.description, isReady: () => ready, traffic, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {

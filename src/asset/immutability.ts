@@ -78,6 +78,10 @@ export interface ImmutabilityOptions {
   readonly presets?: readonly PresetName[];
   /** What build manifests at the origin say (manifest-evidence.ts); none: no manifests. */
   readonly manifests?: ManifestLookup;
+  /** Keys that are not immutable are served too, briefly (--allow-unhashed). @default false */
+  readonly allowUnhashed?: boolean;
+  /** Whether the origin stores a Cache-Control per object (S3), which may still vouch for a key. @default false */
+  readonly originStoresCacheControl?: boolean;
 }
 
 /** The manifests' word on a key: the manifest that lists it as immutable, if any. */
@@ -141,6 +145,8 @@ export class ImmutabilityPolicy {
   readonly #pages: ReadonlyArray<{ matches: Matcher; what: string }>;
   readonly #presets: ReadonlyArray<{ preset: Preset; matches: Matcher; except: Matcher }>;
   readonly #manifests: ManifestLookup | undefined;
+  readonly #allowUnhashed: boolean;
+  readonly #originSpeaks: boolean;
 
   constructor(options: ImmutabilityOptions = {}) {
     this.#mutable = rules(options.mutable ?? []);
@@ -153,6 +159,16 @@ export class ImmutabilityPolicy {
       except: preset.except.length > 0 ? picomatch([...preset.except], MATCH_OPTIONS) : () => false,
     }));
     this.#manifests = options.manifests;
+    this.#allowUnhashed = options.allowUnhashed ?? false;
+    this.#originSpeaks = options.originStoresCacheControl ?? false;
+  }
+
+  /**
+   * Whether a key with this verdict is refused (404 E_NOT_HASHED) before the origin is asked:
+   * it is not immutable, --allow-unhashed is off, and the origin cannot vouch for it either.
+   */
+  refusesBeforeFetch(verdict: Verdict): boolean {
+    return !verdict.immutable && !this.#allowUnhashed && (!verdict.open || !this.#originSpeaks);
   }
 
   /** The verdict from what is known before the object is fetched (steps 1-4 and 6). */

@@ -22,9 +22,6 @@ export interface PeerRouteOptions {
   readonly auth: PeerAuth;
   /** The same immutability decision as for a client's request. */
   readonly immutability: ImmutabilityPolicy;
-  /** Whether the origin stores a Cache-Control per object that may make a key immutable. */
-  readonly originStoresCacheControl: boolean;
-  readonly allowUnhashed: boolean;
   readonly log: Logger;
 }
 
@@ -53,9 +50,7 @@ export function createPeerRoute(options: PeerRouteOptions): (req: IncomingMessag
     if (asset.key !== key) throw new RequestPathError('E_BAD_PATH', 'The key is not in normal form.');
     const verdict = options.immutability.decide(key);
     // A refused key answers 404 like a missing one: the asking node refuses it in turn.
-    if (!verdict.immutable && !options.allowUnhashed && (!verdict.open || !options.originStoresCacheControl)) {
-      throw new RequestPathError('E_NOT_HASHED', 'Only immutable keys are served.');
-    }
+    if (options.immutability.refusesBeforeFetch(verdict)) throw new RequestPathError('E_NOT_HASHED', 'Only immutable keys are served.');
 
     const lookup = await group.lookup(key, verdict, { local: true });
     if (lookup.kind === 'not-found') throw new NotFoundError();

@@ -53,10 +53,6 @@ export interface AssetHandlerOptions {
   readonly immutability: ImmutabilityPolicy;
   /** Settles once the origin's build manifests were first read (keys they list wait for it). */
   readonly manifestsRead?: Promise<void>;
-  /** Whether the origin stores a Cache-Control per object (S3), which may make a key immutable. */
-  readonly originStoresCacheControl: boolean;
-  /** Serve keys that are not immutable too, with a short max-age (--allow-unhashed). */
-  readonly allowUnhashed: boolean;
   /** ms an origin 404 is remembered (sent as the 404's max-age). */
   readonly negativeTtl: number;
   /** Counts every response (status, cache result, body bytes) and the keys requested. */
@@ -204,7 +200,7 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
       verdict = immutability.decide(asset.key);
     }
     // Refused before any origin request, unless the origin's stored Cache-Control may still speak.
-    if (!verdict.immutable && !options.allowUnhashed && (!verdict.open || !options.originStoresCacheControl)) {
+    if (immutability.refusesBeforeFetch(verdict)) {
       notHashed(res, asset, verdict, isHead, 'none', req.headers);
       return;
     }

@@ -44,8 +44,6 @@ export interface EdgeServerOptions {
   readonly immutability: ImmutabilityPolicy;
   /** Settles once the origin's build manifests were first read. */
   readonly manifestsRead?: Promise<void>;
-  /** Whether the origin stores a Cache-Control per object (S3). */
-  readonly originStoresCacheControl: boolean;
   /** The owner side of the peer protocol, in a cluster. */
   readonly peerRoute?: (req: IncomingMessage, res: ServerResponse) => void;
   readonly originDescription: string;
@@ -77,8 +75,6 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
     headers: new HeaderPolicy({ corsOrigin: config.corsOrigin, unhashedTtl: config.unhashedTtl }),
     immutability: options.immutability,
     ...(options.manifestsRead ? { manifestsRead: options.manifestsRead } : {}),
-    originStoresCacheControl: options.originStoresCacheControl,
-    allowUnhashed: config.allowUnhashed,
     negativeTtl: config.negativeTtl,
     traffic: options.traffic,
     ...(options.accessLog ? { onResponse: accessLogger(options.accessLog) } : {}),
