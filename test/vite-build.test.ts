@@ -71,7 +71,7 @@ before(async () => {
       // Every asset a file of its own on the edge (Vite inlines those under 4 KiB by default).
       assetsInlineLimit: 0,
       // As the README tells Vite users: .vite/manifest.json vouches for every hashed file,
-      // including the 0.27% of hashes that read as words (index-*.js changes every run).
+      // including the 0.28% of hashes that read as words (index-*.js changes every run).
       manifest: true,
     },
   });

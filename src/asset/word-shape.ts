@@ -18,8 +18,8 @@
  */
 import { ENGLISH_BIGRAMS } from './english-bigrams.js';
 
-/** Letter-and-digit fragments words are made of, at the start of a piece: `html5shiv`, `v4compatibility`, `512x512`. */
-const FRAGMENT = /^(?:html5|css[23]|es\d{1,4}|v\d{1,4}|ie\d{1,2}|utf(?:8|16)|base(?:32|64)|sha\d{1,3}|md5|h26[45]|mp[34]|i18n|l10n|a11y|k8s|web3|[1-9]d|\d+x\d*)/;
+/** Letter-and-digit fragments words are made of, at the start of a piece: `html5shiv`, `v4compatibility`, `512x512`, `90deg`. */
+const FRAGMENT = /^(?:html5|css[23]|es\d{1,4}|v\d{1,4}|ie\d{1,2}|utf(?:8|16)|base(?:32|64)|sha\d{1,3}|md5|h26[45]|mp[34]|i18n|l10n|a11y|k8s|web3|[1-9]d|\d+x\d*|\d+(?:deg|px|rem|em|pt|ms|fps|hz|kb|mb|gb|k|p)(?![a-z]))/;
 const LETTERS = /^[A-Za-z]+/;
 /** Digits, then a lower-case word of PLAIN_WORD letters or more that reads as English. */
 const LEADING_NUMBER = /^([0-9]+)([a-z]{4,})$/;
