@@ -32,8 +32,9 @@ let work: string;
 let build: string;
 
 const files: Record<string, string | Buffer> = {
-  'app.js': 'console.log("hello");\n',
-  'assets/style.css': 'main { display: grid; }\n',
+  // Static media with no hash, named by nothing: the files upload renames.
+  'art/hero.jpg': 'JPEG bytes of a hero.\n',
+  'fonts/brand.woff2': 'wOF2 bytes of the brand\n',
   'assets/logo-0492830483.svg': '<svg xmlns="http://www.w3.org/2000/svg"/>\n',
   '.DS_Store': 'finder junk',
 };
@@ -104,14 +105,14 @@ test('upload to S3: hashed names, Content-Type, immutable Cache-Control, sha256 
   const { code, stdout, stderr } = await hashedge([build, '--to', `s3://${s3.bucket}/site/v1`, '--s3-endpoint', s3.endpoint, '--s3-force-path-style', '--base-url', 'https://cdn.example.com/', '--manifest', manifestFile]);
   assert.equal(code, 0, stderr);
   assert.match(stdout, /^Uploaded 3 files \(.+\) to s3:\/\/assets\/site\/v1\/; 0 files \(0 B\) already there\.$/m);
-  assert.match(stderr, /^uploaded app\.js -> app-[0-9a-f]{10}\.js /m, 'one plain progress line per file when stderr is not a terminal');
+  assert.match(stderr, /^uploaded art\/hero\.jpg -> art\/hero-[0-9a-f]{10}\.jpg /m, 'one plain progress line per file when stderr is not a terminal');
 
-  const js = await getObject(`site/v1/${hashed('app.js')}`);
-  assert.equal(js.bytes.toString(), files['app.js']);
-  assert.equal(js.ContentType, 'text/javascript; charset=utf-8');
-  assert.equal(js.CacheControl, IMMUTABLE);
-  assert.equal(js.Metadata?.sha256, sha256(files['app.js']!));
-  assert.equal((await getObject(`site/v1/${hashed('assets/style.css')}`)).ContentType, 'text/css; charset=utf-8');
+  const jpg = await getObject(`site/v1/${hashed('art/hero.jpg')}`);
+  assert.equal(jpg.bytes.toString(), files['art/hero.jpg']);
+  assert.equal(jpg.ContentType, 'image/jpeg');
+  assert.equal(jpg.CacheControl, IMMUTABLE);
+  assert.equal(jpg.Metadata?.sha256, sha256(files['art/hero.jpg']!));
+  assert.equal((await getObject(`site/v1/${hashed('fonts/brand.woff2')}`)).ContentType, 'font/woff2');
   assert.equal((await getObject('site/v1/assets/logo-0492830483.svg')).bytes.toString(), files['assets/logo-0492830483.svg'], 'a name that carries a hash is kept');
   await assert.rejects(getObject('site/v1/.DS_Store'), { name: 'NoSuchKey' });
 
@@ -122,9 +123,9 @@ test('upload to S3: hashed names, Content-Type, immutable Cache-Control, sha256 
   assert.deepEqual(JSON.parse(local.toString()), {
     version: 1,
     assets: {
-      'app.js': { path: hashed('app.js'), url: `https://cdn.example.com/${hashed('app.js')}`, size: 22, sha256: sha256(files['app.js']!), immutable: true, integrity: sri(files['app.js']!) },
+      'art/hero.jpg': { path: hashed('art/hero.jpg'), url: `https://cdn.example.com/${hashed('art/hero.jpg')}`, size: 22, sha256: sha256(files['art/hero.jpg']!), immutable: true, integrity: sri(files['art/hero.jpg']!) },
       'assets/logo-0492830483.svg': { path: 'assets/logo-0492830483.svg', url: 'https://cdn.example.com/assets/logo-0492830483.svg', size: 42, sha256: sha256(files['assets/logo-0492830483.svg']!), immutable: true, integrity: sri(files['assets/logo-0492830483.svg']!) },
-      'assets/style.css': { path: hashed('assets/style.css'), url: `https://cdn.example.com/${hashed('assets/style.css')}`, size: 24, sha256: sha256(files['assets/style.css']!), immutable: true, integrity: sri(files['assets/style.css']!) },
+      'fonts/brand.woff2': { path: hashed('fonts/brand.woff2'), url: `https://cdn.example.com/${hashed('fonts/brand.woff2')}`, size: 24, sha256: sha256(files['fonts/brand.woff2']!), immutable: true, integrity: sri(files['fonts/brand.woff2']!) },
     },
   });
 
@@ -138,16 +139,16 @@ test('upload to S3: hashed names, Content-Type, immutable Cache-Control, sha256 
 
 test('an object already in the bucket with the same sha256 is not uploaded again; one put by another tool is', async () => {
   const dir = join(work, 'existing');
-  await writeTree(dir, { 'a.js': 'a();\n', 'b.js': 'b();\n' });
+  await writeTree(dir, { 'a.png': 'a png\n', 'b.png': 'b png\n' });
   const target = new S3Target({ bucket: s3.bucket, prefix: 'existing/', region: 'us-east-1', forcePathStyle: true, client: s3.client });
-  const key = (name: string, body: string) => `existing/${name}-${uploadHash(Buffer.from(body))}.js`;
-  await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key('a', 'a();\n'), Body: 'a();\n', Metadata: { sha256: sha256('a();\n') } }));
-  await s3.put(key('b', 'b();\n'), 'b();\n'); // no sha256 metadata: cannot be trusted to match
+  const key = (name: string, body: string) => `existing/${name}-${uploadHash(Buffer.from(body))}.png`;
+  await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key('a', 'a png\n'), Body: 'a png\n', Metadata: { sha256: sha256('a png\n') } }));
+  await s3.put(key('b', 'b png\n'), 'b png\n'); // no sha256 metadata: cannot be trusted to match
 
   const result = await uploadDirectory({ dir, target, manifestFile: null });
-  assert.deepEqual(result.files.map((f) => [f.source, f.status]), [['a.js', 'skipped'], ['b.js', 'uploaded']]);
-  const b = await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key('b', 'b();\n') }));
-  assert.equal(b.Metadata?.sha256, sha256('b();\n'));
+  assert.deepEqual(result.files.map((f) => [f.source, f.status]), [['a.png', 'skipped'], ['b.png', 'uploaded']]);
+  const b = await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key('b', 'b png\n') }));
+  assert.equal(b.Metadata?.sha256, sha256('b png\n'));
 });
 
 test('a file above 16 MiB goes up as a multipart upload, whole and with its metadata; one that changes meanwhile is not stored', async () => {
@@ -197,9 +198,9 @@ test('upload to a bucket that does not exist fails every file, names the reason,
   const target = new S3Target({ bucket: 'no-such-bucket', prefix: 'x/', region: 'us-east-1', forcePathStyle: true, client: s3.client });
   const result = await uploadDirectory({ dir: build, target, manifestFile });
   assert.deepEqual(result.files.map((f) => [f.source, f.status, f.error?.code]), [
-    ['app.js', 'failed', 'E_UPLOAD'],
+    ['art/hero.jpg', 'failed', 'E_UPLOAD'],
     ['assets/logo-0492830483.svg', 'failed', 'E_UPLOAD'],
-    ['assets/style.css', 'failed', 'E_UPLOAD'],
+    ['fonts/brand.woff2', 'failed', 'E_UPLOAD'],
   ]);
   assert.match(result.files[0]!.error!.message, /^NoSuchBucket: /);
   assert.deepEqual(result.manifestWrittenTo, []);
@@ -213,27 +214,27 @@ test('upload to a directory: a file that cannot be written fails the run (exit 1
   const outside = join(work, 'secret.txt');
   await writeFile(outside, 'not part of the build');
   await symlink(outside, join(dir, 'secret.txt'));
-  // A directory stands where app.js's hashed copy must go.
-  await mkdir(join(out, hashed('app.js'), 'in-the-way'), { recursive: true });
+  // A directory stands where art/hero.jpg's hashed copy must go.
+  await mkdir(join(out, hashed('art/hero.jpg'), 'in-the-way'), { recursive: true });
 
   const manifestFile = join(out, '..', 'origin-manifest.json');
   const first = await hashedge([dir, '--to', out, '--manifest', manifestFile]);
   assert.equal(first.code, 1);
-  assert.match(first.stderr, new RegExp(`^ {2}app\\.js -> ${hashed('app.js')}: E_UPLOAD `, 'm'));
+  assert.match(first.stderr, new RegExp(`^ {2}art/hero\\.jpg -> ${hashed('art/hero.jpg')}: E_UPLOAD `, 'm'));
   assert.match(first.stderr, /1 of 3 files failed to upload/);
   assert.match(first.stderr, /\[HASHEDGE_UPLOAD_IGNORED\].*secret\.txt/, 'a symlink out of the build directory is left out, with a warning');
-  assert.equal(await readFile(join(out, hashed('assets/style.css')), 'utf8'), files['assets/style.css']);
+  assert.equal(await readFile(join(out, hashed('fonts/brand.woff2')), 'utf8'), files['fonts/brand.woff2']);
   await assert.rejects(stat(join(out, 'manifest.json')), { code: 'ENOENT' });
 
-  await rm(join(out, hashed('app.js')), { recursive: true });
+  await rm(join(out, hashed('art/hero.jpg')), { recursive: true });
   const second = await uploadCommand({ dir, to: out, manifest: manifestFile });
   assert.equal(second.code, 0, second.stderr);
   assert.match(second.stdout, /^Uploaded 1 file \(22 B\) to .*; 2 files \(66 B\) already there\.$/m);
-  assert.equal(await readFile(join(out, hashed('app.js')), 'utf8'), files['app.js']);
-  assert.deepEqual((await readdir(out, { recursive: true })).sort(), ['app-' + uploadHash(Buffer.from(files['app.js']!)) + '.js', 'assets', 'assets/logo-0492830483.svg', hashed('assets/style.css'), 'manifest.json'].sort(), 'no secret.txt, no .DS_Store, no temporary files');
+  assert.equal(await readFile(join(out, hashed('art/hero.jpg')), 'utf8'), files['art/hero.jpg']);
+  assert.deepEqual((await readdir(out, { recursive: true })).sort(), ['art', 'art/hero-' + uploadHash(Buffer.from(files['art/hero.jpg']!)) + '.jpg', 'assets', 'assets/logo-0492830483.svg', 'fonts', hashed('fonts/brand.woff2'), 'manifest.json'].sort(), 'no secret.txt, no .DS_Store, no temporary files');
   assert.ok((await readFile(join(out, 'manifest.json'))).equals(await readFile(manifestFile)));
   // `hashedge serve --origin <out>` reads this manifest for its example URL.
-  assert.equal(await exampleAssetPath(resolveConfig({ origin: out })), hashed('app.js'));
+  assert.equal(await exampleAssetPath(resolveConfig({ origin: out })), hashed('art/hero.jpg'));
 });
 
 test('--dry-run reports what it would upload and writes nothing', async () => {
@@ -279,15 +280,15 @@ test('a file that changes while it is uploaded is not stored under the name of i
 
 test('two files that would get one name: the same bytes make one object, different bytes stop the upload before anything is written', async () => {
   const same = join(work, 'same');
-  const h = uploadHash(Buffer.from('x();\n'));
-  await writeTree(same, { 'a.js': 'x();\n', [`a-${h}.js`]: 'x();\n' });
+  const h = uploadHash(Buffer.from('x png\n'));
+  await writeTree(same, { 'a.png': 'x png\n', [`a-${h}.png`]: 'x png\n' });
   const out = join(work, 'same-out');
   const result = await uploadDirectory({ dir: same, target: new DirectoryTarget(out), manifestFile: null });
-  assert.deepEqual(Object.fromEntries(Object.entries(result.manifest.assets).map(([k, v]) => [k, v.path])), { 'a.js': `a-${h}.js`, [`a-${h}.js`]: `a-${h}.js` });
-  assert.deepEqual((await readdir(out)).sort(), [`a-${h}.js`, 'manifest.json']);
+  assert.deepEqual(Object.fromEntries(Object.entries(result.manifest.assets).map(([k, v]) => [k, v.path])), { 'a.png': `a-${h}.png`, [`a-${h}.png`]: `a-${h}.png` });
+  assert.deepEqual((await readdir(out)).sort(), [`a-${h}.png`, 'manifest.json']);
 
   const clash = join(work, 'clash');
-  await writeTree(clash, { 'a.js': 'x();\n', [`a-${h}.js`]: 'y();\n' });
+  await writeTree(clash, { 'a.png': 'x png\n', [`a-${h}.png`]: 'y png\n' });
   await assert.rejects(uploadDirectory({ dir: clash, target: new DirectoryTarget(join(work, 'clash-out')), manifestFile: null }), { code: 'E_UPLOAD_CONFLICT' });
   await assert.rejects(stat(join(work, 'clash-out')), { code: 'ENOENT' });
 });
@@ -411,6 +412,35 @@ test('a file nothing names is renamed only when its new name would be immutable;
     'img/photo.jpg': ['unhashed', 'img/photo.jpg', false],
     'page.html': ['page', 'page.html', false],
   });
+});
+
+test('scripts, styles and data nothing names keep their names, no-cache (a bundler runtime builds them: webpack\'s "" + chunkId + ".js"); static media nothing names is renamed', async () => {
+  const dir = join(work, 'runtime-names');
+  const tree: Record<string, string> = {
+    // webpack's runtime: the lazy chunk's and its CSS's names are put together at run time, never written out
+    'main.4f3a2b1c9d.js': '__webpack_require__.u = (chunkId) => "" + chunkId + ".js"; __webpack_require__.miniCssF = (id) => "" + id + ".css";\n',
+    '437.js': 'export const lazy = 437;\n',
+    'main.css': 'body { margin: 0; }\n',
+    'photo.png': 'png bytes of a photo',
+  };
+  await writeTree(dir, tree);
+  const target = new S3Target({ bucket: s3.bucket, prefix: 'runtime-names/', region: 'us-east-1', forcePathStyle: true, client: s3.client });
+  const result = await uploadDirectory({ dir, target, manifestFile: null });
+  const photo = `photo-${uploadHash(Buffer.from(tree['photo.png']!))}.png`;
+  assert.deepEqual(result.files.map((f) => [f.source, f.path, f.decision, f.immutable, f.status]), [
+    ['437.js', '437.js', 'unhashed', false, 'uploaded'],
+    ['main.4f3a2b1c9d.js', 'main.4f3a2b1c9d.js', 'immutable', true, 'uploaded'],
+    ['main.css', 'main.css', 'unhashed', false, 'uploaded'],
+    ['photo.png', photo, 'renamed', true, 'uploaded'],
+  ]);
+  for (const f of result.files.filter((f) => f.decision === 'unhashed')) {
+    assert.equal(f.reason, "no evidence of immutability; scripts, styles and data keep their names (a bundler's runtime may build them: webpack's [id].js)", f.source);
+  }
+  const cacheControl = async (key: string) => (await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: `runtime-names/${key}` }))).CacheControl;
+  assert.equal(await cacheControl('437.js'), 'no-cache');
+  assert.equal(await cacheControl('main.css'), 'no-cache');
+  assert.equal(await cacheControl(photo), IMMUTABLE);
+  await assert.rejects(getObject('runtime-names/photo.png'), { name: 'NoSuchKey' });
 });
 
 test('references: a name anywhere in another text file, as a substring or percent-encoded; never in itself, in binary files or in files over the limit', async () => {

@@ -57,7 +57,7 @@ const s3ForcePathStyle = serveOption('s3ForcePathStyle');
 /** The upload command's flags, for `hashedge upload --help`, the README and resolveUploadFlags. */
 export const UPLOAD_FLAGS = [
   flag({ key: 'to', name: 'to', arg: '<s3-url-or-dir>', default: undefined, description: 'Where to upload (required): s3://bucket/prefix, or a directory (created if missing; an edge --origin).', expected: origin.expected, parse: (t) => origin.parse(t) }),
-  flag({ key: 'rename', name: 'rename', default: 'true', description: 'Rename `<stem>-<hash>.<ext>` (and upload immutable) the files with no evidence of immutability (no content hash in the name, framework folder or Vite manifest entry) that no other file of the build names; a file the build names, and page files (HTML, robots.txt, ...), always keep their names and go up with Cache-Control: no-cache. --no-rename keeps every name.', expected: 'true or false', parse: parseBoolean }),
+  flag({ key: 'rename', name: 'rename', default: 'true', description: "Rename `<stem>-<hash>.<ext>` (and upload immutable) the static media files (images, fonts, audio, video, PDFs) with no evidence of immutability (no content hash in the name, framework folder or Vite manifest entry) that no other file of the build names. Scripts, styles and data with no evidence (a bundler's runtime may build their names: webpack's [id].js), files the build names, and page files (HTML, robots.txt, ...) always keep their names and go up with Cache-Control: no-cache. --no-rename keeps every name.", expected: 'true or false', parse: parseBoolean }),
   flag({ key: 'hashLength', name: 'hash-length', arg: '<digits>', default: String(DEFAULT_HASH_LENGTH), description: 'Hex digits of the SHA-256 in generated names.', expected: `an integer from ${MIN_HASH_LENGTH} to ${MAX_HASH_LENGTH}`, parse: parseIntIn(MIN_HASH_LENGTH, MAX_HASH_LENGTH) }),
   flag({ key: 'concurrency', name: 'concurrency', arg: '<n>', default: '8', description: 'Files hashed, checked and uploaded at once.', expected: 'an integer from 1 to 64', parse: parseIntIn(1, 64) }),
   flag({ key: 'baseUrl', name: 'base-url', arg: '<url>', default: undefined, description: "The edge's URL for the target, e.g. https://cdn.example.com/; the manifest then gives each asset's url.", expected: 'an http(s) URL without query or fragment', parse: parseBaseUrl }),
@@ -104,7 +104,7 @@ export function registerUploadCommand(program: Command, env: Readonly<Record<str
   const command = program
     .command('upload')
     .argument('<dir>', 'the build output directory')
-    .description('Upload a build directory to S3 or a directory, immutable where the edge will serve it so and under the names the build uses (renaming only files nothing names), skipping what is already there, and write manifest.json.');
+    .description('Upload a build directory to S3 or a directory, immutable where the edge will serve it so and under the names the build uses (renaming only media files nothing names), skipping what is already there, and write manifest.json.');
   for (const spec of UPLOAD_FLAGS) {
     const def = spec.default === undefined ? '' : ` [default: ${spec.default}]`;
     command.option(`--${spec.name}${'arg' in spec ? ' ' + spec.arg : ''}`, `${spec.description}${def}${'env' in spec ? ` [env: ${envName(spec.name)}]` : ''}`);
@@ -168,7 +168,7 @@ function warn(result: UploadResult): void {
   const unhashed = result.files.filter((f) => f.decision === 'unhashed').map((f) => f.path);
   if (unhashed.length > 0) {
     const some = unhashed.slice(0, 3).join(', ') + (unhashed.length > 3 ? ', ...' : '');
-    process.emitWarning(`${unhashed.length} file(s) have names the edge does not see as content-hashed (${some}): it answers 404 for them unless run with --allow-unhashed. Names need an extension, and --rename to get a hash.`, { code: 'HASHEDGE_UNHASHED_NAME' });
+    process.emitWarning(`${unhashed.length} file(s) have names the edge does not see as content-hashed (${some}) and go up no-cache: it answers 404 for them unless run with an --immutable rule that covers them or --allow-unhashed. Scripts, styles and data keep their names (a bundler's runtime may build them): have the bundler put a content hash in them. Media files are renamed with a hash only with --rename and an extension.`, { code: 'HASHEDGE_UNHASHED_NAME' });
   }
   if (result.unscanned.length > 0) {
     const some = result.unscanned.slice(0, 3).join(', ') + (result.unscanned.length > 3 ? ', ...' : '');
@@ -213,11 +213,12 @@ function report(result: UploadResult, dryRun: boolean, io: UploadIo): number {
   io.stdout.write(`${verb} ${plural(uploaded.length)} (${sum(uploaded)}) to ${result.target}; ${plural(skipped.length)} (${sum(skipped)}) already there${failed.length > 0 ? `; ${failed.length} failed` : ''}.\n`);
   if (dryRun) io.stdout.write('Nothing was written.\n');
   const decided = (d: FileResult['decision']) => result.files.filter((f) => f.decision === d).length;
-  const [pages, referenced, renamed] = [decided('page'), decided('referenced'), decided('renamed')];
+  const [pages, referenced, renamed, unhashed] = [decided('page'), decided('referenced'), decided('renamed'), decided('unhashed')];
   const one = (n: number, singular: string, many: string) => `${n} ${n === 1 ? singular : many}`;
   const are = (n: number) => (dryRun ? 'would be' : n === 1 ? 'is' : 'are');
   if (pages > 0) io.stdout.write(`${one(pages, 'page file kept its name', 'page files kept their names')} and ${are(pages)} uploaded no-cache; the edge serves them only with --allow-unhashed.\n`);
   if (referenced > 0) io.stdout.write(`${one(referenced, 'file with no content hash kept its name', 'files with no content hash kept their names')}, as the build names ${referenced === 1 ? 'it' : 'them'}, and ${are(referenced)} uploaded no-cache (see the warnings).\n`);
+  if (unhashed > 0) io.stdout.write(`${one(unhashed, 'other file with no content hash kept its name', 'other files with no content hash kept their names')} (scripts, styles and data are never renamed: a bundler's runtime may build their names) and ${are(unhashed)} uploaded no-cache (see the warnings).\n`);
   if (renamed > 0) io.stdout.write(`${one(renamed, 'file with no content hash that nothing in the build names', 'files with no content hash that nothing in the build names')} ${dryRun ? 'would be' : renamed === 1 ? 'was' : 'were'} renamed <stem>-<hash>.<ext>, immutable (the manifest maps the names).\n`);
   if (result.manifestWrittenTo.length > 0) io.stdout.write(`Manifest: ${result.manifestWrittenTo.join(', ')}\n`);
   if (failed.length === 0 && result.manifestErrors.length === 0) return 0;

@@ -1,6 +1,6 @@
 /**
- * The names `hashedge upload` gives files it renames (no evidence of immutability, and no file
- * of the build names them; see upload.ts): `<stem>-<hash><ext>`, split at the last extension as
+ * The names `hashedge upload` gives files it renames (static media with no evidence of
+ * immutability that no file of the build names; see upload.ts): `<stem>-<hash><ext>`, split at the last extension as
  * bundlers do (`app.js` -> `app-1d18a1d220.js`, `jquery.min.js` -> `jquery.min-<hash>.js`).
  *
  * The hash scheme. The edge's integrity check (a body that does not match a name hashedge

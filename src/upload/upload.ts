@@ -5,15 +5,19 @@
  *
  * The decision never breaks a build: it is the edge's own (asset/immutability.ts, with the
  * default framework presets and the build's Vite manifest as evidence), and a file is renamed
- * only when nothing else would serve it and no file of the build names it. Per file:
+ * only when nothing else would serve it, it is a static media file (STATIC_MEDIA_EXTENSIONS)
+ * and no file of the build names it. Per file:
  *  - immutable (a content hash in the name, a framework preset, the Vite manifest): name kept,
  *    `Cache-Control: public, max-age=31536000, immutable`;
  *  - page files and other files never immutable (HTML, robots.txt, sw.js, ...): name kept,
  *    `no-cache` (the edge serves them only with --allow-unhashed);
  *  - no evidence, but another text file of the build contains its name (references.ts): name
  *    kept, `no-cache` (the edge refuses it without an --immutable rule or --allow-unhashed);
- *  - no evidence and not referenced: renamed `<stem>-<hash><ext>` and immutable (with --rename,
- *    the default; else name kept, `no-cache`).
+ *  - no evidence, not referenced, and not a static media file (scripts, styles, data: a
+ *    bundler's runtime may build their names, which no reference scan sees): name kept,
+ *    `no-cache`;
+ *  - no evidence, not referenced, a static media file: renamed `<stem>-<hash><ext>` and
+ *    immutable (with --rename, the default; else name kept, `no-cache`).
  * `.vite/manifest.json` is uploaded (no-cache) although it is in a dot folder: the edge reads it
  * at its origin's root as evidence. Other dotfiles are not.
  *
@@ -47,13 +51,43 @@ export const UNHASHED_CACHE_CONTROL = 'no-cache';
 export const VITE_MANIFEST = '.vite/manifest.json';
 
 /**
+ * The only files upload may rename (lower-case extensions, no dot): static media. Nothing
+ * builds their names at run time, so a literal search of the build's text (references.ts) finds
+ * every file that names them. Scripts, styles and data are another matter: bundler runtimes
+ * put their names together while the page runs (webpack's `"" + chunkId + ".js"` for `437.js`,
+ * mini-css-extract's `"" + id + ".css"`, Next.js's route payloads `faq.txt`), so no scan can
+ * prove nothing names them, and renaming one breaks lazy loading. They keep their names.
+ */
+export const STATIC_MEDIA_EXTENSIONS: ReadonlySet<string> = new Set([
+  // images
+  'png', 'jpg', 'jpeg', 'gif', 'webp', 'avif', 'svg', 'ico', 'bmp', 'tif', 'tiff',
+  // fonts
+  'woff', 'woff2', 'ttf', 'otf', 'eot',
+  // audio and video
+  'mp4', 'webm', 'mp3', 'ogg', 'oga', 'ogv', 'wav', 'flac', 'm4a', 'aac',
+  // documents
+  'pdf',
+]);
+
+/** Whether path names a static media file (STATIC_MEDIA_EXTENSIONS), the only kind upload renames. */
+export function isStaticMedia(path: string): boolean {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  const dot = name.lastIndexOf('.');
+  return dot > 0 && STATIC_MEDIA_EXTENSIONS.has(name.slice(dot + 1).toLowerCase());
+}
+
+/** Why a file with no evidence that is not static media keeps its name (FileResult.reason). */
+const NOT_MEDIA_REASON = "no evidence of immutability; scripts, styles and data keep their names (a bundler's runtime may build them: webpack's [id].js)";
+
+/**
  * What upload does with a file:
  *  - `immutable`: evidence says it never changes; name kept, uploaded immutable;
  *  - `page`: never immutable (page files, web app manifests, ...); name kept, no-cache;
  *  - `build-manifest`: .vite/manifest.json; name kept, no-cache (the edge reads it, never serves it);
  *  - `referenced`: no evidence, another file of the build names it; name kept, no-cache;
- *  - `renamed`: no evidence, nothing names it; `<stem>-<hash><ext>`, immutable;
- *  - `unhashed`: no evidence, not renamed (--no-rename, or a name no hash could go in); no-cache.
+ *  - `renamed`: no evidence, a static media file nothing names; `<stem>-<hash><ext>`, immutable;
+ *  - `unhashed`: no evidence, not renamed (not static media, --no-rename, or a name no hash
+ *    could go in); no-cache.
  */
 export type Decision = 'immutable' | 'page' | 'build-manifest' | 'referenced' | 'renamed' | 'unhashed';
 
@@ -61,7 +95,7 @@ export interface UploadOptions {
   /** The build output directory. */
   readonly dir: string;
   readonly target: UploadTarget;
-  /** Rename files with no evidence of immutability that no file of the build names (`<stem>-<hash><ext>`). @default true */
+  /** Rename static media files (STATIC_MEDIA_EXTENSIONS) with no evidence of immutability that no file of the build names (`<stem>-<hash><ext>`). @default true */
   readonly rename?: boolean;
   /** Hex digits of the hash in generated names (8-64). @default 10 */
   readonly hashLength?: number;
@@ -149,7 +183,7 @@ export async function uploadDirectory(options: UploadOptions): Promise<UploadRes
   const vite = sources.find((f) => f.path === VITE_MANIFEST);
   const policy = new ImmutabilityPolicy({ presets: DEFAULT_PRESETS, ...(vite ? { manifests: await viteManifestLookup(vite.file) } : {}) });
   const verdicts = sources.map((f) => policy.decide(f.path));
-  // No evidence either way: renamed unless the build names them.
+  // No evidence either way: static media renamed unless the build names them; the rest kept.
   const open = sources.filter((_f, i) => verdicts[i]!.open).map((f) => f.path);
   const { referencedBy, unscanned } = open.length === 0
     ? { referencedBy: new Map<string, string>(), unscanned: [] }
@@ -165,6 +199,7 @@ export async function uploadDirectory(options: UploadOptions): Promise<UploadRes
     if (referrer !== undefined) {
       return { ...keep, immutable: false, decision: 'referenced', referencedBy: referrer, reason: `no evidence of immutability, and ${referrer} names it: renaming it would break that reference` };
     }
+    if (!isStaticMedia(f.path)) return { ...keep, immutable: false, decision: 'unhashed', reason: NOT_MEDIA_REASON };
     if (!rename) return { ...keep, immutable: false, decision: 'unhashed', reason: `${verdict.reason} (--no-rename)` };
     const renamed = hashedPath(f.path, digest.sha256, hashLength);
     if (!policy.decide(renamed).immutable) {
