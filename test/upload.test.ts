@@ -142,13 +142,48 @@ test('an object already in the bucket with the same sha256 is not uploaded again
   await writeTree(dir, { 'a.png': 'a png\n', 'b.png': 'b png\n' });
   const target = new S3Target({ bucket: s3.bucket, prefix: 'existing/', region: 'us-east-1', forcePathStyle: true, client: s3.client });
   const key = (name: string, body: string) => `existing/${name}-${uploadHash(Buffer.from(body))}.png`;
-  await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key('a', 'a png\n'), Body: 'a png\n', Metadata: { sha256: sha256('a png\n') } }));
+  await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key('a', 'a png\n'), Body: 'a png\n', CacheControl: IMMUTABLE, Metadata: { sha256: sha256('a png\n') } }));
   await s3.put(key('b', 'b png\n'), 'b png\n'); // no sha256 metadata: cannot be trusted to match
 
   const result = await uploadDirectory({ dir, target, manifestFile: null });
   assert.deepEqual(result.files.map((f) => [f.source, f.status]), [['a.png', 'skipped'], ['b.png', 'uploaded']]);
   const b = await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key('b', 'b png\n') }));
   assert.equal(b.Metadata?.sha256, sha256('b png\n'));
+});
+
+test('an object with the right bytes but a stale Cache-Control (no-cache from an earlier run, immutable now) gets the new one: uploaded, not skipped; a second run skips it', async () => {
+  const dir = join(work, 'stale');
+  const body = 'export const lazy = 1;\n';
+  await writeTree(dir, { 'lazy-1d18a1d2.js': body });
+  const key = 'stale/lazy-1d18a1d2.js';
+  await s3.put(key, body, 'text/javascript; charset=utf-8', { sha256: sha256(body) }, 'no-cache');
+  // Watch what the client sends: the new headers go on by a copy of the object onto itself, not by sending the bytes again.
+  const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3RVER_CREDENTIALS, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  const sent: string[] = [];
+  client.middlewareStack.add((next, context) => (args) => {
+    const input = args.input as { Key?: string };
+    if (input.Key === key) sent.push(context.commandName ?? '?');
+    return next(args);
+  }, { step: 'initialize' });
+  const target = new S3Target({ bucket: s3.bucket, prefix: 'stale/', region: 'us-east-1', forcePathStyle: true, client });
+  try {
+    const first = await uploadDirectory({ dir, target, manifestFile: null });
+    assert.deepEqual(first.files.map((f) => [f.source, f.decision, f.status]), [['lazy-1d18a1d2.js', 'immutable', 'uploaded']]);
+    assert.deepEqual(sent, ['HeadObjectCommand', 'CopyObjectCommand']);
+    const stored = await getObject(key);
+    assert.equal(stored.CacheControl, IMMUTABLE);
+    assert.equal(stored.bytes.toString(), body);
+    assert.equal(stored.Metadata?.sha256, sha256(body));
+    assert.equal(stored.ContentType, 'text/javascript; charset=utf-8');
+
+    sent.length = 0;
+    const second = await uploadDirectory({ dir, target, manifestFile: null });
+    assert.deepEqual(second.files.map((f) => [f.source, f.status]), [['lazy-1d18a1d2.js', 'skipped']]);
+    assert.deepEqual(sent, ['HeadObjectCommand']);
+  } finally {
+    await target.close();
+    client.destroy();
+  }
 });
 
 test('a file above 16 MiB goes up as a multipart upload, whole and with its metadata; one that changes meanwhile is not stored', async () => {

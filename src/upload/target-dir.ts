@@ -29,7 +29,8 @@ export class DirectoryTarget implements UploadTarget {
     return path;
   }
 
-  async has(item: Pick<UploadItem, 'key' | 'size' | 'sha256'>): Promise<boolean> {
+  /** A directory stores no Cache-Control (the edge's disk origin decides it): the bytes alone count. */
+  async has(item: Pick<UploadItem, 'key' | 'size' | 'sha256' | 'cacheControl'>): Promise<boolean> {
     const path = this.#path(item.key);
     try {
       const st = await stat(path);

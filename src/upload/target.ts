@@ -22,8 +22,12 @@ export interface UploadItem {
 export interface UploadTarget {
   /** `s3://bucket/prefix/` or the directory's absolute path. */
   readonly description: string;
-  /** Whether `key` already holds exactly these bytes (then the upload is skipped). */
-  has(item: Pick<UploadItem, 'key' | 'size' | 'sha256'>): Promise<boolean>;
+  /**
+   * Whether `key` already holds exactly these bytes, stored with this Cache-Control where the
+   * target stores one (then the upload is skipped). The same bytes under another Cache-Control
+   * (a file whose decision changed since an earlier upload) are not: put() then fixes it.
+   */
+  has(item: Pick<UploadItem, 'key' | 'size' | 'sha256' | 'cacheControl'>): Promise<boolean>;
   /** Stores the item whole or not at all: readers never see part of it under its key. */
   put(item: UploadItem): Promise<void>;
   close(): Promise<void>;

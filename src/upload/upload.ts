@@ -24,7 +24,9 @@
  * Order of work: plan (walk, hash every file, decide), refuse conflicts before anything is
  * written, then transfer with bounded concurrency. Each file's failure is recorded and the
  * others go on; the manifests are written only when every file is in place, so a manifest never
- * names an object that is missing. A re-run skips what is there and finishes the job.
+ * names an object that is missing. A re-run skips what is there and finishes the job; an object
+ * with the right bytes but another Cache-Control (its decision changed since) is not skipped:
+ * the target puts the new headers on it.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -232,8 +234,9 @@ export async function uploadDirectory(options: UploadOptions): Promise<UploadRes
   await forEachLimit(unique, concurrency, async ({ first, duplicates }) => {
     let status: FileStatus;
     let error: EdgeError | undefined;
+    const cacheControl = first.immutable ? IMMUTABLE : UNHASHED_CACHE_CONTROL;
     try {
-      if (await target.has({ key: first.path, size: first.size, sha256: first.sha256 })) {
+      if (await target.has({ key: first.path, size: first.size, sha256: first.sha256, cacheControl })) {
         status = 'skipped';
       } else if (options.dryRun) {
         status = 'planned';
@@ -243,7 +246,7 @@ export async function uploadDirectory(options: UploadOptions): Promise<UploadRes
           size: first.size,
           sha256: first.sha256,
           contentType: contentTypeFor(first.path, undefined),
-          cacheControl: first.immutable ? IMMUTABLE : UNHASHED_CACHE_CONTROL,
+          cacheControl,
           open: () => verifiedFile(first.file, first, first.source, (n) => progress.transferred(first.source, n)),
         });
         status = 'uploaded';
@@ -266,7 +269,7 @@ export async function uploadDirectory(options: UploadOptions): Promise<UploadRes
     const bytes = serializeManifest(manifest);
     const digest = digestBuffer(bytes);
     try {
-      if (!(await target.has({ key: MANIFEST_NAME, ...digest }))) {
+      if (!(await target.has({ key: MANIFEST_NAME, ...digest, cacheControl: MANIFEST_CACHE_CONTROL }))) {
         await target.put({
           key: MANIFEST_NAME,
           ...digest,
