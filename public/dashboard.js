@@ -325,10 +325,11 @@ function renderCluster(cluster) {
     members.map((m) => {
       const url = typeof m?.url === 'string' ? m.url : DASH;
       const share = num(m?.share);
-      const health = m?.healthy === true ? 'healthy' : m?.healthy === false ? 'down' : 'unknown';
+      // up: routed to; suspect: a fetch or probe failed; down: probes fail (both routed around).
+      const health = ['up', 'suspect', 'down'].includes(m?.state) ? m.state : 'unknown';
       return h('tr', { 'data-testid': 'member', 'data-url': url, 'data-self': m?.self === true, class: m?.self === true ? 'self' : undefined },
         h('td', {}, h('div', { class: 'member' }, h('span', { class: 'mono', 'data-testid': 'member-url', 'data-value': url, title: url }, url.replace(/^https?:\/\//, '')), m?.self === true ? h('span', { class: 'pill', title: 'This node' }, 'self') : null)),
-        h('td', { class: 'health' }, h('span', { class: `dot ${health}`, 'aria-hidden': 'true' }), h('span', { 'data-testid': 'member-health', 'data-value': health }, health)),
+        h('td', { class: 'health' }, h('span', { class: `dot ${health === 'up' ? 'healthy' : health}`, 'aria-hidden': 'true' }), h('span', { 'data-testid': 'member-health', 'data-value': health }, health)),
         h('td', { class: 'num' },
           h('span', { class: 'minibar', 'aria-hidden': 'true' }, h('span', { style: `width:${maxShare > 0 ? ((share ?? 0) / maxShare) * 100 : 0}%` })),
           h('span', { 'data-testid': 'member-share', 'data-value': share }, fmtPercent(share))));

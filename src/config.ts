@@ -59,6 +59,8 @@ export interface Config {
   readonly peerSecret: string | undefined;
   /** ms a peer may take to answer before this node loads from the origin itself. */
   readonly peerTimeout: number;
+  /** ms between readiness probes of every other member (their up/suspect/down state); 0: none. */
+  readonly peerProbeInterval: number;
   /** DNS name and port whose A/AAAA records are the cluster's nodes (a headless Service). */
   readonly peersDns: { readonly name: string; readonly port: number } | undefined;
   /** ms between re-resolutions of --peers-dns. */
@@ -222,6 +224,7 @@ export const OPTIONS = [
   option({ key: 'peers', name: 'peers', arg: '<urls>', default: '', description: 'Comma list of every node URL in the cluster; each key is loaded once per cluster, by its owner.', expected: 'a comma list of http(s) URLs', parse: parseUrlList }),
   option({ key: 'peerSecret', name: 'peer-secret', arg: '<token>', default: undefined, description: 'Bearer token for the peer route. Without it, only peer addresses may use the route.', expected: 'a token of 16 or more visible characters', parse: (t) => (/^[\x21-\x7e]{16,}$/.test(t) ? t : undefined) }),
   option({ key: 'peerTimeout', name: 'peer-timeout', arg: '<duration>', default: '2s', description: 'How long an owner may take to answer before this node loads from the origin itself.', expected: 'a duration like 2s', parse: parseDuration }),
+  option({ key: 'peerProbeInterval', name: 'peer-probe-interval', arg: '<duration>', default: '2s', description: "How often each other member's readiness is probed: a member that fails a probe or a fetch is routed around (suspect, then down) until it answers a probe again; 0 turns probes off (then only a fetch that succeeds brings a member back).", expected: 'a duration like 2s, or 0', parse: parseDuration }),
   option({ key: 'peersDns', name: 'peers-dns', arg: '<name:port>', default: undefined, description: 'Discover the cluster from a DNS name with one A/AAAA record per node (a Kubernetes headless Service), re-resolved every --peers-dns-interval. Needs --self.', expected: 'a DNS name and port like hashedge-peers.default.svc.cluster.local:8080', parse: parseHostPort }),
   option({ key: 'peersDnsInterval', name: 'peers-dns-interval', arg: '<duration>', default: '10s', description: 'How often --peers-dns is re-resolved; membership changes rebuild the ring without dropping requests.', expected: 'a duration like 10s', parse: parseDuration }),
   option({ key: 'dnsServers', name: 'dns-servers', arg: '<ip[:port],...>', default: '', description: "DNS servers to ask for --peers-dns instead of the system's resolvers.", expected: 'a comma list of IP addresses with optional ports', parse: parseDnsServers }),

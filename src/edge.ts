@@ -48,8 +48,6 @@ export interface EdgeDependencies {
   readonly origin?: Origin;
   /** Where --access-log lines go. @default JSON lines on stdout */
   readonly accessLog?: Logger;
-  /** ms since epoch for the cluster's peer back-off (tests: a fake clock). @default Date.now */
-  readonly clock?: () => number;
   /** Overrides of the listening socket's timeouts (tests: slowloris in milliseconds). @default SERVER_TIMEOUTS */
   readonly serverTimeouts?: Partial<ServerTimeouts>;
   /** This worker, in a node with --workers > 1 (shown by /_hashedge/stats). */
@@ -62,7 +60,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   const log = deps.log ?? silentLogger;
   const origin = deps.origin ?? (await createOrigin(config));
   const clustered = config.peers.length > 0 || config.peersDns !== undefined;
-  const cluster = clustered ? await Cluster.join(config, origin, log, deps.clock) : undefined;
+  const cluster = clustered ? await Cluster.join(config, log) : undefined;
   let metrics: Metrics | undefined;
   // Read from the origin itself, never through peers; requests wait for the first read only
   // for keys nothing else vouches for.
@@ -74,7 +72,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   });
   const group = new Group({
     onFetch: (source, result, seconds) => metrics?.observeFetch(source, result, seconds),
-    ...(cluster ? { cluster: cluster.origin } : {}),
+    ...(cluster ? { peers: cluster.picker } : {}),
     origin,
     cacheSize: config.cacheSize,
     hotCacheSize: cluster ? Math.floor(config.cacheSize * config.hotCacheShare) : 0,
@@ -110,7 +108,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   const accessLog = config.accessLog ? (deps.accessLog ?? createLogger('info', process.stdout)) : undefined;
   const traffic = new Traffic();
   const clusterStatus = () => (cluster ? { self: cluster.self, members: cluster.status() } : null);
-  metrics = new Metrics({ group, traffic, clusterStatus, peerStats: () => cluster?.origin.stats, isReady: () => ready, ...(deps.scrapeMetrics ? { scrape: deps.scrapeMetrics } : {}) });
+  metrics = new Metrics({ group, traffic, clusterStatus, isReady: () => ready, ...(deps.scrapeMetrics ? { scrape: deps.scrapeMetrics } : {}) });
   const server = createEdgeServer({ config, group, immutability, manifestsRead: manifests.firstRead, ...(peerRoute ? { peerRoute } : {}), ...(deps.worker ? { worker: deps.worker } : {}), originDescription: origin.description, isReady: () => ready, traffic, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -145,7 +143,8 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
         const grace = setTimeout(() => server.closeAllConnections(), config.shutdownTimeout);
         await closed;
         clearTimeout(grace);
-        await (cluster ?? origin).close();
+        await cluster?.close();
+        await origin.close();
       })();
       return closing;
     },

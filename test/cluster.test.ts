@@ -13,6 +13,25 @@ import { startTestEdge } from './helpers/edge.js';
 import { freePort, keyOwnedBy, startCluster } from './helpers/cluster.js';
 import { errorCode, request } from './helpers/http.js';
 import { Gate, TestOrigin } from './helpers/origins.js';
+import { FakePeer } from './helpers/fake-peer.js';
+
+/** One value of a /metrics sample, e.g. `hashedge_origin_fetches_total`. */
+async function metric(node: Edge, name: string): Promise<number> {
+  const text = (await request(`${node.url}/metrics`)).body.toString();
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  assert.ok(m, `${name} in /metrics`);
+  return Number(m[1]);
+}
+
+/** Cache-Status of a request answered by the origin load a failed owner caused, by joining it, or by its result. */
+const OWNER_DOWN = ['hashedge; fwd=miss; stored; detail=owner-unavailable', 'hashedge; fwd=miss; collapsed; stored', 'hashedge; hit'];
+
+/** A key the ring over `members` gives to `owner`. */
+function ownedBy(members: readonly string[], owner: string, prefix: string): string {
+  const ring = new Ring(members);
+  for (let i = 0; i < 1000; i++) if (ring.owner(`${prefix}${i}-0492830483.js`) === owner) return `${prefix}${i}-0492830483.js`;
+  throw new Error(`no key with prefix ${prefix} for ${owner}`);
+}
 
 test('500 concurrent requests for one cold key, spread over three nodes, cause exactly one origin load', async () => {
   const origin = new TestOrigin();
@@ -67,6 +86,88 @@ test('when the owner is down, a node loads from the origin itself and the client
     assert.equal(origin.count(key), 1);
   } finally {
     await node.close();
+  }
+});
+
+test('owner down: N requests through one node cost the origin one load, kept, and every header and counter says the owner failed', async () => {
+  const origin = new TestOrigin();
+  const [alivePort, deadPort] = [await freePort(), await freePort()];
+  const alive = `http://127.0.0.1:${alivePort}`;
+  const dead = `http://127.0.0.1:${deadPort}`;
+  const key = ownedBy([alive, dead], dead, 'assets/orphan');
+  const body = origin.put(key, 'export default 1;\n'.repeat(50));
+  // No probes: the first request finds out that the owner is down.
+  const node = await startTestEdge({ port: String(alivePort), self: alive, peers: `${alive},${dead}`, 'peer-probe-interval': '0' }, origin);
+  try {
+    const first = await Promise.all(Array.from({ length: 20 }, () => request(`${node.url}/${key}`)));
+    for (const res of first) {
+      assert.equal(res.status, 200);
+      assert.ok(res.body.equals(body));
+      // Joined the load through the owner, or (once the owner was routed around) the origin load, or came after it.
+      assert.ok(OWNER_DOWN.includes(String(res.headers['cache-status'])), String(res.headers['cache-status']));
+    }
+    assert.ok(first.some((res) => res.headers['cache-status'] === OWNER_DOWN[0]));
+    for (let i = 0; i < 5; i++) assert.equal((await request(`${node.url}/${key}`)).headers['cache-status'], 'hashedge; hit');
+    assert.equal(origin.count(key), 1, 'one origin load for 25 requests');
+    assert.deepEqual({ originFetches: node.group.stats.originFetches, peerFetches: node.group.stats.peerFetches, peerFailures: node.group.stats.peerFailures }, { originFetches: 1, peerFetches: 1, peerFailures: 1 });
+    assert.equal(await metric(node, 'hashedge_origin_fetches_total'), 1);
+    assert.equal(await metric(node, 'hashedge_peer_errors_total'), 1);
+    assert.equal(await metric(node, 'hashedge_peer_fetches_total'), 0);
+    assert.equal(node.cluster!.status().find((m) => m.url === dead)!.state, 'suspect');
+    // Routed around now: another of its keys goes to the origin at once, without asking it.
+    const other = ownedBy([alive, dead], dead, 'assets/orphan-next');
+    origin.put(other, 'x');
+    assert.equal((await request(`${node.url}/${other}`)).headers['cache-status'], 'hashedge; fwd=miss; stored');
+    assert.equal(node.group.stats.peerFetches, 1);
+  } finally {
+    await node.close();
+  }
+});
+
+test('owner failing mid-body: the same one origin load in the same flight, nothing partial served or kept', async () => {
+  const origin = new TestOrigin();
+  const peer = new FakePeer();
+  const peerUrl = await peer.start();
+  const port = await freePort();
+  const self = `http://127.0.0.1:${port}`;
+  const node = await startTestEdge({ port: String(port), self, peers: `${self},${peerUrl}`, 'peer-probe-interval': '0' }, origin);
+  try {
+    const key = ownedBy([self, peerUrl], peerUrl, 'assets/cut');
+    const bytes = origin.put(key, randomBytes(200_000));
+    peer.objects.set(key, bytes);
+    peer.behaviour = { kind: 'reset', bytes: 50_000 };
+    const answers = await Promise.all(Array.from({ length: 10 }, () => request(`${node.url}/${key}`)));
+    for (const res of answers) {
+      assert.equal(res.status, 200);
+      assert.ok(res.body.equals(bytes));
+      assert.ok(OWNER_DOWN.includes(String(res.headers['cache-status'])), String(res.headers['cache-status']));
+    }
+    assert.ok(answers.some((res) => res.headers['cache-status'] === OWNER_DOWN[0]));
+    assert.equal(peer.count(key), 1);
+    assert.equal(origin.count(key), 1);
+    assert.equal((await request(`${node.url}/${key}`)).headers['cache-status'], 'hashedge; hit');
+  } finally {
+    await node.close();
+    await peer.close();
+  }
+});
+
+test("an owner whose origin fails answers 502 E_ORIGIN: the asking node answers the same, neither loads from the origin again nor routes around the owner", async () => {
+  const origin = new TestOrigin();
+  const nodes = await startCluster(2, origin, { 'peer-probe-interval': '0' });
+  try {
+    const [owner, front] = nodes as [Edge, Edge];
+    const key = keyOwnedBy(nodes, owner, 'assets/failing');
+    origin.put(key, 'x');
+    origin.behaviour = { kind: 'error' };
+    const res = await request(`${front.url}/${key}`);
+    assert.equal(res.status, 502);
+    assert.equal(errorCode(res), 'E_ORIGIN');
+    assert.equal(origin.count(key), 1, 'only the owner asked the origin');
+    assert.equal(front.group.stats.peerFailures, 0);
+    assert.equal(front.cluster!.status().find((m) => m.url === owner.cluster!.self)!.state, 'up');
+  } finally {
+    await Promise.all(nodes.map((n) => n.close()));
   }
 });
 

@@ -34,7 +34,7 @@ interface Stats {
   cache: { bytes: number; budgetBytes: number; items: number; hot: { bytes: number; budgetBytes: number; items: number } };
   traffic: { requests: number; bytesSent: number; byStatus: Record<string, number>; byCache: Record<string, number> };
   counters: Record<string, number>;
-  cluster: null | { self: string; members: Array<{ url: string; self: boolean; healthy: boolean; share: number }> };
+  cluster: null | { self: string; members: Array<{ url: string; self: boolean; state: string; healthy: boolean; share: number }> };
   topKeys: Array<{ key: string; requests: number }>;
 }
 
@@ -238,7 +238,7 @@ test('the status page lists the cluster: every member, this node marked, ring sh
     assert.deepEqual(members.map((m) => m.cells['member-url']!.value), cluster.members.map((m) => m.url));
     assert.deepEqual(members.map((m) => m.cells['member-url']!.value).sort(), nodes.map((n) => n.url).sort());
     assert.deepEqual(members.filter((m) => m.data['self'] !== undefined).map((m) => m.data['url']), [first.url], 'this node is marked');
-    assert.deepEqual(members.map((m) => m.cells['member-health']!.text), cluster.members.map((m) => (m.healthy ? 'healthy' : 'down')));
+    assert.deepEqual(members.map((m) => m.cells['member-health']!.text), cluster.members.map((m) => m.state));
     const shares = members.map((m) => Number(m.cells['member-share']!.value));
     assert.deepEqual(shares, cluster.members.map((m) => m.share));
     assert.ok(Math.abs(shares.reduce((a, b) => a + b, 0) - 1) < 0.001, `shares ${shares.join(' + ')}`);

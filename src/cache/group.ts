@@ -33,6 +33,7 @@ import { isCompressible } from './encode.js';
 import { Encoder } from './encoder.js';
 import { Reclaimer } from './reclaim.js';
 import { Fill } from './fill.js';
+import type { FetchStatus } from './outcome.js';
 import { SingleFlight } from './singleflight.js';
 
 /** Objects up to this size are buffered whole before the first answer (so it carries an ETag). */
@@ -48,8 +49,7 @@ const HOT_CANDIDATES = 10_000;
 /** Keys remembered as waiting for variants (~100 bytes each); beyond it, blobs stay identity-only. */
 const PENDING_VARIANTS_MAX = 10_000;
 
-/** `peer`: fetched from the key's owner and not kept here (not hot, yet). */
-export type FetchStatus = 'hit' | 'miss' | 'collapsed' | 'peer';
+export type { FetchStatus } from './outcome.js';
 
 export type Lookup =
   | { readonly kind: 'blob'; readonly blob: Blob; readonly status: FetchStatus }
@@ -78,18 +78,34 @@ export interface GroupOptions {
   /** Refuse bodies whose SHA-256 does not start with the hex hash in their name. */
   readonly verifyNames?: boolean;
   readonly log: Logger;
-  /** In a cluster: the loader that asks a key's owner (falling back to the origin). */
-  readonly cluster?: ClusterRouter;
+  /** In a cluster: who owns a key, and how to ask it. */
+  readonly peers?: PeerPicker;
   /** Told of each load's time to an answer (headers), for the fetch-duration histogram. */
   readonly onFetch?: (source: 'origin' | 'peer', result: 'ok' | 'not-found' | 'error', seconds: number) => void;
   /** ms since epoch; injectable for tests. */
   readonly clock?: () => number;
 }
 
-/** What the group needs of the cluster: where a key's miss goes. */
-export interface ClusterRouter extends Origin {
-  /** Whether a miss for key (not from a peer) is asked of another node. */
-  routesToPeer(key: string): boolean;
+/**
+ * What the group needs of the cluster, after groupcache's PeerPicker: whom to ask for a key,
+ * and how. The group decides the route once per load and falls back to the origin itself.
+ */
+export interface PeerPicker {
+  /** The key's owner when it is another member that is up; undefined: this node loads it. */
+  pickPeer(key: string): string | undefined;
+  /**
+   * The owner's copy (null: its origin has none). Rejects with an `E_PEER*` EdgeError when the
+   * peer itself failed (the group then loads from the origin), or with the owner's origin
+   * error (502/504 `E_ORIGIN*`), which the group answers as it is.
+   */
+  fetch(peer: string, key: string, options: { readonly signal: AbortSignal }): Promise<OriginObject | null>;
+  /** A body the owner had started failed after its answer was accepted (cut short, or not the bytes its SHA-256 named). */
+  failed(peer: string): void;
+}
+
+/** Whether err says the peer itself failed (not its origin). */
+function peerFailed(err: unknown): boolean {
+  return err instanceof Error && 'code' in err && typeof err.code === 'string' && err.code.startsWith('E_PEER');
 }
 
 export interface LookupOptions {
@@ -104,8 +120,10 @@ export interface GroupStats {
   negativeHits: number;
   /** Loads this node asked of the origin itself. */
   originFetches: number;
-  /** Loads asked of the key's owner (which fall back to the origin if the owner fails). */
+  /** Loads asked of the key's owner. */
   peerFetches: number;
+  /** Of those, the ones whose owner failed: this node then loaded the key from the origin (an originFetch) and kept it. */
+  peerFailures: number;
   originNotFound: number;
   /** Loads that failed (origin or owner and fallback), answered 502/504. */
   originErrors: number;
@@ -118,8 +136,8 @@ export interface GroupStats {
 }
 
 type LoadResult =
-  | { readonly kind: 'blob'; readonly blob: Blob; readonly stored: boolean }
-  | { readonly kind: 'filling'; readonly fill: Fill }
+  | { readonly kind: 'blob'; readonly blob: Blob; readonly stored: boolean; readonly fallback?: boolean }
+  | { readonly kind: 'filling'; readonly fill: Fill; readonly fallback?: boolean }
   | { readonly kind: 'not-found' }
   | { readonly kind: 'not-immutable'; readonly verdict: Verdict }
   | { readonly kind: 'too-large'; readonly verdict: Verdict; readonly claim: () => OriginObject | undefined };
@@ -149,7 +167,7 @@ export class Group {
    */
   readonly #pendingVariants = new Set<string>();
   readonly stats: GroupStats = {
-    hits: 0, misses: 0, collapsed: 0, negativeHits: 0, originFetches: 0, peerFetches: 0,
+    hits: 0, misses: 0, collapsed: 0, negativeHits: 0, originFetches: 0, peerFetches: 0, peerFailures: 0,
     originNotFound: 0, originErrors: 0, passThrough: 0, evictions: 0, hotHits: 0, hotAdmissions: 0,
   };
 
@@ -227,25 +245,25 @@ export class Group {
       this.stats.collapsed++;
       return { kind: 'filling', fill: filling, status: 'collapsed' };
     }
-    // Loads through a peer and loads from the origin are separate flights: a peer's request
-    // (always local) never waits on a flight bound for a peer, so two nodes that disagree
-    // about the ring cannot wait on each other.
-    const cluster = this.#options.cluster;
-    const source: Origin = !options.local && cluster?.routesToPeer(key) ? cluster : this.#options.origin;
-    const viaPeer = source !== this.#options.origin;
-    if (viaPeer && this.#heat !== undefined) this.#heat.set(key, (this.#heat.get(key) ?? 0) + 1);
-    const flightKey = viaPeer ? `peer:${key}` : key;
-    const { promise, shared } = this.#flight.do(flightKey, () => this.#load(key, verdict, source));
+    // The route is decided once, here: the owner if it is another member that is up, else the
+    // origin. Loads through a peer and loads from the origin are separate flights: a peer's
+    // request (always local) never waits on a flight bound for a peer, so two nodes that
+    // disagree about the ring cannot wait on each other.
+    const peer = options.local ? undefined : this.#options.peers?.pickPeer(key);
+    if (peer !== undefined && this.#heat !== undefined) this.#heat.set(key, (this.#heat.get(key) ?? 0) + 1);
+    const { promise, shared } = peer === undefined
+      ? this.#flight.do(key, () => this.#loadFromOrigin(key, verdict))
+      : this.#flight.do(`peer:${key}`, () => this.#loadFromPeer(key, verdict, peer));
     if (shared) this.stats.collapsed++;
     else this.stats.misses++;
     const status: FetchStatus = shared ? 'collapsed' : 'miss';
     const result = await promise;
     switch (result.kind) {
       case 'blob':
-        return { kind: 'blob', blob: result.blob, status: result.stored ? status : 'peer' };
+        return { kind: 'blob', blob: result.blob, status: result.fallback ? 'fallback' : result.stored ? status : 'peer' };
       case 'filling':
         // Whether a large key from its owner is kept is known when it has arrived.
-        return { kind: 'filling', fill: result.fill, status: viaPeer ? 'peer' : status };
+        return { kind: 'filling', fill: result.fill, status: result.fallback ? 'fallback' : peer !== undefined ? 'peer' : status };
       case 'not-found':
         return { kind: 'not-found', status };
       case 'not-immutable':
@@ -329,6 +347,33 @@ export class Group {
     return { bytes: this.#hot?.calculatedSize ?? 0, items: this.#hot?.size ?? 0, budgetBytes: this.#hot?.maxSize ?? 0 };
   }
 
+  /** A load from the origin, in the flight of the key (which peers' requests join too). */
+  #loadFromOrigin(key: string, verdict: Verdict): Promise<LoadResult> {
+    return this.#load(key, verdict, this.#options.origin);
+  }
+
+  /**
+   * A load from the key's owner. If the owner itself fails (no answer, a cut or corrupt body),
+   * the key is loaded from the origin in this same flight and kept in the main cache, so a down
+   * owner costs the origin one load per key, not one per request. If the owner answers that
+   * its origin failed, that is the answer: asking the origin again here would only double the
+   * load on a failing origin.
+   */
+  async #loadFromPeer(key: string, verdict: Verdict, peer: string): Promise<LoadResult> {
+    const picker = this.#options.peers!;
+    const owner: Origin = { description: peer, get: (k, options) => picker.fetch(peer, k, options), close: async () => {} };
+    try {
+      return await this.#load(key, verdict, owner, peer);
+    } catch (err) {
+      if (!peerFailed(err)) throw err;
+      this.stats.peerFailures++;
+      this.#options.log.warn({ event: 'peer_failed', peer, key, err: String((err as Error).message) });
+      const { promise } = this.#flight.do(key, () => this.#loadFromOrigin(key, verdict));
+      const result = await promise;
+      return result.kind === 'blob' || result.kind === 'filling' ? { ...result, fallback: true } : result;
+    }
+  }
+
   /**
    * Where a freshly loaded key is kept: the main cache when this node loaded it from the
    * origin; the hot cache when it came through its owner and is hot; else nowhere.
@@ -342,7 +387,9 @@ export class Group {
     return this.#hot;
   }
 
-  async #load(key: string, known: Verdict, origin: Origin): Promise<LoadResult> {
+  /** One load from `origin`: the origin itself, or (with `peer`) the key's owner behind an Origin face. */
+  async #load(key: string, known: Verdict, origin: Origin, peer?: string): Promise<LoadResult> {
+    const source = peer === undefined ? 'origin' : 'peer';
     const load = { discarded: false };
     let loads = this.#loads.get(key);
     if (loads === undefined) this.#loads.set(key, (loads = new Set()));
@@ -355,7 +402,6 @@ export class Group {
     let handedOff = false;
     try {
       const { originTimeout, maxObjectSize, log, onFetch } = this.#options;
-      const source = origin === this.#options.origin ? 'origin' : 'peer';
       if (source === 'origin') this.stats.originFetches++;
       else this.stats.peerFetches++;
       const started = performance.now();
@@ -365,8 +411,10 @@ export class Group {
         onFetch?.(source, object === null ? 'not-found' : 'ok', (performance.now() - started) / 1000);
       } catch (err) {
         onFetch?.(source, 'error', (performance.now() - started) / 1000);
-        this.stats.originErrors++;
         const edge = asEdgeError(err);
+        // The owner itself failed: #loadFromPeer loads from the origin instead.
+        if (source === 'peer' && peerFailed(edge)) throw edge;
+        this.stats.originErrors++;
         log.warn({ event: 'origin_error', key, code: edge.code, ms: Math.round(performance.now() - started), err: String((err as Error)?.message ?? err) });
         throw edge;
       }
@@ -415,6 +463,8 @@ export class Group {
         },
         (err: unknown) => {
           this.stats.originErrors++;
+          // The owner's body failed after its answer was accepted: route around it from now on.
+          if (peer !== undefined) this.#options.peers?.failed(peer);
           const edge = asEdgeError(err);
           log.warn({ event: 'origin_error', key, code: edge.code, ms: Math.round(performance.now() - started), err: String((err as Error)?.message ?? err) });
           throw edge;

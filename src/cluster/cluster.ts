@@ -1,24 +1,27 @@
 /**
  * A node's view of its cluster: the members (static --peers, or --peers-dns re-resolved on an
- * interval), the ring over them, the peer client and the peer route's auth. A membership
- * change swaps in a new ring; loads in flight keep the owner they chose, later ones use the
- * new ring, so no request is dropped. Emits `members` (the new member list) on each change.
+ * interval), the ring over them, their health (probed every --peer-probe-interval), the peer
+ * client and the peer route's auth. A membership change swaps in a new ring; loads in flight
+ * keep the owner they chose, later ones use the new ring, so no request is dropped. Emits
+ * `members` (the new member list) on each change.
  */
 import { EventEmitter } from 'node:events';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import type { Origin } from '../origin/origin.js';
-import { ClusterOrigin } from './cluster-origin.js';
 import { DnsDiscovery } from './dns-discovery.js';
 import { PeerAuth } from './peer-auth.js';
+import { PeerHealth, type PeerState } from './peer-health.js';
+import { PeerPicker } from './peer-picker.js';
 import { PeerClient } from './peers.js';
 import { Ring } from './ring.js';
 
 export class Cluster extends EventEmitter {
   readonly self: string;
   readonly auth: PeerAuth;
-  readonly origin: ClusterOrigin;
-  readonly #peers: PeerClient;
+  /** Whom the group asks for a key (cache/group.ts PeerPicker). */
+  readonly picker: PeerPicker;
+  /** Each other member's state: up, suspect or down. */
+  readonly health: PeerHealth;
   readonly #log: Logger;
   readonly #discovery: DnsDiscovery | undefined;
   readonly #intervalMs: number;
@@ -28,32 +31,41 @@ export class Cluster extends EventEmitter {
   #refreshing: Promise<void> = Promise.resolve();
   #closed = false;
 
-  private constructor(config: Config, origin: Origin, log: Logger, clock: (() => number) | undefined) {
+  private constructor(config: Config, log: Logger) {
     super();
     this.self = config.self!;
     this.#log = log;
     this.#intervalMs = config.peersDnsInterval;
     this.auth = new PeerAuth(config.peerSecret);
-    this.#peers = new PeerClient({ timeoutMs: config.peerTimeout, secret: config.peerSecret, ...(clock ? { clock } : {}) });
+    let health: PeerHealth | undefined;
+    const peers = new PeerClient({
+      timeoutMs: config.peerTimeout,
+      secret: config.peerSecret,
+      onFailure: (peer) => health?.fetchFailed(peer),
+      onSuccess: (peer) => health?.fetchSucceeded(peer),
+    });
+    this.health = health = new PeerHealth({
+      probe: (peer) => peers.probe(peer),
+      intervalMs: config.peerProbeInterval,
+      onChange: (peer, from, to) => log[to === 'up' ? 'info' : 'warn']({ event: 'peer_state', peer, from, to }),
+    });
     this.#ring = new Ring([this.self]);
     if (config.peersDns !== undefined) {
       this.#discovery = new DnsDiscovery({ ...config.peersDns, servers: config.dnsServers, workers: config.workers });
     }
-    this.origin = new ClusterOrigin({ self: this.self, origin, peers: this.#peers, ring: () => this.#ring, log });
+    this.picker = new PeerPicker({ self: this.self, peers, health: this.health, ring: () => this.#ring });
   }
 
-  /**
-   * Joins: static members at once; with DNS, after the first resolution (or alone if it fails).
-   * @param clock ms since epoch for the peer back-off; injectable for tests. @default Date.now
-   */
-  static async join(config: Config, origin: Origin, log: Logger, clock?: () => number): Promise<Cluster> {
-    const cluster = new Cluster(config, origin, log, clock);
+  /** Joins: static members at once; with DNS, after the first resolution (or alone if it fails). Starts probing. */
+  static async join(config: Config, log: Logger): Promise<Cluster> {
+    const cluster = new Cluster(config, log);
     if (cluster.#discovery === undefined) {
       await cluster.#setMembers(config.peers);
     } else {
       await cluster.refresh();
       cluster.#schedule();
     }
+    cluster.health.start();
     return cluster;
   }
 
@@ -62,10 +74,13 @@ export class Cluster extends EventEmitter {
     return this.#ring.nodes;
   }
 
-  /** Each member: whether it is this node, whether it is outside a failure back-off, its ring share (0-1). */
-  status(): Array<{ url: string; self: boolean; healthy: boolean; share: number }> {
+  /** Each member: whether it is this node, its state (self is up), whether requests go to it, its ring share (0-1). */
+  status(): Array<{ url: string; self: boolean; state: PeerState; healthy: boolean; share: number }> {
     const shares = this.#ring.shares();
-    return this.#ring.nodes.map((url) => ({ url, self: url === this.self, healthy: url === this.self || this.#peers.healthy(url), share: shares.get(url) ?? 0 }));
+    return this.#ring.nodes.map((url) => {
+      const state = url === this.self ? 'up' : (this.health.state(url) ?? 'up');
+      return { url, self: url === this.self, state, healthy: state === 'up', share: shares.get(url) ?? 0 };
+    });
   }
 
   /** Resolves --peers-dns now and applies the answer; resolutions run one after another. */
@@ -99,7 +114,7 @@ export class Cluster extends EventEmitter {
     if (added.length === 0 && removed.length === 0) return;
     await this.auth.allowPeers(next.nodes);
     this.#ring = next;
-    this.#peers.forget(removed);
+    this.health.setMembers(next.nodes.filter((n) => n !== this.self));
     this.#log.info({ event: 'cluster', self: this.self, members: next.nodes, added, removed });
     this.emit('members', next.nodes);
   }
@@ -117,6 +132,7 @@ export class Cluster extends EventEmitter {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#discovery?.close();
-    await this.origin.close();
+    this.health.stop();
+    this.picker.close();
   }
 }

@@ -1,13 +1,13 @@
 /**
  * The requesting side of the peer protocol: asks a key's owner for it over a keep-alive agent,
- * and remembers owners that failed so requests go to the origin during a back-off period
- * instead of waiting on a dead peer each time.
+ * and probes a member's readiness. It tells its caller when a peer failed through its own fault
+ * (peer-health.ts keeps the states); a peer reporting its origin's failure is not at fault.
  */
 import { createHash } from 'node:crypto';
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { PassThrough, pipeline, Readable } from 'node:stream';
 import { BUFFER_WHOLE_BYTES } from '../cache/group.js';
-import { EdgeError } from '../errors.js';
+import { EdgeError, type ErrorCode } from '../errors.js';
 import type { OriginGetOptions, OriginObject } from '../origin/origin.js';
 
 export const HOP_HEADER = 'x-hashedge-hop';
@@ -17,52 +17,62 @@ export const PEER_SHA256_HEADER = 'x-hashedge-sha256';
 /** The Cache-Control the origin stored with the object, passed on as evidence of immutability. */
 export const PEER_CACHE_CONTROL_HEADER = 'x-hashedge-origin-cache-control';
 
-/** Back-off after a peer failure: doubles from the first to the last, reset on success. */
-const BACKOFF_FIRST_MS = 1_000;
-const BACKOFF_MAX_MS = 30_000;
+/** Readiness route of a member (http/admin.ts): what probes ask. */
+export const READY_PATH = '/_hashedge/health/ready';
 
+/** The peer itself failed: no answer, a bad answer, a cut or corrupt body. The caller loads from the origin. */
 export class PeerError extends EdgeError {
   constructor(message: string, cause?: unknown) {
     super('E_PEER', 502, message, { cause, expose: false });
   }
 }
 
+/**
+ * The owner answered, and its answer is that its origin failed (502/504 with an E_ORIGIN*
+ * code): the asking node answers the same and does not load from the origin itself, which
+ * would only add load to a failing origin, nor count it against the owner.
+ */
+export class OwnerOriginError extends EdgeError {}
+
 export interface PeerClientOptions {
   /**
    * ms the owner may take to send its response headers and, for objects up to
    * BUFFER_WHOLE_BYTES, its whole body (larger bodies are then bound by the caller's signal).
+   * Probes get the same time.
    */
   readonly timeoutMs: number;
   readonly secret: string | undefined;
-  readonly clock?: () => number;
+  /** Told when a peer failed through its own fault, including mid-body (PeerHealth.fetchFailed). */
+  readonly onFailure?: (peer: string) => void;
+  /** Told when a peer answered a fetch (PeerHealth.fetchSucceeded). */
+  readonly onSuccess?: (peer: string) => void;
 }
 
 export class PeerClient {
   readonly #agent = new Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 16 });
   readonly #options: PeerClientOptions;
-  readonly #clock: () => number;
-  readonly #failures = new Map<string, { count: number; until: number }>();
 
   constructor(options: PeerClientOptions) {
     this.#options = options;
-    this.#clock = options.clock ?? Date.now;
   }
 
-  /** Whether peer is outside its back-off period. */
-  healthy(peer: string): boolean {
-    const failure = this.#failures.get(peer);
-    return failure === undefined || failure.until <= this.#clock();
+  /** Whether peer answers its readiness route with 200 within the timeout. Never rejects. */
+  async probe(peer: string): Promise<boolean> {
+    try {
+      const res = await new Promise<IncomingMessage>((resolve, reject) => {
+        const req = request(new URL(READY_PATH, peer), { agent: this.#agent, signal: AbortSignal.timeout(this.#options.timeoutMs) }, resolve);
+        req.on('error', reject);
+        req.end();
+      });
+      res.resume();
+      return res.statusCode === 200;
+    } catch {
+      return false;
+    }
   }
 
-  markFailed(peer: string): void {
-    const count = (this.#failures.get(peer)?.count ?? 0) + 1;
-    const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (count - 1));
-    this.#failures.set(peer, { count, until: this.#clock() + backoff });
-  }
-
-  /** Drops what is remembered of peers that left the cluster. */
-  forget(peers: Iterable<string>): void {
-    for (const peer of peers) this.#failures.delete(peer);
+  #failed(peer: string): void {
+    this.#options.onFailure?.(peer);
   }
 
   /**
@@ -96,18 +106,24 @@ export class PeerClient {
         req.end();
       });
     } catch (err) {
-      this.markFailed(peer);
+      this.#failed(peer);
       throw new PeerError(`Peer ${peer} did not answer.`, err);
     }
     if (res.statusCode === 404) {
       res.resume();
-      this.#failures.delete(peer);
+      this.#options.onSuccess?.(peer);
       return null;
+    }
+    const code = res.headers['x-hashedge-error'];
+    if ((res.statusCode === 502 || res.statusCode === 504) && typeof code === 'string' && /^E_ORIGIN[A-Z_]*$/.test(code)) {
+      res.resume();
+      this.#options.onSuccess?.(peer);
+      throw new OwnerOriginError(code as ErrorCode, res.statusCode, res.statusCode === 504 ? 'The origin did not answer in time.' : 'The origin request failed.');
     }
     const size = Number(res.headers['content-length']);
     if (res.statusCode !== 200 || !Number.isSafeInteger(size)) {
       res.destroy();
-      this.markFailed(peer);
+      this.#failed(peer);
       throw new PeerError(`Peer ${peer} answered ${res.statusCode}.`);
     }
     const lastModified = res.headers['last-modified'] ? new Date(res.headers['last-modified']) : undefined;
@@ -122,14 +138,14 @@ export class PeerClient {
     if (size <= BUFFER_WHOLE_BYTES) return { body: await this.#readWhole(peer, res, size, sha256), ...meta };
     // Fix: a large body the owner cuts short (reset, closed early) or leaves silent (the caller
     // aborts its signal) used to leave the owner trusted, so each next request for the key was
-    // cut the same way; it is put in back-off now. A body the consumer drops (a HEAD, a client
+    // cut the same way; it is made suspect now. A body the consumer drops (a HEAD, a client
     // gone) is not the owner's fault: the pass-through tells them apart, as the first error of
     // the pipeline is then a premature close of `body`, not the response's ECONNRESET.
     const body = new PassThrough();
     pipeline(res, body, (err) => {
-      if (err && ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || callerSignal.aborted)) this.markFailed(peer);
+      if (err && ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || callerSignal.aborted)) this.#failed(peer);
     });
-    this.#failures.delete(peer);
+    this.#options.onSuccess?.(peer);
     return { body, ...meta };
   }
 
@@ -148,14 +164,14 @@ export class PeerClient {
       for await (const chunk of res) chunks.push(chunk as Buffer);
       body = Buffer.concat(chunks);
     } catch (err) {
-      this.markFailed(peer);
+      this.#failed(peer);
       throw new PeerError(`Peer ${peer} cut its answer short.`, err);
     }
     if (body.length !== size || (sha256 !== undefined && createHash('sha256').update(body).digest('hex') !== sha256)) {
-      this.markFailed(peer);
+      this.#failed(peer);
       throw new PeerError(`Peer ${peer} sent a body that does not match its Content-Length or SHA-256.`);
     }
-    this.#failures.delete(peer);
+    this.#options.onSuccess?.(peer);
     return Readable.from(size > 0 ? [body] : []);
   }
 

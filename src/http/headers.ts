@@ -5,12 +5,14 @@
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Blob, Representation } from '../cache/blob.js';
+import type { Outcome } from '../cache/outcome.js';
 import type { CorsPolicy } from '../config.js';
 import { prepareHead, type PreparedHead } from './prepared-head.js';
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 
-export type CacheStatus = 'hit' | 'miss' | 'collapsed' | 'peer' | 'uncached';
+/** The outcomes a Cache-Status header reports (cache/outcome.ts). */
+export type CacheStatus = Exclude<Outcome, 'none'>;
 
 /** RFC 9211 Cache-Status values. */
 export const CACHE_STATUS: Readonly<Record<CacheStatus, string>> = {
@@ -19,6 +21,8 @@ export const CACHE_STATUS: Readonly<Record<CacheStatus, string>> = {
   collapsed: 'hashedge; fwd=miss; collapsed; stored',
   // Fetched from the key's owner node (kept here only once hot).
   peer: 'hashedge; fwd=miss; detail=owner',
+  // The owner failed; loaded from the origin by this node, which keeps it.
+  fallback: 'hashedge; fwd=miss; stored; detail=owner-unavailable',
   uncached: 'hashedge; fwd=miss; detail=too-large',
 };
 

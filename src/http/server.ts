@@ -65,7 +65,7 @@ export interface EdgeServerOptions {
 
 export interface ClusterStatus {
   readonly self: string;
-  readonly members: ReadonlyArray<{ url: string; self: boolean; healthy: boolean; share: number }>;
+  readonly members: ReadonlyArray<{ url: string; self: boolean; state: 'up' | 'suspect' | 'down'; healthy: boolean; share: number }>;
 }
 
 export function createEdgeServer(options: EdgeServerOptions): Server {

@@ -14,7 +14,6 @@ export interface MetricSources {
   readonly traffic: Traffic;
   readonly clusterStatus: () => ClusterStatus | null;
   /** Peer client counters, in a cluster. */
-  readonly peerStats: () => { peerLoads: number; peerFailures: number } | undefined;
   readonly isReady: () => boolean;
   /**
    * The /metrics text. @default this registry's. A worker of a multi-worker node passes the
@@ -49,8 +48,8 @@ export class Metrics {
     counter('hashedge_origin_fetches_total', 'Loads this node asked of the origin itself.', () => group.stats.originFetches);
     counter('hashedge_origin_errors_total', 'Loads that failed (502/504 to the client).', () => group.stats.originErrors);
     counter('hashedge_origin_not_found_total', 'Loads the origin answered 404.', () => group.stats.originNotFound);
-    counter('hashedge_peer_fetches_total', 'Loads answered by the key\'s owner node.', () => sources.peerStats()?.peerLoads ?? 0);
-    counter('hashedge_peer_errors_total', 'Owner requests that failed (the node then loaded from the origin).', () => sources.peerStats()?.peerFailures ?? 0);
+    counter('hashedge_peer_fetches_total', 'Loads answered by the key\'s owner node.', () => group.stats.peerFetches - group.stats.peerFailures);
+    counter('hashedge_peer_errors_total', 'Owner requests that failed through the owner\'s fault (the node then loaded from the origin and kept the key).', () => group.stats.peerFailures);
     counter('hashedge_cache_evictions_total', 'Cached objects evicted to stay within the budget.', () => group.stats.evictions);
     counter('hashedge_cache_reclaim_gcs_total', 'Full garbage collections the cache asked for to give evicted bodies\' memory back (one per max(8 MiB, 5% of --cache-size) dropped).', () => group.reclaimer.collections);
     counter('hashedge_hot_admissions_total', 'Keys owned by other nodes admitted to the hot cache.', () => group.stats.hotAdmissions);
@@ -69,7 +68,14 @@ export class Metrics {
     // Aggregators say how a node with --workers > 1 adds its workers' values up (default: sum,
     // right for every counter and cache gauge): the ring is one, and the node is ready when all are.
     gauge('hashedge_cluster_members', 'Members of the ring, this node (or each of its workers) included (1 outside a cluster).', () => sources.clusterStatus()?.members.length ?? 1, 'max');
-    gauge('hashedge_cluster_healthy_members', 'Members not in a failure back-off.', () => sources.clusterStatus()?.members.filter((m) => m.healthy).length ?? 1, 'min');
+    gauge('hashedge_cluster_healthy_members', 'Members that are up (this node included): answering readiness probes and fetches.', () => sources.clusterStatus()?.members.filter((m) => m.healthy).length ?? 1, 'min');
+    new Gauge({
+      name: 'hashedge_cluster_member_up', help: '1 while a member is up, 0 while it is suspect or down (it is routed around), per member.', labelNames: ['member'], registers, aggregator: 'min',
+      collect() {
+        this.reset();
+        for (const m of sources.clusterStatus()?.members ?? []) this.set({ member: m.url }, m.healthy ? 1 : 0);
+      },
+    });
     gauge('hashedge_ready', '1 once the origin has answered, else 0.', () => (sources.isReady() ? 1 : 0), 'min');
 
     function counter(name: string, help: string, read: () => number): void {

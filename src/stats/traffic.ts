@@ -3,14 +3,14 @@
  * response: no prom-client label lookups there). /_hashedge/stats and /metrics read these when
  * asked.
  */
-import type { CacheStatus } from '../http/headers.js';
+import { OUTCOMES, type Outcome } from '../cache/outcome.js';
 import { TopKeys } from './top-keys.js';
 
-/** How the cache took part: a Cache-Status outcome, or `none` (refused before the cache). */
-export type CacheResult = CacheStatus | 'none';
+/** How the cache took part (cache/outcome.ts). */
+export type CacheResult = Outcome;
 
-export const CACHE_RESULTS: readonly CacheResult[] = ['hit', 'miss', 'collapsed', 'peer', 'uncached', 'none'];
-const CACHE_INDEX: Readonly<Record<CacheResult, number>> = { hit: 0, miss: 1, collapsed: 2, peer: 3, uncached: 4, none: 5 };
+export const CACHE_RESULTS: readonly CacheResult[] = OUTCOMES;
+const CACHE_INDEX = Object.fromEntries(OUTCOMES.map((o, i) => [o, i])) as Readonly<Record<CacheResult, number>>;
 /** Combined key: status * SLOTS + cache index. */
 const SLOTS = 8;
 
