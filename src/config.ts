@@ -51,15 +51,17 @@ export interface Config {
   /** Brotli quality (0-11) for variants made once at fill. */
   readonly brotliQuality: number;
   readonly logLevel: LogLevel;
-  /** This node's URL as its peers reach it; required with --peers. */
+  /** This node's URL as its peers reach it (canonical `http://host:port`); required with --peers. */
   readonly self: string | undefined;
+  /** This node's IP, to build `self` from (Kubernetes' pod IP, v4 or v6). */
+  readonly selfAddress: string | undefined;
   /** Every node of the cluster (self is added if missing). Empty: a single node. */
   readonly peers: readonly string[];
   /** Bearer token peers present on the peer route; without it only peer addresses may ask. */
   readonly peerSecret: string | undefined;
   /** ms a peer may take to answer before this node loads from the origin itself. */
   readonly peerTimeout: number;
-  /** ms between readiness probes of every other member (their up/suspect/down state); 0: none. */
+  /** ms between liveness probes of every other member (their up/suspect/down state); 0: none. */
   readonly peerProbeInterval: number;
   /** DNS name and port whose A/AAAA records are the cluster's nodes (a headless Service). */
   readonly peersDns: { readonly name: string; readonly port: number } | undefined;
@@ -144,9 +146,29 @@ function parseUrl(text: string): string | undefined {
   }
 }
 
-function parseUrlList(text: string): readonly string[] | undefined {
-  const urls = text.split(',').map((s) => s.trim()).filter(Boolean).map(parseUrl);
+/**
+ * A cluster member's URL in one canonical form, `http://host:port` (URL's origin: lower-case
+ * host, IPv6 in brackets and compressed, a default port dropped), so that every node builds
+ * its ring from the same strings whatever way each was written.
+ */
+function parseMemberUrl(text: string): string | undefined {
+  try {
+    const url = new URL(text.trim());
+    const bare = (url.pathname === '/' || url.pathname === '') && url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+    return (url.protocol === 'http:' || url.protocol === 'https:') && bare ? url.origin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseMemberUrls(text: string): readonly string[] | undefined {
+  const urls = text.split(',').map((s) => s.trim()).filter(Boolean).map(parseMemberUrl);
   return urls.every((u) => u !== undefined) ? Object.freeze(urls as string[]) : undefined;
+}
+
+/** `http://<address>:<port>`, IPv6 in brackets: what --self-address builds. */
+export function memberUrlOf(address: string, port: number): string {
+  return `http://${isIP(address) === 6 ? `[${address}]` : address}:${port}`;
 }
 
 function parseHostPort(text: string): { name: string; port: number } | undefined {
@@ -220,11 +242,12 @@ export const OPTIONS = [
   option({ key: 'unhashedTtl', name: 'unhashed-ttl', arg: '<duration>', default: '60s', description: 'max-age and cache lifetime of keys that are not immutable (with --allow-unhashed).', expected: 'a duration like 60s', parse: parseDuration }),
   option({ key: 'brotliQuality', name: 'brotli-quality', arg: '<0-11>', default: '6', description: 'Brotli quality of the variants made once per fill: 6 is nginx\'s default, 9 is ~2% smaller for 8x the CPU and 6x the memory per job, 11 ~10% smaller for 30x the CPU.', expected: 'an integer from 0 to 11', parse: parseIntIn(0, 11) }),
   option({ key: 'logLevel', name: 'log-level', arg: '<level>', default: 'info', description: 'Structured JSON log level: debug, info, warn, error, silent.', expected: 'debug, info, warn, error or silent', parse: (t) => (['debug', 'info', 'warn', 'error', 'silent'].includes(t) ? (t as LogLevel) : undefined) }),
-  option({ key: 'self', name: 'self', arg: '<url>', default: undefined, description: "This node's URL as its peers reach it, e.g. http://10.0.0.1:8080 (required with --peers).", expected: 'an http(s) URL', parse: parseUrl }),
-  option({ key: 'peers', name: 'peers', arg: '<urls>', default: '', description: 'Comma list of every node URL in the cluster; each key is loaded once per cluster, by its owner.', expected: 'a comma list of http(s) URLs', parse: parseUrlList }),
+  option({ key: 'self', name: 'self', arg: '<url>', default: undefined, description: "This node's URL as its peers reach it, e.g. http://10.0.0.1:8080 or http://[fd00::1]:8080; with --peers it must be one of them.", expected: 'an http(s) URL with no path, like http://10.0.0.1:8080', parse: parseMemberUrl }),
+  option({ key: 'selfAddress', name: 'self-address', arg: '<ip>', default: undefined, description: "Instead of --self: this node's IP address (v4 or v6, as Kubernetes' status.podIP gives it); --self becomes http://<ip>:<port> (IPv6 in brackets), the port of --peers-dns or else --port.", expected: 'an IPv4 or IPv6 address', parse: (t) => (isIP(t.trim()) ? t.trim() : undefined) }),
+  option({ key: 'peers', name: 'peers', arg: '<urls>', default: '', description: 'Comma list of every node URL in the cluster, this node included; each key is loaded once per cluster, by its owner.', expected: 'a comma list of http(s) URLs with no path', parse: parseMemberUrls }),
   option({ key: 'peerSecret', name: 'peer-secret', arg: '<token>', default: undefined, description: 'Bearer token for the peer route. Without it, only peer addresses may use the route.', expected: 'a token of 16 or more visible characters', parse: (t) => (/^[\x21-\x7e]{16,}$/.test(t) ? t : undefined) }),
   option({ key: 'peerTimeout', name: 'peer-timeout', arg: '<duration>', default: '2s', description: 'How long an owner may take to answer before this node loads from the origin itself.', expected: 'a duration like 2s', parse: parseDuration }),
-  option({ key: 'peerProbeInterval', name: 'peer-probe-interval', arg: '<duration>', default: '2s', description: "How often each other member's readiness is probed: a member that fails a probe or a fetch is routed around (suspect, then down) until it answers a probe again; 0 turns probes off (then only a fetch that succeeds brings a member back).", expected: 'a duration like 2s, or 0', parse: parseDuration }),
+  option({ key: 'peerProbeInterval', name: 'peer-probe-interval', arg: '<duration>', default: '2s', description: "How often each other member is probed (its liveness route): a member that fails a probe or a fetch is routed around (suspect, then down) until it answers a probe again; 0 turns probes off (then only a fetch that succeeds brings a member back).", expected: 'a duration like 2s, or 0', parse: parseDuration }),
   option({ key: 'peersDns', name: 'peers-dns', arg: '<name:port>', default: undefined, description: 'Discover the cluster from a DNS name with one A/AAAA record per node (a Kubernetes headless Service), re-resolved every --peers-dns-interval. Needs --self.', expected: 'a DNS name and port like hashedge-peers.default.svc.cluster.local:8080', parse: parseHostPort }),
   option({ key: 'peersDnsInterval', name: 'peers-dns-interval', arg: '<duration>', default: '10s', description: 'How often --peers-dns is re-resolved; membership changes rebuild the ring without dropping requests.', expected: 'a duration like 10s', parse: parseDuration }),
   option({ key: 'dnsServers', name: 'dns-servers', arg: '<ip[:port],...>', default: '', description: "DNS servers to ask for --peers-dns instead of the system's resolvers.", expected: 'a comma list of IP addresses with optional ports', parse: parseDnsServers }),
@@ -314,6 +337,11 @@ export function resolveConfig(flags: RawOptions = {}, env: Readonly<Record<strin
     }
     out[spec.key] = value;
   }
+  if (out['selfAddress'] !== undefined) {
+    if (out['self'] !== undefined) throw new ConfigError('--self and --self-address: give one, not both.');
+    const dns = out['peersDns'] as Config['peersDns'];
+    out['self'] = memberUrlOf(out['selfAddress'] as string, dns?.port ?? (out['port'] as number));
+  }
   const config = out as unknown as Config;
   if (config.maxObjectSize > config.cacheSize) {
     throw new ConfigError(`--max-object-size (${config.maxObjectSize} bytes) must not exceed --cache-size (${config.cacheSize} bytes).`);
@@ -325,6 +353,10 @@ export function resolveConfig(flags: RawOptions = {}, env: Readonly<Record<strin
   if (config.peerTimeout <= 0) throw new ConfigError('--peer-timeout: expected a duration above 0.');
   if (config.peers.length > 0 && config.self === undefined) {
     throw new ConfigError('--self: required with --peers, so the node knows which member it is.');
+  }
+  // A node missing from its own list would build a ring the others do not share.
+  if (config.peers.length > 0 && config.self !== undefined && !config.peers.includes(config.self)) {
+    throw new ConfigError(`--self ${config.self} is not one of --peers (${config.peers.join(', ')}): list every node in --peers, this one included, written the same way on every node.`);
   }
   if (config.peersDns !== undefined && config.self === undefined) {
     throw new ConfigError('--self: required with --peers-dns, so the node knows which member it is.');

@@ -40,6 +40,21 @@ test('DNS discovery options: name and port, DNS servers with optional ports', ()
   assert.equal(resolveConfig({ 'hot-cache-share': '0.25' }).hotCacheShare, 0.25);
 });
 
+test('cluster membership: --self must be one of --peers (IPv6 too), URLs compared in one canonical form; --self-address builds --self', () => {
+  const peers = 'http://10.0.0.1:8080,http://10.0.0.2:8080';
+  assert.throws(() => resolveConfig({ self: 'http://10.0.0.9:8080', peers }), (err: Error) => err instanceof ConfigError && /--self http:\/\/10\.0\.0\.9:8080 is not one of --peers \(http:\/\/10\.0\.0\.1:8080, http:\/\/10\.0\.0\.2:8080\)/.test(err.message));
+  // Written differently, the same member: case, a trailing slash, a default port.
+  const same = resolveConfig({ self: 'HTTP://Node-A.example:80/', peers: 'http://node-a.example,http://node-b.example:80' });
+  assert.equal(same.self, 'http://node-a.example');
+  assert.deepEqual(same.peers, ['http://node-a.example', 'http://node-b.example']);
+  const v6 = resolveConfig({ self: 'http://[FD00:0:0::1]:8080', peers: 'http://[fd00::1]:8080,http://[fd00::2]:8080' });
+  assert.equal(v6.self, 'http://[fd00::1]:8080');
+  assert.equal(resolveConfig({ 'self-address': 'fd00::1', peers: 'http://[fd00::1]:8080,http://[fd00::2]:8080', port: '8080' }).self, 'http://[fd00::1]:8080');
+  assert.equal(resolveConfig({ 'self-address': '10.1.2.3', 'peers-dns': 'peers.example:9000' }).self, 'http://10.1.2.3:9000');
+  assert.throws(() => resolveConfig({ 'self-address': '10.1.2.3', self: 'http://10.1.2.3:8080' }), /--self and --self-address: give one, not both/);
+  assert.throws(() => resolveConfig({ self: 'http://10.0.0.1:8080/edge', peers: 'http://10.0.0.1:8080/edge' }), /--self: expected an http\(s\) URL with no path/);
+});
+
 test('an S3 origin URL gives bucket and prefix', () => {
   const config = resolveConfig({ origin: 's3://my-assets/site/v1' });
   assert.deepEqual(config.origin, { kind: 's3', bucket: 'my-assets', prefix: 'site/v1/' });

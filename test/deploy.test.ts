@@ -45,6 +45,8 @@ test('deploy/kubernetes.yaml: its HASHEDGE_* settings are options that validate 
   }
   const config = resolveConfig({}, env);
   assert.equal(config.self, 'http://10.1.2.3:8080');
+  // The same manifest on an IPv6 cluster: the pod IP goes in brackets.
+  assert.equal(resolveConfig({}, { ...env, HASHEDGE_SELF_ADDRESS: 'fd00:10:244::7' }).self, 'http://[fd00:10:244::7]:8080');
   assert.deepEqual(config.peersDns, { name: 'hashedge-peers.default.svc.cluster.local', port: 8080 });
   assert.equal(container.ports[0]!.containerPort, config.port);
 

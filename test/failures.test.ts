@@ -254,7 +254,7 @@ test('a misbehaving owner: the asking node serves the right bytes from the origi
     for (const { behaviour, large } of PEER_CASES) {
       for (const size of [SMALL, LARGE]) {
         const label = `${behaviour.kind} ${size === SMALL ? 'small' : 'large'}`;
-        // Each case starts with the owner up again: it answers its readiness probe.
+        // Each case starts with the owner up again: it answers its probe.
         await node.cluster!.health.probeAll();
         assert.equal(peerHealthy(node, peerUrl), true, label);
         const key = ownedBy([self, peerUrl], peerUrl, `media/${behaviour.kind}-${size}-`);
@@ -372,7 +372,7 @@ test('with one of three nodes down, the other two serve every key, its keys thro
   }
 });
 
-test('a node restarted at the same URL is asked again once it answers a readiness probe, not before', { timeout: 15_000 }, async () => {
+test('a node restarted at the same URL is asked again once it answers a probe, not before', { timeout: 15_000 }, async () => {
   const origin = new TestOrigin();
   const [portA, portB] = [await freePort(), await freePort()];
   const [urlA, urlB] = [`http://127.0.0.1:${portA}`, `http://127.0.0.1:${portB}`];

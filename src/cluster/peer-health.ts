@@ -1,5 +1,5 @@
 /**
- * What a node knows of each other member's health, from two sources: readiness probes it sends
+ * What a node knows of each other member's health, from two sources: liveness probes it sends
  * every --peer-probe-interval, and the fetches it makes. States, after memberlist's and
  * Consul's up / suspect / down:
  *  - up:      routed to;

@@ -17,8 +17,13 @@ export const PEER_SHA256_HEADER = 'x-hashedge-sha256';
 /** The Cache-Control the origin stored with the object, passed on as evidence of immutability. */
 export const PEER_CACHE_CONTROL_HEADER = 'x-hashedge-origin-cache-control';
 
-/** Readiness route of a member (http/admin.ts): what probes ask. */
-export const READY_PATH = '/_hashedge/health/ready';
+/**
+ * What probes ask of a member: its liveness route (http/admin.ts), 200 while the process
+ * serves. Not readiness, which also waits for the member's origin (and turns 503 while it
+ * drains): a member whose origin is down still answers its peers, with the origin's error,
+ * which is better than every node asking that origin itself.
+ */
+export const PROBE_PATH = '/_hashedge/health/live';
 
 /** The peer itself failed: no answer, a bad answer, a cut or corrupt body. The caller loads from the origin. */
 export class PeerError extends EdgeError {
@@ -56,11 +61,11 @@ export class PeerClient {
     this.#options = options;
   }
 
-  /** Whether peer answers its readiness route with 200 within the timeout. Never rejects. */
+  /** Whether peer answers its liveness route with 200 within the timeout. Never rejects. */
   async probe(peer: string): Promise<boolean> {
     try {
       const res = await new Promise<IncomingMessage>((resolve, reject) => {
-        const req = request(new URL(READY_PATH, peer), { agent: this.#agent, signal: AbortSignal.timeout(this.#options.timeoutMs) }, resolve);
+        const req = request(new URL(PROBE_PATH, peer), { agent: this.#agent, signal: AbortSignal.timeout(this.#options.timeoutMs) }, resolve);
         req.on('error', reject);
         req.end();
       });

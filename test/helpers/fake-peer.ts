@@ -8,7 +8,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
-import { PEER_PATH, PEER_SHA256_HEADER, READY_PATH } from '../../src/cluster/peers.js';
+import { PEER_PATH, PEER_SHA256_HEADER, PROBE_PATH } from '../../src/cluster/peers.js';
 
 export type PeerBehaviour =
   /** 200 with the right bytes and the owner's SHA-256, as a healthy owner answers. */
@@ -34,7 +34,7 @@ export class FakePeer {
   /** Keys asked, in order. */
   readonly requests: string[] = [];
   behaviour: PeerBehaviour = { kind: 'ok' };
-  /** How it answers readiness probes (GET /_hashedge/health/ready): 200 when true, else 503. Not counted in `requests`. */
+  /** How it answers probes (GET /_hashedge/health/live): 200 when true, else 503. Not counted in `requests`. */
   ready = true;
   readonly #sockets = new Set<Socket>();
   readonly #server = createServer((socket) => this.#accept(socket));
@@ -80,7 +80,7 @@ export class FakePeer {
   /** Answers one request; false when the connection is no longer usable for the next. */
   #answer(socket: Socket, head: string): boolean {
     const target = head.split(' ', 2)[1] ?? '';
-    if (target === READY_PATH) {
+    if (target === PROBE_PATH) {
       const status = this.ready ? '200 OK' : '503 Service Unavailable';
       socket.write(`HTTP/1.1 ${status}\r\ncontent-length: 0\r\n\r\n`);
       return true;
