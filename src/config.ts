@@ -38,6 +38,8 @@ export interface Config {
   readonly originTimeout: number;
   /** Milliseconds an origin 404 is remembered. */
   readonly negativeTtl: number;
+  /** Milliseconds a failed load (502/504) is remembered per key and answered again without asking. */
+  readonly originErrorTtl: number;
   readonly corsOrigin: CorsPolicy;
   /** Globs (against the key) of keys that are immutable, whatever their name (--immutable). */
   readonly immutable: readonly string[];
@@ -234,6 +236,7 @@ export const OPTIONS = [
   option({ key: 'maxObjectSize', name: 'max-object-size', arg: '<size>', default: '32MiB', description: 'Larger objects stream from the origin to the client and are not cached.', expected: 'a size like 32MiB', parse: parseSize }),
   option({ key: 'originTimeout', name: 'origin-timeout', arg: '<duration>', default: '10s', description: 'How long the origin may take to answer, and to stay silent mid-body, before the request fails with 504.', expected: 'a duration like 1500ms or 10s', parse: parseDuration }),
   option({ key: 'negativeTtl', name: 'negative-ttl', arg: '<duration>', default: '10s', description: 'How long an origin 404 is remembered (0 disables).', expected: 'a duration like 10s', parse: parseDuration }),
+  option({ key: 'originErrorTtl', name: 'origin-error-ttl', arg: '<duration>', default: '1s', description: 'How long a failed load (origin error or timeout, 502/504) is remembered per key and answered again without asking, so a failing origin sees about one request per key per interval, not one per client (0 disables).', expected: 'a duration like 1s', parse: parseDuration }),
   option({ key: 'corsOrigin', name: 'cors-origin', arg: '<origins>', default: '*', description: 'Access-Control-Allow-Origin: * (any page), none, or a comma list of page origins (then echoed with Vary: Origin).', expected: '*, none, or https://a.example,https://b.example', parse: parseCors }),
   option({ key: 'immutable', name: 'immutable', arg: '<globs>', default: '', repeatable: true, description: "Keys matching these globs are immutable whatever their name, e.g. '_next/static/**' (repeatable, or a comma list; * stays in a folder, ** crosses folders). Only --mutable ranks above it.", expected: "globs like '_next/static/**' (no ..)", parse: parseGlobs }),
   option({ key: 'mutable', name: 'mutable', arg: '<globs>', default: '', repeatable: true, description: 'Keys matching these globs are never immutable, whatever else says so (repeatable, or a comma list).', expected: "globs like 'assets/config-*.js' (no ..)", parse: parseGlobs }),

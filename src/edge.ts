@@ -79,6 +79,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
     maxObjectSize: config.maxObjectSize,
     originTimeout: config.originTimeout,
     negativeTtl: config.negativeTtl,
+    errorTtl: config.originErrorTtl,
     unhashedTtl: config.unhashedTtl,
     serveMutable: config.allowUnhashed,
     brotliQuality: config.brotliQuality,

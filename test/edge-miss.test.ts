@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { startTestEdge } from './helpers/edge.js';
+import { RETRY_AT_ONCE, startTestEdge } from './helpers/edge.js';
 import { errorCode, request } from './helpers/http.js';
 import { Gate, TestOrigin } from './helpers/origins.js';
 
@@ -62,7 +62,7 @@ test('an origin error answers 502 with a code, is not cached, and the next reque
   const origin = new TestOrigin();
   const body = origin.put(KEY, 'ok');
   origin.behaviour = { kind: 'error' };
-  const edge = await startTestEdge({}, origin);
+  const edge = await startTestEdge(RETRY_AT_ONCE, origin);
   try {
     const failed = await request(`${edge.url}/${KEY}`);
     assert.equal(failed.status, 502);
@@ -83,7 +83,7 @@ test('an origin that does not answer within --origin-timeout gives 504, then rec
   const origin = new TestOrigin();
   origin.put(KEY, 'late');
   origin.behaviour = { kind: 'hang' };
-  const edge = await startTestEdge({ 'origin-timeout': '300ms' }, origin);
+  const edge = await startTestEdge({ ...RETRY_AT_ONCE, 'origin-timeout': '300ms' }, origin);
   try {
     const res = await request(`${edge.url}/${KEY}`);
     assert.equal(res.status, 504);
@@ -99,7 +99,7 @@ test('a truncated origin body is never cached; the next request loads again', as
   const origin = new TestOrigin();
   const body = origin.put(KEY, randomBytes(10_000));
   origin.behaviour = { kind: 'truncate', bytes: 4_000 };
-  const edge = await startTestEdge({}, origin);
+  const edge = await startTestEdge(RETRY_AT_ONCE, origin);
   try {
     const res = await request(`${edge.url}/${KEY}`);
     assert.equal(res.status, 502);

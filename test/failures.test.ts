@@ -26,7 +26,7 @@ import { resolveConfig, type RawOptions } from '../src/config.js';
 import { startEdge, type Edge } from '../src/edge.js';
 import type { OriginGetOptions, OriginObject } from '../src/origin/origin.js';
 import { freePort, keyOwnedBy, startCluster } from './helpers/cluster.js';
-import { startTestEdge } from './helpers/edge.js';
+import { RETRY_AT_ONCE, startTestEdge } from './helpers/edge.js';
 import { FakePeer, type PeerBehaviour } from './helpers/fake-peer.js';
 import { errorCode, request } from './helpers/http.js';
 import { Gate, TestOrigin } from './helpers/origins.js';
@@ -104,7 +104,7 @@ test('an origin that resets mid-body: 502 for a small object (all collapsed wait
   origin.chunkSize = 16 * 1024;
   origin.resetAfter = 40_000;
   origin.gate = new Gate();
-  const edge = await startTestEdge({}, origin);
+  const edge = await startTestEdge(RETRY_AT_ONCE, origin);
   try {
     const taken = requestsTaken(edge.server, 10);
     const waiting = Array.from({ length: 10 }, () => request(`${edge.url}/${key}`));
@@ -136,7 +136,7 @@ test('an origin silent mid-body past --origin-timeout: 504 for a small object, n
   const bytes = origin.put(key, randomBytes(SMALL));
   origin.chunkSize = 16 * 1024;
   origin.midBodyGate = new Gate(); // the first chunk, then silence
-  const edge = await startTestEdge({ 'origin-timeout': '300ms' }, origin);
+  const edge = await startTestEdge({ ...RETRY_AT_ONCE, 'origin-timeout': '300ms' }, origin);
   try {
     const res = await request(`${edge.url}/${key}`);
     assert.equal(res.status, 504);
@@ -166,7 +166,7 @@ for (const kind of ['fill', 'uncached'] as const) {
       if (failure === 'reset') origin.resetAfter = 1024 * 1024;
       if (failure === 'silent') origin.midBodyGate = new Gate();
       const flags: RawOptions = { 'origin-timeout': '300ms', ...(kind === 'uncached' ? { 'max-object-size': '1MiB' } : {}) };
-      const edge = await startTestEdge(flags, origin);
+      const edge = await startTestEdge({ ...RETRY_AT_ONCE, ...flags }, origin);
       try {
         // Clients of a fill share one load (held at the origin until all have joined it);
         // uncached objects are one origin stream per client.
@@ -249,7 +249,7 @@ test('a misbehaving owner: the asking node serves the right bytes from the origi
   const peerUrl = await peer.start();
   const port = await freePort();
   const self = `http://127.0.0.1:${port}`;
-  const node = await startNode({ port: String(port), self, peers: `${self},${peerUrl}`, 'peer-timeout': '200ms', 'origin-timeout': '500ms' }, origin);
+  const node = await startNode({ port: String(port), self, peers: `${self},${peerUrl}`, 'peer-timeout': '200ms', 'origin-timeout': '500ms', ...RETRY_AT_ONCE }, origin);
   try {
     for (const { behaviour, large } of PEER_CASES) {
       for (const size of [SMALL, LARGE]) {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { get } from 'node:http';
-import { startTestEdge } from './helpers/edge.js';
+import { RETRY_AT_ONCE, startTestEdge } from './helpers/edge.js';
 import { errorCode, request } from './helpers/http.js';
 import { TestOrigin } from './helpers/origins.js';
 
@@ -17,7 +17,7 @@ test('a body that does not match the SHA-256 stored with it is a 502 and is not 
   const origin = new TestOrigin();
   const key = 'assets/app-0492830483.js';
   origin.put(key, 'corrupted on the way', { sha256: sha256Hex('what was uploaded') });
-  const node = await startTestEdge({}, origin);
+  const node = await startTestEdge(RETRY_AT_ONCE, origin);
   try {
     const res = await request(`${node.url}/${key}`);
     assert.equal(res.status, 502);

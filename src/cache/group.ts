@@ -24,7 +24,7 @@ import { LRUCache } from 'lru-cache';
 import { contentTypeFor } from '../asset/content-type.js';
 import { hexHashTokens } from '../asset/hashed-name.js';
 import { withOriginWord, type Verdict } from '../asset/immutability.js';
-import { asEdgeError } from '../errors.js';
+import { asEdgeError, type EdgeError } from '../errors.js';
 import type { ByteRange, Origin, OriginObject } from '../origin/origin.js';
 import { getWithTimeout } from '../origin/timeout.js';
 import type { Logger } from '../log.js';
@@ -70,6 +70,12 @@ export interface GroupOptions {
   readonly originTimeout: number;
   /** ms an origin 404 is remembered; 0 disables. */
   readonly negativeTtl: number;
+  /**
+   * ms a failed load (origin error or timeout, a body cut short or corrupt) is remembered per
+   * key and answered again without asking, so a failing origin sees a bounded number of
+   * requests per key, not one per client request. 0 disables. @default 0
+   */
+  readonly errorTtl?: number;
   /** ms keys that are not immutable stay cached (with serveMutable). */
   readonly unhashedTtl: number;
   /** Also keep and serve keys that are not immutable (--allow-unhashed). @default false */
@@ -127,6 +133,8 @@ export interface GroupStats {
   originNotFound: number;
   /** Loads that failed (origin or owner and fallback), answered 502/504. */
   originErrors: number;
+  /** Requests answered with a remembered load error, without asking (see errorTtl). */
+  errorHits: number;
   passThrough: number;
   evictions: number;
   /** Hits on the hot cache (also counted in hits). */
@@ -150,6 +158,8 @@ export class Group {
   /** Requests per key routed to its owner, within HOT_WINDOW_MS: the hot cache's admission. */
   readonly #heat: LRUCache<string, number> | undefined;
   readonly #negative: LRUCache<string, true> | undefined;
+  /** Keys whose last load failed, with the error and until when (ms, clock) it is answered again. */
+  readonly #errors: LRUCache<string, { error: EdgeError; until: number }> | undefined;
   /** Keys the origin has but nothing says are immutable (without serveMutable), for --negative-ttl. */
   readonly #notImmutable: LRUCache<string, Verdict> | undefined;
   readonly #flight = new SingleFlight<LoadResult>();
@@ -168,7 +178,7 @@ export class Group {
   readonly #pendingVariants = new Set<string>();
   readonly stats: GroupStats = {
     hits: 0, misses: 0, collapsed: 0, negativeHits: 0, originFetches: 0, peerFetches: 0, peerFailures: 0,
-    originNotFound: 0, originErrors: 0, passThrough: 0, evictions: 0, hotHits: 0, hotAdmissions: 0,
+    originNotFound: 0, originErrors: 0, errorHits: 0, passThrough: 0, evictions: 0, hotHits: 0, hotAdmissions: 0,
   };
 
   constructor(options: GroupOptions) {
@@ -197,6 +207,7 @@ export class Group {
     this.#negative = options.negativeTtl > 0
       ? new LRUCache<string, true>({ max: NEGATIVE_CACHE_ENTRIES, ttl: options.negativeTtl })
       : undefined;
+    this.#errors = (options.errorTtl ?? 0) > 0 ? new LRUCache({ max: NEGATIVE_CACHE_ENTRIES }) : undefined;
     this.#notImmutable = options.negativeTtl > 0 && !options.serveMutable
       ? new LRUCache<string, Verdict>({ max: NEGATIVE_CACHE_ENTRIES, ttl: options.negativeTtl })
       : undefined;
@@ -234,6 +245,14 @@ export class Group {
     if (this.#negative?.get(key)) {
       this.stats.negativeHits++;
       return { kind: 'not-found', status: 'hit' };
+    }
+    const failed = this.#errors?.get(key);
+    if (failed !== undefined) {
+      if (failed.until > this.#clock()) {
+        this.stats.errorHits++;
+        throw failed.error;
+      }
+      this.#errors!.delete(key);
     }
     const refused = this.#notImmutable?.get(key);
     if (refused !== undefined) {
@@ -314,6 +333,7 @@ export class Group {
       if (inMain || inHot) removed++;
       this.#negative?.delete(key);
       this.#notImmutable?.delete(key);
+      this.#errors?.delete(key);
       this.#heat?.delete(key);
     }
     return removed;
@@ -327,6 +347,7 @@ export class Group {
     for (const key of this.#loads.keys()) if (key.startsWith(prefix)) keys.add(key);
     for (const key of this.#negative?.keys() ?? []) if (key.startsWith(prefix)) this.#negative?.delete(key);
     for (const key of this.#notImmutable?.keys() ?? []) if (key.startsWith(prefix)) this.#notImmutable?.delete(key);
+    for (const key of this.#errors?.keys() ?? []) if (key.startsWith(prefix)) this.#errors?.delete(key);
     return this.purge(keys);
   }
 
@@ -345,6 +366,11 @@ export class Group {
   /** The hot cache's fill and budget (all 0 outside a cluster). */
   get hotCache(): { bytes: number; items: number; budgetBytes: number } {
     return { bytes: this.#hot?.calculatedSize ?? 0, items: this.#hot?.size ?? 0, budgetBytes: this.#hot?.maxSize ?? 0 };
+  }
+
+  /** A failed load, answered again for errorTtl without asking (nginx's proxy_cache_lock has the waiters; this covers the ones after). */
+  #rememberError(key: string, error: EdgeError): void {
+    this.#errors?.set(key, { error, until: this.#clock() + this.#options.errorTtl! });
   }
 
   /** A load from the origin, in the flight of the key (which peers' requests join too). */
@@ -415,6 +441,7 @@ export class Group {
         // The owner itself failed: #loadFromPeer loads from the origin instead.
         if (source === 'peer' && peerFailed(edge)) throw edge;
         this.stats.originErrors++;
+        this.#rememberError(key, edge);
         log.warn({ event: 'origin_error', key, code: edge.code, ms: Math.round(performance.now() - started), err: String((err as Error)?.message ?? err) });
         throw edge;
       }
@@ -466,6 +493,7 @@ export class Group {
           // The owner's body failed after its answer was accepted: route around it from now on.
           if (peer !== undefined) this.#options.peers?.failed(peer);
           const edge = asEdgeError(err);
+          this.#rememberError(key, edge);
           log.warn({ event: 'origin_error', key, code: edge.code, ms: Math.round(performance.now() - started), err: String((err as Error)?.message ?? err) });
           throw edge;
         },

@@ -57,7 +57,10 @@ export class S3Origin implements Origin {
     this.#prefix = options.prefix;
     this.description = `s3://${options.bucket}/${options.prefix}`;
     this.#ownsClient = options.client === undefined;
-    // Our own origin timeout bounds the whole request; one retry covers a dropped socket.
+    // Our own origin timeout bounds the whole request. One retry (the SDK's standard strategy,
+    // with its back-off) covers a dropped keep-alive socket and S3's transient 500/503, which
+    // AWS asks clients to retry; with --origin-error-ttl a failing bucket so sees at most two
+    // GETs per key per interval from the key's owner (test/origin-faults.test.ts).
     this.#client = options.client ?? createS3Client({ ...options, maxAttempts: 2 });
   }
 
