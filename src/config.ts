@@ -75,6 +75,8 @@ export interface Config {
   readonly hotCacheShare: number;
   /** Bearer token for admin actions (purge); unset: they are refused. */
   readonly adminToken: string | undefined;
+  /** ms between SIGTERM (readiness turns 503) and the listener's close: the lame-duck period. */
+  readonly shutdownDelay: number;
   /** ms shutdown waits for requests in flight before it cuts their connections. */
   readonly shutdownTimeout: number;
   /** One JSON line per asset response on stdout. */
@@ -259,7 +261,8 @@ export const OPTIONS = [
   option({ key: 'verifyNames', name: 'verify-names', default: 'false', description: "Refuse (502, not cached) a body whose SHA-256 does not start with the hex hash in its name: for origins filled by hashedge upload, whose names are made that way (bundlers' own hashes would fail). Bodies with a stored SHA-256 (S3 metadata from hashedge upload) are always checked.", expected: 'true or false', parse: parseBoolean }),
   option({ key: 'accessLog', name: 'access-log', default: 'false', description: 'Write one JSON line per asset response to stdout (method, path, status, cache result, bytes, ms, client).', expected: 'true or false', parse: parseBoolean }),
   option({ key: 'workers', name: 'workers', arg: '<n|auto>', default: '1', description: 'Processes serving this node, sharing --port (node:cluster); auto: one per core. Each is a member of the consistent-hash ring with --cache-size / n of the cache, so a cold key is still loaded once per node (once per cluster with --peers).', expected: `an integer from 1 to ${MAX_WORKERS}, or auto`, parse: parseWorkers }),
-  option({ key: 'shutdownTimeout', name: 'shutdown-timeout', arg: '<duration>', default: '10s', description: 'On SIGTERM: how long requests in flight may take to finish before their connections are cut.', expected: 'a duration like 10s', parse: parseDuration }),
+  option({ key: 'shutdownDelay', name: 'shutdown-delay', arg: '<duration>', default: '5s', description: 'On SIGTERM: how long the node keeps serving with /_hashedge/health/ready answering 503, so load balancers stop sending it requests, before it stops accepting connections (0: at once). Set it above your load balancer\'s time to mark a node down.', expected: 'a duration like 5s or 0', parse: parseDuration }),
+  option({ key: 'shutdownTimeout', name: 'shutdown-timeout', arg: '<duration>', default: '10s', description: 'On SIGTERM, after --shutdown-delay: how long responses in flight may take to be sent before their connections are cut.', expected: 'a duration like 10s', parse: parseDuration }),
 ] as const;
 
 export type OptionName = (typeof OPTIONS)[number]['name'];

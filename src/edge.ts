@@ -37,8 +37,18 @@ export interface Edge {
   readonly origin: Origin;
   /** Membership and ring, when the node is part of a cluster (--peers or --peers-dns). */
   readonly cluster: Cluster | undefined;
+  /** The origin has answered and the node is not shutting down (readiness). */
   isReady(): boolean;
-  /** Stops accepting, lets requests in flight finish (bounded), releases the origin. */
+  /**
+   * Graceful shutdown as on SIGTERM: readiness turns 503 at once while the node keeps serving
+   * for --shutdown-delay (so load balancers stop sending it requests), then close().
+   */
+  shutdown(): Promise<void>;
+  /**
+   * Readiness 503, then stops accepting, lets every response in flight be sent (bounded by
+   * --shutdown-timeout, then cut), releases the origin. No lame-duck period (and it ends one
+   * that shutdown() started): see shutdown().
+   */
   close(): Promise<void>;
 }
 
@@ -88,6 +98,9 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   });
 
   let ready = false;
+  /** Set once shutdown starts: readiness answers 503 from then on. */
+  let stopping = false;
+  const isReady = () => ready && !stopping;
   let probeTimer: NodeJS.Timeout | undefined;
   const probe = async () => {
     try {
@@ -109,8 +122,8 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   const accessLog = config.accessLog ? (deps.accessLog ?? createLogger('info', process.stdout)) : undefined;
   const traffic = new Traffic();
   const clusterStatus = () => (cluster ? { self: cluster.self, members: cluster.status() } : null);
-  metrics = new Metrics({ group, traffic, clusterStatus, isReady: () => ready, ...(deps.scrapeMetrics ? { scrape: deps.scrapeMetrics } : {}) });
-  const server = createEdgeServer({ config, group, immutability, manifestsRead: manifests.firstRead, ...(peerRoute ? { peerRoute } : {}), ...(deps.worker ? { worker: deps.worker } : {}), originDescription: origin.description, isReady: () => ready, traffic, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
+  metrics = new Metrics({ group, traffic, clusterStatus, isReady, ...(deps.scrapeMetrics ? { scrape: deps.scrapeMetrics } : {}) });
+  const server = createEdgeServer({ config, group, immutability, manifestsRead: manifests.firstRead, ...(peerRoute ? { peerRoute } : {}), ...(deps.worker ? { worker: deps.worker } : {}), originDescription: origin.description, isReady, isStopping: () => stopping, traffic, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => {
@@ -124,7 +137,31 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   const connections = trackConnections(server);
 
   let closing: Promise<void> | undefined;
+  let shuttingDown: Promise<void> | undefined;
+  let lameDuck: { timer: NodeJS.Timeout; end: () => void } | undefined;
   url = `http://${host}:${port}`;
+  const close = () => {
+    stopping = true;
+    if (lameDuck !== undefined) {
+      clearTimeout(lameDuck.timer);
+      lameDuck.end(); // close() during the lame-duck period ends it
+    }
+    closing ??= (async () => {
+      clearTimeout(probeTimer);
+      manifests.stop();
+      log.info({ event: 'draining', timeoutMs: config.shutdownTimeout });
+      const drained = connections.drain();
+      const grace = setTimeout(() => {
+        log.warn({ event: 'shutdown_cut', connections: connections.open() });
+        connections.cut();
+      }, config.shutdownTimeout);
+      await drained;
+      clearTimeout(grace);
+      await cluster?.close();
+      await origin.close();
+    })();
+    return closing;
+  };
   return {
     url,
     port,
@@ -135,19 +172,16 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
     metrics,
     origin,
     cluster,
-    isReady: () => ready,
-    close() {
-      closing ??= (async () => {
-        clearTimeout(probeTimer);
-        manifests.stop();
-        const closed = connections.drain();
-        const grace = setTimeout(() => server.closeAllConnections(), config.shutdownTimeout);
-        await closed;
-        clearTimeout(grace);
-        await cluster?.close();
-        await origin.close();
-      })();
-      return closing;
+    isReady,
+    shutdown() {
+      stopping = true;
+      shuttingDown ??= new Promise<void>((end) => {
+        if (closing !== undefined) return end();
+        log.info({ event: 'lame_duck', delayMs: config.shutdownDelay });
+        lameDuck = { timer: setTimeout(end, config.shutdownDelay), end };
+      }).then(close);
+      return shuttingDown;
     },
+    close,
   };
 }

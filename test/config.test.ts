@@ -55,6 +55,12 @@ test('cluster membership: --self must be one of --peers (IPv6 too), URLs compare
   assert.throws(() => resolveConfig({ self: 'http://10.0.0.1:8080/edge', peers: 'http://10.0.0.1:8080/edge' }), /--self: expected an http\(s\) URL with no path/);
 });
 
+test('shutdown: a 5 s lame-duck period by default, 0 allowed', () => {
+  assert.equal(resolveConfig().shutdownDelay, 5_000);
+  assert.equal(resolveConfig({}, { HASHEDGE_SHUTDOWN_DELAY: '0' }).shutdownDelay, 0);
+  assert.equal(resolveConfig({ 'shutdown-delay': '1500ms' }).shutdownDelay, 1_500);
+});
+
 test('an S3 origin URL gives bucket and prefix', () => {
   const config = resolveConfig({ origin: 's3://my-assets/site/v1' });
   assert.deepEqual(config.origin, { kind: 's3', bucket: 'my-assets', prefix: 'site/v1/' });
@@ -76,6 +82,7 @@ test('invalid values fail at start-up naming the option and what was expected', 
     [{ 'dns-servers': 'dns.example' }, {}, /--dns-servers: expected a comma list of IP addresses/],
     [{ 'hot-cache-share': '0.9' }, {}, /--hot-cache-share: expected a fraction from 0 to 0.5/],
     [{ 'admin-token': 'short' }, {}, /--admin-token: expected a token of 16 or more/],
+    [{ 'shutdown-delay': '5' }, {}, /--shutdown-delay: expected a duration/],
   ];
   for (const [flags, env, message] of cases) {
     assert.throws(() => resolveConfig(flags, env), (err: unknown) => err instanceof ConfigError && err.code === 'E_CONFIG' && message.test(err.message));

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { startTestEdge } from './helpers/edge.js';
 import { Gate, TestOrigin } from './helpers/origins.js';
+import { request } from './helpers/http.js';
 
 const CLI = new URL('../src/cli.ts', import.meta.url).pathname;
 const MiB = 1024 * 1024;
@@ -149,7 +150,7 @@ test('`hashedge serve` on SIGTERM finishes the download in flight, exits 0 and f
   const dir = await mkdtemp(join(tmpdir(), 'hashedge-shutdown-'));
   const body = randomBytes(40 * MiB);
   await writeFile(join(dir, 'big-0492830483.bin'), body);
-  const args = ['serve', '--port', '0', '--host', '127.0.0.1', '--origin', dir, '--shutdown-timeout', '60s'];
+  const args = ['serve', '--port', '0', '--host', '127.0.0.1', '--origin', dir, '--shutdown-delay', '0', '--shutdown-timeout', '60s'];
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: 'pipe' });
   const exited = once(child, 'exit') as Promise<[number | null]>;
   const listening = outputMatching(child.stdout, /listening on (http:\/\/127\.0\.0\.1:(\d+))/);
@@ -172,5 +173,173 @@ test('`hashedge serve` on SIGTERM finishes the download in flight, exits 0 and f
     child.kill('SIGKILL');
     agent.destroy();
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * Reads `res` (paused at its headers) one chunk per turn of the event loop: a client slower than
+ * the server, whose socket the server cannot fill at once, so the rest waits in the server.
+ */
+function readSlowly(res: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => {
+      chunks.push(c);
+      res.pause();
+      setImmediate(() => res.resume());
+    });
+    res.on('end', () => resolve(Buffer.concat(chunks)));
+    res.on('error', reject);
+    res.resume();
+  });
+}
+
+/** Counts lines matching `pattern` in a stream's output; `reached(n)` resolves once there are n. */
+function countLines(stream: Readable, pattern: RegExp) {
+  let text = '';
+  let count = 0;
+  const waiting: Array<{ n: number; resolve: () => void }> = [];
+  stream.on('data', (c) => {
+    text += c;
+    const lines = text.split('\n');
+    text = lines.pop()!;
+    for (const line of lines) if (pattern.test(line)) count++;
+    for (const w of waiting.filter((w) => count >= w.n)) w.resolve();
+  });
+  return {
+    reached: (n: number) => new Promise<void>((resolve) => (count >= n ? resolve() : waiting.push({ n, resolve }))),
+  };
+}
+
+for (const workers of [1, 2]) {
+  test(`\`hashedge serve${workers > 1 ? ` --workers ${workers}` : ''}\` on SIGTERM: slow clients of a cached 8 MiB object read all of it before the node exits 0`, { timeout: 60_000 }, async () => {
+    // 8 MiB: cached (under --max-object-size), so each response is one res.end(body) whose
+    // bytes mostly wait in the server's socket buffers while the client does not read.
+    const dir = await mkdtemp(join(tmpdir(), 'hashedge-shutdown-'));
+    const body = randomBytes(8 * MiB);
+    await writeFile(join(dir, 'big-0492830483.bin'), body);
+    const args = ['serve', '--port', '0', '--host', '127.0.0.1', '--origin', dir, '--shutdown-delay', '0', '--shutdown-timeout', '60s', '--workers', String(workers)];
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: 'pipe' });
+    let exited = false;
+    const exit = (once(child, 'exit') as Promise<[number | null]>).then((r) => ((exited = true), r));
+    const listening = outputMatching(child.stdout, /listening on (http:\/\/127\.0\.0\.1:(\d+))/);
+    const draining = countLines(child.stderr, /"event":"draining"/); // pino writes to stderr
+    const agent = new Agent({ keepAlive: true });
+    try {
+      const [, url, port] = await listening;
+      // Fill the cache (with workers: every worker twice on fresh connections, so each keeps it).
+      for (let i = 0; i < 2 * workers; i++) assert.ok((await get(`${url}/big-0492830483.bin`, false).body).equals(body));
+      const clients = Array.from({ length: 3 }, () => get(`${url}/big-0492830483.bin`, agent, true));
+      for (const c of clients) {
+        const res = await c.response;
+        assert.equal(res.statusCode, 200);
+        if (workers === 1) assert.match(String(res.headers['cache-status']), /hashedge; hit/, 'a cache hit');
+      }
+      child.kill('SIGTERM');
+      await draining.reached(workers); // every worker has stopped accepting and closed its idle connections
+      for (const c of clients) {
+        const got = await readSlowly(await c.response);
+        assert.equal(exited, false, 'the node waits for its clients');
+        assert.equal(got.length, body.length, 'the whole body');
+        assert.ok(got.equals(body), 'the exact bytes');
+      }
+      assert.equal((await exit)[0], 0);
+      assert.equal(await dial(Number(port)), 'ECONNREFUSED');
+    } finally {
+      child.kill('SIGKILL');
+      agent.destroy();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test('shutdown(): for --shutdown-delay readiness is 503 and hashedge_ready 0 while assets are served on new and kept-alive connections; then close() drains', { timeout: 20_000 }, async () => {
+  const origin = new TestOrigin();
+  const asset = origin.put('assets/app-0492830483.js', randomBytes(50_000));
+  // A lame-duck period longer than the test: close() ends it.
+  const edge = await startTestEdge({ 'shutdown-delay': '1h', 'shutdown-timeout': '60s' }, origin);
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    // Ready once the origin has answered the readiness probe.
+    while ((await request(`${edge.url}/_hashedge/health/ready`)).status !== 200);
+    const first = get(`${edge.url}/assets/app-0492830483.js`, agent);
+    assert.equal((await first.response).statusCode, 200);
+    await first.body;
+
+    const stopped = edge.shutdown();
+    const ready = await request(`${edge.url}/_hashedge/health/ready`);
+    assert.equal(ready.status, 503);
+    assert.equal(JSON.parse(ready.body.toString()).status, 'stopping');
+    assert.match((await request(`${edge.url}/metrics`)).body.toString(), /^hashedge_ready 0$/m);
+    // The kept-alive connection is still served, and stays kept alive.
+    const again = httpRequest(`${edge.url}/assets/app-0492830483.js`, { agent });
+    const [res] = (await once(again.end(), 'response')) as [IncomingMessage];
+    assert.equal(again.reusedSocket, true, 'the request went on the kept-alive connection');
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers.connection, 'keep-alive');
+    res.resume();
+    await once(res, 'end');
+    // New connections are accepted and served.
+    assert.equal(await dial(edge.port), 'connected');
+    const fresh = await request(`${edge.url}/assets/app-0492830483.js`);
+    assert.equal(fresh.status, 200);
+    assert.ok(fresh.body.equals(asset));
+
+    await edge.close(); // ends the lame-duck period and drains
+    await stopped;
+    assert.equal(await dial(edge.port), 'ECONNREFUSED');
+  } finally {
+    agent.destroy();
+    await edge.close();
+  }
+});
+
+test('during the drain, a keep-alive connection is closed only after its response, which says `Connection: close`', { timeout: 20_000 }, async () => {
+  const origin = new TestOrigin();
+  const cold = origin.put('assets/cold-0492830483.js', randomBytes(30_000));
+  const hit = origin.put('assets/hit-0492830483.js', randomBytes(30_000));
+  const edge = await startTestEdge({ 'shutdown-timeout': '60s' }, origin);
+  const agent = new Agent({ keepAlive: true });
+  // To see a raw request's first bytes arrive at the edge (its parser reads them first).
+  let onData: ((socket: Socket) => void) | undefined;
+  edge.server.on('connection', (socket: Socket) => socket.once('data', () => onData?.(socket)));
+  try {
+    assert.equal((await request(`${edge.url}/assets/hit-0492830483.js`)).status, 200); // cached
+    const loads = origin.requests.length;
+
+    // 1. A request whose response has not started: it waits at the origin.
+    origin.gate = new Gate();
+    const waiting = get(`${edge.url}/assets/cold-0492830483.js`, agent);
+    await origin.arrived(loads + 1);
+
+    // 2. A connection that has sent part of a request's head when the drain starts.
+    const raw = connect(edge.port, '127.0.0.1');
+    await once(raw, 'connect');
+    const headArrived = new Promise<void>((resolve) => (onData = () => resolve()));
+    raw.write('GET /assets/hit-0492830483.js HTTP/1.1\r\nHost: edge\r\n');
+    await headArrived;
+
+    const closed = edge.close();
+    raw.write('\r\n'); // the rest of the head, after the drain started
+    const rawReply: Buffer[] = [];
+    raw.on('data', (c: Buffer) => rawReply.push(c));
+    await once(raw, 'end'); // the edge half-closes after the response
+    const text = Buffer.concat(rawReply).toString('latin1');
+    const headEnd = text.indexOf('\r\n\r\n');
+    assert.match(text.slice(0, headEnd), /^HTTP\/1\.1 200 /);
+    assert.match(text.slice(0, headEnd), /\r\nConnection: close\r\n/i);
+    assert.ok(Buffer.from(text.slice(headEnd + 4), 'latin1').equals(hit), 'the whole body');
+    raw.end();
+
+    origin.gate.open();
+    const res = await waiting.response;
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers.connection, 'close');
+    assert.ok((await waiting.body).equals(cold));
+    await closed;
+  } finally {
+    origin.gate?.open();
+    agent.destroy();
+    await edge.close();
   }
 });

@@ -1,4 +1,8 @@
-/** `hashedge serve`: run one edge node until SIGTERM/SIGINT, then shut down gracefully. */
+/**
+ * `hashedge serve`: run one edge node until SIGTERM/SIGINT, then shut down gracefully: readiness
+ * 503 while still serving for --shutdown-delay, then stop accepting and send every response in
+ * flight (up to --shutdown-timeout), then exit 0. A second signal ends the process at once.
+ */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
@@ -24,8 +28,8 @@ export async function serve(config: Config): Promise<void> {
   await announce(config, edge.url, `origin ${edge.origin.description}`);
 
   const shutdown = (signal: string) => {
-    log.info({ event: 'shutdown', signal });
-    edge.close().then(
+    log.info({ event: 'shutdown', signal, delayMs: config.shutdownDelay, timeoutMs: config.shutdownTimeout });
+    edge.shutdown().then(
       () => process.exit(0),
       (err) => {
         log.error({ event: 'shutdown_failed', err: String(err) });

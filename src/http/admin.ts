@@ -17,8 +17,10 @@ import type { ClusterStatus } from './server.js';
 export interface AdminOptions {
   readonly group: Group;
   readonly originDescription: string;
-  /** Whether the origin has answered once (readiness). */
+  /** Whether the origin has answered once and the node is not shutting down (readiness). */
   readonly isReady: () => boolean;
+  /** Whether shutdown has started: readiness is 503 `stopping` from then on. */
+  readonly isStopping?: () => boolean;
   readonly startedAt: number;
   readonly traffic: Traffic;
   readonly metrics: Metrics;
@@ -58,7 +60,9 @@ export function createAdminApp(options: AdminOptions): express.Express {
   });
   app.get('/_hashedge/health/ready', (_req, res) => {
     const ready = options.isReady();
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'starting' });
+    // While shutting down, 503 first (the lame-duck period, --shutdown-delay), so load
+    // balancers stop sending requests before the node stops accepting them.
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : options.isStopping?.() ? 'stopping' : 'starting' });
   });
   app.get('/metrics', (_req, res, next) => {
     const { metrics } = options;

@@ -48,6 +48,8 @@ export interface EdgeServerOptions {
   readonly peerRoute?: (req: IncomingMessage, res: ServerResponse) => void;
   readonly originDescription: string;
   readonly isReady: () => boolean;
+  /** Shutdown has started (readiness says so). */
+  readonly isStopping?: () => boolean;
   readonly traffic: Traffic;
   readonly metrics: Metrics;
   /** The cluster's members now, for the status page; null outside a cluster. */
@@ -84,6 +86,7 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
     group,
     originDescription: options.originDescription,
     isReady: options.isReady,
+    ...(options.isStopping ? { isStopping: options.isStopping } : {}),
     traffic: options.traffic,
     metrics: options.metrics,
     clusterStatus: options.clusterStatus,

@@ -23,7 +23,7 @@ const RESTART_FIRST_MS = 1_000;
 const RESTART_MAX_MS = 30_000;
 /** A worker that ran this long before dying starts its back-off over. */
 const STABLE_AFTER_MS = 60_000;
-/** On shutdown, how long past --shutdown-timeout workers may take to exit before they are killed. */
+/** On shutdown, how long past --shutdown-delay + --shutdown-timeout workers may take to exit before they are killed. */
 const SHUTDOWN_MARGIN_MS = 5_000;
 
 interface Slot {
@@ -165,7 +165,7 @@ export function runPrimary(config: Config, log: Logger, options: PrimaryOptions)
     log.info({ event: 'shutdown', signal, workers: slots.filter((s) => s.worker).length });
     for (const slot of slots) {
       clearTimeout(slot.restartTimer);
-      slot.worker?.process.kill('SIGTERM'); // each drains as a lone node does (http/drain.ts)
+      slot.worker?.process.kill('SIGTERM'); // each goes lame duck and drains as a lone node does (http/drain.ts)
     }
     if (slots.every((s) => s.worker === undefined)) process.exit(0);
     setTimeout(() => {
@@ -173,7 +173,7 @@ export function runPrimary(config: Config, log: Logger, options: PrimaryOptions)
       log.error({ event: 'shutdown_timeout', workers: left.map((s) => s.worker!.process.pid) });
       for (const slot of left) slot.worker!.process.kill('SIGKILL');
       process.exit(1);
-    }, config.shutdownTimeout + SHUTDOWN_MARGIN_MS);
+    }, config.shutdownDelay + config.shutdownTimeout + SHUTDOWN_MARGIN_MS);
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

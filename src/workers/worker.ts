@@ -29,8 +29,10 @@ export async function runWorker(config: Config, baseLog: Logger): Promise<void> 
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
-    log.info({ event: 'shutdown', signal });
-    Promise.all([peers.close(), edge.close()]).then(
+    log.info({ event: 'shutdown', signal, delayMs: config.shutdownDelay, timeoutMs: config.shutdownTimeout });
+    // Lame duck first (readiness 503, still serving, peers included), then both listeners close.
+    const peersClosed = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownDelay)).then(() => peers.close());
+    Promise.all([peersClosed, edge.shutdown()]).then(
       () => process.exit(0),
       (err: unknown) => {
         log.error({ event: 'shutdown_failed', err: String(err) });

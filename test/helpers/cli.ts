@@ -13,9 +13,12 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Starts `hashedge <args>`; the caller reads its streams and ends it. */
+/**
+ * Starts `hashedge <args>`; the caller reads its streams and ends it. Without a lame-duck period
+ * (--shutdown-delay 0) unless `env` or `args` give one: SIGTERM then stops it at once.
+ */
 export function spawnCli(args: readonly string[], env: Readonly<Record<string, string>> = {}): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
+  return spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { ...process.env, HASHEDGE_SHUTDOWN_DELAY: '0', ...env }, stdio: 'pipe' });
 }
 
 /** Runs `hashedge <args>` to its exit. */
