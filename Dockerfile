@@ -27,6 +27,7 @@ USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HASHEDGE_PORT || 8080) + '/_hashedge/health/live').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# Configure with HASHEDGE_* env vars or HASHEDGE_CONFIG=/path/to/file.json (see README);
-# SIGTERM drains requests in flight (--shutdown-timeout).
+# Configure with HASHEDGE_* env vars or HASHEDGE_CONFIG=/path/to/file.json (see README).
+# SIGTERM: readiness 503 for --shutdown-delay (5s) while still serving, then the responses in
+# flight are sent (--shutdown-timeout, 10s): give `docker stop -t` / a grace period above 15 s.
 CMD ["node", "dist/cli.js", "serve"]

@@ -18,7 +18,7 @@ interface EnvVar { name: string; value?: string; valueFrom?: unknown }
 interface Container {
   ports: Array<{ name: string; containerPort: number }>;
   env: EnvVar[];
-  readinessProbe: { httpGet: { path: string } };
+  readinessProbe: { httpGet: { path: string }; periodSeconds: number; failureThreshold: number };
   livenessProbe: { httpGet: { path: string } };
   lifecycle?: { preStop?: { exec?: { command: string[] } } };
 }
@@ -55,7 +55,8 @@ test('deploy/kubernetes.yaml: its HASHEDGE_* settings are options that validate 
   assert.equal(headless.spec.ports[0].port, config.peersDns!.port);
 
   const preStop = Number(container.lifecycle?.preStop?.exec?.command[1] ?? 0);
-  assert.ok(pod.terminationGracePeriodSeconds > config.shutdownTimeout / 1000 + preStop, 'the grace period covers the drain');
+  assert.ok(pod.terminationGracePeriodSeconds > (config.shutdownDelay + config.shutdownTimeout) / 1000 + preStop, 'the grace period covers the lame-duck period and the drain');
+  assert.ok(config.shutdownDelay / 1000 > container.readinessProbe.periodSeconds * container.readinessProbe.failureThreshold, 'readiness turns unready within the lame-duck period');
 
   const node = await startTestEdge({});
   try {
