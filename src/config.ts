@@ -65,6 +65,8 @@ export interface Config {
   readonly peerTimeout: number;
   /** ms between liveness probes of every other member (their up/suspect/down state); 0: none. */
   readonly peerProbeInterval: number;
+  /** ms after a membership change during which a new owner's miss first asks the key's previous owner. */
+  readonly handoverGrace: number;
   /** DNS name and port whose A/AAAA records are the cluster's nodes (a headless Service). */
   readonly peersDns: { readonly name: string; readonly port: number } | undefined;
   /** ms between re-resolutions of --peers-dns. */
@@ -253,6 +255,7 @@ export const OPTIONS = [
   option({ key: 'peerSecret', name: 'peer-secret', arg: '<token>', default: undefined, description: 'Bearer token for the peer route. Without it, only peer addresses may use the route.', expected: 'a token of 16 or more visible characters', parse: (t) => (/^[\x21-\x7e]{16,}$/.test(t) ? t : undefined) }),
   option({ key: 'peerTimeout', name: 'peer-timeout', arg: '<duration>', default: '2s', description: 'How long an owner may take to answer before this node loads from the origin itself.', expected: 'a duration like 2s', parse: parseDuration }),
   option({ key: 'peerProbeInterval', name: 'peer-probe-interval', arg: '<duration>', default: '2s', description: "How often each other member is probed (its liveness route): a member that fails a probe or a fetch is routed around (suspect, then down) until it answers a probe again; 0 turns probes off (then only a fetch that succeeds brings a member back).", expected: 'a duration like 2s, or 0', parse: parseDuration }),
+  option({ key: 'handoverGrace', name: 'handover-grace', arg: '<duration>', default: '5m', description: "After a membership change (a node added or removed), how long a key's new owner first asks its previous owner for a copy before the origin, so scaling out or in does not re-fetch the working set (0 disables).", expected: 'a duration like 5m, or 0', parse: parseDuration }),
   option({ key: 'peersDns', name: 'peers-dns', arg: '<name:port>', default: undefined, description: 'Discover the cluster from a DNS name with one A/AAAA record per node (a Kubernetes headless Service), re-resolved every --peers-dns-interval. Needs --self.', expected: 'a DNS name and port like hashedge-peers.default.svc.cluster.local:8080', parse: parseHostPort }),
   option({ key: 'peersDnsInterval', name: 'peers-dns-interval', arg: '<duration>', default: '10s', description: 'How often --peers-dns is re-resolved; membership changes rebuild the ring without dropping requests.', expected: 'a duration like 10s', parse: parseDuration }),
   option({ key: 'dnsServers', name: 'dns-servers', arg: '<ip[:port],...>', default: '', description: "DNS servers to ask for --peers-dns instead of the system's resolvers.", expected: 'a comma list of IP addresses with optional ports', parse: parseDnsServers }),

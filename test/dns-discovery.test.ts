@@ -145,3 +145,56 @@ test('a request in flight through an owner completes when the ring changes under
     c.dns.close();
   }
 });
+
+test("scaling out and in: a key's new owner asks its previous owner for a copy before the origin (hand-over), so the working set is not fetched again", { timeout: 20_000 }, async () => {
+  for (const grace of ['5m', '0']) {
+    const c = await dnsCluster();
+    c.dns.set(NAME, HOSTS.slice(0, 2));
+    const [a, b] = [await c.start(HOSTS[0]!, { 'handover-grace': grace, 'peer-probe-interval': '0' }), await c.start(HOSTS[1]!, { 'handover-grace': grace, 'peer-probe-interval': '0' })];
+    const nodes: Edge[] = [a, b];
+    try {
+      const keys = Array.from({ length: 60 }, (_, i) => `assets/chunk${i}-0492830483.js`);
+      for (const key of keys) c.origin.put(key, `export default ${JSON.stringify(key)};\n`);
+      // Warm: each key loaded once, by its owner.
+      for (const key of keys) assert.equal((await request(`${a.url}/${key}`)).status, 200);
+      for (const key of keys) assert.equal(c.origin.count(key), 1);
+
+      // Scale out: a third node joins; every node sees the new ring.
+      c.dns.set(NAME, HOSTS);
+      const added = await c.start(HOSTS[2]!, { 'handover-grace': grace, 'peer-probe-interval': '0' });
+      nodes.push(added);
+      await Promise.all([a, b].map((n) => n.cluster!.refresh()));
+      const ring = new Ring(urls(c.port, HOSTS));
+      const moved = keys.filter((key) => ring.owner(key) === added.cluster!.self);
+      assert.ok(moved.length > 5, `${moved.length} keys moved`);
+      // Asked of the new owner itself (through another node, a key it still holds is a local hit).
+      for (const key of moved) assert.equal((await request(`${added.url}/${key}`)).status, 200);
+      const reloaded = moved.filter((key) => c.origin.count(key) > 1).length;
+      if (grace === '0') {
+        assert.equal(reloaded, moved.length, 'without hand-over every moved key is fetched from the origin again');
+      } else {
+        assert.equal(reloaded, 0, 'with hand-over no moved key is fetched from the origin again');
+        assert.equal(added.group.stats.handovers, moved.length);
+        // The copy is the new owner's now: a hit there.
+        assert.equal((await request(`${added.url}/${moved[0]}`)).headers['cache-status'], 'hashedge; hit');
+
+        // Scale in: b leaves the DNS answer (still running, as in its lame-duck period); its
+        // keys' new owners take b's copies, not the origin's.
+        c.dns.set(NAME, [HOSTS[0]!, HOSTS[2]!]);
+        await Promise.all([a, added].map((n) => n.cluster!.refresh()));
+        const left = keys.filter((key) => ring.owner(key) === b.cluster!.self);
+        const after = new Ring(urls(c.port, [HOSTS[0]!, HOSTS[2]!]));
+        const loadsBefore = keys.map((key) => c.origin.count(key));
+        for (const key of left) {
+          const owner = after.owner(key) === a.cluster!.self ? a : added;
+          assert.equal((await request(`${owner.url}/${key}`)).status, 200);
+        }
+        assert.deepEqual(keys.map((key) => c.origin.count(key)), loadsBefore, "no key of the node that left is fetched from the origin again");
+        assert.ok(a.group.stats.handovers + added.group.stats.handovers >= moved.length + left.length);
+      }
+    } finally {
+      await Promise.all(nodes.map((n) => n.close()));
+      c.dns.close();
+    }
+  }
+});

@@ -34,6 +34,12 @@ class FakePicker implements PeerPicker {
     this.failedPeers.push(peer);
     this.up = false;
   }
+  previousOwner(): string | undefined {
+    return undefined;
+  }
+  fetchCached(): Promise<OriginObject | null> {
+    return Promise.resolve(null);
+  }
 }
 
 function group(origin: TestOrigin, options: Partial<GroupOptions> = {}): Group {

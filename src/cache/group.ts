@@ -107,6 +107,13 @@ export interface PeerPicker {
   fetch(peer: string, key: string, options: { readonly signal: AbortSignal }): Promise<OriginObject | null>;
   /** A body the owner had started failed after its answer was accepted (cut short, or not the bytes its SHA-256 named). */
   failed(peer: string): void;
+  /**
+   * After a membership change, for a grace period: the key's owner on the previous ring, when
+   * it is another member that is up (and not the current owner). Its copy saves an origin load.
+   */
+  previousOwner(key: string): string | undefined;
+  /** The peer's copy only if it holds one (no load there); null: it holds none. */
+  fetchCached(peer: string, key: string, options: { readonly signal: AbortSignal }): Promise<OriginObject | null>;
 }
 
 /** Whether err says the peer itself failed (not its origin). */
@@ -130,6 +137,8 @@ export interface GroupStats {
   peerFetches: number;
   /** Of those, the ones whose owner failed: this node then loaded the key from the origin (an originFetch) and kept it. */
   peerFailures: number;
+  /** Loads answered by the key's previous owner after a membership change (hand-over): origin loads saved. */
+  handovers: number;
   originNotFound: number;
   /** Loads that failed (origin or owner and fallback), answered 502/504. */
   originErrors: number;
@@ -177,7 +186,7 @@ export class Group {
    */
   readonly #pendingVariants = new Set<string>();
   readonly stats: GroupStats = {
-    hits: 0, misses: 0, collapsed: 0, negativeHits: 0, originFetches: 0, peerFetches: 0, peerFailures: 0,
+    hits: 0, misses: 0, collapsed: 0, negativeHits: 0, originFetches: 0, peerFetches: 0, peerFailures: 0, handovers: 0,
     originNotFound: 0, originErrors: 0, errorHits: 0, passThrough: 0, evictions: 0, hotHits: 0, hotAdmissions: 0,
   };
 
@@ -373,9 +382,34 @@ export class Group {
     this.#errors?.set(key, { error, until: this.#clock() + this.#options.errorTtl! });
   }
 
-  /** A load from the origin, in the flight of the key (which peers' requests join too). */
-  #loadFromOrigin(key: string, verdict: Verdict): Promise<LoadResult> {
+  /**
+   * A load this node makes as the key's owner (or for a peer, or after its owner failed), in
+   * the flight of the key: from the key's previous owner if the ring changed lately and it
+   * holds a copy (hand-over, so scaling out or in does not re-fetch the working set), else
+   * from the origin.
+   */
+  async #loadFromOrigin(key: string, verdict: Verdict): Promise<LoadResult> {
+    const previous = this.#options.peers?.previousOwner(key);
+    if (previous !== undefined) {
+      const handed = await this.#handOver(key, verdict, previous);
+      if (handed !== undefined) return handed;
+    }
     return this.#load(key, verdict, this.#options.origin);
+  }
+
+  /** The previous owner's copy, kept here as the new owner's; undefined: it has none, or failed. */
+  async #handOver(key: string, verdict: Verdict, previous: string): Promise<LoadResult | undefined> {
+    const picker = this.#options.peers!;
+    let object: OriginObject | null;
+    try {
+      object = await getWithTimeout({ description: previous, get: (k, options) => picker.fetchCached(previous, k, options), close: async () => {} }, key, { timeoutMs: this.#options.originTimeout });
+    } catch {
+      return undefined; // the previous owner failed: the origin it is
+    }
+    if (object === null) return undefined;
+    this.stats.handovers++;
+    const fetched = object;
+    return this.#load(key, verdict, { description: previous, get: async () => fetched, close: async () => {} }, { peer: previous, handover: true });
   }
 
   /**
@@ -389,7 +423,7 @@ export class Group {
     const picker = this.#options.peers!;
     const owner: Origin = { description: peer, get: (k, options) => picker.fetch(peer, k, options), close: async () => {} };
     try {
-      return await this.#load(key, verdict, owner, peer);
+      return await this.#load(key, verdict, owner, { peer });
     } catch (err) {
       if (!peerFailed(err)) throw err;
       this.stats.peerFailures++;
@@ -413,8 +447,12 @@ export class Group {
     return this.#hot;
   }
 
-  /** One load from `origin`: the origin itself, or (with `peer`) the key's owner behind an Origin face. */
-  async #load(key: string, known: Verdict, origin: Origin, peer?: string): Promise<LoadResult> {
+  /**
+   * One load from `origin`: the origin itself, or (`from`) a peer behind an Origin face: the
+   * key's owner (kept only when hot), or its previous owner handing it over (kept as ours).
+   */
+  async #load(key: string, known: Verdict, origin: Origin, from?: { readonly peer: string; readonly handover?: boolean }): Promise<LoadResult> {
+    const peer = from?.peer;
     const source = peer === undefined ? 'origin' : 'peer';
     const load = { discarded: false };
     let loads = this.#loads.get(key);
@@ -429,7 +467,7 @@ export class Group {
     try {
       const { originTimeout, maxObjectSize, log, onFetch } = this.#options;
       if (source === 'origin') this.stats.originFetches++;
-      else this.stats.peerFetches++;
+      else if (!from?.handover) this.stats.peerFetches++;
       const started = performance.now();
       let object: OriginObject | null;
       try {
@@ -498,7 +536,8 @@ export class Group {
           throw edge;
         },
       );
-      const viaPeer = source === 'peer';
+      // Kept in the main cache when this node loaded it as its owner (a hand-over included).
+      const viaPeer = source === 'peer' && !from?.handover;
       if (object.size <= BUFFER_WHOLE_BYTES) {
         // Small: answer with the whole blob, variants included, so the first response already
         // carries its ETag and encodings (and tests need no waiting).

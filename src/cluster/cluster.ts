@@ -26,6 +26,9 @@ export class Cluster extends EventEmitter {
   readonly #discovery: DnsDiscovery | undefined;
   readonly #intervalMs: number;
   #ring: Ring;
+  /** The ring before the last change, until its hand-over grace period ends (ms since epoch). */
+  #previous: { ring: Ring; until: number } | undefined;
+  readonly #handoverGraceMs: number;
   #timer: NodeJS.Timeout | undefined;
   /** The last resolution queued (never rejects: failures are logged and the ring kept). */
   #refreshing: Promise<void> = Promise.resolve();
@@ -36,6 +39,7 @@ export class Cluster extends EventEmitter {
     this.self = config.self!;
     this.#log = log;
     this.#intervalMs = config.peersDnsInterval;
+    this.#handoverGraceMs = config.handoverGrace;
     this.auth = new PeerAuth(config.peerSecret);
     let health: PeerHealth | undefined;
     const peers = new PeerClient({
@@ -53,7 +57,7 @@ export class Cluster extends EventEmitter {
     if (config.peersDns !== undefined) {
       this.#discovery = new DnsDiscovery({ ...config.peersDns, servers: config.dnsServers, workers: config.workers });
     }
-    this.picker = new PeerPicker({ self: this.self, peers, health: this.health, ring: () => this.#ring });
+    this.picker = new PeerPicker({ self: this.self, peers, health: this.health, ring: () => this.#ring, previousRing: () => this.#previousRing() });
   }
 
   /** Joins: static members at once; with DNS, after the first resolution (or alone if it fails). Starts probing. */
@@ -67,6 +71,15 @@ export class Cluster extends EventEmitter {
     }
     cluster.health.start();
     return cluster;
+  }
+
+  /** The ring before the last membership change, while the hand-over grace period lasts. */
+  #previousRing(): Ring | undefined {
+    if (this.#previous === undefined) return undefined;
+    if (Date.now() < this.#previous.until) return this.#previous.ring;
+    this.#previous = undefined;
+    this.health.setMembers(this.#ring.nodes.filter((n) => n !== this.self));
+    return undefined;
   }
 
   /** The members, self included, sorted. */
@@ -112,9 +125,18 @@ export class Cluster extends EventEmitter {
     const added = next.nodes.filter((n) => !before.has(n));
     const removed = this.#ring.nodes.filter((n) => !next.nodes.includes(n));
     if (added.length === 0 && removed.length === 0) return;
-    await this.auth.allowPeers(next.nodes);
+    // Members that left stay known (health, route auth) while their copies may be handed over.
+    // A node joining a cluster found by DNS (scaling out) had no ring before: the cluster's was
+    // the one without it, so that is where its keys' copies are.
+    if (this.#handoverGraceMs > 0) {
+      const joining = this.#ring.nodes.length === 1 && this.#discovery !== undefined;
+      const before = joining ? new Ring(next.nodes.filter((n) => n !== this.self)) : this.#ring;
+      if (before.nodes.some((n) => n !== this.self)) this.#previous = { ring: before, until: Date.now() + this.#handoverGraceMs };
+    }
+    const known = new Set([...next.nodes, ...(this.#previous?.ring.nodes ?? [])]);
+    await this.auth.allowPeers([...known]);
     this.#ring = next;
-    this.health.setMembers(next.nodes.filter((n) => n !== this.self));
+    this.health.setMembers([...known].filter((n) => n !== this.self));
     this.#log.info({ event: 'cluster', self: this.self, members: next.nodes, added, removed });
     this.emit('members', next.nodes);
   }

@@ -16,6 +16,8 @@ export interface PeerPickerOptions {
   readonly health: PeerHealth;
   /** The current ring; a function so membership changes apply to the next load. */
   readonly ring: () => Ring;
+  /** The ring before the last membership change, while its hand-over grace period lasts. */
+  readonly previousRing: () => Ring | undefined;
 }
 
 export class PeerPicker implements GroupPeerPicker {
@@ -37,6 +39,16 @@ export class PeerPicker implements GroupPeerPicker {
 
   fetch(peer: string, key: string, options: Pick<OriginGetOptions, 'signal'>): Promise<OriginObject | null> {
     return this.#options.peers.get(peer, key, options);
+  }
+
+  previousOwner(key: string): string | undefined {
+    const previous = this.#options.previousRing()?.owner(key);
+    if (previous === undefined || previous === this.#options.self || previous === this.owner(key)) return undefined;
+    return this.#options.health.isUp(previous) ? previous : undefined;
+  }
+
+  fetchCached(peer: string, key: string, options: Pick<OriginGetOptions, 'signal'>): Promise<OriginObject | null> {
+    return this.#options.peers.get(peer, key, { ...options, onlyIfCached: true });
   }
 
   failed(peer: string): void {

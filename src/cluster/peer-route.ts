@@ -52,6 +52,8 @@ export function createPeerRoute(options: PeerRouteOptions): (req: IncomingMessag
     // A refused key answers 404 like a missing one: the asking node refuses it in turn.
     if (options.immutability.refusesBeforeFetch(verdict)) throw new RequestPathError('E_NOT_HASHED', 'Only immutable keys are served.');
 
+    // A hand-over asks for a copy only (Cache-Control: only-if-cached): never a load here.
+    if (/\bonly-if-cached\b/i.test(String(req.headers['cache-control'] ?? '')) && group.peek(key) === undefined) throw new NotFoundError();
     const lookup = await group.lookup(key, verdict, { local: true });
     if (lookup.kind === 'not-found') throw new NotFoundError();
     if (lookup.kind === 'not-immutable') throw new RequestPathError('E_NOT_HASHED', 'Only immutable keys are served.');

@@ -84,7 +84,7 @@ export class PeerClient {
    * The owner's copy of key (null: the owner's origin has none). Rejects with PeerError.
    * Whole objects only: ranges are of uncached objects, which the caller asks of the origin.
    */
-  async get(peer: string, key: string, options: Pick<OriginGetOptions, 'signal'>): Promise<OriginObject | null> {
+  async get(peer: string, key: string, options: Pick<OriginGetOptions, 'signal'> & { readonly onlyIfCached?: boolean }): Promise<OriginObject | null> {
     // Fix: the timeout used to be an AbortSignal.timeout() tied to the request for its whole
     // life, so it also cut a large body still streaming after --peer-timeout (every transfer
     // from the owner longer than 2 s by default). Now it bounds the answer only: the headers,
@@ -93,15 +93,17 @@ export class PeerClient {
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(new PeerError(`Peer ${peer} did not answer within ${this.#options.timeoutMs} ms.`)), this.#options.timeoutMs);
     try {
-      return await this.#get(peer, key, AbortSignal.any([options.signal, timeout.signal]), options.signal);
+      return await this.#get(peer, key, AbortSignal.any([options.signal, timeout.signal]), options.signal, options.onlyIfCached ?? false);
     } finally {
       clearTimeout(timer);
     }
   }
 
-  async #get(peer: string, key: string, signal: AbortSignal, callerSignal: AbortSignal): Promise<OriginObject | null> {
+  async #get(peer: string, key: string, signal: AbortSignal, callerSignal: AbortSignal, onlyIfCached: boolean): Promise<OriginObject | null> {
     const url = new URL(PEER_PATH + encodeURIComponent(key), peer);
     const headers: Record<string, string> = { [HOP_HEADER]: '1' };
+    // A hand-over (RFC 9111's only-if-cached): its copy if it has one, never a load; 404 if not.
+    if (onlyIfCached) headers['cache-control'] = 'only-if-cached';
     if (this.#options.secret !== undefined) headers.authorization = `Bearer ${this.#options.secret}`;
     let res: IncomingMessage;
     try {

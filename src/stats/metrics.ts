@@ -50,6 +50,7 @@ export class Metrics {
     counter('hashedge_origin_not_found_total', 'Loads the origin answered 404.', () => group.stats.originNotFound);
     counter('hashedge_peer_fetches_total', 'Loads answered by the key\'s owner node.', () => group.stats.peerFetches - group.stats.peerFailures);
     counter('hashedge_peer_errors_total', 'Owner requests that failed through the owner\'s fault (the node then loaded from the origin and kept the key).', () => group.stats.peerFailures);
+    counter('hashedge_handover_fetches_total', 'Keys this node took from their previous owner after a membership change instead of loading them from the origin.', () => group.stats.handovers);
     counter('hashedge_cache_evictions_total', 'Cached objects evicted to stay within the budget.', () => group.stats.evictions);
     counter('hashedge_cache_reclaim_gcs_total', 'Full garbage collections the cache asked for to give evicted bodies\' memory back (one per max(8 MiB, 5% of --cache-size) dropped).', () => group.reclaimer.collections);
     counter('hashedge_hot_admissions_total', 'Keys owned by other nodes admitted to the hot cache.', () => group.stats.hotAdmissions);
