@@ -20,6 +20,7 @@ const CACHE_OUTCOMES = [
   { key: 'peer', label: 'peer (owner)' },
   { key: 'collapsed', label: 'collapsed' },
   { key: 'miss', label: 'origin (miss)' },
+  { key: 'fallback', label: 'origin (owner down)' },
   { key: 'uncached', label: 'uncached' },
   { key: 'none', label: 'refused' },
 ];

@@ -47,6 +47,7 @@ export class Metrics {
     });
     counter('hashedge_origin_fetches_total', 'Loads this node asked of the origin itself.', () => group.stats.originFetches);
     counter('hashedge_origin_errors_total', 'Loads that failed (502/504 to the client).', () => group.stats.originErrors);
+    counter('hashedge_origin_error_hits_total', 'Requests answered with a failed load remembered for --origin-error-ttl, without asking the origin.', () => group.stats.errorHits);
     counter('hashedge_origin_not_found_total', 'Loads the origin answered 404.', () => group.stats.originNotFound);
     counter('hashedge_peer_fetches_total', 'Loads answered by the key\'s owner node.', () => group.stats.peerFetches - group.stats.peerFailures);
     counter('hashedge_peer_errors_total', 'Owner requests that failed through the owner\'s fault (the node then loaded from the origin and kept the key).', () => group.stats.peerFailures);
