@@ -4,7 +4,7 @@
  * purpose (like sirv-cli): everything it can do, the library does.
  */
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { envName, OPTIONS, readConfigFile, resolveConfig, type RawOptions } from './config.js';
 import { serve } from './commands/serve.js';
 import { get } from './commands/get.js';
@@ -17,10 +17,20 @@ function camel(name: string): string {
   return name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 }
 
+// A reader that goes away (`hashedge get URL | head -3`) ends a command quietly; `serve` keeps
+// serving (its logs go to stderr; stdout only has its start-up lines and the access log).
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  if (process.argv[2] !== 'serve') process.exit(process.exitCode ?? 0);
+});
+
+// Usage errors (unknown flag, missing argument) throw instead of exiting 1: they exit 2 below,
+// as bad values do, in every command (settings pass to the subcommands made after this).
 const program = new Command()
   .name('hashedge')
   .description('CDN edge cache for immutable, content-hashed web assets.')
-  .version(pkg.version);
+  .version(pkg.version)
+  .exitOverride();
 
 const serveCommand = program
   .command('serve')
@@ -76,6 +86,11 @@ program
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) {
+    // Commander printed the message (or the help, or the version) already; --help and
+    // --version exit 0, everything else is a usage error.
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  }
   if (err instanceof ConfigError) {
     process.stderr.write(`hashedge: ${err.message}\n`);
     process.exit(2);

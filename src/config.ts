@@ -108,6 +108,13 @@ export interface FlagSpec<Values, K extends keyof Values> {
   readonly parse: (text: string) => Values[K] | undefined;
   /** The flag may be given more than once; its values are joined with commas. */
   readonly repeatable?: boolean;
+  /** A secret: error messages say what is wrong with it, never what it is. */
+  readonly secret?: boolean;
+}
+
+/** What an error message may show of a rejected value: secrets only by their length. */
+export function shownValue(spec: { readonly secret?: boolean }, text: string): string {
+  return spec.secret ? `a value of ${text.length} characters` : JSON.stringify(text);
 }
 
 type OptionSpec<K extends keyof Config> = FlagSpec<Config, K>;
@@ -252,7 +259,7 @@ export const OPTIONS = [
   option({ key: 'self', name: 'self', arg: '<url>', default: undefined, description: "This node's URL as its peers reach it, e.g. http://10.0.0.1:8080 or http://[fd00::1]:8080; with --peers it must be one of them.", expected: 'an http(s) URL with no path, like http://10.0.0.1:8080', parse: parseMemberUrl }),
   option({ key: 'selfAddress', name: 'self-address', arg: '<ip>', default: undefined, description: "Instead of --self: this node's IP address (v4 or v6, as Kubernetes' status.podIP gives it); --self becomes http://<ip>:<port> (IPv6 in brackets), the port of --peers-dns or else --port.", expected: 'an IPv4 or IPv6 address', parse: (t) => (isIP(t.trim()) ? t.trim() : undefined) }),
   option({ key: 'peers', name: 'peers', arg: '<urls>', default: '', description: 'Comma list of every node URL in the cluster, this node included; each key is loaded once per cluster, by its owner.', expected: 'a comma list of http(s) URLs with no path', parse: parseMemberUrls }),
-  option({ key: 'peerSecret', name: 'peer-secret', arg: '<token>', default: undefined, description: 'Bearer token for the peer route. Without it, only peer addresses may use the route.', expected: 'a token of 16 or more visible characters', parse: (t) => (/^[\x21-\x7e]{16,}$/.test(t) ? t : undefined) }),
+  option({ key: 'peerSecret', name: 'peer-secret', arg: '<token>', default: undefined, secret: true, description: 'Bearer token for the peer route, 16 or more visible ASCII characters (the same on every node). Without it, only peer addresses may use the route.', expected: 'a token of 16 or more visible ASCII characters', parse: (t) => (/^[\x21-\x7e]{16,}$/.test(t) ? t : undefined) }),
   option({ key: 'peerTimeout', name: 'peer-timeout', arg: '<duration>', default: '2s', description: 'How long an owner may take to answer before this node loads from the origin itself.', expected: 'a duration like 2s', parse: parseDuration }),
   option({ key: 'peerProbeInterval', name: 'peer-probe-interval', arg: '<duration>', default: '2s', description: "How often each other member is probed (its liveness route): a member that fails a probe or a fetch is routed around (suspect, then down) until it answers a probe again; 0 turns probes off (then only a fetch that succeeds brings a member back).", expected: 'a duration like 2s, or 0', parse: parseDuration }),
   option({ key: 'handoverGrace', name: 'handover-grace', arg: '<duration>', default: '5m', description: "After a membership change (a node added or removed), how long a key's new owner first asks its previous owner for a copy before the origin, so scaling out or in does not re-fetch the working set (0 disables).", expected: 'a duration like 5m, or 0', parse: parseDuration }),
@@ -260,7 +267,7 @@ export const OPTIONS = [
   option({ key: 'peersDnsInterval', name: 'peers-dns-interval', arg: '<duration>', default: '10s', description: 'How often --peers-dns is re-resolved; membership changes rebuild the ring without dropping requests.', expected: 'a duration like 10s', parse: parseDuration }),
   option({ key: 'dnsServers', name: 'dns-servers', arg: '<ip[:port],...>', default: '', description: "DNS servers to ask for --peers-dns instead of the system's resolvers.", expected: 'a comma list of IP addresses with optional ports', parse: parseDnsServers }),
   option({ key: 'hotCacheShare', name: 'hot-cache-share', arg: '<fraction>', default: '0.125', description: 'Share of --cache-size (0 to 0.5) kept, in a cluster, for keys owned by other nodes that this node serves often (served locally instead of through the owner).', expected: 'a fraction from 0 to 0.5 like 0.125', parse: parseShare }),
-  option({ key: 'adminToken', name: 'admin-token', arg: '<token>', default: undefined, description: 'Bearer token for admin actions (POST /_hashedge/purge). Unset: they are refused.', expected: 'a token of 16 or more visible characters', parse: (t) => (/^[\x21-\x7e]{16,}$/.test(t) ? t : undefined) }),
+  option({ key: 'adminToken', name: 'admin-token', arg: '<token>', default: undefined, secret: true, description: 'Bearer token for admin actions (POST /_hashedge/purge), 16 or more visible ASCII characters. Unset: they are refused.', expected: 'a token of 16 or more visible ASCII characters', parse: (t) => (/^[\x21-\x7e]{16,}$/.test(t) ? t : undefined) }),
   option({ key: 'verifyNames', name: 'verify-names', default: 'false', description: "Refuse (502, not cached) a body whose SHA-256 does not start with the hex hash in its name: for origins filled by hashedge upload, whose names are made that way (bundlers' own hashes would fail). Bodies with a stored SHA-256 (S3 metadata from hashedge upload) are always checked.", expected: 'true or false', parse: parseBoolean }),
   option({ key: 'accessLog', name: 'access-log', default: 'false', description: 'Write one JSON line per asset response to stdout (method, path, status, cache result, bytes, ms, client).', expected: 'true or false', parse: parseBoolean }),
   option({ key: 'workers', name: 'workers', arg: '<n|auto>', default: '1', description: 'Processes serving this node, sharing --port (node:cluster); auto: one per core. Each is a member of the consistent-hash ring with --cache-size / n of the cache, so a cold key is still loaded once per node (once per cluster with --peers).', expected: `an integer from 1 to ${MAX_WORKERS}, or auto`, parse: parseWorkers }),
@@ -342,7 +349,7 @@ export function resolveConfig(flags: RawOptions = {}, env: Readonly<Record<strin
     }
     const value = (spec.parse as (t: string) => unknown)(text);
     if (value === undefined) {
-      throw new ConfigError(`${source}: expected ${spec.expected}, got ${JSON.stringify(text)}.`);
+      throw new ConfigError(`${source}: expected ${spec.expected}, got ${shownValue(spec, text)}.`);
     }
     out[spec.key] = value;
   }

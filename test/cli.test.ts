@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { OPTIONS } from '../src/config.js';
 import { request } from './helpers/http.js';
 import { runCli, spawnCli } from './helpers/cli.js';
+import { freePort } from './helpers/cluster.js';
 
 const hashedge = spawnCli;
 const run = runCli;
@@ -64,6 +66,87 @@ test('--immutable and --mutable may be repeated: each adds globs (as a comma lis
   } finally {
     child.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('no secret is ever echoed: not in start-up errors, logs, /_hashedge/stats, /metrics or error bodies', async () => {
+  const peerSecret = 'peer-secret-CANARY-4f1c';
+  const adminToken = 'admin-token-CANARY-93ab';
+  const awsSecret = 'aws-secret-CANARY-77d0';
+  // A secret too short, or with a space: refused at start-up (exit 2), without repeating it.
+  for (const [flag, value] of [['--peer-secret', 's3cret-peer'], ['--admin-token', 'short CANARY']] as const) {
+    const bad = await run(['serve', flag, value]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, new RegExp(`${flag}: expected a token of 16 or more visible ASCII characters, got a value of ${value.length} characters`));
+    assert.doesNotMatch(bad.stdout + bad.stderr, /s3cret|CANARY/);
+  }
+  const port = await freePort();
+  const self = `http://127.0.0.1:${port}`;
+  // An S3 origin that refuses connections: its errors are logged, the credentials never.
+  const child = hashedge(['serve', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'debug', '--access-log', '--origin', 's3://bucket/site', '--s3-endpoint', 'http://127.0.0.1:9', '--self', self, '--peers', self, '--peer-secret', peerSecret, '--admin-token', adminToken], { AWS_ACCESS_KEY_ID: 'AKIACANARY', AWS_SECRET_ACCESS_KEY: awsSecret });
+  let output = '';
+  child.stdout.on('data', (c) => (output += c));
+  child.stderr.on('data', (c) => (output += c));
+  try {
+    for await (const line of createInterface({ input: child.stdout })) if (/listening on/.test(line)) break;
+    const bodies: string[] = [];
+    for (const [path, headers] of [
+      ['/_hashedge/stats', {}], ['/metrics', {}], ['/assets/app-0492830483.js', {}], ['/../etc/passwd', {}],
+      ['/_hashedge/peer/assets%2Fx-0492830483.js', { authorization: 'Bearer wrong-token-0123456789', 'x-hashedge-hop': '1' }],
+    ] as const) bodies.push((await request(`${self}${path}`, { headers })).body.toString());
+    const purge = await new Promise<string>((resolve, reject) => {
+      const req = httpRequest(`${self}/_hashedge/purge`, { method: 'POST', headers: { authorization: 'Bearer not-the-admin-token!', 'content-type': 'application/json' } }, (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve(text));
+      });
+      req.on('error', reject);
+      req.end('{"keys":["assets/app-0492830483.js"]}');
+    });
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+    const everything = [output, ...bodies, purge].join('\n');
+    assert.ok(everything.length > 1000, 'there was output to search');
+    for (const secret of [peerSecret, adminToken, awsSecret, 'CANARY']) assert.ok(!everything.includes(secret), `${secret} appeared in an output`);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('every usage error exits 2 in every command; --help and --version exit 0', async () => {
+  for (const args of [['upload', '--bogus'], ['upload', 'dist', '--to'], ['serve', '--bogus'], ['get'], ['get', 'http://127.0.0.1:9/x.js', '--bogus'], ['demo', '--bogus'], ['nonsense'], []]) {
+    const { code, stderr } = await run(args);
+    assert.equal(code, 2, `hashedge ${args.join(' ')}: ${stderr}`);
+  }
+  for (const args of [['--help'], ['--version'], ['upload', '--help'], ['serve', '--help']]) assert.equal((await run(args)).code, 0, args.join(' '));
+});
+
+test('a closed stdout ends `get` quietly, and `serve` keeps serving (hashedge get URL | head -1)', async () => {
+  const serve = hashedge(['serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--access-log']);
+  let serveErr = '';
+  serve.stderr.on('data', (c) => (serveErr += c));
+  try {
+    let url: string | undefined;
+    for await (const line of createInterface({ input: serve.stdout })) {
+      url = /^Try: curl -i (\S+)$/.exec(line)?.[1];
+      if (url) break;
+    }
+    assert.ok(url);
+    // As `| head -1` does: the reader goes away after the first line.
+    serve.stdout.destroy();
+    for (let i = 0; i < 3; i++) assert.equal((await request(url)).status, 200, 'serve still serves (its access log hits a closed stdout)');
+
+    const get = hashedge(['get', url]);
+    let getErr = '';
+    get.stderr.on('data', (c) => (getErr += c));
+    get.stdout.once('data', () => get.stdout.destroy());
+    const [code] = (await once(get, 'exit')) as [number | null];
+    assert.equal(code, 0, getErr);
+    assert.doesNotMatch(getErr, /EPIPE|Error/);
+    assert.doesNotMatch(serveErr, /EPIPE|Error/);
+    assert.equal(serve.exitCode, null, 'serve is still running');
+  } finally {
+    serve.kill('SIGKILL');
   }
 });
 
