@@ -199,6 +199,7 @@ test('a file above 16 MiB goes up as a multipart upload, whole and with its meta
   changed.writeUInt8(changed.readUInt8(changed.length - 1) ^ 0xff, changed.length - 1);
   const racing: UploadTarget = {
     description: inner.description,
+    check: () => inner.check(),
     has: async (item) => {
       await writeFile(join(dir, 'intro.mp4'), changed);
       return inner.has(item);
@@ -221,25 +222,30 @@ test('a file above 16 MiB goes up as a multipart upload, whole and with its meta
   const result = await uploadDirectory({ dir, target, manifestFile: null });
   client.destroy();
   assert.equal(result.files[0]!.status, 'uploaded');
-  assert.deepEqual(sent.filter((c) => c !== 'HeadObjectCommand' && c !== 'PutObjectCommand').sort(), ['CompleteMultipartUploadCommand', 'CreateMultipartUploadCommand', 'UploadPartCommand', 'UploadPartCommand', 'UploadPartCommand'], 'three parts: 8 MiB, 8 MiB, 1 byte');
+  assert.deepEqual(sent.filter((c) => c !== 'HeadObjectCommand' && c !== 'PutObjectCommand').sort(), ['CompleteMultipartUploadCommand', 'CreateMultipartUploadCommand', 'HeadBucketCommand', 'UploadPartCommand', 'UploadPartCommand', 'UploadPartCommand'], 'one look at the bucket, then three parts: 8 MiB, 8 MiB, 1 byte');
   const stored = await getObject(key(changed));
   assert.ok(stored.bytes.equals(changed));
   assert.equal(stored.Metadata?.sha256, sha256(changed));
   assert.equal(stored.ContentType, 'video/mp4');
 });
 
-test('upload to a bucket that does not exist fails every file, names the reason, and writes no manifest', async () => {
+test('upload to a bucket that does not exist stops before any file with one error naming the reason, and writes no manifest', async () => {
   const manifestFile = join(work, 'unused.json');
   const target = new S3Target({ bucket: 'no-such-bucket', prefix: 'x/', region: 'us-east-1', forcePathStyle: true, client: s3.client });
-  const result = await uploadDirectory({ dir: build, target, manifestFile });
-  assert.deepEqual(result.files.map((f) => [f.source, f.status, f.error?.code]), [
-    ['art/hero.jpg', 'failed', 'E_UPLOAD'],
-    ['assets/logo-0492830483.svg', 'failed', 'E_UPLOAD'],
-    ['fonts/brand.woff2', 'failed', 'E_UPLOAD'],
-  ]);
-  assert.match(result.files[0]!.error!.message, /^NoSuchBucket: /);
-  assert.deepEqual(result.manifestWrittenTo, []);
+  await assert.rejects(uploadDirectory({ dir: build, target, manifestFile }), (err: EdgeError) => err.code === 'E_UPLOAD' && /^cannot use s3:\/\/no-such-bucket\/x\/: NoSuchBucket: .* Nothing was uploaded\.$/.test(err.message));
   await assert.rejects(stat(manifestFile), { code: 'ENOENT' });
+});
+
+test('a target that cannot be reached (a refused connection, a missing bucket) is one error line and exit 1, not one line per file', async () => {
+  for (const [to, reason] of [['s3://assets/site', /ECONNREFUSED/], [`s3://no-such-bucket/site`, /NoSuchBucket/]] as const) {
+    const endpoint = to.startsWith('s3://assets') ? 'http://127.0.0.1:9' : s3.endpoint;
+    const { code, stderr } = await hashedge([build, '--to', to, '--s3-endpoint', endpoint, '--s3-force-path-style']);
+    assert.equal(code, 1, stderr);
+    const errors = stderr.split('\n').filter((line) => /cannot use|E_UPLOAD|failed/i.test(line));
+    assert.equal(errors.length, 1, stderr);
+    assert.match(errors[0]!, reason);
+    assert.match(errors[0]!, /Nothing was uploaded/);
+  }
 });
 
 test('upload to a directory: a file that cannot be written fails the run (exit 1), the rest land; a re-run finishes the job', async () => {
@@ -300,6 +306,7 @@ test('a file that changes while it is uploaded is not stored under the name of i
   // Between hashing and upload, the build rewrites the file (a watcher, a second build).
   const racing: UploadTarget = {
     description: inner.description,
+    check: () => inner.check(),
     has: async (item) => {
       await writeFile(join(dir, 'app.js'), 'v2();\n');
       return inner.has(item);

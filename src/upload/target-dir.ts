@@ -56,5 +56,8 @@ export class DirectoryTarget implements UploadTarget {
     }
   }
 
+  /** A directory is created as files land in it; what cannot be written fails per file. */
+  async check(): Promise<void> {}
+
   async close(): Promise<void> {}
 }

@@ -11,7 +11,7 @@
  * after the whole file was read and verified, and aborted otherwise.
  */
 import { buffer } from 'node:stream/consumers';
-import { CopyObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createS3Client, type S3BucketOptions } from '../origin/s3.js';
 import type { UploadItem, UploadTarget } from './target.js';
@@ -113,6 +113,19 @@ export class S3Target implements UploadTarget {
       throw body.errored ?? err;
     } finally {
       body.destroy();
+    }
+  }
+
+  async check(): Promise<void> {
+    try {
+      await this.#client.send(new HeadBucketCommand({ Bucket: this.#bucket }));
+    } catch (err) {
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+      // A HEAD has no body to name the error: a 404 is the bucket.
+      if (e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404) throw Object.assign(new Error(`The bucket ${this.#bucket} does not exist.`), { name: 'NoSuchBucket' });
+      // s3:ListBucket may be withheld from an upload-only role: the puts will tell.
+      if (e.$metadata?.httpStatusCode === 403) return;
+      throw err;
     }
   }
 

@@ -28,6 +28,12 @@ export interface UploadTarget {
    * (a file whose decision changed since an earlier upload) are not: put() then fixes it.
    */
   has(item: Pick<UploadItem, 'key' | 'size' | 'sha256' | 'cacheControl'>): Promise<boolean>;
+  /**
+   * Rejects when the target cannot be used at all (no credentials, no such bucket, a refused
+   * connection), so the upload stops with one error before any file. Resolves when it can, or
+   * when it cannot tell (a bucket that allows puts but not a look at itself).
+   */
+  check(): Promise<void>;
   /** Stores the item whole or not at all: readers never see part of it under its key. */
   put(item: UploadItem): Promise<void>;
   close(): Promise<void>;

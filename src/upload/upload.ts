@@ -170,6 +170,14 @@ export async function uploadDirectory(options: UploadOptions): Promise<UploadRes
   const progress = options.progress ?? silentProgress;
   const manifestFile = options.manifestFile === undefined ? defaultManifestFile(options.dir) : options.manifestFile === null ? null : resolve(options.manifestFile);
 
+  // One look at the target before any file is read: missing credentials, a missing bucket or a
+  // refused connection is one clear error, not one line per file.
+  try {
+    await target.check();
+  } catch (err) {
+    throw new EdgeError('E_UPLOAD', 0, `cannot use ${target.description}: ${asUploadError(err).message.trim()} Nothing was uploaded.`, { cause: err });
+  }
+
   // plan
   const walked = await walk(options.dir, { exclude: new Set(manifestFile === null ? [] : [manifestFile]), dotPaths: [VITE_MANIFEST] });
   const sources = [];
