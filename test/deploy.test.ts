@@ -50,6 +50,14 @@ test('deploy/kubernetes.yaml: its HASHEDGE_* settings are options that validate 
   assert.deepEqual(config.peersDns, { name: 'hashedge-peers.default.svc.cluster.local', port: 8080 });
   assert.equal(container.ports[0]!.containerPort, config.port);
 
+  // One pod at a time may be evicted, and pods prefer different machines.
+  const pdb = docs.find((d) => d.kind === 'PodDisruptionBudget')!;
+  assert.equal(pdb.spec.maxUnavailable, 1);
+  assert.deepEqual(pdb.spec.selector.matchLabels, deployment.spec.selector.matchLabels);
+  const antiAffinity = (deployment.spec.template.spec as { affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: Array<{ podAffinityTerm: { topologyKey: string; labelSelector: { matchLabels: unknown } } }> } } }).affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0]!.podAffinityTerm;
+  assert.equal(antiAffinity.topologyKey, 'kubernetes.io/hostname');
+  assert.deepEqual(antiAffinity.labelSelector.matchLabels, deployment.spec.selector.matchLabels);
+
   const headless = docs.find((d) => d.kind === 'Service' && d.spec.clusterIP === 'None')!;
   assert.ok(config.peersDns!.name.startsWith(`${headless.metadata.name}.`), 'HASHEDGE_PEERS_DNS names the headless Service');
   assert.equal(headless.spec.ports[0].port, config.peersDns!.port);
