@@ -10,24 +10,17 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { S3Target } from '../src/upload/target-s3.js';
 import { uploadDirectory } from '../src/upload/upload.js';
+import { loadCorpora, requestable, writeBuild, type Corpus } from './helpers/bundler-corpus.js';
 import { startTestEdge } from './helpers/edge.js';
 import { errorCode, request } from './helpers/http.js';
 import { startS3Server, S3RVER_CREDENTIALS, type S3TestServer } from './helpers/s3-server.js';
 
-interface Corpus {
-  setup: string;
-  tools: Record<string, string>;
-  files: Array<{ path: string; hashed: boolean; why: string }>;
-  evidence?: Record<string, string>;
-}
-
-const FIXTURES = new URL('./fixtures/bundlers/', import.meta.url);
-const corpora: Corpus[] = [];
+let corpora: Corpus[] = [];
 let root: string;
 let s3: S3TestServer;
 
@@ -37,18 +30,13 @@ before(async () => {
   process.env.AWS_ACCESS_KEY_ID = S3RVER_CREDENTIALS.accessKeyId;
   process.env.AWS_SECRET_ACCESS_KEY = S3RVER_CREDENTIALS.secretAccessKey;
   root = await mkdtemp(join(tmpdir(), 'hashedge-bundlers-s3-'));
-  for (const name of (await readdir(FIXTURES)).filter((f) => f.endsWith('.json')).sort()) {
-    corpora.push(JSON.parse(await readFile(new URL(name, FIXTURES), 'utf8')) as Corpus);
-  }
+  corpora = await loadCorpora();
 });
 
 after(async () => {
   await s3?.stop();
   await rm(root, { recursive: true, force: true });
 });
-
-/** A path a client can ask for (dotfolders like .vite/ are never served, by design). */
-const requestable = (path: string) => !path.split('/').some((segment) => segment.startsWith('.'));
 
 test('the corpus is there: every bundler set-up, hashed and unhashed files', () => {
   assert.ok(corpora.length >= 12, `${corpora.length} corpora`);
@@ -59,10 +47,7 @@ test('each build, uploaded to S3 with hashedge upload and served by an edge with
   for (const corpus of corpora) {
     await t.test(`${corpus.setup} (${Object.entries(corpus.tools).map(([k, v]) => `${k} ${v}`).join(', ')})`, async () => {
       const dir = join(root, corpus.setup);
-      for (const file of corpus.files) {
-        await mkdir(dirname(join(dir, file.path)), { recursive: true });
-        await writeFile(join(dir, file.path), corpus.evidence?.[file.path] ?? file.path);
-      }
+      await writeBuild(corpus, dir);
       const target = new S3Target({ bucket: s3.bucket, prefix: `${corpus.setup}/`, region: 'us-east-1', forcePathStyle: true, client: s3.client });
       const uploaded = await uploadDirectory({ dir, target, manifestFile: null });
       assert.deepEqual(uploaded.files.filter((f) => f.status === 'failed').map((f) => `${f.source}: ${f.error?.message}`), []);

@@ -8,29 +8,20 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Edge } from '../src/edge.js';
+import { loadCorpora, requestable, writeBuild, type Corpus } from './helpers/bundler-corpus.js';
 import { startTestEdge } from './helpers/edge.js';
 import { errorCode, request } from './helpers/http.js';
 
-interface Corpus {
-  setup: string;
-  tools: Record<string, string>;
-  files: Array<{ path: string; hashed: boolean; why: string }>;
-  evidence?: Record<string, string>;
-}
-
-const FIXTURES = new URL('./fixtures/bundlers/', import.meta.url);
-const corpora: Corpus[] = [];
+let corpora: Corpus[] = [];
 let root: string;
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'hashedge-bundlers-'));
-  for (const name of (await readdir(FIXTURES)).filter((f) => f.endsWith('.json')).sort()) {
-    corpora.push(JSON.parse(await readFile(new URL(name, FIXTURES), 'utf8')) as Corpus);
-  }
+  corpora = await loadCorpora();
 });
 
 after(async () => {
@@ -40,15 +31,9 @@ after(async () => {
 /** Writes a corpus as a build directory and starts a node on it with default options. */
 async function serveCorpus(corpus: Corpus): Promise<Edge> {
   const dir = join(root, corpus.setup);
-  for (const file of corpus.files) {
-    await mkdir(dirname(join(dir, file.path)), { recursive: true });
-    await writeFile(join(dir, file.path), corpus.evidence?.[file.path] ?? `/* ${file.path} */\n`);
-  }
+  await writeBuild(corpus, dir);
   return startTestEdge({ origin: dir });
 }
-
-/** A path a client can ask for (dotfolders like .vite/ are never served, by design). */
-const requestable = (path: string) => !path.split('/').some((segment) => segment.startsWith('.'));
 
 test('the corpus covers the bundlers the README names, and each labels hashed and unhashed files', () => {
   const setups = corpora.map((c) => c.setup);
