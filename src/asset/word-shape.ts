@@ -13,7 +13,7 @@
  *  - known fragments that mix letters and digits: `html5`, `v30`, `es2015`, `512x512`, `i18n`;
  *  - beside other pieces, short codes: colours and code points (`cc0000`, `1f3ff`), language
  *    and region codes (`vi-vn`, `sr-RS`).
- * Random base64url rarely has these shapes: ~0.25% of 8-character Rollup hashes do (all
+ * Random base64url rarely has these shapes: 0.28% of 8-character Rollup hashes do (mostly all
  * letters in one case shape), measured in test/name-rules.test.ts.
  */
 import { ENGLISH_BIGRAMS } from './english-bigrams.js';
