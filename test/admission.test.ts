@@ -1,0 +1,60 @@
+/**
+ * Hot-key admission alone (src/cache/admission.ts), with a fake clock: a key owned by another
+ * node is admitted on its HOT_AFTER_REQUESTS-th request within HOT_WINDOW_MS of its first.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Admission, HOT_AFTER_REQUESTS, HOT_WINDOW_MS } from '../src/cache/admission.js';
+
+test('a one-off is never admitted; a key requested twice within the window is, once', () => {
+  let now = 1_000_000;
+  const admission = new Admission({ clock: () => now });
+  assert.equal(HOT_AFTER_REQUESTS, 2);
+  admission.requested('once');
+  assert.equal(admission.admit('once'), false);
+  admission.requested('hot');
+  now += HOT_WINDOW_MS - 1;
+  admission.requested('hot');
+  assert.equal(admission.admit('hot'), true);
+  assert.equal(admission.admit('hot'), false, 'admission starts its count again');
+});
+
+test('the window runs from the first request: later requests do not extend it', () => {
+  let now = 1_000_000;
+  const admission = new Admission({ clock: () => now });
+  admission.requested('k');
+  now += HOT_WINDOW_MS / 2;
+  admission.requested('k');
+  now += HOT_WINDOW_MS / 2 + 1;
+  assert.equal(admission.admit('k'), false, 'both requests are forgotten a window after the first');
+  admission.requested('k');
+  now += HOT_WINDOW_MS;
+  admission.requested('k');
+  assert.equal(admission.admit('k'), true, 'the window ends inclusive');
+});
+
+test('forget (a purge) drops the count; candidates are bounded, least recently requested forgotten first', () => {
+  const admission = new Admission({ candidates: 2, clock: () => 1_000_000 });
+  admission.requested('a');
+  admission.requested('a');
+  admission.forget('a');
+  assert.equal(admission.admit('a'), false);
+  admission.requested('x');
+  admission.requested('y');
+  admission.requested('z');
+  admission.requested('x');
+  assert.equal(admission.admit('x'), false, 'x was pushed out by y and z, so this is its first request');
+  admission.requested('z');
+  assert.equal(admission.admit('z'), true);
+});
+
+test('the threshold and window are options', () => {
+  let now = 1_000_000;
+  const admission = new Admission({ afterRequests: 3, windowMs: 10, clock: () => now });
+  admission.requested('k');
+  admission.requested('k');
+  assert.equal(admission.admit('k'), false);
+  now += 10;
+  admission.requested('k');
+  assert.equal(admission.admit('k'), true);
+});
