@@ -13,15 +13,15 @@ import { availableParallelism } from 'node:os';
 import { ConfigError } from './errors.js';
 import { PRESETS, splitGlobs, type PresetName } from './asset/immutability.js';
 import { parseDuration, parseSize } from './units.js';
+import type { LogLevel } from './log.js';
+import type { OriginSpec } from './origin/origin.js';
 
-export type OriginSpec =
-  | { readonly kind: 'disk'; readonly root: string }
-  | { readonly kind: 's3'; readonly bucket: string; readonly prefix: string };
+export type { OriginSpec } from './origin/origin.js';
 
 /** `*` (any page may read the assets), `null` (no CORS headers), or an allow-list of origins. */
 export type CorsPolicy = '*' | null | readonly string[];
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+export type { LogLevel } from './log.js';
 
 export interface Config {
   readonly port: number;

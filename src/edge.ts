@@ -14,7 +14,7 @@ import { createOrigin } from './origin/create.js';
 import type { Origin } from './origin/origin.js';
 import { getWithTimeout } from './origin/timeout.js';
 import { Cluster } from './cluster/cluster.js';
-import { createPeerRoute } from './cluster/peer-route.js';
+import { createPeerRoute } from './http/peer-route.js';
 import { Traffic } from './stats/traffic.js';
 import { Metrics } from './stats/metrics.js';
 import type { WorkerIdentity } from './http/admin.js';

@@ -3,7 +3,6 @@
  * The Logger type is the small surface the code uses, so tests can pass a silent one.
  */
 import { pino } from 'pino';
-import type { LogLevel } from './config.js';
 
 export interface Logger {
   debug(fields: Record<string, unknown>): void;
@@ -11,6 +10,8 @@ export interface Logger {
   warn(fields: Record<string, unknown>): void;
   error(fields: Record<string, unknown>): void;
 }
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 export function createLogger(level: LogLevel, destination: NodeJS.WritableStream = process.stderr): Logger {
   return pino({ level, base: { service: 'hashedge' }, timestamp: pino.stdTimeFunctions.isoTime }, destination as pino.DestinationStream);

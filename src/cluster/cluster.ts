@@ -15,10 +15,26 @@ import { PeerPicker } from './peer-picker.js';
 import { PeerClient } from './peers.js';
 import { Ring } from './ring.js';
 
+/** One member as the status page, /_hashedge/stats and /metrics show it. */
+export interface ClusterMember {
+  url: string;
+  self: boolean;
+  state: PeerState;
+  healthy: boolean;
+  /** Share of the ring (0-1). */
+  share: number;
+}
+
+/** This node and the members it sees (null outside a cluster). */
+export interface ClusterStatus {
+  readonly self: string;
+  readonly members: ReadonlyArray<ClusterMember>;
+}
+
 export class Cluster extends EventEmitter {
   readonly self: string;
   readonly auth: PeerAuth;
-  /** Whom the group asks for a key (cache/group.ts PeerPicker). */
+  /** Whom the group asks for a key (cache/peers.ts PeerPicker). */
   readonly picker: PeerPicker;
   /** Each other member's state: up, suspect or down. */
   readonly health: PeerHealth;
@@ -88,7 +104,7 @@ export class Cluster extends EventEmitter {
   }
 
   /** Each member: whether it is this node, its state (self is up), whether requests go to it, its ring share (0-1). */
-  status(): Array<{ url: string; self: boolean; state: PeerState; healthy: boolean; share: number }> {
+  status(): Array<ClusterMember> {
     const shares = this.#ring.shares();
     return this.#ring.nodes.map((url) => {
       const state = url === this.self ? 'up' : (this.health.state(url) ?? 'up');

@@ -4,7 +4,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import type { IncomingMessage } from 'node:http';
-import { BearerToken } from '../http/bearer.js';
+import { BearerToken } from '../bearer.js';
 
 export class PeerAuth {
   readonly #secret: BearerToken | undefined;

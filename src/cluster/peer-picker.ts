@@ -4,7 +4,7 @@
  * group.ts), never again behind its back: what the owner answers, or that it failed, goes back
  * to the group, which loads from the origin itself in the same flight and says so.
  */
-import type { PeerPicker as GroupPeerPicker } from '../cache/group.js';
+import type { PeerPicker as GroupPeerPicker } from '../cache/peers.js';
 import type { OriginGetOptions, OriginObject } from '../origin/origin.js';
 import type { PeerHealth } from './peer-health.js';
 import type { PeerClient } from './peers.js';

@@ -11,7 +11,7 @@ import { ConfigError } from '../errors.js';
 import { DEFAULT_HASH_LENGTH, MAX_HASH_LENGTH, MIN_HASH_LENGTH } from '../upload/hashed-name.js';
 import { createProgress, formatBytes } from '../upload/progress.js';
 import { MAX_SCAN_BYTES } from '../upload/references.js';
-import { createTarget } from '../upload/target.js';
+import { createTarget } from '../upload/create-target.js';
 import { defaultManifestFile, uploadDirectory, type FileResult, type UploadResult } from '../upload/upload.js';
 
 export interface UploadFlags {

@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import { createPurgeRouter, type PurgeOptions } from './purge.js';
 import type { Traffic } from '../stats/traffic.js';
 import type { Metrics } from '../stats/metrics.js';
-import type { ClusterStatus } from './server.js';
+import type { ClusterStatus } from '../cluster/cluster.js';
 
 export interface AdminOptions {
   readonly group: Group;

@@ -14,7 +14,7 @@ import type { Group } from '../cache/group.js';
 import { HOP_HEADER } from '../cluster/peers.js';
 import { EdgeError, UnauthorizedError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { BearerToken } from './bearer.js';
+import { BearerToken } from '../bearer.js';
 
 export const PURGE_PATH = '/_hashedge/purge';
 /** Keys one purge request may name. */

@@ -7,6 +7,7 @@ import { PEER_PATH } from '../cluster/peers.js';
 import type { AddressInfo } from 'node:net';
 import type { ImmutabilityPolicy } from '../asset/immutability.js';
 import type { Group } from '../cache/group.js';
+import type { ClusterStatus } from '../cluster/cluster.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { CacheResult, Traffic } from '../stats/traffic.js';
@@ -63,11 +64,6 @@ export interface EdgeServerOptions {
   /** Overrides of SERVER_TIMEOUTS (tests: a slowloris test cannot wait 20 s). @default SERVER_TIMEOUTS */
   readonly timeouts?: Partial<ServerTimeouts>;
   readonly log: Logger;
-}
-
-export interface ClusterStatus {
-  readonly self: string;
-  readonly members: ReadonlyArray<{ url: string; self: boolean; state: 'up' | 'suspect' | 'down'; healthy: boolean; share: number }>;
 }
 
 export function createEdgeServer(options: EdgeServerOptions): Server {

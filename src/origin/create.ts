@@ -1,9 +1,16 @@
 /** The origin a Config names. */
-import type { Config } from '../config.js';
 import { DiskOrigin } from './disk.js';
-import type { Origin } from './origin.js';
+import type { Origin, OriginSpec } from './origin.js';
 
-export async function createOrigin(config: Config): Promise<Origin> {
+/** What of the Config (config.ts) names an origin; a Config is one. */
+export interface OriginConfig {
+  readonly origin: OriginSpec;
+  readonly s3Endpoint: string | undefined;
+  readonly s3Region: string;
+  readonly s3ForcePathStyle: boolean;
+}
+
+export async function createOrigin(config: OriginConfig): Promise<Origin> {
   const spec = config.origin;
   if (spec.kind === 'disk') return DiskOrigin.open(spec.root);
   // Loaded only when used: the AWS SDK adds ~100 ms and tens of MB to start-up.

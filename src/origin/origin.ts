@@ -5,6 +5,11 @@
  */
 import type { Readable } from 'node:stream';
 
+/** Where the objects are: a directory, or an S3 bucket and key prefix (--origin). */
+export type OriginSpec =
+  | { readonly kind: 'disk'; readonly root: string }
+  | { readonly kind: 's3'; readonly bucket: string; readonly prefix: string };
+
 export interface ByteRange {
   /** First byte, inclusive. */
   readonly start: number;

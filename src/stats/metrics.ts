@@ -6,7 +6,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Group } from '../cache/group.js';
-import type { ClusterStatus } from '../http/server.js';
+import type { ClusterStatus } from '../cluster/cluster.js';
 import type { Traffic } from './traffic.js';
 
 export interface MetricSources {

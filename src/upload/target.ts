@@ -1,11 +1,9 @@
 /**
  * Where `hashedge upload` puts files: an S3 bucket (prefix) or a directory, behind one small
- * interface so the upload logic (and tests) do not care which.
+ * interface so the upload logic (and tests) do not care which. create-target.ts makes the one
+ * a spec names.
  */
 import type { Readable } from 'node:stream';
-import type { OriginSpec } from '../config.js';
-import { DirectoryTarget } from './target-dir.js';
-import type { S3TargetOptions } from './target-s3.js';
 
 export interface UploadItem {
   /** Target-relative key, posix separators: `assets/app-1d18a1d220.js`. */
@@ -37,17 +35,4 @@ export interface UploadTarget {
   /** Stores the item whole or not at all: readers never see part of it under its key. */
   put(item: UploadItem): Promise<void>;
   close(): Promise<void>;
-}
-
-export type S3ConnectionOptions = Omit<S3TargetOptions, 'bucket' | 'prefix'>;
-
-/**
- * The target for spec. The AWS SDK is imported only for an S3 target: the CLI registers this
- * command in every process, and loading the SDK there cost every command ~200 ms of start-up
- * and `hashedge serve` on a disk origin 8 MiB of resident memory (78 -> 70 MiB idle).
- */
-export async function createTarget(spec: OriginSpec, s3: S3ConnectionOptions): Promise<UploadTarget> {
-  if (spec.kind !== 's3') return new DirectoryTarget(spec.root);
-  const { S3Target } = await import('./target-s3.js');
-  return new S3Target({ ...s3, bucket: spec.bucket, prefix: spec.prefix });
 }

@@ -10,12 +10,12 @@ import { contentTypeFor } from '../asset/content-type.js';
 import type { ImmutabilityPolicy } from '../asset/immutability.js';
 import { parseAssetPath } from '../asset/key.js';
 import type { Group } from '../cache/group.js';
+import type { PeerAuth } from '../cluster/peer-auth.js';
+import { PEER_CACHE_CONTROL_HEADER, PEER_PATH, PEER_SHA256_HEADER } from '../cluster/peers.js';
 import { asEdgeError, EdgeError, NotFoundError, RequestPathError, UnauthorizedError } from '../errors.js';
-import { pumpFill } from '../http/fill-stream.js';
-import { sendError } from '../http/respond.js';
 import type { Logger } from '../log.js';
-import type { PeerAuth } from './peer-auth.js';
-import { PEER_CACHE_CONTROL_HEADER, PEER_PATH, PEER_SHA256_HEADER } from './peers.js';
+import { pumpFill } from './fill-stream.js';
+import { sendError } from './respond.js';
 
 export interface PeerRouteOptions {
   readonly group: Group;
