@@ -167,30 +167,33 @@ test("scaling out and in: a key's new owner asks its previous owner for a copy b
       const ring = new Ring(urls(c.port, HOSTS));
       const moved = keys.filter((key) => ring.owner(key) === added.cluster!.self);
       assert.ok(moved.length > 5, `${moved.length} keys moved`);
-      // Asked of the new owner itself (through another node, a key it still holds is a local hit).
-      for (const key of moved) assert.equal((await request(`${added.url}/${key}`)).status, 200);
+      // Asked of the new owner itself (through another node, a key it still holds is a local
+      // hit). With hand-over, half of them only: the others are still with their first owner
+      // when the next change comes.
+      const askedNow = grace === '0' ? moved : moved.filter((_key, i) => i % 2 === 0);
+      for (const key of askedNow) assert.equal((await request(`${added.url}/${key}`)).status, 200);
       const reloaded = moved.filter((key) => c.origin.count(key) > 1).length;
       if (grace === '0') {
         assert.equal(reloaded, moved.length, 'without hand-over every moved key is fetched from the origin again');
       } else {
         assert.equal(reloaded, 0, 'with hand-over no moved key is fetched from the origin again');
-        assert.equal(added.group.stats.handovers, moved.length);
+        assert.equal(added.group.stats.handovers, askedNow.length);
         // The copy is the new owner's now: a hit there.
         assert.equal((await request(`${added.url}/${moved[0]}`)).headers['cache-status'], 'hashedge; hit');
 
-        // Scale in: b leaves the DNS answer (still running, as in its lame-duck period); its
-        // keys' new owners take b's copies, not the origin's.
+        // Scale in: b leaves the DNS answer (still running, as in its lame-duck period). Its
+        // keys' new owners take b's copies; the moved keys the added node never took are still
+        // found two rings back, with their first owner. Not one key from the origin.
         c.dns.set(NAME, [HOSTS[0]!, HOSTS[2]!]);
         await Promise.all([a, added].map((n) => n.cluster!.refresh()));
-        const left = keys.filter((key) => ring.owner(key) === b.cluster!.self);
         const after = new Ring(urls(c.port, [HOSTS[0]!, HOSTS[2]!]));
-        const loadsBefore = keys.map((key) => c.origin.count(key));
-        for (const key of left) {
+        for (const key of keys) {
           const owner = after.owner(key) === a.cluster!.self ? a : added;
           assert.equal((await request(`${owner.url}/${key}`)).status, 200);
         }
-        assert.deepEqual(keys.map((key) => c.origin.count(key)), loadsBefore, "no key of the node that left is fetched from the origin again");
-        assert.ok(a.group.stats.handovers + added.group.stats.handovers >= moved.length + left.length);
+        assert.deepEqual(keys.filter((key) => c.origin.count(key) > 1), [], 'no key is fetched from the origin again');
+        const left = keys.filter((key) => ring.owner(key) === b.cluster!.self);
+        assert.equal(a.group.stats.handovers + added.group.stats.handovers, moved.length + left.length);
       }
     } finally {
       await Promise.all(nodes.map((n) => n.close()));

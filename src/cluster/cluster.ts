@@ -43,7 +43,7 @@ export class Cluster extends EventEmitter {
   readonly #intervalMs: number;
   #ring: Ring;
   /** The ring before the last change, until its hand-over grace period ends (ms since epoch). */
-  #previous: { ring: Ring; until: number } | undefined;
+  #previous: Array<{ ring: Ring; until: number }> = [];
   readonly #handoverGraceMs: number;
   #timer: NodeJS.Timeout | undefined;
   /** The last resolution queued (never rejects: failures are logged and the ring kept). */
@@ -73,7 +73,7 @@ export class Cluster extends EventEmitter {
     if (config.peersDns !== undefined) {
       this.#discovery = new DnsDiscovery({ ...config.peersDns, servers: config.dnsServers, workers: config.workers });
     }
-    this.picker = new PeerPicker({ self: this.self, peers, health: this.health, ring: () => this.#ring, previousRing: () => this.#previousRing() });
+    this.picker = new PeerPicker({ self: this.self, peers, health: this.health, ring: () => this.#ring, previousRings: () => this.#previousRings() });
   }
 
   /** Joins: static members at once; with DNS, after the first resolution (or alone if it fails). Starts probing. */
@@ -89,13 +89,23 @@ export class Cluster extends EventEmitter {
     return cluster;
   }
 
-  /** The ring before the last membership change, while the hand-over grace period lasts. */
-  #previousRing(): Ring | undefined {
-    if (this.#previous === undefined) return undefined;
-    if (Date.now() < this.#previous.until) return this.#previous.ring;
-    this.#previous = undefined;
-    this.health.setMembers(this.#ring.nodes.filter((n) => n !== this.self));
-    return undefined;
+  /**
+   * The rings before the last membership changes whose hand-over grace period lasts, newest
+   * first: a key that moved twice (a node added, then another removed) may still sit with the
+   * owner it had two rings ago.
+   */
+  #previousRings(): readonly Ring[] {
+    const now = Date.now();
+    if (this.#previous.some((p) => p.until <= now)) {
+      this.#previous = this.#previous.filter((p) => p.until > now);
+      this.health.setMembers(this.#known(this.#ring).filter((n) => n !== this.self));
+    }
+    return this.#previous.map((p) => p.ring);
+  }
+
+  /** Members of `ring` and of the previous rings still in their grace period. */
+  #known(ring: Ring): string[] {
+    return [...new Set([...ring.nodes, ...this.#previous.flatMap((p) => p.ring.nodes)])];
   }
 
   /** The members, self included, sorted. */
@@ -147,12 +157,12 @@ export class Cluster extends EventEmitter {
     if (this.#handoverGraceMs > 0) {
       const joining = this.#ring.nodes.length === 1 && this.#discovery !== undefined;
       const before = joining ? new Ring(next.nodes.filter((n) => n !== this.self)) : this.#ring;
-      if (before.nodes.some((n) => n !== this.self)) this.#previous = { ring: before, until: Date.now() + this.#handoverGraceMs };
+      if (before.nodes.some((n) => n !== this.self)) this.#previous.unshift({ ring: before, until: Date.now() + this.#handoverGraceMs });
     }
-    const known = new Set([...next.nodes, ...(this.#previous?.ring.nodes ?? [])]);
-    await this.auth.allowPeers([...known]);
+    const known = this.#known(next);
+    await this.auth.allowPeers(known);
     this.#ring = next;
-    this.health.setMembers([...known].filter((n) => n !== this.self));
+    this.health.setMembers(known.filter((n) => n !== this.self));
     this.#log.info({ event: 'cluster', self: this.self, members: next.nodes, added, removed });
     this.emit('members', next.nodes);
   }

@@ -17,7 +17,7 @@ export interface PeerPickerOptions {
   /** The current ring; a function so membership changes apply to the next load. */
   readonly ring: () => Ring;
   /** The ring before the last membership change, while its hand-over grace period lasts. */
-  readonly previousRing: () => Ring | undefined;
+  readonly previousRings: () => readonly Ring[];
 }
 
 export class PeerPicker implements GroupPeerPicker {
@@ -41,10 +41,14 @@ export class PeerPicker implements GroupPeerPicker {
     return this.#options.peers.get(peer, key, options);
   }
 
+  /** The newest previous ring's owner of key that is another member, not its current owner, and up. */
   previousOwner(key: string): string | undefined {
-    const previous = this.#options.previousRing()?.owner(key);
-    if (previous === undefined || previous === this.#options.self || previous === this.owner(key)) return undefined;
-    return this.#options.health.isUp(previous) ? previous : undefined;
+    const current = this.owner(key);
+    for (const ring of this.#options.previousRings()) {
+      const previous = ring.owner(key);
+      if (previous !== undefined && previous !== this.#options.self && previous !== current && this.#options.health.isUp(previous)) return previous;
+    }
+    return undefined;
   }
 
   fetchCached(peer: string, key: string, options: Pick<OriginGetOptions, 'signal'>): Promise<OriginObject | null> {
