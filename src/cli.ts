@@ -5,9 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { envName, OPTIONS, readConfigFile, resolveConfig, type RawOptions } from './config.js';
+import { envName, OPTIONS, readConfigFile, resolveConfig, type Config, type RawOptions } from './config.js';
 import { serve } from './commands/serve.js';
 import { get } from './commands/get.js';
+import { health } from './commands/health.js';
 import { demo, DEMO_FLAGS, resolveDemoFlags } from './commands/demo.js';
 import { ConfigError } from './errors.js';
 
@@ -32,24 +33,39 @@ const program = new Command()
   .version(pkg.version)
   .exitOverride();
 
-const serveCommand = program
-  .command('serve')
-  .description('Run an edge node. Every option can also be set as an env var; flags win.');
-for (const spec of OPTIONS) {
-  const def = spec.default === undefined ? 'unset' : spec.name === 'origin' ? 'the bundled sample origin' : spec.default === '' ? 'none' : spec.default;
-  const flags = `--${spec.name}${'arg' in spec ? ' ' + spec.arg : ''}`;
-  const description = `${spec.description} [default: ${def}] [env: ${envName(spec.name)}]`;
-  // A repeated flag adds to the list (--immutable a/** --immutable b/**), as a comma list would.
-  if ('repeatable' in spec && spec.repeatable) serveCommand.option(flags, description, (value: string, previous?: string) => (previous === undefined ? value : `${previous},${value}`));
-  else serveCommand.option(flags, description);
+/** serve's options on `command`: every option of the table, and --config. */
+function addServeOptions(command: Command): Command {
+  for (const spec of OPTIONS) {
+    const def = spec.default === undefined ? 'unset' : spec.name === 'origin' ? 'the bundled sample origin' : spec.default === '' ? 'none' : spec.default;
+    const flags = `--${spec.name}${'arg' in spec ? ' ' + spec.arg : ''}`;
+    const description = `${spec.description} [default: ${def}] [env: ${envName(spec.name)}]`;
+    // A repeated flag adds to the list (--immutable a/** --immutable b/**), as a comma list would.
+    if ('repeatable' in spec && spec.repeatable) command.option(flags, description, (value: string, previous?: string) => (previous === undefined ? value : `${previous},${value}`));
+    else command.option(flags, description);
+  }
+  return command.option('--config <file>', `A JSON file of options keyed by flag name, e.g. {"cache-size": "1GiB"}; flags and env vars win over it. [env: HASHEDGE_CONFIG]`);
 }
-serveCommand.option('--config <file>', `A JSON file of options keyed by flag name, e.g. {"cache-size": "1GiB"}; flags and env vars win over it. [env: HASHEDGE_CONFIG]`);
-serveCommand.action(async (opts: Record<string, string | boolean | undefined>) => {
+
+/** The Config that serve's options, the environment and the config file give. */
+function configFrom(opts: Record<string, string | boolean | undefined>): Config {
   const raw: Record<string, string | boolean | undefined> = {};
   for (const spec of OPTIONS) raw[spec.name] = opts[camel(spec.name)];
   const configPath = (opts.config as string | undefined) ?? (process.env.HASHEDGE_CONFIG || undefined);
   const file = configPath === undefined ? undefined : readConfigFile(configPath);
-  await serve(resolveConfig(raw as RawOptions, process.env, file));
+  return resolveConfig(raw as RawOptions, process.env, file);
+}
+
+addServeOptions(program.command('serve').description('Run an edge node. Every option can also be set as an env var; flags win.')).action(async (opts: Record<string, string | boolean | undefined>) => {
+  await serve(configFrom(opts));
+});
+
+// The container's HEALTHCHECK: the same options as serve, so the port is found however it was set.
+addServeOptions(
+  program
+    .command('health')
+    .description("Ask the node on this machine for its liveness route (the admin port with --admin-port, else --port); exit 0 if it answers 200, else 1. Takes serve's options, env vars and --config, to find the port as serve does."),
+).action(async (opts: Record<string, string | boolean | undefined>) => {
+  if (!(await health(configFrom(opts)))) process.exitCode = 1;
 });
 
 const demoCommand = program

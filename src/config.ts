@@ -26,6 +26,14 @@ export type { LogLevel } from './log.js';
 export interface Config {
   readonly port: number;
   readonly host: string;
+  /**
+   * The admin listener's port (--admin-port): /metrics, /_hashedge/* and the peer route move
+   * there, and the public port serves assets and the two health routes only. Unset: one port
+   * serves everything (the default, as before).
+   */
+  readonly adminPort: number | undefined;
+  /** The admin listener's address; --host when not given. */
+  readonly adminHost: string;
   readonly origin: OriginSpec;
   readonly s3Endpoint: string | undefined;
   readonly s3Region: string;
@@ -239,6 +247,8 @@ function option<K extends keyof Config>(spec: OptionSpec<K>): OptionSpec<K> {
 export const OPTIONS = [
   option({ key: 'port', name: 'port', arg: '<port>', default: '8080', description: 'TCP port to listen on (0 picks a free one).', expected: 'an integer from 0 to 65535', parse: parseIntIn(0, 65535) }),
   option({ key: 'host', name: 'host', arg: '<address>', default: '0.0.0.0', description: 'Address to listen on.', expected: 'an IPv4 or IPv6 address, or localhost', parse: (t) => (isIP(t) || t === 'localhost' ? t : undefined) }),
+  option({ key: 'adminPort', name: 'admin-port', arg: '<port>', default: undefined, description: 'A second listener for /metrics, the status page and stats, purge, the health routes and, in a cluster, the peer route; the public --port then serves assets and /_hashedge/health/{ready,live} only (404 for every other /_hashedge/ path and /metrics). In a cluster, members are named by this port (--self, --peers, --peers-dns). Unset: --port serves everything.', expected: 'an integer from 0 to 65535', parse: parseIntIn(0, 65535) }),
+  option({ key: 'adminHost', name: 'admin-host', arg: '<address>', default: undefined, description: 'Address the --admin-port listener binds (default: --host). 127.0.0.1 keeps it to this machine, which a cluster cannot use: its members reach each other there.', expected: 'an IPv4 or IPv6 address, or localhost', parse: (t) => (isIP(t) || t === 'localhost' ? t : undefined) }),
   option({ key: 'origin', name: 'origin', arg: '<dir-or-s3-url>', default: DEFAULT_SAMPLE_ORIGIN, description: 'Where assets live: a directory, or s3://bucket/prefix. The default is the bundled sample origin.', expected: 'a directory path or s3://bucket/prefix', parse: parseOrigin }),
   option({ key: 's3Endpoint', name: 's3-endpoint', arg: '<url>', default: undefined, description: 'S3 API endpoint for S3-compatible stores (MinIO, Ceph, R2); AWS when unset. Credentials come from the standard AWS chain.', expected: 'an http(s) URL', parse: parseUrl }),
   option({ key: 's3Region', name: 's3-region', arg: '<region>', default: 'us-east-1', description: 'S3 region.', expected: 'a region name like eu-west-1', parse: (t) => (/^[a-z0-9-]{2,32}$/.test(t) ? t : undefined) }),
@@ -353,10 +363,11 @@ export function resolveConfig(flags: RawOptions = {}, env: Readonly<Record<strin
     }
     out[spec.key] = value;
   }
+  out['adminHost'] ??= out['host'];
   if (out['selfAddress'] !== undefined) {
     if (out['self'] !== undefined) throw new ConfigError('--self and --self-address: give one, not both.');
     const dns = out['peersDns'] as Config['peersDns'];
-    out['self'] = memberUrlOf(out['selfAddress'] as string, dns?.port ?? (out['port'] as number));
+    out['self'] = memberUrlOf(out['selfAddress'] as string, dns?.port ?? (out['adminPort'] as number | undefined) ?? (out['port'] as number));
   }
   const config = out as unknown as Config;
   if (config.maxObjectSize > config.cacheSize) {
@@ -388,6 +399,17 @@ export function resolveConfig(flags: RawOptions = {}, env: Readonly<Record<strin
       throw new ConfigError(`--self: with --peers-dns, expected http://<this node's IP>:${config.peersDns.port} (as the DNS records give it; in Kubernetes the pod IP), got ${JSON.stringify(config.self)}.`);
     }
   }
+  if (config.adminPort !== undefined && config.adminPort !== 0 && config.adminPort === config.port) {
+    throw new ConfigError(`--admin-port ${config.adminPort} is --port: give the admin listener a port of its own.`);
+  }
+  if (config.adminPort !== undefined && config.adminPort !== 0 && config.self !== undefined) {
+    // Members reach each other on the admin listener (the peer route, probes, purge): a node is
+    // named by its admin URL. A public URL here would make every peer request a 404.
+    const port = Number(new URL(config.self).port || (config.self.startsWith('https:') ? 443 : 80));
+    if (port !== config.adminPort) {
+      throw new ConfigError(`--self ${config.self}: with --admin-port, members are named by their admin URL (the peer route is there), so expected port ${config.adminPort}; name every member in --peers or --peers-dns by its admin port too.`);
+    }
+  }
   if (config.peersDnsInterval < 1000) throw new ConfigError('--peers-dns-interval: expected at least 1s.');
   if (config.workers > 1) checkWorkers(config);
   return Object.freeze(config);
@@ -404,6 +426,9 @@ function checkWorkers(config: Config): void {
     const self = new URL(config.self);
     const port = Number(self.port || (self.protocol === 'https:' ? 443 : 80));
     if (port + config.workers > 65535) throw new ConfigError(`--workers ${config.workers} with --self ${config.self}: worker peer ports ${port + 1}-${port + config.workers} exceed 65535.`);
+    if (config.adminPort !== undefined && config.port > port && config.port <= port + config.workers) {
+      throw new ConfigError(`--workers ${config.workers} with --self ${config.self}: worker peer ports ${port + 1}-${port + config.workers} include --port ${config.port}.`);
+    }
   }
 }
 

@@ -7,7 +7,7 @@ import { ImmutabilityPolicy } from './asset/immutability.js';
 import { ManifestEvidence } from './asset/manifest-evidence.js';
 import { Group } from './cache/group.js';
 import type { Config } from './config.js';
-import { createEdgeServer, listenAddress, type ServerTimeouts } from './http/server.js';
+import { createEdgeServers, listenAddress, type ServerTimeouts } from './http/server.js';
 import { trackConnections } from './http/drain.js';
 import { createLogger, silentLogger, type Logger } from './log.js';
 import { createOrigin } from './origin/create.js';
@@ -29,6 +29,14 @@ export interface Edge {
   readonly url: string;
   readonly port: number;
   readonly server: Server;
+  /**
+   * The admin listener's base URL with --admin-port (/metrics, /_hashedge/*, the peer route);
+   * undefined without it (then `url` serves those too).
+   */
+  readonly adminUrl: string | undefined;
+  readonly adminPort: number | undefined;
+  /** The admin listener's server with --admin-port. */
+  readonly adminServer: Server | undefined;
   readonly group: Group;
   /** What the origin's build manifests list as immutable (re-read every 30 s). */
   readonly manifests: ManifestEvidence;
@@ -123,23 +131,36 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   const traffic = new Traffic();
   const clusterStatus = () => (cluster ? { self: cluster.self, members: cluster.status() } : null);
   metrics = new Metrics({ group, traffic, clusterStatus, isReady, ...(deps.scrapeMetrics ? { scrape: deps.scrapeMetrics } : {}) });
-  const server = createEdgeServer({ config, group, immutability, manifestsRead: manifests.firstRead, ...(peerRoute ? { peerRoute } : {}), ...(deps.worker ? { worker: deps.worker } : {}), originDescription: origin.description, isReady, isStopping: () => stopping, traffic, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
+  const { server, admin: adminServer } = createEdgeServers({ config, group, immutability, manifestsRead: manifests.firstRead, ...(peerRoute ? { peerRoute } : {}), ...(deps.worker ? { worker: deps.worker } : {}), originDescription: origin.description, isReady, isStopping: () => stopping, traffic, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
+  const listen = (srv: Server, port: number, host: string) =>
+    new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(port, host, () => {
+        srv.off('error', reject);
+        resolve();
+      });
     });
-  });
+  await listen(server, config.port, config.host);
+  if (adminServer !== undefined) {
+    try {
+      await listen(adminServer, config.adminPort!, config.adminHost);
+    } catch (err) {
+      server.close();
+      throw err;
+    }
+  }
   const { port } = listenAddress(server);
-  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
+  const hostOf = (address: string) => (address === '0.0.0.0' || address === '::' ? 'localhost' : address.includes(':') ? `[${address}]` : address);
+  const adminPort = adminServer === undefined ? undefined : listenAddress(adminServer).port;
+  const adminUrl = adminPort === undefined ? undefined : `http://${hostOf(config.adminHost)}:${adminPort}`;
 
   const connections = trackConnections(server);
+  const adminConnections = adminServer === undefined ? undefined : trackConnections(adminServer);
 
   let closing: Promise<void> | undefined;
   let shuttingDown: Promise<void> | undefined;
   let lameDuck: { timer: NodeJS.Timeout; end: () => void } | undefined;
-  url = `http://${host}:${port}`;
+  url = `http://${hostOf(config.host)}:${port}`;
   const close = () => {
     stopping = true;
     if (lameDuck !== undefined) {
@@ -150,10 +171,12 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
       clearTimeout(probeTimer);
       manifests.stop();
       log.info({ event: 'draining', timeoutMs: config.shutdownTimeout });
-      const drained = connections.drain();
+      // Both listeners drain alike: a peer's or a scrape's response in flight is sent too.
+      const drained = Promise.all([connections.drain(), adminConnections?.drain()]);
       const grace = setTimeout(() => {
-        log.warn({ event: 'shutdown_cut', connections: connections.open() });
+        log.warn({ event: 'shutdown_cut', connections: connections.open() + (adminConnections?.open() ?? 0) });
         connections.cut();
+        adminConnections?.cut();
       }, config.shutdownTimeout);
       await drained;
       clearTimeout(grace);
@@ -166,6 +189,9 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
     url,
     port,
     server,
+    adminUrl,
+    adminPort,
+    adminServer,
     group,
     manifests,
     traffic,

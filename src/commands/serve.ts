@@ -16,7 +16,7 @@ export async function serve(config: Config): Promise<void> {
     const { default: cluster } = await import('node:cluster');
     if (cluster.isPrimary) {
       const { runPrimary } = await import('../workers/primary.js');
-      runPrimary(config, log, { announce: (url, origin) => void announce(config, url, `origin ${origin}, ${config.workers} workers`) });
+      runPrimary(config, log, { announce: (url, origin, adminUrl) => void announce(config, url, `origin ${origin}, ${config.workers} workers`, adminUrl) });
     } else {
       const { runWorker } = await import('../workers/worker.js');
       await runWorker(config, log);
@@ -25,7 +25,7 @@ export async function serve(config: Config): Promise<void> {
   }
   const edge = await startEdge(config, { log });
   log.info({ event: 'listening', url: edge.url, origin: edge.origin.description, cacheSize: config.cacheSize });
-  await announce(config, edge.url, `origin ${edge.origin.description}`);
+  await announce(config, edge.url, `origin ${edge.origin.description}`, edge.adminUrl);
 
   const shutdown = (signal: string) => {
     log.info({ event: 'shutdown', signal, delayMs: config.shutdownDelay, timeoutMs: config.shutdownTimeout });
@@ -42,11 +42,11 @@ export async function serve(config: Config): Promise<void> {
 }
 
 /** The start-up lines (tests and the demo wait for the first). */
-async function announce(config: Config, url: string, about: string): Promise<void> {
+async function announce(config: Config, url: string, about: string, adminUrl: string | undefined): Promise<void> {
   const example = await exampleAssetPath(config);
   process.stdout.write(`hashedge edge listening on ${url} (${about})\n`);
   if (example !== undefined) process.stdout.write(`Try: curl -i ${url}/${example}\n`);
-  process.stdout.write(`Status: ${url}/_hashedge/stats\n`);
+  process.stdout.write(`Status: ${adminUrl ?? url}/_hashedge/stats\n`);
 }
 
 /** The first asset of a disk origin's manifest.json (as `hashedge upload` writes it), if any. */

@@ -1,6 +1,11 @@
 /**
- * The node:http server of one edge node. Paths under /_hashedge/ go to the Express admin app;
+ * The node:http servers of one edge node. Paths under /_hashedge/ go to the Express admin app;
  * every other request takes the asset fast path, which never enters Express.
+ *
+ * One port (the default): that server answers everything. With --admin-port, two servers: the
+ * public one answers assets and the two health routes a load balancer checks, and 404 for every
+ * other /_hashedge/ path and /metrics; the admin one answers /metrics, /_hashedge/ (status
+ * page, stats, purge, health) and the peer route, and no assets.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { PEER_PATH } from '../cluster/peers.js';
@@ -16,10 +21,14 @@ import { createAdminApp, type WorkerIdentity } from './admin.js';
 import { createAssetHandler } from './asset.js';
 import { HeaderPolicy } from './headers.js';
 import { EdgeResponse } from './prepared-head.js';
+import { sendError } from './respond.js';
+import { EdgeError } from '../errors.js';
 
 export const ADMIN_PREFIX = '/_hashedge';
 /** Prometheus' conventional path (not a content-hashed name, so no asset can have it). */
 export const METRICS_PATH = '/metrics';
+/** What the public port still answers with --admin-port: a load balancer's health checks. */
+export const PUBLIC_HEALTH_PATHS: readonly string[] = ['/_hashedge/health/ready', '/_hashedge/health/live'];
 
 /** Timeouts of the listening socket. Slow clients cannot hold a connection open forever. */
 export const SERVER_TIMEOUTS = {
@@ -66,7 +75,15 @@ export interface EdgeServerOptions {
   readonly log: Logger;
 }
 
-export function createEdgeServer(options: EdgeServerOptions): Server {
+/** The servers of one node: `admin` only with --admin-port (else `server` answers everything). */
+export interface EdgeServers {
+  /** The public port: assets (and, without --admin-port, everything else). */
+  readonly server: Server;
+  /** The admin port's server (--admin-port): /metrics, /_hashedge/*, the peer route. */
+  readonly admin: Server | undefined;
+}
+
+export function createEdgeServers(options: EdgeServerOptions): EdgeServers {
   const { config, group, log } = options;
   const assets = createAssetHandler({
     group,
@@ -92,29 +109,63 @@ export function createEdgeServer(options: EdgeServerOptions): Server {
     log,
   });
   const timeouts: ServerTimeouts = { ...SERVER_TIMEOUTS, ...options.timeouts };
-  const server = createServer<typeof IncomingMessage, typeof EdgeResponse>(
-    {
-      ServerResponse: EdgeResponse,
-      keepAliveTimeout: timeouts.keepAliveTimeoutMs,
-      headersTimeout: timeouts.headersTimeoutMs,
-      requestTimeout: timeouts.requestTimeoutMs,
-      connectionsCheckingInterval: timeouts.checkIntervalMs,
-    },
-    (req, res) => {
+  const create = (handler: (req: IncomingMessage, res: EdgeResponse) => void): Server =>
+    createServer<typeof IncomingMessage, typeof EdgeResponse>(
+      {
+        ServerResponse: EdgeResponse,
+        keepAliveTimeout: timeouts.keepAliveTimeoutMs,
+        headersTimeout: timeouts.headersTimeoutMs,
+        requestTimeout: timeouts.requestTimeoutMs,
+        connectionsCheckingInterval: timeouts.checkIntervalMs,
+      },
+      handler,
+    );
+  const peerRoute = options.peerRoute;
+  const isPeer = (url: string) => peerRoute !== undefined && url.startsWith(PEER_PATH);
+
+  if (config.adminPort === undefined) {
+    // One port for everything, as before --admin-port existed.
+    const server = create((req, res) => {
       if (options.accessLog !== undefined) requestStarts.set(req, performance.now());
       const url = req.url ?? '/';
-      if (options.peerRoute !== undefined && url.startsWith(PEER_PATH)) {
-        options.peerRoute(req, res);
-      } else if (url === METRICS_PATH || url.startsWith(METRICS_PATH + '?')) {
-        admin(req, res);
-      } else if (url.startsWith(ADMIN_PREFIX) && (url.length === ADMIN_PREFIX.length || url.charCodeAt(ADMIN_PREFIX.length) === 47 /* / */ || url.charCodeAt(ADMIN_PREFIX.length) === 63 /* ? */)) {
-        admin(req, res);
-      } else {
-        assets(req, res);
-      }
-    },
-  );
-  return server;
+      if (isPeer(url)) peerRoute!(req, res);
+      else if (isMetricsPath(url) || isAdminPath(url)) admin(req, res);
+      else assets(req, res);
+    });
+    return { server, admin: undefined };
+  }
+  const server = create((req, res) => {
+    if (options.accessLog !== undefined) requestStarts.set(req, performance.now());
+    const url = req.url ?? '/';
+    if (isAdminPath(url)) {
+      if (PUBLIC_HEALTH_PATHS.includes(url.split('?', 1)[0]!)) admin(req, res);
+      else notHere(req, res);
+    } else if (isMetricsPath(url)) {
+      notHere(req, res);
+    } else {
+      assets(req, res);
+    }
+  });
+  // The admin app answers 404 for anything else, assets included.
+  const adminServer = create((req, res) => {
+    if (isPeer(req.url ?? '/')) peerRoute!(req, res);
+    else admin(req, res);
+  });
+  return { server, admin: adminServer };
+}
+
+function isMetricsPath(url: string): boolean {
+  return url === METRICS_PATH || url.startsWith(METRICS_PATH + '?');
+}
+
+function isAdminPath(url: string): boolean {
+  return url.startsWith(ADMIN_PREFIX) && (url.length === ADMIN_PREFIX.length || url.charCodeAt(ADMIN_PREFIX.length) === 47 /* / */ || url.charCodeAt(ADMIN_PREFIX.length) === 63 /* ? */);
+}
+
+/** An admin or peer path asked of the public port with --admin-port: as if it did not exist. */
+function notHere(req: IncomingMessage, res: ServerResponse): void {
+  req.resume();
+  sendError(res, new EdgeError('E_NOT_FOUND', 404, 'No such route.', { expose: true }), req.method === 'HEAD');
 }
 
 /** One JSON line per asset response, written when its status is decided (like nginx's $upstream_cache_status, with the cache result). */

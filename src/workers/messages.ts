@@ -48,7 +48,7 @@ export type ToWorker = Assign | Members | MetricsReply | RegistryRequest;
 export type ToPrimary =
   | { readonly type: 'hashedge:hello' }
   | { readonly type: 'hashedge:peer-listening'; readonly port: number }
-  | { readonly type: 'hashedge:listening'; readonly url: string; readonly origin: string }
+  | { readonly type: 'hashedge:listening'; readonly url: string; readonly adminUrl?: string; readonly origin: string }
   | { readonly type: 'hashedge:metrics-request'; readonly id: number }
   /** The worker's registry as prom-client's getMetricsAsJSON() gives it. */
   | { readonly type: 'hashedge:registry-reply'; readonly id: number; readonly metrics: unknown[] };

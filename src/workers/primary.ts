@@ -44,7 +44,7 @@ interface Slot {
 
 export interface PrimaryOptions {
   /** Called once, when every worker listens: print the start-up lines. */
-  readonly announce: (url: string, origin: string) => void;
+  readonly announce: (url: string, origin: string, adminUrl: string | undefined) => void;
 }
 
 export function runPrimary(config: Config, log: Logger, options: PrimaryOptions): void {
@@ -53,8 +53,9 @@ export function runPrimary(config: Config, log: Logger, options: PrimaryOptions)
   const selves = inCluster ? workerMembers(config.self!, n) : undefined;
   const slots: Slot[] = Array.from({ length: n }, (_, index) => ({
     index,
-    // Alone, the peer listeners are for this machine only; in a cluster other nodes reach them.
-    peerHost: inCluster ? config.host : '127.0.0.1',
+    // Alone, the peer listeners are for this machine only; in a cluster other nodes reach them
+    // (on the admin address with --admin-port: the peer route is an admin route then).
+    peerHost: inCluster ? (config.adminPort !== undefined ? config.adminHost : config.host) : '127.0.0.1',
     peerPort: selves ? Number(new URL(selves[index]!).port) : 0,
     self: selves?.[index],
     worker: undefined,
@@ -106,7 +107,7 @@ export function runPrimary(config: Config, log: Logger, options: PrimaryOptions)
         if (!announced && slots.every((s) => s.listening)) {
           announced = true;
           log.info({ event: 'listening', url: message.url, origin: message.origin, cacheSize: config.cacheSize, workers: n });
-          options.announce(message.url, message.origin);
+          options.announce(message.url, message.origin, message.adminUrl);
         }
         return;
       case 'hashedge:registry-reply':

@@ -20,9 +20,10 @@ export async function runWorker(config: Config, baseLog: Logger): Promise<void> 
   const workerConfig: Config = Object.freeze({ ...config, cacheSize: Math.floor(config.cacheSize / config.workers), self, peers: members, peerSecret: assign.peerSecret });
   const edge = await startEdge(workerConfig, { log, worker: { index: assign.index, pid: process.pid }, scrapeMetrics: askPrimaryForMetrics() });
   shareWithPrimary(edge.metrics.registry);
-  peers.attach(edge.server);
+  // The peer route is on the admin listener when there is one (--admin-port), else on the public one.
+  peers.attach(edge.adminServer ?? edge.server);
   log.info({ event: 'worker_listening', url: edge.url, self, pid: process.pid });
-  send({ type: 'hashedge:listening', url: edge.url, origin: edge.origin.description });
+  send({ type: 'hashedge:listening', url: edge.url, ...(edge.adminUrl !== undefined ? { adminUrl: edge.adminUrl } : {}), origin: edge.origin.description });
 
   // The primary sends SIGTERM to each worker; a terminal's Ctrl-C sends SIGINT to all at once.
   let closing = false;
