@@ -285,6 +285,53 @@ describe('real processes', { concurrency: true }, () => {
     }
   });
 
+  test('--workers 2 with --admin-port: stats of both workers and the whole node\'s /metrics on the admin port, none on the public one', { timeout: 60_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hashedge-workers-'));
+    const key = 'assets/admin-0492830483.js';
+    await mkdir(join(dir, 'assets'));
+    await writeFile(join(dir, key), 'export default 1;');
+    const adminPort = await freePortRun(1);
+    const node = await startNode(['--workers', '2', '--origin', dir, '--cache-size', '64MiB', '--admin-port', String(adminPort)]);
+    const admin = `http://127.0.0.1:${adminPort}`;
+    try {
+      for (let i = 0; i < 10; i++) assert.equal((await request(`${node.url}/${key}`)).status, 200);
+      for (const path of ['/metrics', '/_hashedge/stats', '/_hashedge/']) assert.equal((await request(`${node.url}${path}`)).status, 404, `${path} on the public port`);
+      assert.equal((await request(`${node.url}/_hashedge/health/ready`)).status, 200);
+      assert.equal((await workerPids(admin, 2)).size, 2, 'both workers answer stats on the shared admin port');
+      const text = await metrics(admin);
+      assert.equal(metricSum(text, 'hashedge_requests_total'), 10, 'the whole node');
+      assert.equal(metricSum(text, 'hashedge_origin_fetches_total'), 1, 'one load for the node: the workers reach each other');
+    } finally {
+      node.child.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('two nodes of two workers each on admin ports: members are http://h:(admin+1+i), and a cold key is loaded once in all', { timeout: 60_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hashedge-workers-'));
+    const key = 'assets/shared-admin-0492830483.bin';
+    await mkdir(join(dir, 'assets'));
+    await writeFile(join(dir, key), randomBytes(200_000));
+    const pa = await freePortRun(3);
+    const pb = await freePortRun(3, [pa, pa + 1, pa + 2]);
+    const peers = `http://127.0.0.1:${pa},http://127.0.0.1:${pb}`;
+    const common = ['--workers', '2', '--origin', dir, '--cache-size', '64MiB', '--peers', peers, '--peer-secret', 'a-long-enough-shared-secret'];
+    const started = await Promise.allSettled([pa, pb].map((port) => startNode([...common, '--admin-port', String(port), '--self', `http://127.0.0.1:${port}`])));
+    const nodes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    try {
+      for (const s of started) if (s.status === 'rejected') throw s.reason;
+      const results = await Promise.all(Array.from({ length: 40 }, (_, i) => request(`${nodes[i % 2]!.url}/${key}`)));
+      for (const res of results) assert.equal(res.status, 200);
+      const loads = await Promise.all([pa, pb].map(async (p) => metricSum(await metrics(`http://127.0.0.1:${p}`), 'hashedge_origin_fetches_total')));
+      assert.equal(loads[0]! + loads[1]!, 1, `origin loads per node: ${loads.join(', ')}`);
+      const members = (await stats(`http://127.0.0.1:${pa}`)) as Stats & { cluster: { members: Array<{ url: string }> } };
+      assert.deepEqual(members.cluster.members.map((m) => m.url), [pa + 1, pa + 2, pb + 1, pb + 2].map((p) => `http://127.0.0.1:${p}`).sort());
+    } finally {
+      for (const n of nodes) n.child.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a node whose workers cannot start (port taken) stops with exit code 1 and says why, instead of restarting them', async () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
