@@ -24,9 +24,15 @@ COPY sample ./sample
 COPY public ./public
 # The image's own unprivileged user; nothing in /app is writable by it.
 USER node
+# 8080: assets (and everything, unless HASHEDGE_ADMIN_PORT is set); the admin port, when set,
+# is yours to publish to a private network only.
 EXPOSE 8080
+# `hashedge health` resolves the options as serve does (HASHEDGE_* env vars, HASHEDGE_CONFIG)
+# and asks the liveness route on the admin port if one is set, else on the port. Flags given
+# to serve on `docker run` do not reach it: configure the image by env or config file, or give
+# the same flags to --health-cmd.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HASHEDGE_PORT || 8080) + '/_hashedge/health/live').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "dist/cli.js", "health"]
 # Configure with HASHEDGE_* env vars or HASHEDGE_CONFIG=/path/to/file.json (see README).
 # SIGTERM: readiness 503 for --shutdown-delay (5s) while still serving, then the responses in
 # flight are sent (--shutdown-timeout, 10s): give `docker stop -t` / a grace period above 15 s.

@@ -8,8 +8,11 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
 import { envName, OPTIONS, resolveConfig } from '../src/config.js';
+import { PUBLIC_HEALTH_PATHS } from '../src/http/server.js';
 import { startTestEdge } from './helpers/edge.js';
+import { freePort } from './helpers/cluster.js';
 import { request } from './helpers/http.js';
+import { runCli } from './helpers/cli.js';
 
 const read = (path: string) => readFile(new URL(`../${path}`, import.meta.url), 'utf8');
 const OPTION_ENVS = new Set(OPTIONS.map((spec) => envName(spec.name)));
@@ -18,8 +21,8 @@ interface EnvVar { name: string; value?: string; valueFrom?: unknown }
 interface Container {
   ports: Array<{ name: string; containerPort: number }>;
   env: EnvVar[];
-  readinessProbe: { httpGet: { path: string }; periodSeconds: number; failureThreshold: number };
-  livenessProbe: { httpGet: { path: string } };
+  readinessProbe: { httpGet: { path: string; port: string | number }; periodSeconds: number; failureThreshold: number };
+  livenessProbe: { httpGet: { path: string; port: string | number } };
   lifecycle?: { preStop?: { exec?: { command: string[] } } };
 }
 
@@ -44,11 +47,44 @@ test('deploy/kubernetes.yaml: its HASHEDGE_* settings are options that validate 
     if (v.name.startsWith('HASHEDGE_')) assert.ok(OPTION_ENVS.has(v.name), `${v.name} is not a hashedge option`);
   }
   const config = resolveConfig({}, env);
-  assert.equal(config.self, 'http://10.1.2.3:8080');
+  // Members are named by their admin address: the peer route is there.
+  assert.equal(config.adminPort, 9080);
+  assert.equal(config.self, 'http://10.1.2.3:9080');
   // The same manifest on an IPv6 cluster: the pod IP goes in brackets.
-  assert.equal(resolveConfig({}, { ...env, HASHEDGE_SELF_ADDRESS: 'fd00:10:244::7' }).self, 'http://[fd00:10:244::7]:8080');
-  assert.deepEqual(config.peersDns, { name: 'hashedge-peers.default.svc.cluster.local', port: 8080 });
-  assert.equal(container.ports[0]!.containerPort, config.port);
+  assert.equal(resolveConfig({}, { ...env, HASHEDGE_SELF_ADDRESS: 'fd00:10:244::7' }).self, 'http://[fd00:10:244::7]:9080');
+  assert.deepEqual(config.peersDns, { name: 'hashedge-peers.default.svc.cluster.local', port: 9080 });
+  const portNamed = new Map(container.ports.map((p) => [p.name, p.containerPort]));
+  assert.equal(portNamed.get('http'), config.port);
+  assert.equal(portNamed.get('admin'), config.adminPort);
+  const containerPort = (port: string | number) => (typeof port === 'number' ? port : portNamed.get(port));
+
+  // Prometheus scrapes each pod on the admin port.
+  const annotations = (deployment.spec.template.metadata as { annotations: Record<string, string> }).annotations;
+  assert.equal(annotations['prometheus.io/scrape'], 'true');
+  assert.equal(annotations['prometheus.io/path'], '/metrics');
+  assert.equal(Number(annotations['prometheus.io/port']), config.adminPort);
+  for (const d of docs) assert.ok(!(d.kind === 'Service' && (d.metadata as { annotations?: Record<string, string> }).annotations?.['prometheus.io/port'] !== undefined), 'no Service scrape annotation (through the load balancer a scrape reaches a random pod)');
+
+  // The public Service exposes the asset port only.
+  const publicServices = docs.filter((d) => d.kind === 'Service' && d.spec.type === 'LoadBalancer');
+  assert.equal(publicServices.length, 1);
+  for (const port of publicServices[0]!.spec.ports as Array<{ targetPort: string | number }>) assert.equal(containerPort(port.targetPort), config.port, 'the LoadBalancer reaches the asset port only');
+
+  // Only pods of the app may reach the admin port: every ingress rule that covers it (a rule
+  // without ports covers every port) names its sources, all pods of the app.
+  const policies = docs.filter((d) => d.kind === 'NetworkPolicy');
+  assert.equal(policies.length, 1, 'a NetworkPolicy');
+  const policy = policies[0]!.spec as { podSelector: { matchLabels: unknown }; policyTypes: string[]; ingress: Array<{ from?: Array<Record<string, unknown>>; ports?: Array<{ port: string | number }> }> };
+  assert.deepEqual(policy.podSelector.matchLabels, deployment.spec.selector.matchLabels);
+  assert.ok(policy.policyTypes.includes('Ingress'));
+  const covers = (rule: (typeof policy.ingress)[number], port: number) => rule.ports === undefined || rule.ports.some((p) => containerPort(p.port) === port);
+  const adminRules = policy.ingress.filter((rule) => covers(rule, config.adminPort!));
+  assert.ok(adminRules.length > 0, 'the members may reach each other');
+  for (const rule of adminRules) {
+    assert.ok(rule.from !== undefined && rule.from.length > 0, 'a rule covering the admin port names its sources');
+    for (const from of rule.from) assert.deepEqual(from, { podSelector: { matchLabels: deployment.spec.selector.matchLabels } }, 'only pods of the app');
+  }
+  assert.ok(policy.ingress.some((rule) => covers(rule, config.port) && rule.from === undefined), 'the asset port is open to all');
 
   // One pod at a time may be evicted, and pods prefer different machines.
   const pdb = docs.find((d) => d.kind === 'PodDisruptionBudget')!;
@@ -61,16 +97,21 @@ test('deploy/kubernetes.yaml: its HASHEDGE_* settings are options that validate 
   const headless = docs.find((d) => d.kind === 'Service' && d.spec.clusterIP === 'None')!;
   assert.ok(config.peersDns!.name.startsWith(`${headless.metadata.name}.`), 'HASHEDGE_PEERS_DNS names the headless Service');
   assert.equal(headless.spec.ports[0].port, config.peersDns!.port);
+  assert.equal(containerPort(headless.spec.ports[0].targetPort), config.adminPort, 'members reach each other on the admin port');
 
   const preStop = Number(container.lifecycle?.preStop?.exec?.command[1] ?? 0);
   assert.ok(pod.terminationGracePeriodSeconds > (config.shutdownDelay + config.shutdownTimeout) / 1000 + preStop, 'the grace period covers the lame-duck period and the drain');
   assert.ok(config.shutdownDelay / 1000 > container.readinessProbe.periodSeconds * container.readinessProbe.failureThreshold, 'readiness turns unready within the lame-duck period');
 
-  const node = await startTestEdge({});
+  // Each probe on the port it names, of a node with an admin port as the manifest runs it.
+  const node = await startTestEdge({ 'admin-port': '0' });
   try {
     // Ready may still be 503 for an instant after start (until the origin first answers).
     for (const probe of [container.readinessProbe, container.livenessProbe]) {
-      const res = await request(`${node.url}${probe.httpGet.path}`);
+      const port = containerPort(probe.httpGet.port);
+      assert.ok(port === config.port || port === config.adminPort, `probe port ${probe.httpGet.port}`);
+      if (port === config.port) assert.ok(PUBLIC_HEALTH_PATHS.includes(probe.httpGet.path), `${probe.httpGet.path} is answered on the public port`);
+      const res = await request(`${port === config.port ? node.url : node.adminUrl}${probe.httpGet.path}`);
       assert.ok(res.status === 200 || (probe === container.readinessProbe && res.status === 503), `${probe.httpGet.path}: ${res.status}`);
       assert.match(JSON.parse(res.body.toString()).status, /^(live|ready|starting)$/);
     }
@@ -87,12 +128,43 @@ test('Dockerfile: the runtime image copies every file the package ships, runs di
   assert.match(runtime, /^USER node$/m);
   assert.match(runtime, new RegExp(`^CMD \\["node", "${pkg.bin.hashedge}", "serve"\\]$`, 'm'));
   assert.match(runtime, /^EXPOSE 8080$/m);
-  const route = /(\/_hashedge\/health\/\w+)/.exec(runtime)?.[1];
-  assert.ok(route, 'a HEALTHCHECK on a health route');
-  const node = await startTestEdge({});
+  // The health check is `hashedge health`, which resolves the options as serve does: not a
+  // port read from one env var (a port set by a flag's config file, or an admin port, would
+  // break it).
+  const check = /^HEALTHCHECK .*\\\n\s*CMD (\[.*\])$/m.exec(runtime);
+  assert.ok(check, 'a HEALTHCHECK in exec form');
+  const argv = JSON.parse(check[1]!) as string[];
+  assert.deepEqual(argv, ['node', pkg.bin.hashedge, 'health']);
+  assert.doesNotMatch(check[0], /HASHEDGE_PORT/);
+  // Run as the image runs it (src/cli.ts through tsx, which dist/cli.js is compiled from), with
+  // the image's env and the port set by each way the image can be configured.
+  const imageEnv = Object.fromEntries([...runtime.matchAll(/^\s*(?:ENV )?(\w+)=(\S+?)(?: \\)?$/gm)].map((m) => [m[1]!, m[2]!]));
+  assert.equal(imageEnv['HASHEDGE_PORT'], '8080');
+  const port = await freePort();
+  const adminPort = await freePort();
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = await mkdtemp(join(tmpdir(), 'hashedge-docker-'));
+  const file = join(dir, 'edge.json');
+  await writeFile(file, JSON.stringify({ port, 'admin-port': adminPort }));
+  const node = await startTestEdge({ port: String(port), 'admin-port': String(adminPort) });
+  const ways: Array<[string, Record<string, string>]> = [
+    ['HASHEDGE_PORT', { HASHEDGE_PORT: String(port) }],
+    ['HASHEDGE_PORT and HASHEDGE_ADMIN_PORT', { HASHEDGE_PORT: String(port), HASHEDGE_ADMIN_PORT: String(adminPort) }],
+    // The image sets HASHEDGE_PORT=8080, which wins over a config file's port: the admin port
+    // (which the file sets and nothing overrides) is then what is checked.
+    ['HASHEDGE_CONFIG', { HASHEDGE_CONFIG: file }],
+  ];
   try {
-    assert.equal((await request(`${node.url}${route}`)).status, 200);
+    for (const [how, env] of ways) {
+      const result = await runCli(argv.slice(2), { ...imageEnv, ...env });
+      assert.equal(result.code, 0, `${how}: ${result.stderr}`);
+    }
   } finally {
     await node.close();
   }
+  const down = await runCli(argv.slice(2), { ...imageEnv, HASHEDGE_PORT: String(port) });
+  assert.equal(down.code, 1, 'exit 1 when nothing answers');
+  await rm(dir, { recursive: true, force: true });
 });
