@@ -1,6 +1,8 @@
 // hashedge status page: polls ./stats (GET /_hashedge/stats) and renders it. Plain ES module,
 // no framework, no build step. Counters in the JSON are cumulative since the node started;
-// rates (requests/s, bytes/s) are the difference between two polls over the time between them.
+// rates (requests/s, bytes/s) are differences between the node's own per-second samples
+// (stats.history: the last minute at once, even for a page opened after a burst), or between
+// two polls when a node gives no history.
 // Any field may be missing (older node, single node): it shows as "—".
 //
 // Every number element has a data-testid and, once known, its raw value in data-value (the
@@ -191,14 +193,28 @@ function render(stats, now) {
     ? Object.values(byCache).reduce((sum, v) => sum + (num(v) ?? 0), 0)
     : undefined);
   const originErrors = num(counters.originErrors);
-  const sample = { t: now, requests, bytesSent, hit, assetRequests, originErrors, workerKey };
-  const previous = samples.at(-1);
-  // Another worker answered, or a counter went down (the node restarted behind the same URL):
-  // rates across the two would be wrong, so the history starts again.
-  if (previous && previous.workerKey !== workerKey) samples = [];
-  if (previous && ['requests', 'bytesSent', 'originErrors'].some((k) => sample[k] !== undefined && previous[k] !== undefined && sample[k] < previous[k])) samples = [];
-  samples.push(sample);
-  while (samples.length > 2 && samples[1].t <= now - WINDOW_MS) samples.shift();
+  const history = Array.isArray(stats.history?.samples) ? stats.history.samples : undefined;
+  const serverNow = num(stats.history?.now);
+  let end = now;
+  if (history !== undefined && history.length > 0 && serverNow !== undefined) {
+    // The node's own per-second history (the last minute even for a page opened after a
+    // burst), in the node's clock, ending with this answer's own counters.
+    end = serverNow;
+    samples = history
+      .filter((s) => num(s?.t) !== undefined && s.t >= serverNow - WINDOW_MS - 1000 && s.t < serverNow)
+      .map((s) => ({ t: s.t, requests: num(s.requests), bytesSent: num(s.bytesSent), hit: num(s.hit), assetRequests: num(s.requests), originErrors: num(s.originErrors), workerKey }));
+    samples.push({ t: serverNow, requests, bytesSent, hit, assetRequests, originErrors, workerKey });
+  } else {
+    // A node without history (an older one): rates from this page's own polls.
+    const sample = { t: now, requests, bytesSent, hit, assetRequests, originErrors, workerKey };
+    const previous = samples.at(-1);
+    // Another worker answered, or a counter went down (the node restarted behind the same URL):
+    // rates across the two would be wrong, so the history starts again.
+    if (previous && previous.workerKey !== workerKey) samples = [];
+    if (previous && ['requests', 'bytesSent', 'originErrors'].some((k) => sample[k] !== undefined && previous[k] !== undefined && sample[k] < previous[k])) samples = [];
+    samples.push(sample);
+    while (samples.length > 2 && samples[1].t <= now - WINDOW_MS) samples.shift();
+  }
 
   const rates = [];
   for (let i = 1; i < samples.length; i++) {
@@ -218,7 +234,7 @@ function render(stats, now) {
   const rpsValues = rates.map((r) => r.rps).filter((v) => v !== undefined);
   const peak = rpsValues.length ? Math.max(...rpsValues) : undefined;
   show('req-rate-peak', peak === undefined ? DASH : `${fmtRate(peak)}/s`, peak);
-  drawSparkline(rates, now);
+  drawSparkline(rates, end);
 
   show('requests-total', fmtInt(requests), requests);
   show('bytes-sent', fmtBytes(bytesSent), bytesSent);

@@ -15,6 +15,7 @@ import type { Origin } from './origin/origin.js';
 import { getWithTimeout } from './origin/timeout.js';
 import { Cluster } from './cluster/cluster.js';
 import { createPeerRoute } from './http/peer-route.js';
+import { History } from './stats/history.js';
 import { Traffic } from './stats/traffic.js';
 import { Metrics } from './stats/metrics.js';
 import type { WorkerIdentity } from './http/admin.js';
@@ -129,9 +130,11 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   const purge = { self: () => cluster?.self ?? url, peers: () => cluster?.members ?? [] };
   const accessLog = config.accessLog ? (deps.accessLog ?? createLogger('info', process.stdout)) : undefined;
   const traffic = new Traffic();
+  const history = new History({ read: () => ({ requests: traffic.requests, bytesSent: traffic.bytesSent, hit: traffic.toJSON().byCache.hit, originErrors: group.stats.originErrors }) });
+  history.start();
   const clusterStatus = () => (cluster ? { self: cluster.self, members: cluster.status() } : null);
   metrics = new Metrics({ group, traffic, clusterStatus, isReady, ...(deps.scrapeMetrics ? { scrape: deps.scrapeMetrics } : {}) });
-  const { server, admin: adminServer } = createEdgeServers({ config, group, immutability, manifestsRead: manifests.firstRead, ...(peerRoute ? { peerRoute } : {}), ...(deps.worker ? { worker: deps.worker } : {}), originDescription: origin.description, isReady, isStopping: () => stopping, traffic, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
+  const { server, admin: adminServer } = createEdgeServers({ config, group, immutability, manifestsRead: manifests.firstRead, ...(peerRoute ? { peerRoute } : {}), ...(deps.worker ? { worker: deps.worker } : {}), originDescription: origin.description, isReady, isStopping: () => stopping, traffic, history, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
   const listen = (srv: Server, port: number, host: string) =>
     new Promise<void>((resolve, reject) => {
       srv.once('error', reject);
@@ -170,6 +173,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
     closing ??= (async () => {
       clearTimeout(probeTimer);
       manifests.stop();
+      history.stop();
       log.info({ event: 'draining', timeoutMs: config.shutdownTimeout });
       // Both listeners drain alike: a peer's or a scrape's response in flight is sent too.
       const drained = Promise.all([connections.drain(), adminConnections?.drain()]);

@@ -191,6 +191,36 @@ test('the status page shows the numbers of /_hashedge/stats and follows traffic'
   }
 });
 
+test('a page opened after a burst shows it: the last minute comes from the node\'s own per-second history', { skip }, async () => {
+  const origin = new TestOrigin();
+  const key = 'assets/burst-1d18a1d220.js';
+  origin.put(key, 'export default 1;'.repeat(50), { contentType: 'text/javascript' });
+  const node = await startTestEdge({}, origin);
+  const page = await browser!.newPage();
+  try {
+    for (let i = 0; i < 40; i++) assert.equal((await request(`${node.url}/${key}`)).status, 200);
+    // The burst is over before the page exists; wait (on a condition, not a time) until the
+    // node's history has sampled it.
+    for (;;) {
+      const history = (JSON.parse((await request(`${node.url}/_hashedge/stats`)).body.toString()) as { history: { samples: Array<{ requests: number }> } }).history;
+      if (history.samples.some((s) => s.requests >= 40)) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const stats = JSON.parse((await request(`${node.url}/_hashedge/stats`)).body.toString()) as { history: { intervalMs: number; samples: Array<{ t: number; requests: number; hit: number }> } };
+    assert.equal(stats.history.intervalMs, 1000);
+    assert.ok(stats.history.samples.length <= 300);
+    await page.goto(`${node.url}${PAGE}`);
+    // The peak rate of the last minute is the burst's, though the page saw none of it.
+    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('[data-testid="req-rate-peak"]')?.dataset['value']) > 0, undefined, { polling: 50 });
+    const shown = await values(page, ['req-rate-peak', 'hit-ratio-recent']);
+    assert.ok(Number(shown['req-rate-peak']) > 0, `peak ${shown['req-rate-peak']}`);
+    assert.ok(Number(shown['hit-ratio-recent']) > 0.9, `hit ratio of the last minute ${shown['hit-ratio-recent']}`);
+  } finally {
+    await page.close();
+    await node.close();
+  }
+});
+
 test("with --workers 2 the status page says which worker answered, and shows that worker's numbers", { skip }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'hashedge-dashboard-workers-'));
   await writeFile(join(dir, 'app-1d18a1d220.js'), 'console.log("app");');

@@ -10,6 +10,7 @@ import type { Group } from '../cache/group.js';
 import { EdgeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createPurgeRouter, type PurgeOptions } from './purge.js';
+import type { History } from '../stats/history.js';
 import type { Traffic } from '../stats/traffic.js';
 import type { Metrics } from '../stats/metrics.js';
 import type { ClusterStatus } from '../cluster/cluster.js';
@@ -23,6 +24,8 @@ export interface AdminOptions {
   readonly isStopping?: () => boolean;
   readonly startedAt: number;
   readonly traffic: Traffic;
+  /** The counters' per-second history: /stats gives it, so the page has the last minute at once. */
+  readonly history?: History;
   readonly metrics: Metrics;
   readonly clusterStatus: () => ClusterStatus | null;
   readonly purge: Omit<PurgeOptions, 'group' | 'log'>;
@@ -81,6 +84,8 @@ export function createAdminApp(options: AdminOptions): express.Express {
       counters: { ...group.stats },
       cluster: options.clusterStatus(),
       topKeys: traffic.topKeys(10),
+      // Cumulative samples, one a second, oldest first; `now` is when this answer was made.
+      history: options.history ? { now: Date.now(), intervalMs: options.history.intervalMs, samples: options.history.samples() } : null,
     });
   });
 

@@ -15,6 +15,7 @@ import type { Group } from '../cache/group.js';
 import type { ClusterStatus } from '../cluster/cluster.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
+import type { History } from '../stats/history.js';
 import type { CacheResult, Traffic } from '../stats/traffic.js';
 import type { Metrics } from '../stats/metrics.js';
 import { createAdminApp, type WorkerIdentity } from './admin.js';
@@ -61,6 +62,8 @@ export interface EdgeServerOptions {
   /** Shutdown has started (readiness says so). */
   readonly isStopping?: () => boolean;
   readonly traffic: Traffic;
+  /** The counters' per-second history (stats/history.ts), for /_hashedge/stats. */
+  readonly history?: History;
   readonly metrics: Metrics;
   /** The cluster's members now, for the status page; null outside a cluster. */
   readonly clusterStatus: () => ClusterStatus | null;
@@ -101,6 +104,7 @@ export function createEdgeServers(options: EdgeServerOptions): EdgeServers {
     isReady: options.isReady,
     ...(options.isStopping ? { isStopping: options.isStopping } : {}),
     traffic: options.traffic,
+    ...(options.history ? { history: options.history } : {}),
     metrics: options.metrics,
     clusterStatus: options.clusterStatus,
     startedAt: Date.now(),
