@@ -64,6 +64,47 @@ test('a bad purge body is a 400 naming the problem, and purges nothing', async (
   }
 });
 
+test('a malformed purge body is 400 E_BAD_PURGE with a message saying what is wrong and what is expected', async () => {
+  const node = await startTestEdge({ 'admin-token': TOKEN }, new TestOrigin());
+  try {
+    const send = async (body: string) => {
+      const res = await fetch(`${node.url}/_hashedge/purge`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body });
+      return { status: res.status, body: (await res.json()) as { error: { code: string; message: string } } };
+    };
+    const cases: Array<[string, RegExp]> = [
+      ['{"keys": [', /^The body is not JSON .*"keys" \(a list of asset paths\) and\/or "prefix"/],
+      ['"assets/a.js"', /^Expected a JSON object with "keys"/],
+      ['{"keys": "assets/a-0492830483.js"}', /^"keys" must be a list of at most 10000 strings .*got a string of 22 characters/],
+      ['{"keys": [1, "a"]}', /^"keys" must be a list .*got a list of 2 \(number, string\)/],
+      ['{"prefix": 3}', /^"prefix" must be a non-empty string .*got a number/],
+      ['{}', /^Nothing to purge: expected a JSON object with "keys"/],
+      ['{"keys": ["../etc/passwd"]}', /^keys\[0\] is not a valid asset path/],
+    ];
+    for (const [body, message] of cases) {
+      const res = await send(body);
+      assert.equal(res.status, 400, body);
+      assert.equal(res.body.error.code, 'E_BAD_PURGE', body);
+      assert.match(res.body.error.message, message, body);
+    }
+  } finally {
+    await node.close();
+  }
+});
+
+test('another method than POST on the purge route is 405 with Allow: POST, not 404', async () => {
+  const node = await startTestEdge({ 'admin-token': TOKEN }, new TestOrigin());
+  try {
+    for (const method of ['GET', 'PUT', 'DELETE']) {
+      const res = await fetch(`${node.url}/_hashedge/purge`, { method });
+      assert.equal(res.status, 405, method);
+      assert.equal(res.headers.get('allow'), 'POST', method);
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'E_METHOD_NOT_ALLOWED');
+    }
+  } finally {
+    await node.close();
+  }
+});
+
 test('a purge sent to one node removes the key from every node of the cluster', async () => {
   const origin = new TestOrigin();
   const nodes = await startCluster(3, origin, { 'admin-token': TOKEN });

@@ -53,11 +53,23 @@ export function createPurgeRouter(options: PurgeOptions): express.Router {
       }
       next();
     },
-    express.json({ limit: '1mb', type: () => true }),
+    express.json({ limit: '1mb', strict: false, type: () => true }),
     (req: Request, res: Response, next: NextFunction) => {
       purge(req).then(({ status, body }) => res.status(status).json(body), next);
     },
+    // body-parser's own errors (not JSON, too large) say what is expected, as parsePurgeRequest does.
+    (err: unknown, _req: Request, _res: Response, next: NextFunction) => {
+      const type = (err as { type?: unknown }).type;
+      if (type === 'entity.parse.failed') return next(badPurge(`The body is not JSON (${(err as Error).message}): ${EXPECTED_BODY}`));
+      if (type === 'entity.too.large') return next(new EdgeError('E_BAD_PURGE', 413, `The body is over 1 MB: send at most ${MAX_PURGE_KEYS} keys per request.`, { expose: true }));
+      next(err);
+    },
   );
+  // Any other method: 405 naming the one there is, rather than the admin app's 404.
+  router.all(PURGE_PATH, (_req: Request, res: Response) => {
+    res.setHeader('allow', 'POST');
+    res.status(405).json({ error: { code: 'E_METHOD_NOT_ALLOWED', message: `${PURGE_PATH} takes POST only, with ${EXPECTED_BODY}` } });
+  });
   return router;
 
   async function purge(req: Request): Promise<{ status: number; body: object }> {
@@ -101,18 +113,25 @@ export function createPurgeRouter(options: PurgeOptions): express.Router {
   }
 }
 
+const EXPECTED_BODY = 'a JSON object with "keys" (a list of asset paths) and/or "prefix" (a string; "/" for everything), e.g. {"keys": ["assets/app-1d18a1d220.js"]}.';
+
+/** 400 E_BAD_PURGE; its message is shown to the client (it names only what the client sent). */
+function badPurge(message: string): EdgeError {
+  return new EdgeError('E_BAD_PURGE', 400, message, { expose: true });
+}
+
 /** Validates a purge body; keys are normalised exactly as a client's path would be. */
 function parsePurgeRequest(body: unknown): PurgeRequest {
-  const bad = (message: string) => new EdgeError('E_BAD_PURGE', 400, message);
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad('Expected a JSON object with "keys" and/or "prefix".');
+  const bad = badPurge;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad(`Expected ${EXPECTED_BODY}`);
   const { keys = [], prefix } = body as { keys?: unknown; prefix?: unknown };
   if (!Array.isArray(keys) || keys.length > MAX_PURGE_KEYS || !keys.every((k) => typeof k === 'string')) {
-    throw bad(`"keys" must be an array of at most ${MAX_PURGE_KEYS} strings.`);
+    throw bad(`"keys" must be a list of at most ${MAX_PURGE_KEYS} strings (asset paths), got ${describe(keys)}.`);
   }
   if (prefix !== undefined && (typeof prefix !== 'string' || prefix === '' || prefix.length > 2048 || /[\u0000-\u001f\u007f]/.test(prefix))) {
-    throw bad('"prefix" must be a non-empty string of at most 2048 printable characters ("/" for everything).');
+    throw bad(`"prefix" must be a non-empty string of at most 2048 printable characters ("/" for everything), got ${describe(prefix)}.`);
   }
-  if (keys.length === 0 && prefix === undefined) throw bad('Nothing to purge: give "keys" or "prefix".');
+  if (keys.length === 0 && prefix === undefined) throw bad(`Nothing to purge: expected ${EXPECTED_BODY}`);
   const normalised = (keys as string[]).map((key, i) => {
     try {
       return parseAssetPath(key.startsWith('/') ? key : `/${key}`).key;
@@ -121,4 +140,15 @@ function parsePurgeRequest(body: unknown): PurgeRequest {
     }
   });
   return { keys: normalised, prefix: prefix === undefined ? undefined : (prefix as string).replace(/^\/+/, '') };
+}
+
+/** What a rejected value was, without echoing it: its JSON type, and a list's size and item types. */
+function describe(value: unknown): string {
+  if (Array.isArray(value)) {
+    const types = [...new Set(value.map((v) => (v === null ? 'null' : Array.isArray(v) ? 'list' : typeof v)))];
+    return `a list of ${value.length}${types.length > 0 ? ` (${types.join(', ')})` : ''}`;
+  }
+  if (value === null) return 'null';
+  if (typeof value === 'string') return value === '' ? 'an empty string' : `a string of ${value.length} characters`;
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
