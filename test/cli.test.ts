@@ -44,6 +44,35 @@ test('`hashedge serve` on the sample origin prints a URL that serves a cached as
   }
 });
 
+test('the start-up lines name the status page and the JSON stats; with --workers each worker logs worker_listening once', async () => {
+  const child = hashedge(['serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'info', '--workers', '2', '--cache-size', '64MiB']);
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  const exited = once(child, 'exit') as Promise<[number | null]>;
+  try {
+    const lines: string[] = [];
+    for await (const line of createInterface({ input: child.stdout })) {
+      lines.push(line);
+      if (line.startsWith('Stats (JSON): ')) break;
+    }
+    const url = /listening on (\S+)/.exec(lines[0] ?? '')?.[1];
+    assert.ok(url, lines.join('\n'));
+    assert.ok(lines.includes(`Status page: ${url}/_hashedge/`), lines.join('\n'));
+    assert.ok(lines.includes(`Stats (JSON): ${url}/_hashedge/stats`), lines.join('\n'));
+    const page = await request(`${url}/_hashedge/`);
+    assert.equal(page.status, 200);
+    assert.match(String(page.headers['content-type']), /^text\/html/);
+    child.kill('SIGTERM');
+    const [code] = await exited;
+    assert.equal(code, 0, stderr);
+    const listening = stderr.split('\n').filter((l) => l.includes('"event":"worker_listening"'));
+    assert.equal(listening.length, 2, `one worker_listening per worker:\n${listening.join('\n')}`);
+    assert.deepEqual(new Set(listening.map((l) => (JSON.parse(l) as { worker: number }).worker)), new Set([0, 1]));
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
 test('--immutable and --mutable may be repeated: each adds globs (as a comma list would)', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'hashedge-cli-rules-'));
   await mkdir(join(dir, 'fonts'));
@@ -163,6 +192,17 @@ test('--help lists every option with its env var', async () => {
   for (const spec of OPTIONS) {
     assert.match(stdout, new RegExp(`--${spec.name}\\b`));
     assert.match(stdout, new RegExp(`HASHEDGE_${spec.name.toUpperCase().replace(/-/g, '_')}\\b`));
+  }
+});
+
+test('no --help shows an empty default: every [default: ...] of every command has a value', async () => {
+  for (const command of ['serve', 'upload', 'demo']) {
+    const { code, stdout } = await run([command, '--help']);
+    assert.equal(code, 0, command);
+    // --help wraps lines: read it as one.
+    const defaults = [...stdout.replace(/\s+/g, ' ').matchAll(/\[default:([^\]]*)\]/g)].map((m) => m[1]!);
+    assert.ok(defaults.length > 0, command);
+    for (const value of defaults) assert.match(value, /^ \S/, `${command} --help: [default:${value}]`);
   }
 });
 

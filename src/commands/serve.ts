@@ -46,7 +46,10 @@ async function announce(config: Config, url: string, about: string, adminUrl: st
   const example = await exampleAssetPath(config);
   process.stdout.write(`hashedge edge listening on ${url} (${about})\n`);
   if (example !== undefined) process.stdout.write(`Try: curl -i ${url}/${example}\n`);
-  process.stdout.write(`Status: ${adminUrl ?? url}/_hashedge/stats\n`);
+  process.stdout.write(`Status page: ${adminUrl ?? url}/_hashedge/
+`);
+  process.stdout.write(`Stats (JSON): ${adminUrl ?? url}/_hashedge/stats
+`);
 }
 
 /** The first asset of a disk origin's manifest.json (as `hashedge upload` writes it), if any. */

@@ -102,8 +102,8 @@ export function runPrimary(config: Config, log: Logger, options: PrimaryOptions)
         sendMembers();
         return;
       case 'hashedge:listening':
+        // The worker logged worker_listening itself (with its url and member): not again here.
         slot.listening = true;
-        log.info({ event: 'worker_listening', worker: slot.index, pid: worker.process.pid });
         if (!announced && slots.every((s) => s.listening)) {
           announced = true;
           log.info({ event: 'listening', url: message.url, origin: message.origin, cacheSize: config.cacheSize, workers: n });
