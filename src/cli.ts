@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { envName, OPTIONS, readConfigFile, resolveConfig, type Config, type RawOptions } from './config.js';
+import { cacheSizeWarning, envName, OPTIONS, readConfigFile, resolveConfig, type Config, type RawOptions } from './config.js';
 import { serve } from './commands/serve.js';
 import { get } from './commands/get.js';
 import { health } from './commands/health.js';
@@ -36,7 +36,7 @@ const program = new Command()
 /** serve's options on `command`: every option of the table, and --config. */
 function addServeOptions(command: Command): Command {
   for (const spec of OPTIONS) {
-    const def = spec.default === undefined ? 'unset' : spec.name === 'origin' ? 'the bundled sample origin' : spec.default === '' ? 'none' : spec.default;
+    const def = spec.default === undefined ? 'unset' : spec.name === 'origin' ? 'the bundled sample origin' : 'shownDefault' in spec ? spec.shownDefault : spec.default === '' ? 'none' : spec.default;
     const flags = `--${spec.name}${'arg' in spec ? ' ' + spec.arg : ''}`;
     const description = `${spec.description} [default: ${def}] [env: ${envName(spec.name)}]`;
     // A repeated flag adds to the list (--immutable a/** --immutable b/**), as a comma list would.
@@ -56,7 +56,13 @@ function configFrom(opts: Record<string, string | boolean | undefined>): Config 
 }
 
 addServeOptions(program.command('serve').description('Run an edge node. Every option can also be set as an env var; flags win.')).action(async (opts: Record<string, string | boolean | undefined>) => {
-  await serve(configFrom(opts));
+  const config = configFrom(opts);
+  // Once per node: a --workers node's workers run this file too.
+  if (config.workers === 1 || (await import('node:cluster')).default.isPrimary) {
+    const tooBig = cacheSizeWarning(config);
+    if (tooBig !== undefined) process.emitWarning(tooBig, { code: 'HASHEDGE_CACHE_OVER_MEMORY' });
+  }
+  await serve(config);
 });
 
 // The container's HEALTHCHECK: the same options as serve, so the port is found however it was set.

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isIP } from 'node:net';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { ConfigError } from './errors.js';
 import { PRESETS, splitGlobs, type PresetName } from './asset/immutability.js';
 import { parseDuration, parseSize } from './units.js';
@@ -110,6 +110,8 @@ export interface FlagSpec<Values, K extends keyof Values> {
   readonly arg?: string;
   /** Default as a user would type it, parsed by the same parser as user input; undefined: unset. */
   readonly default: string | undefined;
+  /** What --help and the README show as the default, when it is not simply `default` (derived from other options). */
+  readonly shownDefault?: string;
   readonly description: string;
   /** What a valid value looks like, for the error message. */
   readonly expected: string;
@@ -254,7 +256,7 @@ export const OPTIONS = [
   option({ key: 's3Region', name: 's3-region', arg: '<region>', default: 'us-east-1', description: 'S3 region.', expected: 'a region name like eu-west-1', parse: (t) => (/^[a-z0-9-]{2,32}$/.test(t) ? t : undefined) }),
   option({ key: 's3ForcePathStyle', name: 's3-force-path-style', default: 'false', description: 'Address the bucket as endpoint/bucket instead of bucket.endpoint (MinIO, Ceph).', expected: 'true or false', parse: parseBoolean }),
   option({ key: 'cacheSize', name: 'cache-size', arg: '<size>', default: '512MiB', description: 'Memory budget of the cache in bytes (units: KB, MB, GB, KiB, MiB, GiB), counting every encoded variant.', expected: 'a size like 512MB or 1GiB', parse: parseSize }),
-  option({ key: 'maxObjectSize', name: 'max-object-size', arg: '<size>', default: '32MiB', description: 'Larger objects stream from the origin to the client and are not cached.', expected: 'a size like 32MiB', parse: parseSize }),
+  option({ key: 'maxObjectSize', name: 'max-object-size', arg: '<size>', default: '32MiB', shownDefault: 'min(32MiB, --cache-size / 4)', description: "Larger objects stream from the origin to the client and are not cached. Unset, it follows --cache-size: 32MiB, or a quarter of --cache-size when that is less (and at most each worker's share with --workers); given, it must not exceed --cache-size.", expected: 'a size like 32MiB', parse: parseSize }),
   option({ key: 'originTimeout', name: 'origin-timeout', arg: '<duration>', default: '10s', description: 'How long the origin may take to answer, and to stay silent mid-body, before the request fails with 504.', expected: 'a duration like 1500ms or 10s', parse: parseDuration }),
   option({ key: 'negativeTtl', name: 'negative-ttl', arg: '<duration>', default: '10s', description: 'How long an origin 404 is remembered (0 disables).', expected: 'a duration like 10s', parse: parseDuration }),
   option({ key: 'originErrorTtl', name: 'origin-error-ttl', arg: '<duration>', default: '1s', description: 'How long a failed load (origin error or timeout, 502/504) is remembered per key and answered again without asking, so a failing origin sees about one request per key per interval, not one per client (0 disables).', expected: 'a duration like 1s', parse: parseDuration }),
@@ -334,6 +336,8 @@ export function readConfigFile(path: string): ConfigFile {
  */
 export function resolveConfig(flags: RawOptions = {}, env: Readonly<Record<string, string | undefined>> = {}, file?: ConfigFile): Config {
   const out: Record<string, unknown> = {};
+  /** Keys no flag, env var or file gave: their defaults. */
+  const defaulted = new Set<keyof Config>();
   for (const spec of OPTIONS) {
     const flag = flags[spec.name];
     const fromEnv = env[envName(spec.name)];
@@ -352,6 +356,7 @@ export function resolveConfig(flags: RawOptions = {}, env: Readonly<Record<strin
     } else {
       text = spec.default;
       source = `default of --${spec.name}`;
+      defaulted.add(spec.key);
     }
     if (text === undefined) {
       out[spec.key] = undefined;
@@ -369,9 +374,15 @@ export function resolveConfig(flags: RawOptions = {}, env: Readonly<Record<strin
     const dns = out['peersDns'] as Config['peersDns'];
     out['self'] = memberUrlOf(out['selfAddress'] as string, dns?.port ?? (out['adminPort'] as number | undefined) ?? (out['port'] as number));
   }
+  if (defaulted.has('maxObjectSize')) {
+    // Unset, it follows the cache: a small --cache-size alone is a valid configuration.
+    const cacheSize = out['cacheSize'] as number;
+    const share = Math.floor(cacheSize / (out['workers'] as number));
+    out['maxObjectSize'] = Math.min(out['maxObjectSize'] as number, Math.floor(cacheSize / 4), share);
+  }
   const config = out as unknown as Config;
   if (config.maxObjectSize > config.cacheSize) {
-    throw new ConfigError(`--max-object-size (${config.maxObjectSize} bytes) must not exceed --cache-size (${config.cacheSize} bytes).`);
+    throw new ConfigError(`--max-object-size (${config.maxObjectSize} bytes) must not exceed --cache-size (${config.cacheSize} bytes): lower --max-object-size, raise --cache-size, or leave --max-object-size unset (it then follows --cache-size).`);
   }
   if (config.cacheSize < 1024 * 1024) {
     throw new ConfigError(`--cache-size: expected at least 1MiB, got ${config.cacheSize} bytes.`);
@@ -437,8 +448,28 @@ export function renderOptionsMarkdown(): string {
   const rows = OPTIONS.map((spec) => {
     // A `|` inside a table cell, even in code, must be escaped (GitHub still shows it unescaped in code).
     const flag = `\`--${spec.name}${spec.arg ? ' ' + spec.arg.replace(/\|/g, '\\|') : ''}\``;
-    const def = spec.default === undefined ? '' : spec.key === 'origin' ? 'bundled `sample/`' : spec.default === '' ? 'none' : `\`${spec.default}\``;
+    const def = spec.default === undefined ? '' : spec.key === 'origin' ? 'bundled `sample/`' : 'shownDefault' in spec ? `\`${spec.shownDefault}\`` : spec.default === '' ? 'none' : `\`${spec.default}\``;
     return `| ${flag} | \`${envName(spec.name)}\` | ${def} | ${spec.description} |`;
   });
   return ['| flag | env | default | meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
+}
+
+/** The machine's memory as this process may use it: os.totalmem(), or the cgroup v2 limit when lower. */
+export function memoryLimit(readCgroupMax: () => string = () => readFileSync('/sys/fs/cgroup/memory.max', 'utf8')): { readonly bytes: number; readonly source: string } {
+  const total = { bytes: totalmem(), source: "the machine's memory" };
+  let text: string;
+  try {
+    text = readCgroupMax().trim();
+  } catch {
+    return total; // no cgroup v2 (macOS, cgroup v1): the machine's memory
+  }
+  const limit = /^\d+$/.test(text) ? Number(text) : undefined; // "max": no limit
+  return limit !== undefined && limit < total.bytes ? { bytes: limit, source: 'the cgroup memory limit (/sys/fs/cgroup/memory.max)' } : total;
+}
+
+/** A warning when --cache-size is more than the memory the process may have: it is not refused (swap, overcommit), but will not fit. */
+export function cacheSizeWarning(config: Pick<Config, 'cacheSize'>, memory: { readonly bytes: number; readonly source: string } = memoryLimit()): string | undefined {
+  if (config.cacheSize <= memory.bytes) return undefined;
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)}MiB`;
+  return `--cache-size ${mib(config.cacheSize)} is more than ${memory.source}, ${mib(memory.bytes)}: the process will be killed or swap before the cache is full. Set --cache-size well below it (Node needs ~100MiB more; see Memory in the README).`;
 }

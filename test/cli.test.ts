@@ -9,7 +9,7 @@ import { request as httpRequest } from 'node:http';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { OPTIONS } from '../src/config.js';
 import { request } from './helpers/http.js';
@@ -184,6 +184,36 @@ test('an invalid option stops start-up with exit code 2 and names the option', a
   assert.equal(code, 2);
   assert.match(stderr, /--cache-size: expected a size like 512MB or 1GiB, got "huge"/);
   assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+});
+
+test('--cache-size alone may be small (the max object size follows it); one over the memory starts with a coded warning', async () => {
+  const overMemory = String(Math.ceil((totalmem() * 2) / 2 ** 20)) + 'MiB';
+  for (const [size, warned] of [['32MB', false], [overMemory, true]] as const) {
+    const child = hashedge(['serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--cache-size', size]);
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += c));
+    const exited = once(child, 'exit') as Promise<[number | null]>;
+    try {
+      let url: string | undefined;
+      for await (const line of createInterface({ input: child.stdout })) {
+        url = /listening on (\S+)/.exec(line)?.[1];
+        if (url) break;
+      }
+      assert.ok(url, stderr);
+      const stats = JSON.parse((await request(`${url}/_hashedge/stats`)).body.toString()) as { cache: { budgetBytes: number; hot: { budgetBytes: number } } };
+      assert.ok(stats.cache.budgetBytes > 0);
+      child.kill('SIGTERM');
+      const [code] = await exited;
+      assert.equal(code, 0, stderr);
+      if (warned) assert.match(stderr, /\[HASHEDGE_CACHE_OVER_MEMORY\] Warning: --cache-size \d+MiB is more than (the machine's memory|the cgroup memory limit)/);
+      else assert.doesNotMatch(stderr, /HASHEDGE_CACHE_OVER_MEMORY|max-object-size/);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }
+  const explicit = await run(['serve', '--cache-size', '32MB', '--max-object-size', '64MB']);
+  assert.equal(explicit.code, 2);
+  assert.match(explicit.stderr, /--max-object-size \(64000000 bytes\) must not exceed --cache-size \(32000000 bytes\)/);
 });
 
 test('--help lists every option with its env var', async () => {

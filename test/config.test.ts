@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { readConfigFile, resolveConfig, renderOptionsMarkdown, OPTIONS, envName } from '../src/config.js';
+import { cacheSizeWarning, memoryLimit, readConfigFile, resolveConfig, renderOptionsMarkdown, OPTIONS, envName } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 import { parseDuration, parseSize } from '../src/units.js';
 
@@ -87,6 +87,32 @@ test('invalid values fail at start-up naming the option and what was expected', 
   for (const [flags, env, message] of cases) {
     assert.throws(() => resolveConfig(flags, env), (err: unknown) => err instanceof ConfigError && err.code === 'E_CONFIG' && message.test(err.message));
   }
+});
+
+test('--max-object-size unset follows --cache-size (min(32MiB, a quarter, a worker share)); given above --cache-size it is refused naming both', () => {
+  const MiB = 2 ** 20;
+  assert.equal(resolveConfig().maxObjectSize, 32 * MiB, 'default cache: 32MiB');
+  const small = resolveConfig({ 'cache-size': '32MB' });
+  assert.equal(small.maxObjectSize, Math.floor(32e6 / 4), '--cache-size 32MB alone starts');
+  assert.equal(resolveConfig({}, { HASHEDGE_CACHE_SIZE: '8MiB' }).maxObjectSize, 2 * MiB);
+  assert.equal(resolveConfig({ 'cache-size': '64MiB', workers: '8' }).maxObjectSize, 8 * MiB, 'at most a worker share');
+  assert.equal(resolveConfig({ 'cache-size': '32MB', 'max-object-size': '20MB' }).maxObjectSize, 20e6, 'given: as given');
+  assert.equal(resolveConfig({ 'cache-size': '32MB' }, { HASHEDGE_MAX_OBJECT_SIZE: '20MB' }).maxObjectSize, 20e6);
+  for (const [flags, env] of [[{ 'cache-size': '32MB', 'max-object-size': '33MB' }, {}], [{ 'cache-size': '32MB' }, { HASHEDGE_MAX_OBJECT_SIZE: '64MiB' }]] as const) {
+    assert.throws(() => resolveConfig(flags, env), (err: unknown) => err instanceof ConfigError && /^--max-object-size \(\d+ bytes\) must not exceed --cache-size \(32000000 bytes\)/.test(err.message));
+  }
+});
+
+test('a --cache-size over the memory the process may have is a warning, not an error; the cgroup limit counts when lower', () => {
+  const GiB = 2 ** 30;
+  const memory = { bytes: 2 * GiB, source: 'the test machine' };
+  assert.equal(cacheSizeWarning({ cacheSize: GiB }, memory), undefined);
+  assert.match(cacheSizeWarning({ cacheSize: 4 * GiB }, memory)!, /^--cache-size 4096MiB is more than the test machine, 2048MiB/);
+  assert.equal(memoryLimit(() => 'max\n').bytes, totalmem());
+  assert.equal(memoryLimit(() => { throw Object.assign(new Error('no'), { code: 'ENOENT' }); }).bytes, totalmem());
+  const limited = memoryLimit(() => '268435456\n');
+  assert.deepEqual(limited, { bytes: 256 * 2 ** 20, source: 'the cgroup memory limit (/sys/fs/cgroup/memory.max)' });
+  assert.match(cacheSizeWarning({ cacheSize: GiB }, limited)!, /cgroup memory limit/);
 });
 
 test('the README options table is the one rendered from the option table', async () => {

@@ -128,7 +128,9 @@ test('--workers: an integer from 1, or auto; the cache must leave each worker a 
     assert.throws(() => resolveConfig(flags), (err: unknown) => err instanceof ConfigError && err.code === 'E_CONFIG' && message.test(err.message));
   fails({ workers: '0' }, /--workers: expected an integer from 1 to 256, or auto/);
   fails({ workers: 'many' }, /--workers: expected an integer/);
-  fails({ workers: '8', 'cache-size': '64MiB' }, /--cache-size .* shared by --workers 8 .* below 1MiB or --max-object-size/);
+  fails({ workers: '8', 'cache-size': '64MiB', 'max-object-size': '32MiB' }, /--cache-size .* shared by --workers 8 .* below 1MiB or --max-object-size/);
+  // Unset, --max-object-size follows the share instead of refusing it.
+  assert.equal(resolveConfig({ workers: '8', 'cache-size': '64MiB' }).maxObjectSize, 8 * 2 ** 20);
   fails({ workers: '32', 'cache-size': '16MiB', 'max-object-size': '64KiB' }, /--cache-size .* shared by --workers 32 gives 524288 bytes each/);
   fails({ workers: '4', self: 'http://10.0.0.1:65533', peers: 'http://10.0.0.1:65533' }, /--workers 4 with --self .* exceed 65535/);
 });
