@@ -25,7 +25,6 @@ export async function serve(config: Config): Promise<void> {
   }
   const edge = await startEdge(config, { log });
   log.info({ event: 'listening', url: edge.url, origin: edge.origin.description, cacheSize: config.cacheSize });
-  await announce(config, edge.url, `origin ${edge.origin.description}`, edge.adminUrl);
 
   const shutdown = (signal: string) => {
     log.info({ event: 'shutdown', signal, delayMs: config.shutdownDelay, timeoutMs: config.shutdownTimeout });
@@ -39,6 +38,9 @@ export async function serve(config: Config): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+  // Only now: a supervisor may send SIGTERM as soon as it reads the first line, and a signal
+  // that comes before its handler ends the process at once, without the graceful shutdown.
+  await announce(config, edge.url, `origin ${edge.origin.description}`, edge.adminUrl);
 }
 
 /** The start-up lines (tests and the demo wait for the first). */
@@ -46,10 +48,8 @@ async function announce(config: Config, url: string, about: string, adminUrl: st
   const example = await exampleAssetPath(config);
   process.stdout.write(`hashedge edge listening on ${url} (${about})\n`);
   if (example !== undefined) process.stdout.write(`Try: curl -i ${url}/${example}\n`);
-  process.stdout.write(`Status page: ${adminUrl ?? url}/_hashedge/
-`);
-  process.stdout.write(`Stats (JSON): ${adminUrl ?? url}/_hashedge/stats
-`);
+  process.stdout.write(`Status page: ${adminUrl ?? url}/_hashedge/\n`);
+  process.stdout.write(`Stats (JSON): ${adminUrl ?? url}/_hashedge/stats\n`);
 }
 
 /** The first asset of a disk origin's manifest.json (as `hashedge upload` writes it), if any. */
