@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { cacheSizeWarning, envName, OPTIONS, readConfigFile, resolveConfig, type Config, type RawOptions } from './config.js';
+import { cacheSizeWarning, envName, unknownEnvWarnings, OPTIONS, readConfigFile, resolveConfig, type Config, type RawOptions } from './config.js';
 import { serve } from './commands/serve.js';
 import { get } from './commands/get.js';
 import { health } from './commands/health.js';
@@ -52,13 +52,19 @@ function configFrom(opts: Record<string, string | boolean | undefined>): Config 
   for (const spec of OPTIONS) raw[spec.name] = opts[camel(spec.name)];
   const configPath = (opts.config as string | undefined) ?? (process.env.HASHEDGE_CONFIG || undefined);
   const file = configPath === undefined ? undefined : readConfigFile(configPath);
-  return resolveConfig(raw as RawOptions, process.env, file);
+  try {
+    return resolveConfig(raw as RawOptions, process.env, file);
+  } catch (err) {
+    warnUnknownEnv(); // a misspelled variable is often why (HASHEDGE_ORIGN: no origin)
+    throw err;
+  }
 }
 
 addServeOptions(program.command('serve').description('Run an edge node. Every option can also be set as an env var; flags win.')).action(async (opts: Record<string, string | boolean | undefined>) => {
   const config = configFrom(opts);
   // Once per node: a --workers node's workers run this file too.
   if (config.workers === 1 || (await import('node:cluster')).default.isPrimary) {
+    warnUnknownEnv();
     const tooBig = cacheSizeWarning(config);
     if (tooBig !== undefined) process.emitWarning(tooBig, { code: 'HASHEDGE_CACHE_OVER_MEMORY' });
   }
@@ -89,6 +95,10 @@ demoCommand.action(async (opts: Record<string, string | boolean | undefined>) =>
 // `hashedge upload <dir> --to <target>`: its flag table and action live in commands/upload.ts.
 const { registerUploadCommand } = await import('./commands/upload.js');
 registerUploadCommand(program, process.env);
+// upload reads the S3 options' HASHEDGE_* variables: a misspelled one is warned of, as in serve.
+program.hook('preAction', (_program, command) => {
+  if (command.name() === 'upload') warnUnknownEnv();
+});
 
 program
   .command('get')
@@ -107,6 +117,11 @@ program
     if (result.status >= 400 || result.problems.length > 0) process.exitCode = 1;
   });
 
+/** A HASHEDGE_* variable that is no option is a coded warning naming the closest one (HASHEDGE_ORIGN). */
+function warnUnknownEnv(): void {
+  for (const warning of unknownEnvWarnings(process.env)) process.emitWarning(warning, { code: 'HASHEDGE_UNKNOWN_ENV' });
+}
+
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) {
     // Commander printed the message (or the help, or the version) already; --help and
@@ -114,8 +129,12 @@ program.parseAsync(process.argv).catch((err: unknown) => {
     process.exit(err.exitCode === 0 ? 0 : 2);
   }
   if (err instanceof ConfigError) {
-    process.stderr.write(`hashedge: ${err.message}\n`);
-    process.exit(2);
+    // After the warnings emitted so far (printed on a later tick), which may say why (HASHEDGE_ORIGN).
+    setImmediate(() => {
+      process.stderr.write(`hashedge: ${err.message}\n`);
+      process.exit(2);
+    });
+    return;
   }
   const { code, port } = err as NodeJS.ErrnoException & { port?: number };
   const inUse = port === undefined ? 'the port is already in use' : `port ${port} is already in use`;

@@ -251,7 +251,7 @@ export const OPTIONS = [
   option({ key: 'host', name: 'host', arg: '<address>', default: '0.0.0.0', description: 'Address to listen on.', expected: 'an IPv4 or IPv6 address, or localhost', parse: (t) => (isIP(t) || t === 'localhost' ? t : undefined) }),
   option({ key: 'adminPort', name: 'admin-port', arg: '<port>', default: undefined, description: 'A second listener for /metrics, the status page and stats, purge, the health routes and, in a cluster, the peer route; the public --port then serves assets and /_hashedge/health/{ready,live} only (404 for every other /_hashedge/ path and /metrics). In a cluster, members are named by this port (--self, --peers, --peers-dns). Unset: --port serves everything.', expected: 'an integer from 0 to 65535', parse: parseIntIn(0, 65535) }),
   option({ key: 'adminHost', name: 'admin-host', arg: '<address>', default: undefined, description: 'Address the --admin-port listener binds (default: --host). 127.0.0.1 keeps it to this machine, which a cluster cannot use: its members reach each other there.', expected: 'an IPv4 or IPv6 address, or localhost', parse: (t) => (isIP(t) || t === 'localhost' ? t : undefined) }),
-  option({ key: 'origin', name: 'origin', arg: '<dir-or-s3-url>', default: DEFAULT_SAMPLE_ORIGIN, description: 'Where assets live: a directory, or s3://bucket/prefix. The default is the bundled sample origin.', expected: 'a directory path or s3://bucket/prefix', parse: parseOrigin }),
+  option({ key: 'origin', name: 'origin', arg: '<dir-or-s3-url>', default: DEFAULT_SAMPLE_ORIGIN, description: 'Where assets live: a directory, or s3://bucket/prefix. The default is the bundled sample origin, except with NODE_ENV=production (as in the Docker image), where it must be given.', expected: 'a directory path or s3://bucket/prefix', parse: parseOrigin }),
   option({ key: 's3Endpoint', name: 's3-endpoint', arg: '<url>', default: undefined, description: 'S3 API endpoint for S3-compatible stores (MinIO, Ceph, R2); AWS when unset. Credentials come from the standard AWS chain.', expected: 'an http(s) URL', parse: parseUrl }),
   option({ key: 's3Region', name: 's3-region', arg: '<region>', default: 'us-east-1', description: 'S3 region.', expected: 'a region name like eu-west-1', parse: (t) => (/^[a-z0-9-]{2,32}$/.test(t) ? t : undefined) }),
   option({ key: 's3ForcePathStyle', name: 's3-force-path-style', default: 'false', description: 'Address the bucket as endpoint/bucket instead of bucket.endpoint (MinIO, Ceph).', expected: 'true or false', parse: parseBoolean }),
@@ -374,6 +374,11 @@ export function resolveConfig(flags: RawOptions = {}, env: Readonly<Record<strin
     const dns = out['peersDns'] as Config['peersDns'];
     out['self'] = memberUrlOf(out['selfAddress'] as string, dns?.port ?? (out['adminPort'] as number | undefined) ?? (out['port'] as number));
   }
+  // The bundled sample is for trying hashedge out (npm start); a production node (the Docker
+  // image sets NODE_ENV=production) serving demo files and reporting ready is a misconfiguration.
+  if (defaulted.has('origin') && env['NODE_ENV'] === 'production') {
+    throw new ConfigError(`--origin: required when NODE_ENV=production (as in the Docker image): give --origin, ${envName('origin')} or "origin" in the --config file. Only outside production does it default to the bundled sample origin.`);
+  }
   if (defaulted.has('maxObjectSize')) {
     // Unset, it follows the cache: a small --cache-size alone is a valid configuration.
     const cacheSize = out['cacheSize'] as number;
@@ -472,4 +477,43 @@ export function cacheSizeWarning(config: Pick<Config, 'cacheSize'>, memory: { re
   if (config.cacheSize <= memory.bytes) return undefined;
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)}MiB`;
   return `--cache-size ${mib(config.cacheSize)} is more than ${memory.source}, ${mib(memory.bytes)}: the process will be killed or swap before the cache is full. Set --cache-size well below it (Node needs ~100MiB more; see Memory in the README).`;
+}
+
+/** Every HASHEDGE_* variable hashedge reads: the options', and HASHEDGE_CONFIG. */
+export const ENV_NAMES: readonly string[] = Object.freeze([...OPTIONS.map((spec) => envName(spec.name)), 'HASHEDGE_CONFIG']);
+
+/**
+ * Warnings for HASHEDGE_* variables that are no option (a typo such as HASHEDGE_ORIGN would
+ * otherwise leave the option at its default without a word), each naming the closest option
+ * by edit distance when one is close.
+ */
+export function unknownEnvWarnings(env: Readonly<Record<string, string | undefined>>, known: readonly string[] = ENV_NAMES): string[] {
+  const warnings: string[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith('HASHEDGE_') || known.includes(name)) continue;
+    let closest: string | undefined;
+    let best = Infinity;
+    for (const candidate of known) {
+      const d = editDistance(name.slice('HASHEDGE_'.length), candidate.slice('HASHEDGE_'.length));
+      if (d < best) [closest, best] = [candidate, d];
+    }
+    const suffix = name.length - 'HASHEDGE_'.length;
+    const close = closest !== undefined && best <= Math.max(2, Math.floor(suffix / 3));
+    const flag = close && closest !== 'HASHEDGE_CONFIG' ? ` (--${closest!.slice('HASHEDGE_'.length).toLowerCase().replace(/_/g, '-')})` : '';
+    warnings.push(`${name} is not a hashedge option and is ignored${close ? `: did you mean ${closest}${flag}?` : '.'}`);
+  }
+  return warnings;
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions. */
+export function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }

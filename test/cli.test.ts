@@ -216,6 +216,33 @@ test('--cache-size alone may be small (the max object size follows it); one over
   assert.match(explicit.stderr, /--max-object-size \(64000000 bytes\) must not exceed --cache-size \(32000000 bytes\)/);
 });
 
+test('NODE_ENV=production without an origin exits 2 saying so; a misspelled HASHEDGE_* variable is a coded warning naming the option', async () => {
+  const refused = await run(['serve', '--port', '0'], { NODE_ENV: 'production', HASHEDGE_ORIGN: '/srv/assets' });
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /hashedge: --origin: required when NODE_ENV=production/);
+  assert.match(refused.stderr, /\[HASHEDGE_UNKNOWN_ENV\] Warning: HASHEDGE_ORIGN is not a hashedge option and is ignored: did you mean HASHEDGE_ORIGIN \(--origin\)\?/);
+  assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace');
+
+  // Given, the origin is served in production; a typo elsewhere still starts, with its warning.
+  const child = hashedge(['serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--origin', new URL('../sample', import.meta.url).pathname], { NODE_ENV: 'production', HASHEDGE_ACCES_LOG: 'true' });
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  const exited = once(child, 'exit') as Promise<[number | null]>;
+  try {
+    for await (const line of createInterface({ input: child.stdout })) if (/listening on/.test(line)) break;
+    child.kill('SIGTERM');
+    const [code] = await exited;
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /\[HASHEDGE_UNKNOWN_ENV\] Warning: HASHEDGE_ACCES_LOG is not a hashedge option and is ignored: did you mean HASHEDGE_ACCESS_LOG \(--access-log\)\?/);
+  } finally {
+    child.kill('SIGKILL');
+  }
+
+  // upload reads the S3 options from the environment too.
+  const upload = await run(['upload', '/nonexistent-build-dir', '--to', '/nonexistent-target'], { HASHEDGE_S3_REGON: 'eu-west-1' });
+  assert.match(upload.stderr, /\[HASHEDGE_UNKNOWN_ENV\] Warning: HASHEDGE_S3_REGON is not a hashedge option and is ignored: did you mean HASHEDGE_S3_REGION \(--s3-region\)\?/);
+});
+
 test('--help lists every option with its env var', async () => {
   const { code, stdout } = await run(['serve', '--help']);
   assert.equal(code, 0);

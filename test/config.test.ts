@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { cacheSizeWarning, memoryLimit, readConfigFile, resolveConfig, renderOptionsMarkdown, OPTIONS, envName } from '../src/config.js';
+import { cacheSizeWarning, editDistance, memoryLimit, unknownEnvWarnings, readConfigFile, resolveConfig, renderOptionsMarkdown, OPTIONS, envName } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 import { parseDuration, parseSize } from '../src/units.js';
 
@@ -113,6 +113,33 @@ test('a --cache-size over the memory the process may have is a warning, not an e
   const limited = memoryLimit(() => '268435456\n');
   assert.deepEqual(limited, { bytes: 256 * 2 ** 20, source: 'the cgroup memory limit (/sys/fs/cgroup/memory.max)' });
   assert.match(cacheSizeWarning({ cacheSize: GiB }, limited)!, /cgroup memory limit/);
+});
+
+test('with NODE_ENV=production there is no default origin: flag, env or config file must give one', async () => {
+  const production = { NODE_ENV: 'production' };
+  assert.throws(() => resolveConfig({}, production), (err: unknown) => err instanceof ConfigError && /^--origin: required when NODE_ENV=production .*--origin, HASHEDGE_ORIGIN or "origin" in the --config file/.test(err.message));
+  assert.equal(resolveConfig({}, { NODE_ENV: 'development' }).origin.kind, 'disk', 'outside production: the bundled sample');
+  assert.deepEqual(resolveConfig({ origin: 's3://assets' }, production).origin, { kind: 's3', bucket: 'assets', prefix: '' });
+  assert.deepEqual(resolveConfig({}, { ...production, HASHEDGE_ORIGIN: '/srv/assets' }).origin, { kind: 'disk', root: '/srv/assets' });
+  const dir = await mkdtemp(join(tmpdir(), 'hashedge-config-'));
+  try {
+    await writeFile(join(dir, 'edge.json'), JSON.stringify({ origin: '/srv/assets' }));
+    assert.deepEqual(resolveConfig({}, production, readConfigFile(join(dir, 'edge.json'))).origin, { kind: 'disk', root: '/srv/assets' });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a HASHEDGE_* variable that is no option is warned of, naming the closest option by edit distance', () => {
+  assert.equal(editDistance('ORIGN', 'ORIGIN'), 1);
+  assert.equal(editDistance('kitten', 'sitting'), 3);
+  assert.deepEqual(unknownEnvWarnings({ HASHEDGE_ORIGIN: '/srv', HASHEDGE_CONFIG: 'x.json', PATH: '/bin', NODE_ENV: 'production' }), []);
+  assert.deepEqual(unknownEnvWarnings({ HASHEDGE_ORIGN: '/srv', HASHEDGE_CACHESIZE: '1GiB', HASHEDGE_CONFG: 'x.json', HASHEDGE_WHATEVER_ELSE: '1' }), [
+    'HASHEDGE_CACHESIZE is not a hashedge option and is ignored: did you mean HASHEDGE_CACHE_SIZE (--cache-size)?',
+    'HASHEDGE_CONFG is not a hashedge option and is ignored: did you mean HASHEDGE_CONFIG?',
+    'HASHEDGE_ORIGN is not a hashedge option and is ignored: did you mean HASHEDGE_ORIGIN (--origin)?',
+    'HASHEDGE_WHATEVER_ELSE is not a hashedge option and is ignored.',
+  ]);
 });
 
 test('the README options table is the one rendered from the option table', async () => {

@@ -120,6 +120,17 @@ test('deploy/kubernetes.yaml: its HASHEDGE_* settings are options that validate 
   }
 });
 
+test('Dockerfile: the image runs with NODE_ENV=production, so it refuses to start without HASHEDGE_ORIGIN instead of serving the sample', async () => {
+  const runtime = (await read('Dockerfile')).split('\nFROM ').at(-1)!;
+  const env: Record<string, string> = {};
+  for (const [, block] of runtime.matchAll(/^ENV ((?:.*\\\n)*.*)$/gm)) {
+    for (const [, name, value] of block!.matchAll(/(\w+)=(\S+)/g)) env[name!] = value!;
+  }
+  assert.equal(env['NODE_ENV'], 'production');
+  assert.throws(() => resolveConfig({}, env), /--origin: required when NODE_ENV=production/);
+  assert.equal(resolveConfig({}, { ...env, HASHEDGE_ORIGIN: 's3://my-assets' }).origin.kind, 's3');
+});
+
 test('Dockerfile: the runtime image copies every file the package ships, runs dist/cli.js unprivileged, and checks a real route', async () => {
   const dockerfile = await read('Dockerfile');
   const pkg = JSON.parse(await read('package.json')) as { files: string[]; bin: { hashedge: string } };
