@@ -50,6 +50,11 @@ test('`hashedge demo` asks three nodes in turn: one origin load, then every node
   for (const row of table) assert.equal(row.originRequests, 1, stdout);
   for (const row of rest) assert.doesNotMatch(row.from, /^origin/);
   for (const row of rest.filter((r) => r.owner)) assert.equal(row.cache, 'hit', 'the owner keeps the key');
+  // What Cache-Status says: from the owner is peer (detail=owner), kept here or not; never miss.
+  const fromOwner = table.filter((r) => r.from.startsWith("the owner's memory"));
+  assert.ok(fromOwner.some((r) => r.from.endsWith('kept here now')), stdout);
+  for (const row of fromOwner) assert.equal(row.cache, 'peer', stdout);
+  for (const row of rest) assert.notEqual(row.cache, 'miss', stdout);
   for (const row of table.slice(-3)) assert.equal(row.cache, 'hit', 'by the last round every node has it');
   assert.match(stdout, new RegExp(`^origin fetched the key 1 time for ${rounds * 3} requests over 3 nodes`, 'm'));
 });

@@ -85,10 +85,12 @@ test("a key from its owner is served, not kept, until it is hot; a peer's own re
   const picker = new FakePicker();
   picker.answer = async () => ({ body: Readable.from([Buffer.from('from the owner')]), size: 14, contentType: undefined, lastModified: undefined });
   const g = group(origin, { peers: picker });
-  assert.equal((await g.lookup(KEY, IMMUTABLE)).status, 'peer');
+  const first = await g.lookup(KEY, IMMUTABLE);
+  assert.deepEqual([first.status, first.kind === 'blob' && first.stored], ['peer', false]);
   assert.equal(g.peek(KEY), undefined);
-  // Second request within the window: admitted to the hot cache.
-  assert.equal((await g.lookup(KEY, IMMUTABLE)).status, 'miss');
+  // Second request within the window: admitted to the hot cache; still from the owner (peer), now stored.
+  const second = await g.lookup(KEY, IMMUTABLE);
+  assert.deepEqual([second.status, second.kind === 'blob' && second.stored], ['peer', true]);
   assert.equal(g.hotCache.items, 1);
   origin.put('assets/local-0492830483.js', 'local');
   assert.equal((await g.lookup('assets/local-0492830483.js', IMMUTABLE, { local: true })).status, 'miss');

@@ -9,7 +9,7 @@ import { keyOwnedBy, startCluster } from './helpers/cluster.js';
 import { request } from './helpers/http.js';
 import { TestOrigin } from './helpers/origins.js';
 
-const HOT_KEPT = /fwd=miss; stored/;
+const HOT_KEPT = /^hashedge; fwd=miss; stored; detail=owner$/;
 
 test('a key requested twice through a non-owner is kept there and served locally, even after its owner leaves', async () => {
   const origin = new TestOrigin();

@@ -39,7 +39,8 @@ export type { FetchStatus } from './outcome.js';
 export type { PeerPicker } from './peers.js';
 
 export type Lookup =
-  | { readonly kind: 'blob'; readonly blob: Blob; readonly status: FetchStatus }
+  /** stored: with status peer, whether this node kept the owner's copy (it is hot here). */
+  | { readonly kind: 'blob'; readonly blob: Blob; readonly status: FetchStatus; readonly stored?: boolean }
   | { readonly kind: 'filling'; readonly fill: Fill; readonly status: FetchStatus }
   | { readonly kind: 'stream'; readonly object: OriginObject; readonly verdict: Verdict; readonly status: 'miss' | 'peer' }
   | { readonly kind: 'not-found'; readonly status: FetchStatus }
@@ -198,7 +199,8 @@ export class Group {
     const result = await promise;
     switch (result.kind) {
       case 'blob':
-        return { kind: 'blob', blob: result.blob, status: result.fallback ? 'fallback' : result.stored ? status : 'peer' };
+        // From the owner is peer whether kept here or not (as for a fill below); stored says which.
+        return { kind: 'blob', blob: result.blob, status: result.fallback ? 'fallback' : peer !== undefined ? 'peer' : status, stored: result.stored };
       case 'filling':
         // Whether a large key from its owner is kept is known when it has arrived.
         return { kind: 'filling', fill: result.fill, status: result.fallback ? 'fallback' : peer !== undefined ? 'peer' : status };

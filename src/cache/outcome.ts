@@ -4,7 +4,7 @@
  *  - hit:       from this node's memory;
  *  - miss:      loaded from the origin by this node, and kept;
  *  - collapsed: joined a load already under way for the same key;
- *  - peer:      fetched from the key's owner node, not kept here (not hot yet);
+ *  - peer:      fetched from the key's owner node, kept here only once hot (Cache-Status then adds `stored`);
  *  - fallback:  the owner failed, so this node loaded it from the origin itself, and keeps it;
  *  - uncached:  larger than --max-object-size, streamed from the origin;
  *  - none:      refused before the cache (bad path, not immutable, method).

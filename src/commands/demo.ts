@@ -11,7 +11,7 @@ import { Ring } from '../cluster/ring.js';
 import { parseIntIn, resolveConfig, type FlagSpec, type RawOptions } from '../config.js';
 import { startEdge, type Edge } from '../edge.js';
 import { ConfigError } from '../errors.js';
-import { CACHE_STATUS, type CacheStatus } from '../http/headers.js';
+import { CACHE_STATUS, CACHE_STATUS_PEER_STORED, type CacheStatus } from '../http/headers.js';
 import { silentLogger, type Logger } from '../log.js';
 import { createOrigin } from '../origin/create.js';
 import type { Origin, OriginGetOptions, OriginObject } from '../origin/origin.js';
@@ -141,7 +141,7 @@ export interface DemoReport {
   readonly originRequests: number;
 }
 
-const CACHE_STATUS_NAMES = new Map(Object.entries(CACHE_STATUS).map(([name, value]) => [value, name]));
+const CACHE_STATUS_NAMES = new Map<string, string>([...Object.entries(CACHE_STATUS).map(([name, value]) => [value, name] as const), [CACHE_STATUS_PEER_STORED, 'peer']]);
 
 function sourceText(row: DemoRow): string {
   switch (row.source) {

@@ -22,7 +22,7 @@ import { asEdgeError, EdgeError, MethodNotAllowedError, NotFoundError, RequestPa
 import type { Logger } from '../log.js';
 import type { ByteRange, OriginObject } from '../origin/origin.js';
 import { evaluatePreconditions } from './conditional.js';
-import { ageLine, ageSeconds, CACHE_STATUS, type CacheStatus, type HeaderPolicy } from './headers.js';
+import { ageLine, ageSeconds, CACHE_STATUS, cacheStatusHeader, type CacheStatus, type HeaderPolicy } from './headers.js';
 import { chooseRepresentation } from './negotiate.js';
 import { decideRange } from './range.js';
 import { sendError } from './respond.js';
@@ -113,14 +113,15 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
     if (bytes >= 0) count(res, err.status || 500, cache, bytes);
   }
 
-  function sendBlob(req: IncomingMessage, res: EdgeResponse, blob: Blob, status: FetchStatus, isHead: boolean): void {
+  /** `stored`: a blob fetched from its owner that this node kept (Cache-Status says both). */
+  function sendBlob(req: IncomingMessage, res: EdgeResponse, blob: Blob, status: FetchStatus, isHead: boolean, stored = false): void {
     const h = req.headers;
     const range = isHead ? undefined : h.range;
     const debug = h[DEBUG_HEADER] !== undefined;
     if (range === undefined && h['if-none-match'] === undefined && h['if-modified-since'] === undefined && h['if-match'] === undefined && h['if-unmodified-since'] === undefined) {
       const rep = chooseRepresentation(blob, h['accept-encoding']);
       if (status === 'hit' && !policy.corsPerRequest && !debug) res.writePreparedHead(200, policy.hit(blob, rep), ageLine(blob, clock()));
-      else res.writeHead(200, policy.withCors(withStatus(policy.base(blob, rep), blob, status, debug), h));
+      else res.writeHead(200, policy.withCors(withStatus(policy.base(blob, rep), blob, status, stored, debug), h));
       res.end(isHead ? undefined : rep.body);
       count(res, 200, status, isHead ? 0 : rep.body.length);
       return;
@@ -136,7 +137,7 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
     if (precondition === 'not-modified') {
       const out: OutgoingHttpHeaders = { ...policy.common, etag: rep.etag, 'cache-control': base['cache-control'], 'last-modified': blob.lastModified };
       if (base.vary !== undefined) out.vary = base.vary;
-      res.writeHead(304, policy.withCors(withStatus(out, blob, status), h));
+      res.writeHead(304, policy.withCors(withStatus(out, blob, status, stored), h));
       res.end();
       count(res, 304, status, 0);
       return;
@@ -152,14 +153,14 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
         const body = blob.identity.body;
         if (decision.ranges.length === 1) {
           const { start, end } = decision.ranges[0]!;
-          const out = withStatus({ ...base, 'content-length': String(end - start + 1), 'content-range': `bytes ${start}-${end}/${size}` }, blob, status);
+          const out = withStatus({ ...base, 'content-length': String(end - start + 1), 'content-range': `bytes ${start}-${end}/${size}` }, blob, status, stored);
           res.writeHead(206, policy.withCors(out, h));
           res.end(body.subarray(start, end + 1));
           count(res, 206, status, end - start + 1);
           return;
         }
         const multipart = multipartBody(body, decision.ranges, blob.contentType);
-        const out = withStatus({ ...base, 'content-type': multipart.contentType, 'content-length': String(multipart.length) }, blob, status);
+        const out = withStatus({ ...base, 'content-type': multipart.contentType, 'content-length': String(multipart.length) }, blob, status, stored);
         res.writeHead(206, policy.withCors(out, h));
         for (const part of multipart.parts) res.write(part);
         res.end();
@@ -167,13 +168,13 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
         return;
       }
     }
-    res.writeHead(200, policy.withCors(withStatus(base, blob, status), h));
+    res.writeHead(200, policy.withCors(withStatus(base, blob, status, stored), h));
     res.end(isHead ? undefined : rep.body);
     count(res, 200, status, isHead ? 0 : rep.body.length);
   }
 
-  function withStatus(headers: Readonly<OutgoingHttpHeaders>, blob: Blob, status: CacheStatus, debug = false): OutgoingHttpHeaders {
-    const out: OutgoingHttpHeaders = { ...headers, age: String(ageSeconds(blob, clock())), 'cache-status': CACHE_STATUS[status] };
+  function withStatus(headers: Readonly<OutgoingHttpHeaders>, blob: Blob, status: CacheStatus, stored: boolean, debug = false): OutgoingHttpHeaders {
+    const out: OutgoingHttpHeaders = { ...headers, age: String(ageSeconds(blob, clock())), 'cache-status': cacheStatusHeader(status, stored) };
     if (debug) {
       out[IMMUTABILITY_HEADER] = immutabilityHeader(blob.expiresAt === 0, blob.immutability);
       out[SHA256_HEADER] = blob.sha256;
@@ -208,7 +209,7 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
     const lookup = await group.lookup(asset.key, verdict);
     switch (lookup.kind) {
       case 'blob':
-        sendBlob(req, res, lookup.blob, lookup.status, isHead);
+        sendBlob(req, res, lookup.blob, lookup.status, isHead, lookup.stored);
         return;
       case 'not-found':
         fail(res, new NotFoundError(), isHead, lookup.status === 'hit' ? 'hit' : 'miss', {

@@ -26,6 +26,14 @@ export const CACHE_STATUS: Readonly<Record<CacheStatus, string>> = {
   uncached: 'hashedge; fwd=miss; detail=too-large',
 };
 
+/** `peer`, and this node kept the copy (the key is hot here): RFC 9211 `stored` as well. */
+export const CACHE_STATUS_PEER_STORED = 'hashedge; fwd=miss; stored; detail=owner';
+
+/** The Cache-Status of an answer; `stored` matters only for `peer` (the others say it by their name). */
+export function cacheStatusHeader(status: CacheStatus, stored = false): string {
+  return status === 'peer' && stored ? CACHE_STATUS_PEER_STORED : CACHE_STATUS[status];
+}
+
 export interface HeaderPolicyOptions {
   readonly corsOrigin: CorsPolicy;
   /** ms; max-age of names without a content hash. */
