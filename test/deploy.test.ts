@@ -167,6 +167,8 @@ test('Dockerfile: the runtime image copies every file the package ships, runs di
     // (which the file sets and nothing overrides) is then what is checked.
     ['HASHEDGE_CONFIG', { HASHEDGE_CONFIG: file }],
   ];
+  // A container is given its origin (with NODE_ENV=production the image refuses to start without one).
+  imageEnv['HASHEDGE_ORIGIN'] = 's3://assets/site';
   try {
     for (const [how, env] of ways) {
       const result = await runCli(argv.slice(2), { ...imageEnv, ...env });
