@@ -19,7 +19,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
+import { portFreeOnAll } from '../test/helpers/cluster.js';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,28 +82,6 @@ async function readSince(): Promise<Map<string, number>> {
 }
 
 // ---------------------------------------------------------------- nodes
-
-/** A port free on every host, held until the nodes start (test/dns-discovery.test.ts). */
-async function portFreeOnAll(): Promise<number> {
-  for (;;) {
-    const held: Server[] = [];
-    try {
-      for (const host of HOSTS) {
-        const server = createServer();
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen(held[0] ? (held[0].address() as { port: number }).port : 0, host, resolve);
-        });
-        held.push(server);
-      }
-      return (held[0]!.address() as { port: number }).port;
-    } catch {
-      // taken on one of the hosts: another port
-    } finally {
-      await Promise.all(held.map((s) => new Promise((resolve) => s.close(resolve))));
-    }
-  }
-}
 
 interface Node {
   readonly host: string;
@@ -402,7 +380,7 @@ console.log(`hashedge hand-over: ${KEYS} keys, Zipf s=1, ${LOOPS} keep-alive loo
 const results: PhaseResult[] = [];
 try {
   // One port for both modes, so both move the same keys (the ring hashes member URLs).
-  const port = await portFreeOnAll();
+  const port = await portFreeOnAll(HOSTS);
   for (const mode of MODES) {
     const t = Date.now();
     const { warm, phases } = await runMode(mode, port);

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:net';
+import { portFreeOnAll } from './helpers/cluster.js';
 import { Ring } from '../src/cluster/ring.js';
 import type { Edge } from '../src/edge.js';
 import { startTestEdge } from './helpers/edge.js';
@@ -16,28 +16,6 @@ import { Gate, TestOrigin } from './helpers/origins.js';
 
 const NAME = 'hashedge-peers.test';
 const HOSTS = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
-
-/** A port free on every host, held until the nodes start (then released one by one). */
-async function portFreeOnAll(): Promise<number> {
-  for (;;) {
-    const held: Server[] = [];
-    try {
-      for (const host of HOSTS) {
-        const server = createServer();
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen(held[0] ? (held[0].address() as { port: number }).port : 0, host, resolve);
-        });
-        held.push(server);
-      }
-      return (held[0]!.address() as { port: number }).port;
-    } catch {
-      // Taken on one of the hosts: try another port.
-    } finally {
-      await Promise.all(held.map((s) => new Promise((resolve) => s.close(resolve))));
-    }
-  }
-}
 
 interface DnsCluster {
   dns: TestDnsServer;
@@ -50,7 +28,7 @@ async function dnsCluster(): Promise<DnsCluster> {
   const dns = new TestDnsServer();
   const server = await dns.start();
   const origin = new TestOrigin();
-  const port = await portFreeOnAll();
+  const port = await portFreeOnAll(HOSTS);
   return {
     dns, origin, port,
     start: (host, flags = {}) => startTestEdge({ host, port: String(port), self: `http://${host}:${port}`, 'peers-dns': `${NAME}:${port}`, 'dns-servers': server, ...flags }, origin),

@@ -26,7 +26,7 @@ import type { Blob } from './blob.js';
 import { Encoder } from './encoder.js';
 import type { Fill } from './fill.js';
 import { InFlight } from './inflight.js';
-import { Loader, type LoadResult } from './load.js';
+import { Loader, type LoadCounters, type LoadResult } from './load.js';
 import type { FetchStatus } from './outcome.js';
 import type { PeerPicker } from './peers.js';
 import { Reclaimer } from './reclaim.js';
@@ -85,30 +85,16 @@ export interface LookupOptions {
   readonly local?: boolean;
 }
 
-export interface GroupStats {
+export interface GroupStats extends LoadCounters {
   hits: number;
   misses: number;
   collapsed: number;
   negativeHits: number;
-  /** Loads this node asked of the origin itself. */
-  originFetches: number;
-  /** Loads asked of the key's owner. */
-  peerFetches: number;
-  /** Of those, the ones whose owner failed: this node then loaded the key from the origin (an originFetch) and kept it. */
-  peerFailures: number;
-  /** Loads answered by the key's previous owner after a membership change (hand-over): origin loads saved. */
-  handovers: number;
-  originNotFound: number;
-  /** Loads that failed (origin or owner and fallback), answered 502/504. */
-  originErrors: number;
   /** Requests answered with a remembered load error, without asking (see errorTtl). */
   errorHits: number;
-  passThrough: number;
   evictions: number;
   /** Hits on the hot cache (also counted in hits). */
   hotHits: number;
-  /** Keys owned by other nodes admitted to the hot cache. */
-  hotAdmissions: number;
 }
 
 export class Group {

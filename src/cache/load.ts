@@ -46,15 +46,21 @@ export interface LoadOptions {
   readonly onFetch?: (source: 'origin' | 'peer', result: 'ok' | 'not-found' | 'error', seconds: number) => void;
 }
 
-/** The group's counters a load adds to (documented on GroupStats). */
+/** The group's counters a load adds to (part of GroupStats). */
 export interface LoadCounters {
+  /** Loads this node asked of the origin itself. */
   originFetches: number;
+  /** Loads asked of the key's owner. */
   peerFetches: number;
+  /** Of those, the ones whose owner failed: this node then loaded the key from the origin (an originFetch) and kept it. */
   peerFailures: number;
+  /** Loads answered by the key's previous owner after a membership change (hand-over): origin loads saved. */
   handovers: number;
   originNotFound: number;
+  /** Loads that failed (origin or owner and fallback), answered 502/504. */
   originErrors: number;
   passThrough: number;
+  /** Keys owned by other nodes admitted to the hot cache. */
   hotAdmissions: number;
 }
 

@@ -1,5 +1,5 @@
 /** Real clusters for tests: edge nodes on real sockets, each knowing the others' URLs. */
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import type { RawOptions } from '../../src/config.js';
 import { Ring } from '../../src/cluster/ring.js';
 import type { Edge } from '../../src/edge.js';
@@ -13,6 +13,32 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/**
+ * A port free on every one of `hosts` (loopback addresses: 127.0.0.2 is loopback too on Linux),
+ * for nodes that share one port as pods behind a headless Service do. Held while it is checked,
+ * then released: the nodes start on it right after.
+ */
+export async function portFreeOnAll(hosts: readonly string[]): Promise<number> {
+  for (;;) {
+    const held: Server[] = [];
+    try {
+      for (const host of hosts) {
+        const server = createServer();
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(held[0] ? (held[0].address() as { port: number }).port : 0, host, resolve);
+        });
+        held.push(server);
+      }
+      return (held[0]!.address() as { port: number }).port;
+    } catch {
+      // Taken on one of the hosts: try another port.
+    } finally {
+      await Promise.all(held.map((s) => new Promise((resolve) => s.close(resolve))));
+    }
+  }
 }
 
 export async function startCluster(n: number, origin: Origin, flags: RawOptions = {}): Promise<Edge[]> {
