@@ -18,7 +18,7 @@ import { createPeerRoute } from './http/peer-route.js';
 import { History } from './stats/history.js';
 import { Traffic } from './stats/traffic.js';
 import { Metrics } from './stats/metrics.js';
-import type { WorkerIdentity } from './http/admin.js';
+import type { WorkerIdentity } from './http/worker-identity.js';
 
 /** Interval between readiness probes of the origin until it first answers. */
 const READY_PROBE_INTERVAL_MS = 2_000;

@@ -14,6 +14,7 @@ import type { History } from '../stats/history.js';
 import type { Traffic } from '../stats/traffic.js';
 import type { Metrics } from '../stats/metrics.js';
 import type { ClusterStatus } from '../cluster/cluster.js';
+import type { WorkerIdentity } from './worker-identity.js';
 
 export interface AdminOptions {
   readonly group: Group;
@@ -32,12 +33,6 @@ export interface AdminOptions {
   /** Which worker of a multi-worker node this is (--workers > 1); the stats say who answered. */
   readonly worker?: WorkerIdentity | undefined;
   readonly log: Logger;
-}
-
-export interface WorkerIdentity {
-  /** 0 to workers - 1; a replaced worker keeps its index (and ring member). */
-  readonly index: number;
-  readonly pid: number;
 }
 
 export function createAdminApp(options: AdminOptions): express.Express {
