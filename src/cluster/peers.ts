@@ -146,11 +146,16 @@ export class PeerClient {
     // Fix: a large body the owner cuts short (reset, closed early) or leaves silent (the caller
     // aborts its signal) used to leave the owner trusted, so each next request for the key was
     // cut the same way; it is made suspect now. A body the consumer drops (a HEAD, a client
-    // gone) is not the owner's fault: the pass-through tells them apart, as the first error of
-    // the pipeline is then a premature close of `body`, not the response's ECONNRESET.
+    // gone) is not the owner's fault: the pass-through closes while the response is still open
+    // (this listener runs before the pipeline's own, which then destroys the response: Node 22+
+    // reports that as the response's ECONNRESET too, so the error code alone cannot tell).
     const body = new PassThrough();
+    let dropped = false;
+    body.once('close', () => {
+      if (!res.destroyed) dropped = true;
+    });
     pipeline(res, body, (err) => {
-      if (err && ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || callerSignal.aborted)) this.#failed(peer);
+      if (err && !dropped && ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || callerSignal.aborted)) this.#failed(peer);
     });
     this.#options.onSuccess?.(peer);
     return { body, ...meta };
