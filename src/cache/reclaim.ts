@@ -75,6 +75,13 @@ export class Reclaimer {
     this.#scheduled = true;
     const collect = this.#collect;
     const run = () => {
+      // Timers fire on libuv's millisecond clock, which can run up to ~1 ms behind
+      // performance.now(): wait out what is left rather than collect early.
+      const left = this.#lastCollectionAt + this.#minIntervalMs - performance.now();
+      if (left > 0) {
+        setTimeout(run, Math.ceil(left)).unref();
+        return;
+      }
       this.#scheduled = false;
       this.#droppedBytes = 0;
       this.collections++;
