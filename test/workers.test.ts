@@ -261,31 +261,39 @@ describe('real processes', { concurrency: true }, () => {
     });
   });
 
-  test('two nodes of two workers each (--peers): a cold key asked of both nodes at once is loaded once in all', { timeout: 60_000 }, async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'hashedge-workers-'));
-    const key = 'assets/shared-0492830483.bin';
-    await mkdir(join(dir, 'assets'));
-    await writeFile(join(dir, key), randomBytes(200_000));
-    const pa = await freePortRun(3);
-    const pb = await freePortRun(3, [pa, pa + 1, pa + 2]);
-    const peers = `http://127.0.0.1:${pa},http://127.0.0.1:${pb}`;
-    const common = ['--workers', '2', '--origin', dir, '--cache-size', '64MiB', '--peers', peers, '--peer-secret', 'a-long-enough-shared-secret'];
-    // If one node fails to start, the other must not outlive the test (its pipes would hold the runner).
-    const started = await Promise.allSettled([pa, pb].map((port) => startNode([...common, '--port', String(port), '--self', `http://127.0.0.1:${port}`])));
-    const nodes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-    try {
-      for (const s of started) if (s.status === 'rejected') throw s.reason;
-      const results = await Promise.all(Array.from({ length: 40 }, (_, i) => request(`${nodes[i % 2]!.url}/${key}`)));
-      for (const res of results) assert.equal(res.status, 200);
-      const loads = await Promise.all(nodes.map(async (n) => metricSum(await metrics(n.url), 'hashedge_origin_fetches_total')));
-      assert.equal(loads[0]! + loads[1]!, 1, `origin loads per node: ${loads.join(', ')}`);
-      const members = (await stats(nodes[0]!.url)) as Stats & { cluster: { members: Array<{ url: string }> } };
-      assert.deepEqual(members.cluster.members.map((m) => m.url), [pa + 1, pa + 2, pb + 1, pb + 2].map((p) => `http://127.0.0.1:${p}`).sort());
-    } finally {
-      for (const n of nodes) n.child.kill('SIGKILL');
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+  // Members are named by the public port (--port) or, with --admin-port, by the admin port:
+  // either way worker i of node http://h:p is the member http://h:(p+1+i).
+  for (const [portFlag, title] of [
+    ['--port', 'two nodes of two workers each (--peers): a cold key asked of both nodes at once is loaded once in all'],
+    ['--admin-port', 'two nodes of two workers each on admin ports: members are http://h:(admin+1+i), and a cold key is loaded once in all'],
+  ] as const) {
+    test(title, { timeout: 60_000 }, async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'hashedge-workers-'));
+      const key = `assets/shared${portFlag === '--port' ? '' : '-admin'}-0492830483.bin`;
+      await mkdir(join(dir, 'assets'));
+      await writeFile(join(dir, key), randomBytes(200_000));
+      const pa = await freePortRun(3);
+      const pb = await freePortRun(3, [pa, pa + 1, pa + 2]);
+      const peers = `http://127.0.0.1:${pa},http://127.0.0.1:${pb}`;
+      const common = ['--workers', '2', '--origin', dir, '--cache-size', '64MiB', '--peers', peers, '--peer-secret', 'a-long-enough-shared-secret'];
+      // If one node fails to start, the other must not outlive the test (its pipes would hold the runner).
+      const started = await Promise.allSettled([pa, pb].map((port) => startNode([...common, portFlag, String(port), '--self', `http://127.0.0.1:${port}`])));
+      const nodes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+      try {
+        for (const s of started) if (s.status === 'rejected') throw s.reason;
+        const results = await Promise.all(Array.from({ length: 40 }, (_, i) => request(`${nodes[i % 2]!.url}/${key}`)));
+        for (const res of results) assert.equal(res.status, 200);
+        // Stats and metrics are on the port the members are named by.
+        const loads = await Promise.all([pa, pb].map(async (p) => metricSum(await metrics(`http://127.0.0.1:${p}`), 'hashedge_origin_fetches_total')));
+        assert.equal(loads[0]! + loads[1]!, 1, `origin loads per node: ${loads.join(', ')}`);
+        const members = (await stats(`http://127.0.0.1:${pa}`)) as Stats & { cluster: { members: Array<{ url: string }> } };
+        assert.deepEqual(members.cluster.members.map((m) => m.url), [pa + 1, pa + 2, pb + 1, pb + 2].map((p) => `http://127.0.0.1:${p}`).sort());
+      } finally {
+        for (const n of nodes) n.child.kill('SIGKILL');
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  }
 
   test('--workers 2 with --admin-port: stats of both workers and the whole node\'s /metrics on the admin port, none on the public one', { timeout: 60_000 }, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hashedge-workers-'));
@@ -305,31 +313,6 @@ describe('real processes', { concurrency: true }, () => {
       assert.equal(metricSum(text, 'hashedge_origin_fetches_total'), 1, 'one load for the node: the workers reach each other');
     } finally {
       node.child.kill('SIGKILL');
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
-
-  test('two nodes of two workers each on admin ports: members are http://h:(admin+1+i), and a cold key is loaded once in all', { timeout: 60_000 }, async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'hashedge-workers-'));
-    const key = 'assets/shared-admin-0492830483.bin';
-    await mkdir(join(dir, 'assets'));
-    await writeFile(join(dir, key), randomBytes(200_000));
-    const pa = await freePortRun(3);
-    const pb = await freePortRun(3, [pa, pa + 1, pa + 2]);
-    const peers = `http://127.0.0.1:${pa},http://127.0.0.1:${pb}`;
-    const common = ['--workers', '2', '--origin', dir, '--cache-size', '64MiB', '--peers', peers, '--peer-secret', 'a-long-enough-shared-secret'];
-    const started = await Promise.allSettled([pa, pb].map((port) => startNode([...common, '--admin-port', String(port), '--self', `http://127.0.0.1:${port}`])));
-    const nodes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-    try {
-      for (const s of started) if (s.status === 'rejected') throw s.reason;
-      const results = await Promise.all(Array.from({ length: 40 }, (_, i) => request(`${nodes[i % 2]!.url}/${key}`)));
-      for (const res of results) assert.equal(res.status, 200);
-      const loads = await Promise.all([pa, pb].map(async (p) => metricSum(await metrics(`http://127.0.0.1:${p}`), 'hashedge_origin_fetches_total')));
-      assert.equal(loads[0]! + loads[1]!, 1, `origin loads per node: ${loads.join(', ')}`);
-      const members = (await stats(`http://127.0.0.1:${pa}`)) as Stats & { cluster: { members: Array<{ url: string }> } };
-      assert.deepEqual(members.cluster.members.map((m) => m.url), [pa + 1, pa + 2, pb + 1, pb + 2].map((p) => `http://127.0.0.1:${p}`).sort());
-    } finally {
-      for (const n of nodes) n.child.kill('SIGKILL');
       await rm(dir, { recursive: true, force: true });
     }
   });
