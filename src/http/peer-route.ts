@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream';
 import { contentTypeFor } from '../asset/content-type.js';
 import type { ImmutabilityPolicy } from '../asset/immutability.js';
 import { parseAssetPath } from '../asset/key.js';
-import type { Group } from '../cache/group.js';
+import type { Group, Lookup } from '../cache/group.js';
 import type { PeerAuth } from '../cluster/peer-auth.js';
 import { PEER_CACHE_CONTROL_HEADER, PEER_PATH, PEER_SHA256_HEADER } from '../cluster/peers.js';
 import { asEdgeError, EdgeError, NotFoundError, RequestPathError, UnauthorizedError } from '../errors.js';
@@ -53,8 +53,14 @@ export function createPeerRoute(options: PeerRouteOptions): (req: IncomingMessag
     if (options.immutability.refusesBeforeFetch(verdict)) throw new RequestPathError('E_NOT_HASHED', 'Only immutable keys are served.');
 
     // A hand-over asks for a copy only (Cache-Control: only-if-cached): never a load here.
-    if (/\bonly-if-cached\b/i.test(String(req.headers['cache-control'] ?? '')) && group.peek(key) === undefined) throw new NotFoundError();
-    const lookup = await group.lookup(key, verdict, { local: true });
+    let lookup: Lookup;
+    if (/\bonly-if-cached\b/i.test(String(req.headers['cache-control'] ?? ''))) {
+      const blob = group.peek(key);
+      if (blob === undefined) throw new NotFoundError();
+      lookup = { kind: 'blob', blob, status: 'hit' };
+    } else {
+      lookup = await group.lookup(key, verdict, { local: true });
+    }
     if (lookup.kind === 'not-found') throw new NotFoundError();
     if (lookup.kind === 'not-immutable') throw new RequestPathError('E_NOT_HASHED', 'Only immutable keys are served.');
     let meta: { size: number; contentType: string | undefined; lastModified: string | undefined; cacheControl: string | undefined };
