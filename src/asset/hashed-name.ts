@@ -64,11 +64,6 @@ export function hashFormat(token: string, position: HashPosition): HashFormat | 
   return 'base64url';
 }
 
-/** Whether token is a content hash as a bundler would put it after a `-` (the common case). */
-export function isHashToken(token: string): boolean {
-  return hashFormat(token, 'suffix') !== undefined;
-}
-
 /** The content hash a file name (no directory) carries, if any: the first found, left to right. */
 export function findNameHash(name: string): NameHash | undefined {
   const dot = name.indexOf('.');
