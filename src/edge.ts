@@ -18,7 +18,8 @@ import { createPeerRoute } from './http/peer-route.js';
 import { History } from './stats/history.js';
 import { Traffic } from './stats/traffic.js';
 import { Metrics } from './stats/metrics.js';
-import type { WorkerIdentity } from './http/worker-identity.js';
+import { takeSnapshot, type StatsSnapshot, type WorkerIdentity } from './stats/snapshot.js';
+import { groupByNode, type NodeMembers } from './cluster/members.js';
 
 /** Interval between readiness probes of the origin until it first answers. */
 const READY_PROBE_INTERVAL_MS = 2_000;
@@ -46,6 +47,8 @@ export interface Edge {
   readonly origin: Origin;
   /** Membership and ring, when the node is part of a cluster (--peers or --peers-dns). */
   readonly cluster: Cluster | undefined;
+  /** This process's own figures (what /_hashedge/stats answers without --workers); `topKeys` @default 10 */
+  snapshot(topKeys?: number): StatsSnapshot;
   /** The origin has answered and the node is not shutting down (readiness). */
   isReady(): boolean;
   /**
@@ -73,6 +76,10 @@ export interface EdgeDependencies {
   readonly worker?: WorkerIdentity;
   /** The /metrics text instead of this process's registry (a worker: the whole node's). */
   readonly scrapeMetrics?: () => Promise<string>;
+  /** The /_hashedge/stats answer instead of this process's snapshot (a worker: the whole node's). */
+  readonly nodeStats?: () => Promise<unknown>;
+  /** Ring members -> the nodes they belong to (a worker: workers' members under their node). */
+  readonly groupNodes?: (members: readonly string[]) => NodeMembers[];
 }
 
 export async function startEdge(config: Config, deps: EdgeDependencies = {}): Promise<Edge> {
@@ -132,9 +139,18 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   const traffic = new Traffic();
   const history = new History({ read: () => ({ requests: traffic.requests, bytesSent: traffic.bytesSent, hit: traffic.toJSON().byCache.hit, originErrors: group.stats.originErrors }) });
   history.start();
-  const clusterStatus = () => (cluster ? { self: cluster.self, members: cluster.status() } : null);
+  const clusterStatus = () => {
+    if (cluster === undefined) return null;
+    const members = cluster.status();
+    const { groupNodes } = deps;
+    return { self: cluster.self, members, ...(groupNodes ? { nodes: groupByNode(members, groupNodes(members.map((m) => m.url))) } : {}) };
+  };
   metrics = new Metrics({ group, traffic, clusterStatus, isReady, ...(deps.scrapeMetrics ? { scrape: deps.scrapeMetrics } : {}) });
-  const { server, admin: adminServer } = createEdgeServers({ config, group, immutability, manifestsRead: manifests.firstRead, ...(peerRoute ? { peerRoute } : {}), ...(deps.worker ? { worker: deps.worker } : {}), originDescription: origin.description, isReady, isStopping: () => stopping, traffic, history, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
+  const startedAt = Date.now();
+  const snapshot = (topKeys?: number) =>
+    takeSnapshot({ node: purge.self, worker: deps.worker, originDescription: origin.description, startedAt, isReady, group, traffic, history, clusterStatus }, topKeys);
+  const stats = deps.nodeStats ?? (async () => snapshot());
+  const { server, admin: adminServer } = createEdgeServers({ config, group, immutability, manifestsRead: manifests.firstRead, ...(peerRoute ? { peerRoute } : {}), isReady, isStopping: () => stopping, traffic, stats, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
   const listen = (srv: Server, port: number, host: string) =>
     new Promise<void>((resolve, reject) => {
       srv.once('error', reject);
@@ -202,6 +218,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
     metrics,
     origin,
     cluster,
+    snapshot,
     isReady,
     shutdown() {
       stopping = true;

@@ -15,11 +15,9 @@ import type { Group } from '../cache/group.js';
 import type { ClusterStatus } from '../cluster/cluster.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import type { History } from '../stats/history.js';
 import type { CacheResult, Traffic } from '../stats/traffic.js';
 import type { Metrics } from '../stats/metrics.js';
 import { createAdminApp } from './admin.js';
-import type { WorkerIdentity } from './worker-identity.js';
 import { createAssetHandler } from './asset.js';
 import { HeaderPolicy } from './headers.js';
 import { EdgeResponse } from './prepared-head.js';
@@ -58,13 +56,12 @@ export interface EdgeServerOptions {
   readonly manifestsRead?: Promise<void>;
   /** The owner side of the peer protocol, in a cluster. */
   readonly peerRoute?: (req: IncomingMessage, res: ServerResponse) => void;
-  readonly originDescription: string;
   readonly isReady: () => boolean;
   /** Shutdown has started (readiness says so). */
   readonly isStopping?: () => boolean;
   readonly traffic: Traffic;
-  /** The counters' per-second history (stats/history.ts), for /_hashedge/stats. */
-  readonly history?: History;
+  /** The /_hashedge/stats answer (stats/snapshot.ts; with --workers, the node's: stats/node-stats.ts). */
+  readonly stats: () => Promise<unknown>;
   readonly metrics: Metrics;
   /** The cluster's members now, for the status page; null outside a cluster. */
   readonly clusterStatus: () => ClusterStatus | null;
@@ -72,8 +69,6 @@ export interface EdgeServerOptions {
   readonly purge: { readonly self: () => string; readonly peers: () => readonly string[] };
   /** Where access lines go, when --access-log is on. */
   readonly accessLog?: Logger;
-  /** This worker, in a node with --workers > 1. */
-  readonly worker?: WorkerIdentity;
   /** Overrides of SERVER_TIMEOUTS (tests: a slowloris test cannot wait 20 s). @default SERVER_TIMEOUTS */
   readonly timeouts?: Partial<ServerTimeouts>;
   readonly log: Logger;
@@ -101,16 +96,11 @@ export function createEdgeServers(options: EdgeServerOptions): EdgeServers {
   });
   const admin = createAdminApp({
     group,
-    originDescription: options.originDescription,
     isReady: options.isReady,
     ...(options.isStopping ? { isStopping: options.isStopping } : {}),
-    traffic: options.traffic,
-    ...(options.history ? { history: options.history } : {}),
+    stats: options.stats,
     metrics: options.metrics,
-    clusterStatus: options.clusterStatus,
-    startedAt: Date.now(),
     purge: { ...options.purge, adminToken: config.adminToken, peerTimeoutMs: config.peerTimeout },
-    worker: options.worker,
     log,
   });
   const timeouts: ServerTimeouts = { ...SERVER_TIMEOUTS, ...options.timeouts };
