@@ -150,7 +150,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   const snapshot = (topKeys?: number) =>
     takeSnapshot({ node: purge.self, worker: deps.worker, originDescription: origin.description, startedAt, isReady, group, traffic, history, clusterStatus }, topKeys);
   const stats = deps.nodeStats ?? (async () => snapshot());
-  const { server, admin: adminServer } = createEdgeServers({ config, group, immutability, manifestsRead: manifests.firstRead, ...(peerRoute ? { peerRoute } : {}), isReady, isStopping: () => stopping, traffic, stats, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
+  const { server, admin: adminServer } = createEdgeServers({ config, group, immutability, manifestsRead: manifests.firstRead, ...(peerRoute ? { peerRoute } : {}), isReady, isStopping: () => stopping, traffic, stats, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
   const listen = (srv: Server, port: number, host: string) =>
     new Promise<void>((resolve, reject) => {
       srv.once('error', reject);

@@ -12,7 +12,6 @@ import { PEER_PATH } from '../cluster/peers.js';
 import type { AddressInfo } from 'node:net';
 import type { ImmutabilityPolicy } from '../asset/immutability.js';
 import type { Group } from '../cache/group.js';
-import type { ClusterStatus } from '../cluster/cluster.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { CacheResult, Traffic } from '../stats/traffic.js';
@@ -63,8 +62,6 @@ export interface EdgeServerOptions {
   /** The /_hashedge/stats answer (stats/snapshot.ts; with --workers, the node's: stats/node-stats.ts). */
   readonly stats: () => Promise<unknown>;
   readonly metrics: Metrics;
-  /** The cluster's members now, for the status page; null outside a cluster. */
-  readonly clusterStatus: () => ClusterStatus | null;
   /** Purge broadcast: this node's name and the other members now. */
   readonly purge: { readonly self: () => string; readonly peers: () => readonly string[] };
   /** Where access lines go, when --access-log is on. */

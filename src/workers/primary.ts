@@ -1,8 +1,8 @@
 /**
  * The primary of a node started with --workers n > 1: it forks n workers (node:cluster, which
  * shares the public port among them round-robin, the Linux default), gives each its ring
- * member, answers their /metrics and /_hashedge/stats requests, replaces a worker that dies, and on SIGTERM/SIGINT
- * has every worker drain and exit. It serves no request itself.
+ * member, answers their /metrics and /_hashedge/stats requests, replaces a worker that dies,
+ * and on SIGTERM/SIGINT has every worker drain and exit. It serves no request itself.
  *
  * Members: alone (no --peers/--peers-dns), worker i listens on 127.0.0.1 on a port it picks
  * and the primary sends every worker the full list once all have bound, so all join one ring.
