@@ -61,6 +61,7 @@ interface Stats {
   worker: { index: number; pid: number; count: number } | null;
   cache: { budgetBytes: number; hot: { budgetBytes: number } };
   traffic: { requests: number; byCache: Record<string, number> };
+  topKeys: Array<{ key: string; requests: number }>;
   workers?: WorkerFigures[];
   cluster: null | {
     members: Array<{ url: string }>;
@@ -164,9 +165,10 @@ test('--peers-dns with --workers 2: each address in the answer stands for two me
   }
 });
 
-// The process tests run side by side: most of their time is processes starting up.
+// The process tests run side by side: most of their time is processes starting up (up to
+// START_TIMEOUT_MS each on a busy machine, hence deadlines of 120 s).
 describe('real processes', { concurrency: true }, () => {
-  describe('hashedge serve --workers 2', { timeout: 60_000, concurrency: 1 }, () => {
+  describe('hashedge serve --workers 2', { timeout: 120_000, concurrency: 1 }, () => {
     let dir: string;
     let node: RunningNode;
     const keys = Array.from({ length: 20 }, (_, i) => `assets/chunk${i}-0492830483.js`);
@@ -321,7 +323,7 @@ describe('real processes', { concurrency: true }, () => {
     ['--port', 'two nodes of two workers each (--peers): a cold key asked of both nodes at once is loaded once in all'],
     ['--admin-port', 'two nodes of two workers each on admin ports: members are http://h:(admin+1+i), and a cold key is loaded once in all'],
   ] as const) {
-    test(title, { timeout: 60_000 }, async () => {
+    test(title, { timeout: 120_000 }, async () => {
       const dir = await mkdtemp(join(tmpdir(), 'hashedge-workers-'));
       const key = `assets/shared${portFlag === '--port' ? '' : '-admin'}-0492830483.bin`;
       await mkdir(join(dir, 'assets'));
@@ -356,6 +358,7 @@ describe('real processes', { concurrency: true }, () => {
           const perWorker = s.workers!.map((w) => w.traffic!.requests);
           assert.ok(perWorker.every((r) => r > 0), `${url}: requests per worker ${perWorker.join(', ')}`);
           assert.equal(perWorker[0]! + perWorker[1]!, 20);
+          assert.deepEqual(s.topKeys, [{ key, requests: 20 }], 'top keys counted across the workers');
         }
         const text = await metrics(na);
         assert.equal(metricSum(text, 'hashedge_cluster_members'), 2, 'two nodes');
@@ -381,7 +384,7 @@ describe('real processes', { concurrency: true }, () => {
     });
   }
 
-  test('--workers 2 with --admin-port: stats of both workers and the whole node\'s /metrics on the admin port, none on the public one', { timeout: 60_000 }, async () => {
+  test('--workers 2 with --admin-port: stats of both workers and the whole node\'s /metrics on the admin port, none on the public one', { timeout: 120_000 }, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hashedge-workers-'));
     const key = 'assets/admin-0492830483.js';
     await mkdir(join(dir, 'assets'));
