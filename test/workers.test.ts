@@ -294,12 +294,17 @@ describe('real processes', { concurrency: true }, () => {
         }
       })();
       // While it is down the other worker answers; after the back-off (1 s) a new one takes its place.
+      // The stats answer all along, saying the dead worker's figures are missing and why.
+      const seenMissing = new Set<string>();
       const replacement = await eventually('a replacement worker', 15_000, async () => {
         const res = await request(`${node.url}/${keys[0]}`);
         assert.equal(res.status, 200);
-        const pid = (await stats(node.url)).worker!.pid;
+        const s = await stats(node.url);
+        for (const w of s.workers!) if (!w.answered) seenMissing.add(w.reason!);
+        const pid = s.worker!.pid;
         return pid !== victim && pid !== survivor ? pid : undefined;
       }).finally(() => (restarted = true));
+      assert.ok([...seenMissing].some((reason) => /^not running: it exited and is being restarted$|^exited while asked$/.test(reason)), `reasons seen: ${[...seenMissing].join('; ')}`);
       await scraping;
       assert.ok(scrapeStatuses.length >= 10, `${scrapeStatuses.length} scrapes during the restart`);
       assert.deepEqual(scrapeStatuses.filter((status) => status !== 200), [], 'every scrape answered');
