@@ -64,7 +64,7 @@ interface Stats {
   topKeys: Array<{ key: string; requests: number }>;
   workers?: WorkerFigures[];
   cluster: null | {
-    members: Array<{ url: string }>;
+    members: Array<{ url: string; state: string }>;
     nodes?: Array<{ url: string; self: boolean; state: string; workers: Array<{ url: string; index: number; state: string }> }>;
   };
 }
@@ -342,6 +342,14 @@ describe('real processes', { concurrency: true }, () => {
       const nodes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
       try {
         for (const s of started) if (s.status === 'rejected') throw s.reason;
+        const [na, nb] = [pa, pb].map((p) => `http://127.0.0.1:${p}`) as [string, string];
+        // The node that came up first probed the other's workers before they listened and routes
+        // around them until a probe answers (every 2 s): wait until every worker of both nodes
+        // sees every member up (a node's stats give each member the worst state its workers see).
+        await eventually('every member up, as every worker sees it', 30_000, async () => {
+          const views = await Promise.all([na, nb].map((url) => stats(url)));
+          return views.every((v) => v.workers!.every((w) => w.answered) && v.cluster!.members.every((m) => m.state === 'up')) ? true : undefined;
+        });
         const results = await Promise.all(Array.from({ length: 40 }, (_, i) => request(`${nodes[i % 2]!.url}/${key}`)));
         for (const res of results) assert.equal(res.status, 200);
         // Stats and metrics are on the port the members are named by.
@@ -349,7 +357,6 @@ describe('real processes', { concurrency: true }, () => {
         assert.equal(loads[0]! + loads[1]!, 1, `origin loads per node: ${loads.join(', ')}`);
         // The cluster is two nodes of two workers each, counted so, and each node's stats add up
         // its workers' (20 requests went to each node, over fresh connections: both workers).
-        const [na, nb] = [pa, pb].map((p) => `http://127.0.0.1:${p}`) as [string, string];
         const nodeA = await stats(na);
         assert.deepEqual(nodeA.cluster!.members.map((m) => m.url), [pa + 1, pa + 2, pb + 1, pb + 2].map((p) => `http://127.0.0.1:${p}`).sort());
         assert.equal(nodeA.node, na);
