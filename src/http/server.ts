@@ -22,7 +22,8 @@ import { createAdminApp } from './admin.js';
 import type { WorkerIdentity } from './worker-identity.js';
 import { createAssetHandler } from './asset.js';
 import { HeaderPolicy } from './headers.js';
-import { EdgeResponse } from './prepared-head.js';
+import { H1Response } from './h1-response.js';
+import type { AssetRequest, ResponseSink } from './response-plan.js';
 import { sendError } from './respond.js';
 import { EdgeError } from '../errors.js';
 
@@ -114,10 +115,10 @@ export function createEdgeServers(options: EdgeServerOptions): EdgeServers {
     log,
   });
   const timeouts: ServerTimeouts = { ...SERVER_TIMEOUTS, ...options.timeouts };
-  const create = (handler: (req: IncomingMessage, res: EdgeResponse) => void): Server =>
-    createServer<typeof IncomingMessage, typeof EdgeResponse>(
+  const create = (handler: (req: IncomingMessage, res: H1Response) => void): Server =>
+    createServer<typeof IncomingMessage, typeof H1Response>(
       {
-        ServerResponse: EdgeResponse,
+        ServerResponse: H1Response,
         keepAliveTimeout: timeouts.keepAliveTimeoutMs,
         headersTimeout: timeouts.headersTimeoutMs,
         requestTimeout: timeouts.requestTimeoutMs,
@@ -174,9 +175,8 @@ function notHere(req: IncomingMessage, res: ServerResponse): void {
 }
 
 /** One JSON line per asset response, written when its status is decided (like nginx's $upstream_cache_status, with the cache result). */
-function accessLogger(log: Logger): (res: ServerResponse, status: number, cache: CacheResult, bytes: number) => void {
-  return (res, status, cache, bytes) => {
-    const req = res.req;
+function accessLogger(log: Logger): (req: AssetRequest, res: ResponseSink, status: number, cache: CacheResult, bytes: number) => void {
+  return (req, res, status, cache, bytes) => {
     log.info({
       event: 'access',
       method: req.method,
@@ -185,14 +185,15 @@ function accessLogger(log: Logger): (res: ServerResponse, status: number, cache:
       cache,
       bytes,
       ms: Math.round((performance.now() - (requestStarts.get(req) ?? performance.now())) * 10) / 10,
-      client: req.socket.remoteAddress,
+      client: res.clientAddress,
       ua: req.headers['user-agent'],
+      proto: res.protocol,
     });
   };
 }
 
 /** When each request arrived (only tracked with --access-log). */
-const requestStarts = new WeakMap<IncomingMessage, number>();
+const requestStarts = new WeakMap<AssetRequest, number>();
 
 export function listenAddress(server: Server): AddressInfo {
   return server.address() as AddressInfo;
