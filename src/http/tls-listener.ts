@@ -11,19 +11,26 @@
  * inside allowHTTP1).
  *
  * HTTP/2 defences, each with a limit (H2_LIMITS) and a test (test/h2-defences.test.ts):
- * concurrent streams and header list size are SETTINGS the client is told and nghttp2
- * enforces (RST_STREAM REFUSED_STREAM / PROTOCOL_ERROR); rapid reset (CVE-2023-44487) is
- * nghttp2's stream-reset rate limit (GOAWAY after a burst of 1000 resets, then 33/s) plus
- * node's cap on streams it refused; SETTINGS/PING floods are nghttp2's cap on queued ACKs;
- * empty and invalid frames count against maxSessionInvalidFrames; an idle session gets
- * GOAWAY after the keep-alive timeout. Shutdown sends GOAWAY and lets streams in flight finish.
+ * - concurrent streams: a SETTINGS value; streams over it get RST_STREAM REFUSED_STREAM while
+ *   the client has not acknowledged it, and close the connection once it has (nghttp2);
+ * - header list size: a SETTINGS value, enforced by node once the client has acknowledged our
+ *   SETTINGS (RST_STREAM ENHANCE_YOUR_CALM); before that nghttp2's HPACK decoder still refuses
+ *   a header block over 64 KiB (GOAWAY COMPRESSION_ERROR), so memory stays bounded;
+ * - rapid reset (CVE-2023-44487): h2-reset-budget.ts closes the session;
+ * - PING and SETTINGS floods from a client that does not read our ACKs: node closes the
+ *   connection (its queue of unsent frames is bounded);
+ * - empty DATA frames and other invalid frames: node closes the session after
+ *   maxSessionInvalidFrames;
+ * - idle: GOAWAY after the keep-alive timeout.
+ * Shutdown sends GOAWAY and lets streams in flight finish.
  */
-import { createServer as createH2Server, type Http2Server, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { constants, createServer as createH2Server, type Http2Server, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../log.js';
 import { trackConnections } from './drain.js';
+import { ResetBudget } from './h2-reset-budget.js';
 import type { TlsCredentials } from './tls.js';
 
 /** HTTP/2 limits per session. */
@@ -84,9 +91,18 @@ export function createTlsListener(options: TlsListenerOptions): TlsListener {
     maxSessionRejectedStreams: limits.maxSessionRejectedStreams,
     maxSessionMemory: limits.maxSessionMemoryMiB,
   });
+  const budgets = new WeakMap<Http2Session, ResetBudget>();
   h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
     // A stream reset by either side emits 'error'; unhandled, that would end the process.
     stream.on('error', ignore);
+    const session = stream.session; // a closed stream no longer knows it
+    stream.once('close', () => {
+      if (stream.rstCode === constants.NGHTTP2_NO_ERROR) return;
+      if (session === undefined || session.destroyed || budgets.get(session)?.spend() !== false) return;
+      log.warn({ event: 'h2_rapid_reset', client: session.socket?.remoteAddress });
+      session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      session.destroy();
+    });
     options.onStream(stream, headers);
   });
   // An idle session: GOAWAY, then closed (without this listener node destroys it with no GOAWAY).
@@ -96,6 +112,7 @@ export function createTlsListener(options: TlsListenerOptions): TlsListener {
   let draining = false;
   h2.on('session', (session: Http2Session) => {
     sessions.add(session);
+    budgets.set(session, new ResetBudget());
     session.once('close', () => sessions.delete(session));
     // Floods and protocol errors end the session with GOAWAY; they are the client's, not ours.
     session.on('error', (err) => log.debug({ event: 'h2_session_error', code: (err as NodeJS.ErrnoException).code }));
