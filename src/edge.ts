@@ -89,6 +89,8 @@ export interface EdgeDependencies {
 
 export async function startEdge(config: Config, deps: EdgeDependencies = {}): Promise<Edge> {
   const log = deps.log ?? silentLogger;
+  // Read first: a certificate that does not load stops the start-up before anything runs.
+  const tls = config.tlsCert !== undefined ? new TlsCredentials({ certFile: config.tlsCert, keyFile: config.tlsKey!, log }) : undefined;
   const origin = deps.origin ?? (await createOrigin(config));
   const clustered = config.peers.length > 0 || config.peersDns !== undefined;
   const cluster = clustered ? await Cluster.join(config, log) : undefined;
@@ -146,8 +148,6 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   history.start();
   const clusterStatus = () => (cluster ? { self: cluster.self, members: cluster.status() } : null);
   metrics = new Metrics({ group, traffic, clusterStatus, isReady, ...(deps.scrapeMetrics ? { scrape: deps.scrapeMetrics } : {}) });
-  // Read before anything listens: a certificate that does not load stops the start-up.
-  const tls = config.tlsCert !== undefined ? new TlsCredentials({ certFile: config.tlsCert, keyFile: config.tlsKey!, log }) : undefined;
   const { server, admin: adminServer, tls: tlsServers } = createEdgeServers({ config, group, immutability, manifestsRead: manifests.firstRead, ...(peerRoute ? { peerRoute } : {}), ...(deps.worker ? { worker: deps.worker } : {}), originDescription: origin.description, isReady, isStopping: () => stopping, traffic, history, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
   const listen = (srv: Server, port: number, host: string) =>
     new Promise<void>((resolve, reject) => {

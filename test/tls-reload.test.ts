@@ -116,3 +116,8 @@ test('a key that does not match its certificate is refused: the current certific
   assert.equal(edge.reloadTls(), true); // as on SIGHUP
   assert.equal(await servedFingerprint(), first.fingerprint256);
 });
+
+test('a certificate file that cannot be read stops the start-up with E_CONFIG naming the option', async () => {
+  const config = resolveConfig({ port: '0', host: '127.0.0.1', origin: root, 'tls-cert': join(ca.dir, 'missing.pem'), 'tls-key': keyFile }, {});
+  await assert.rejects(startEdge(config), (err: Error & { code?: string }) => err.code === 'E_CONFIG' && /^--tls-cert .*missing\.pem: cannot read it \(ENOENT\)/.test(err.message));
+});
