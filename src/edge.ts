@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import { ImmutabilityPolicy } from './asset/immutability.js';
 import { ManifestEvidence } from './asset/manifest-evidence.js';
 import { Group } from './cache/group.js';
+import { DiskTier, type WriteFile } from './cache/disk/tier.js';
 import type { Config } from './config.js';
 import { createEdgeServers, listenAddress, type ServerTimeouts } from './http/server.js';
 import { trackConnections } from './http/drain.js';
@@ -73,12 +74,16 @@ export interface EdgeDependencies {
   readonly worker?: WorkerIdentity;
   /** The /metrics text instead of this process's registry (a worker: the whole node's). */
   readonly scrapeMetrics?: () => Promise<string>;
+  /** How the disk tier writes a file (tests: one that fails with ENOSPC). @default node:fs */
+  readonly diskWriteFile?: WriteFile;
 }
 
 export async function startEdge(config: Config, deps: EdgeDependencies = {}): Promise<Edge> {
   const log = deps.log ?? silentLogger;
   const origin = deps.origin ?? (await createOrigin(config));
   const clustered = config.peers.length > 0 || config.peersDns !== undefined;
+  // Opened first: a directory another process holds refuses the start before anything listens.
+  const disk = config.diskCache === undefined ? undefined : await DiskTier.open({ dir: config.diskCache, budgetBytes: config.diskCacheSize, log, ...(deps.diskWriteFile ? { writeFile: deps.diskWriteFile } : {}) });
   const cluster = clustered ? await Cluster.join(config, log) : undefined;
   let metrics: Metrics | undefined;
   // Read from the origin itself, never through peers; requests wait for the first read only
@@ -104,6 +109,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
     brotliQuality: config.brotliQuality,
     verifyNames: config.verifyNames,
     log,
+    ...(disk ? { disk } : {}),
   });
 
   let ready = false;
@@ -186,6 +192,8 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
       clearTimeout(grace);
       await cluster?.close();
       await origin.close();
+      // What is queued is written, and the directory's lock given up, for the next start.
+      await disk?.close();
     })();
     return closing;
   };

@@ -75,6 +75,7 @@ export function createAdminApp(options: AdminOptions): express.Express {
       uptimeSeconds: Math.round((Date.now() - options.startedAt) / 1000),
       ready: options.isReady(),
       cache: { bytes: group.cacheBytes, budgetBytes: group.cacheBudget, items: group.cacheItems, pendingVariants: group.pendingVariants, hot: group.hotCache },
+      disk: group.disk?.status() ?? null,
       traffic: traffic.toJSON(),
       counters: { ...group.stats },
       cluster: options.clusterStatus(),
