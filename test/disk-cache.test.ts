@@ -7,7 +7,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
@@ -17,6 +19,7 @@ import { hashKey } from '../src/cache/disk/record.js';
 import { TestOrigin } from './helpers/origins.js';
 import { request } from './helpers/http.js';
 
+const execFileAsync = promisify(execFile);
 let root: string;
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'hashedge-disk-cache-'));
@@ -256,6 +259,43 @@ for (const [code, state] of [['ENOSPC', 'full'], ['EROFS', 'read-only']] as cons
     }
   });
 }
+
+test('a real full disk: a 1 MiB tmpfs fills, the node goes on serving from memory and says so', async (t) => {
+  const dir = freshDir();
+  await mkdir(dir, { recursive: true });
+  // Needs root and a kernel that lets this process mount (the project's machine does; CI may
+  // not): without it, the injected ENOSPC above is what covers this.
+  const mounted = await execFileAsync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]).then(() => true, () => false);
+  if (!mounted) {
+    t.skip('cannot mount a tmpfs here');
+    return;
+  }
+  try {
+    const origin = new TestOrigin();
+    const keys = Array.from({ length: 8 }, (_, i) => `assets/fill${i}-0492830483.bin`);
+    for (const key of keys) origin.put(key, randomBytes(300_000));
+    // A budget far above what the file system holds: the disk, not eviction, runs out.
+    const node = await start(dir, origin, { 'cache-size': '8MiB', 'disk-cache-size': '64MiB' });
+    try {
+      for (const key of keys) assert.equal((await request(`${node.url}/${key}`)).status, 200);
+      await node.group.disk!.flushed();
+      const status = node.group.disk!.status();
+      assert.equal(status.state, 'full');
+      assert.ok(status.writeErrors >= 1);
+      assert.ok(status.writes >= 1 && status.writes < keys.length, `${status.writes} written before the disk filled`);
+      for (const key of keys) {
+        const hit = await request(`${node.url}/${key}`);
+        assert.equal(hit.status, 200);
+        assert.deepEqual(hit.body, origin.objects.get(key)!.body);
+      }
+      assert.equal(origin.assetRequests.length, keys.length, 'memory served the rest');
+    } finally {
+      await node.close();
+    }
+  } finally {
+    await execFileAsync('umount', [dir]);
+  }
+});
 
 test('a bad --disk-cache-size is refused at start with the option named', () => {
   assert.throws(() => resolveConfig({ 'disk-cache': '/tmp/x', 'disk-cache-size': '1KB' }, {}), (err: Error & { code?: string }) => err.code === 'E_CONFIG' && /--disk-cache-size/.test(err.message));
