@@ -157,6 +157,30 @@ test('a corrupted byte is detected on read: the file is deleted, counted, and th
   }
 });
 
+test('a file gone from under the node (deleted by hand, an I/O error) is a miss: counted, loaded again', async () => {
+  const dir = freshDir();
+  const origin = new TestOrigin();
+  const key = 'assets/lost-0492830483.js';
+  const body = origin.put(key, script(4));
+  const first = await start(dir, origin);
+  await request(`${first.url}/${key}`);
+  await first.close();
+  const again = new TestOrigin();
+  again.put(key, body);
+  const second = await start(dir, again);
+  // Indexed at start, gone before its first read.
+  await rm(await fileOf(dir, key));
+  try {
+    const res = await request(`${second.url}/${key}`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, body);
+    assert.equal(again.count(key), 1);
+    assert.equal(second.group.disk!.status().readErrors, 1);
+  } finally {
+    await second.close();
+  }
+});
+
 test('the disk budget holds under churn, and what stays is served right', async () => {
   const dir = freshDir();
   const origin = new TestOrigin();
