@@ -42,7 +42,7 @@ if (!existsSync(join(DIR, 'ready'))) {
 const times: number[] = [];
 for (let run = 0; run < RUNS; run++) {
   const started = performance.now();
-  const tier = await DiskTier.open({ dir: DIR, budgetBytes: 100 * 2 ** 30, log: silentLogger });
+  const tier = await DiskTier.open({ dir: DIR, budgetBytes: 100 * 2 ** 30, maxObjectBytes: 32 * 2 ** 20, log: silentLogger });
   times.push(performance.now() - started);
   const { objects, bytes } = tier.status();
   if (objects !== OBJECTS) throw new Error(`indexed ${objects} objects, expected ${OBJECTS}`);

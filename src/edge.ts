@@ -83,7 +83,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   const origin = deps.origin ?? (await createOrigin(config));
   const clustered = config.peers.length > 0 || config.peersDns !== undefined;
   // Opened first: a directory another process holds refuses the start before anything listens.
-  const disk = config.diskCache === undefined ? undefined : await DiskTier.open({ dir: config.diskCache, budgetBytes: config.diskCacheSize, log, ...(deps.diskWriteFile ? { writeFile: deps.diskWriteFile } : {}) });
+  const disk = config.diskCache === undefined ? undefined : await DiskTier.open({ dir: config.diskCache, budgetBytes: config.diskCacheSize, maxObjectBytes: config.maxObjectSize, log, ...(deps.diskWriteFile ? { writeFile: deps.diskWriteFile } : {}) });
   const cluster = clustered ? await Cluster.join(config, log) : undefined;
   let metrics: Metrics | undefined;
   // Read from the origin itself, never through peers; requests wait for the first read only

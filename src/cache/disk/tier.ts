@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { Logger } from '../../log.js';
 import type { Blob } from '../blob.js';
 import { lockDirectory, type DirectoryLock } from './lock.js';
-import { CorruptRecordError, decodeRecord, encodeRecord, hashKey, parseRecordName, readRecordKey, recordName } from './record.js';
+import { CorruptRecordError, decodeRecord, MAX_HEAD_BYTES, PREAMBLE_BYTES, encodeRecord, hashKey, parseRecordName, readRecordKey, recordName } from './record.js';
 import { Sieve } from './sieve.js';
 
 /**
@@ -40,6 +40,11 @@ export interface DiskTierOptions {
   readonly dir: string;
   /** Bytes of files the directory may hold; older objects are evicted beyond it. */
   readonly budgetBytes: number;
+  /**
+   * Bytes of an object's identity body at most (--max-object-size): a file named larger than
+   * three such bodies and a head is not one of ours, and is never read (its name sets the read).
+   */
+  readonly maxObjectBytes: number;
   /** Bytes of objects waiting to be written at most; a fill beyond it is not written (counted). @default 64 MiB */
   readonly queueBytes?: number;
   /** ms writing pauses after a failed write (disk full, read-only) before trying again. @default 30_000 */
@@ -96,6 +101,7 @@ export class DiskTier {
   readonly #queue = new Map<string, Blob>();
   #queuedBytes = 0;
   readonly #queueLimit: number;
+  readonly #maxRecordBytes: number;
   readonly #retryAfterMs: number;
   readonly #log: Logger;
   readonly #writeFile: WriteFile;
@@ -117,6 +123,7 @@ export class DiskTier {
     this.dir = options.dir;
     this.budgetBytes = options.budgetBytes;
     this.#queueLimit = options.queueBytes ?? 64 * 1024 * 1024;
+    this.#maxRecordBytes = 3 * options.maxObjectBytes + PREAMBLE_BYTES + MAX_HEAD_BYTES;
     this.#retryAfterMs = options.retryAfterMs ?? 30_000;
     this.#log = options.log;
     this.#writeFile = options.writeFile ?? writeChunks;
@@ -153,6 +160,11 @@ export class DiskTier {
         const record = parseRecordName(name);
         // Someone else's file, or one in the wrong sub-directory: not ours to serve or delete.
         if (record === undefined || !record.keyHash.startsWith(sub)) continue;
+        if (record.bytes > this.#maxRecordBytes) {
+          // Kept under a larger --max-object-size than today's (or not ours): never read, so not kept.
+          void unlink(join(this.dir, sub, name)).catch(() => {});
+          continue;
+        }
         if (this.#index.has(record.keyHash)) {
           // Two lengths for one key (a crash between a rewrite's rename and the old file's unlink).
           void unlink(join(this.dir, sub, name)).catch(() => {});
