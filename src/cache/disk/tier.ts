@@ -336,6 +336,8 @@ export class DiskTier {
     const previous = this.#index.peek(keyHash);
     const sub = keyHash.slice(0, 2);
     const temp = join(this.dir, TEMP_DIR, `${keyHash}.${process.pid}.${this.#tempSeq++}`);
+    // A write that began before another failed proves nothing about the disk now (two writers).
+    const errorsBefore = this.stats.writeErrors;
     const incoming = bytes - (previous?.bytes ?? 0);
     this.#evictToFit(incoming);
     // Held for this write until it is indexed, so concurrent writers' room adds up.
@@ -362,7 +364,7 @@ export class DiskTier {
     if (previous !== undefined && previous.bytes !== bytes) void unlink(this.#pathOf(keyHash, previous.bytes)).catch(() => {});
     this.#index.set(keyHash, { bytes, key: blob.key, variants: variantCount(blob) }, bytes);
     this.stats.writes++;
-    if (this.#state !== 'ok') {
+    if (this.#state !== 'ok' && errorsBefore === this.stats.writeErrors) {
       this.#log.info({ event: 'disk_write_recovered', dir: this.dir, was: this.#state });
       this.#state = 'ok';
     }
