@@ -8,10 +8,12 @@
  *
  * Workloads: small (hot 1990 B asset), zipf, cluster (3-node Zipf), herd (cold keys across 3
  * nodes: origin fetches), large (8 MB cold: first byte vs the origin's), memory (working set
- * 3x the cache, for the kit's corpus and one 4x larger), workers (--workers 2 vs 1).
+ * 3x the cache, for the kit's corpus and one 4x larger), workers (--workers 2 vs 1), disk
+ * (working set 4x --cache-size, --disk-cache 8x: vs memory only and nginx proxy_cache), restart
+ * (origin loads in the first 10 s after a restart, disk tier vs memory only vs nginx).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,7 +45,7 @@ const WARMUP = Number(args.warmup ?? 3);
 const CONNECTIONS = Number(args.connections ?? 64);
 /** Rounds of the small and Zipf workloads (every server measured once per round). */
 const ROUNDS = Number(args.rounds ?? 3);
-const WORKLOADS = ['small', 'zipf', 'h2', 'cluster', 'herd', 'large', 'memory', 'workers'] as const;
+const WORKLOADS = ['small', 'zipf', 'h2', 'cluster', 'herd', 'large', 'memory', 'workers', 'disk', 'restart'] as const;
 type Workload = (typeof WORKLOADS)[number];
 const ONLY = new Set((args.only ?? WORKLOADS.join(',')).split(',') as Workload[]);
 const env: BenchEnv = { dir: args.dir ?? '/tmp/hashedge-bench', serverCpus: '1' };
@@ -84,6 +86,8 @@ async function main(): Promise<void> {
   if (ONLY.has('large')) await large(avail);
   if (ONLY.has('memory')) await memory();
   if (ONLY.has('workers')) await workers();
+  if (ONLY.has('disk')) await diskTier(avail);
+  if (ONLY.has('restart')) await restart(avail);
   writeFileSync(join(env.dir, 'last-run.md'), out.join('\n') + '\n');
   process.stderr.write(`\n(the tables above are also in ${join(env.dir, 'last-run.md')})\n`);
 }
@@ -494,6 +498,122 @@ async function memory(): Promise<void> {
   print(table(['server, load', 'rps', 'p99 ms', 'MB/s', 'hit ratio (measured run + warm-up)', 'evictions (total)', 'cache MiB / budget', 'RSS MiB', 'peak RSS MiB'], rows));
   print();
   print(`Target: ${verdicts.join('; ')}.`);
+  print();
+}
+
+/** A server measured by the origin loads it makes: its URL, how many loads so far, and how to stop it. */
+interface Counted {
+  readonly url: string;
+  originLoads(): Promise<number>;
+  /** Resolves once background work after a warm-up (hashedge's variants) is done. */
+  settled?(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A Zipf s=1 run of `seconds` against a counted server: rps, and the share of requests that did not go to the origin. */
+async function countedRun(server: Counted, seconds: number): Promise<{ r: LoadResult; hitRatio: number; loads: number }> {
+  const before = await server.originLoads();
+  const r = await wrk(server.url, { paths: join(env.dir, 'paths.txt'), seconds, connections: CONNECTIONS, serverCpus: env.serverCpus });
+  const loads = (await server.originLoads()) - before;
+  return { r, loads, hitRatio: 1 - loads / Math.max(1, r.rps * seconds) };
+}
+
+/** hashedge with the bench's disk-tier sizes, counted by its origin fetches. */
+async function countedHashedge(cacheBytes: number, extraArgs: readonly string[]): Promise<Counted> {
+  const h = await startHashedge(env, { origin: ORIGIN, cacheSize: String(cacheBytes), extraArgs: ['--shutdown-delay', '0', ...extraArgs] });
+  return { url: h.urls[0]!, originLoads: async () => (await h.stats(h.urls[0]!)).counters.originFetches, settled: () => h.settled(), stop: () => h.stop() };
+}
+
+/** One nginx proxy_cache edge, counted by its origin's access log. */
+async function countedNginx(maxSize: string, keepCache: boolean): Promise<Counted> {
+  const n = await startNginx(env, { edges: 1, keepCache, edgeMaxSize: maxSize });
+  const loads = () => [...n.originRequests().values()].reduce((a, b) => a + b, 0);
+  return { url: n.edgeUrls[0]!, originLoads: async () => loads(), stop: () => n.stop() };
+}
+
+function corpusBytes(): number {
+  return readdirSync(ORIGIN).reduce((n, f) => n + statSync(join(ORIGIN, f)).size, 0);
+}
+
+/** Working set 4x --cache-size, disk 8x: memory only, memory + disk, nginx proxy_cache (its disk, the page cache for memory). */
+async function diskTier(avail: Availability): Promise<void> {
+  const corpus = corpusBytes();
+  const cache = Math.floor(corpus / 4);
+  const disk = 8 * cache;
+  print('## Bigger than memory: the disk tier');
+  print();
+  print(`Corpus ${mib(corpus)} MiB, --cache-size ${mib(cache)} MiB (the working set is 4x memory), --disk-cache-size ${mib(disk)} MiB (8x; the whole corpus fits). One pass over every path, then Zipf s=1: ${WARMUP} s warm-up, ${SECONDS} s measured. Hit ratio = 1 - origin loads / requests in the measured run. nginx proxy_cache with max_size ${mib(disk)}m serves from files through the page cache (the machine's free memory is its memory tier).`);
+  print();
+  const dir = join(env.dir, 'disk-tier');
+  const setups: { name: string; start(): Promise<Counted> }[] = [
+    // The reference for disk hits: every answer a memory hit.
+    { name: 'hashedge, memory holds the corpus', start: () => countedHashedge(2 * corpus, []) },
+    { name: 'hashedge, memory only', start: () => countedHashedge(cache, []) },
+    { name: 'hashedge + --disk-cache', start: () => (rmSync(dir, { recursive: true, force: true }), countedHashedge(cache, ['--disk-cache', dir, '--disk-cache-size', String(disk)])) },
+    ...(avail.nginx ? [{ name: 'nginx proxy_cache', start: () => countedNginx(`${mib(disk)}m`, false) }] : []),
+  ];
+  const rows: (string | number)[][] = [];
+  for (const setup of setups) {
+    const server = await setup.start();
+    try {
+      await warmAll(server.url, join(env.dir, 'paths.txt'));
+      await server.settled?.();
+      await countedRun(server, WARMUP);
+      const { r, hitRatio, loads } = await countedRun(server, SECONDS);
+      rows.push([setup.name, ...loadCells(r), `${(100 * hitRatio).toFixed(1)}%`, loads]);
+    } finally {
+      await server.stop();
+    }
+  }
+  print(table(['server', 'rps', 'p99 ms', 'MB/s', 'hit ratio', 'origin loads'], rows));
+  print();
+}
+
+/**
+ * Warm a node under Zipf, restart it, and count origin loads in the first 10 s and the next 10 s:
+ * the disk tier keeps its objects (index rebuilt from file names), memory alone starts cold,
+ * nginx's cache loader indexes its proxy_cache directory again.
+ */
+async function restart(avail: Availability): Promise<void> {
+  const corpus = corpusBytes();
+  // Memory holds the whole corpus before the restart: what a restart loses is all there is.
+  const cache = 2 * corpus;
+  const disk = 2 * corpus;
+  print('## Restart under Zipf');
+  print();
+  print(`Corpus ${mib(corpus)} MiB, --cache-size ${mib(cache)} MiB (memory holds it all), --disk-cache-size ${mib(disk)} MiB (nginx: proxy_cache max_size the same). One pass over every path and ${WARMUP + SECONDS} s of Zipf s=1 (the last ${SECONDS} s measured: "before"), then the server is stopped (SIGTERM, SIGQUIT for nginx) and started on the same directory; Zipf s=1 again from the moment it answers, measured over 0-10 s and 10-20 s. Hit ratio = 1 - origin loads / requests. Target: the first 10 s at >= 0.95x the hit ratio before.`);
+  print();
+  const dir = join(env.dir, 'restart-tier');
+  const setups: { name: string; start(first: boolean): Promise<Counted> }[] = [
+    { name: 'hashedge + --disk-cache', start: (first) => (first && rmSync(dir, { recursive: true, force: true }), countedHashedge(cache, ['--disk-cache', dir, '--disk-cache-size', String(disk)])) },
+    { name: 'hashedge, memory only', start: () => countedHashedge(cache, []) },
+    ...(avail.nginx ? [{ name: 'nginx proxy_cache', start: (first: boolean) => countedNginx(`${mib(disk)}m`, !first) }] : []),
+  ];
+  const rows: (string | number)[][] = [];
+  for (const setup of setups) {
+    let server = await setup.start(true);
+    let before: Awaited<ReturnType<typeof countedRun>>;
+    try {
+      await warmAll(server.url, join(env.dir, 'paths.txt'));
+      await server.settled?.();
+      await countedRun(server, WARMUP);
+      before = await countedRun(server, SECONDS);
+    } finally {
+      await server.stop();
+    }
+    const restarted = performance.now();
+    server = await setup.start(false);
+    const upMs = performance.now() - restarted;
+    try {
+      const first = await countedRun(server, 10);
+      const next = await countedRun(server, 10);
+      const ratio = first.hitRatio / before.hitRatio;
+      rows.push([setup.name, `${(100 * before.hitRatio).toFixed(1)}%`, Math.round(upMs), `${(100 * first.hitRatio).toFixed(1)}% (${first.loads} loads, ${Math.round(first.r.rps).toLocaleString('en-US')} rps)`, `${(100 * next.hitRatio).toFixed(1)}% (${next.loads} loads)`, `${ratio.toFixed(2)}x ${verdict(ratio >= 0.95)}`]);
+    } finally {
+      await server.stop();
+    }
+  }
+  print(table(['server', 'hit ratio before', 'restart to answering, ms', 'first 10 s', '10-20 s', 'first 10 s / before'], rows));
   print();
 }
 

@@ -267,6 +267,7 @@ function render(stats, now) {
   // Cache fill.
   renderFill('cache', cache);
   renderFill('hot', hot);
+  renderDisk(stats.disk);
 
   renderByCache(byCache, assetRequests);
   renderByStatus(traffic.byStatus);
@@ -327,6 +328,21 @@ function renderFill(prefix, part) {
   byId(`${prefix}-fill`)?.closest('.fill')?.classList.toggle('off', budget === 0);
   show(`${prefix}-percent`, budget === 0 ? (prefix === 'hot' ? 'only in a cluster' : '') : fmtPercent(fill), fill);
   setBar(`${prefix}-fill`, fill);
+}
+
+/** The disk tier (--disk-cache): hidden without one; its state stands out when it is not ok. */
+function renderDisk(disk) {
+  const section = byId('disk');
+  if (!section) return;
+  section.hidden = !disk || typeof disk !== 'object';
+  if (section.hidden) return;
+  renderFill('disk', { bytes: disk.bytes, budgetBytes: disk.budgetBytes, items: disk.objects });
+  const state = typeof disk.state === 'string' ? disk.state : '—';
+  show('disk-state', state === 'ok' ? 'ok' : `${state}: writes paused, serving from memory`, state);
+  byId('disk-state')?.classList.toggle('alarm', state !== 'ok');
+  for (const [id, value] of [['disk-hits', disk.hits], ['disk-writes', disk.writes], ['disk-queue', disk.queued], ['disk-evictions', disk.evictions], ['disk-verify-failures', disk.verifyFailures], ['disk-write-errors', disk.writeErrors]]) {
+    show(id, fmtInt(num(value)), num(value));
+  }
 }
 
 function renderByCache(byCache, total) {

@@ -40,6 +40,13 @@ export interface Config {
   readonly s3ForcePathStyle: boolean;
   /** Bytes the in-memory cache may hold, counting every encoded variant. */
   readonly cacheSize: number;
+  /**
+   * A directory for the disk tier under the memory cache (one process per directory, locked;
+   * with --workers, a sub-directory `worker-<i>` each). Unset: memory only.
+   */
+  readonly diskCache: string | undefined;
+  /** Bytes the disk tier's files may hold (with --workers, each worker gets diskCacheSize / n). @default 10GiB */
+  readonly diskCacheSize: number;
   /** Objects larger than this (bytes) stream from origin to client and are never cached. */
   readonly maxObjectSize: number;
   /** Milliseconds the origin may take to answer, and may stay silent between body chunks. */
@@ -268,6 +275,8 @@ export const OPTIONS = [
   option({ key: 's3Region', name: 's3-region', arg: '<region>', default: 'us-east-1', description: 'S3 region.', expected: 'a region name like eu-west-1', parse: (t) => (/^[a-z0-9-]{2,32}$/.test(t) ? t : undefined) }),
   option({ key: 's3ForcePathStyle', name: 's3-force-path-style', default: 'false', description: 'Address the bucket as endpoint/bucket instead of bucket.endpoint (MinIO, Ceph).', expected: 'true or false', parse: parseBoolean }),
   option({ key: 'cacheSize', name: 'cache-size', arg: '<size>', default: '512MiB', description: 'Memory budget of the cache in bytes (units: KB, MB, GB, KiB, MiB, GiB), counting every encoded variant.', expected: 'a size like 512MB or 1GiB', parse: parseSize }),
+  option({ key: 'diskCache', name: 'disk-cache', arg: '<dir>', default: undefined, description: 'A directory for a disk tier under the memory cache: objects the node fills are written there behind the request path, survive restarts (the index is rebuilt from file names at start) and are served, SHA-256 verified, when memory lacks them. One process per directory (a lock file); with --workers, each worker uses the sub-directory worker-<i>. Unset: memory only.', expected: 'a directory path', parse: (t) => (t.trim() === '' ? undefined : t) }),
+  option({ key: 'diskCacheSize', name: 'disk-cache-size', arg: '<size>', default: '10GiB', description: 'Bytes the --disk-cache files may hold (shared equally by --workers); beyond it objects are evicted (SIEVE).', expected: 'a size like 10GiB', parse: parseSize }),
   option({ key: 'maxObjectSize', name: 'max-object-size', arg: '<size>', default: '32MiB', shownDefault: 'min(32MiB, --cache-size / 4)', description: "Larger objects stream from the origin to the client and are not cached. Unset, it follows --cache-size: 32MiB, or a quarter of --cache-size when that is less (and at most each worker's share with --workers); given, it must not exceed --cache-size.", expected: 'a size like 32MiB', parse: parseSize }),
   option({ key: 'originTimeout', name: 'origin-timeout', arg: '<duration>', default: '10s', description: 'How long the origin may take to answer, and to stay silent mid-body, before the request fails with 504.', expected: 'a duration like 1500ms or 10s', parse: parseDuration }),
   option({ key: 'negativeTtl', name: 'negative-ttl', arg: '<duration>', default: '10s', description: 'How long an origin 404 is remembered (0 disables).', expected: 'a duration like 10s', parse: parseDuration }),
@@ -407,6 +416,9 @@ export function resolveConfig(flags: RawOptions = {}, env: Readonly<Record<strin
   }
   if (config.cacheSize < 1024 * 1024) {
     throw new ConfigError(`--cache-size: expected at least 1MiB, got ${config.cacheSize} bytes.`);
+  }
+  if (config.diskCache !== undefined && config.diskCacheSize < 1024 * 1024 * config.workers) {
+    throw new ConfigError(`--disk-cache-size: expected at least 1MiB per worker, got ${config.diskCacheSize} bytes for ${config.workers}.`);
   }
   if (config.originTimeout <= 0) throw new ConfigError('--origin-timeout: expected a duration above 0.');
   if (config.peerTimeout <= 0) throw new ConfigError('--peer-timeout: expected a duration above 0.');

@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import { ImmutabilityPolicy } from './asset/immutability.js';
 import { ManifestEvidence } from './asset/manifest-evidence.js';
 import { Group } from './cache/group.js';
+import { DiskTier, type WriteFile } from './cache/disk/tier.js';
 import type { Config } from './config.js';
 import { createEdgeServers, listenAddress, SERVER_TIMEOUTS, type ServerTimeouts } from './http/server.js';
 import { trackConnections } from './http/drain.js';
@@ -90,6 +91,8 @@ export interface EdgeDependencies {
   readonly nodeStats?: () => Promise<unknown>;
   /** Ring members -> the nodes they belong to (a worker: workers' members under their node). */
   readonly groupNodes?: (members: readonly string[]) => NodeMembers[];
+  /** How the disk tier writes a file (tests: one that fails with ENOSPC). @default node:fs */
+  readonly diskWriteFile?: WriteFile;
   /** Overrides of the HTTP/2 limits (tests: a small stream limit). @default H2_LIMITS */
   readonly h2Limits?: Partial<H2Limits>;
 }
@@ -100,6 +103,8 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   const tls = config.tlsCert !== undefined ? new TlsCredentials({ certFile: config.tlsCert, keyFile: config.tlsKey!, log }) : undefined;
   const origin = deps.origin ?? (await createOrigin(config));
   const clustered = config.peers.length > 0 || config.peersDns !== undefined;
+  // Opened first: a directory another process holds refuses the start before anything listens.
+  const disk = config.diskCache === undefined ? undefined : await DiskTier.open({ dir: config.diskCache, budgetBytes: config.diskCacheSize, maxObjectBytes: config.maxObjectSize, log, ...(deps.diskWriteFile ? { writeFile: deps.diskWriteFile } : {}) });
   const cluster = clustered ? await Cluster.join(config, log) : undefined;
   let metrics: Metrics | undefined;
   // Read from the origin itself, never through peers; requests wait for the first read only
@@ -125,6 +130,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
     brotliQuality: config.brotliQuality,
     verifyNames: config.verifyNames,
     log,
+    ...(disk ? { disk } : {}),
   });
 
   let ready = false;
@@ -239,6 +245,8 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
       clearTimeout(grace);
       await cluster?.close();
       await origin.close();
+      // What is queued is written, and the directory's lock given up, for the next start.
+      await disk?.close();
     })();
     return closing;
   };

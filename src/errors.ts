@@ -26,7 +26,8 @@ export type ErrorCode =
   | 'E_BAD_PURGE'
   | 'E_UPLOAD' | 'E_UPLOAD_CHANGED' | 'E_UPLOAD_CONFLICT'
   | 'E_PURGE_INCOMPLETE'
-  | 'E_METRICS_UNAVAILABLE';
+  | 'E_METRICS_UNAVAILABLE'
+  | 'E_DISK_CACHE_LOCKED';
 
 export class EdgeError extends Error {
   readonly code: ErrorCode;
@@ -48,6 +49,13 @@ export class EdgeError extends Error {
 export class ConfigError extends EdgeError {
   constructor(message: string) {
     super('E_CONFIG', 0, message);
+  }
+}
+
+/** --disk-cache names a directory another running process uses (its lock file says which). Start-up only. */
+export class DiskCacheLockedError extends EdgeError {
+  constructor(message: string) {
+    super('E_DISK_CACHE_LOCKED', 0, message);
   }
 }
 

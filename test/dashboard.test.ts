@@ -11,7 +11,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import type { Edge } from '../src/edge.js';
+import { resolveConfig } from '../src/config.js';
+import { startEdge, type Edge } from '../src/edge.js';
 import { chromiumInstalled, CHROMIUM_PATH, launchBrowser, type TestBrowser } from './helpers/browser.js';
 import { startServe } from './helpers/cli.js';
 import { startCluster } from './helpers/cluster.js';
@@ -33,6 +34,7 @@ interface Stats {
   worker: { index: number; pid: number } | null;
   origin: string;
   cache: { bytes: number; budgetBytes: number; items: number; hot: { bytes: number; budgetBytes: number; items: number } };
+  disk: { bytes: number; budgetBytes: number; objects: number } | null;
   traffic: { requests: number; bytesSent: number; byStatus: Record<string, number>; byCache: Record<string, number> };
   counters: Record<string, number>;
   cluster: null | { self: string; members: Array<{ url: string; self: boolean; state: string; healthy: boolean; share: number }> };
@@ -142,6 +144,7 @@ test('the status page shows the numbers of /_hashedge/stats and follows traffic'
     assert.match(header['cluster-none']!.text ?? '', /not part of a cluster/, 'a single node says so');
     assert.equal(before.worker, null);
     assert.equal(await page.getByTestId('worker-fact').isHidden(), true, 'no worker line without --workers');
+    assert.equal(await page.getByTestId('disk').isHidden(), true, 'no disk tier without --disk-cache');
     await waitForValues(page, {
       ready: true,
       'cache-items': before.cache.items,
@@ -189,6 +192,36 @@ test('the status page shows the numbers of /_hashedge/stats and follows traffic'
   } finally {
     await page.close();
     await node.close();
+  }
+});
+
+test('with --disk-cache the status page shows the disk tier, and says when a full disk paused its writes', { skip }, async () => {
+  const origin = new TestOrigin();
+  const keys = ['assets/a-1d18a1d220.js', 'assets/b-1d18a1d220.js'];
+  for (const key of keys) origin.put(key, 'console.log("disk");'.repeat(100));
+  const dir = await mkdtemp(join(tmpdir(), 'hashedge-dashboard-disk-'));
+  let full = false;
+  const writeFile_ = async (path: string, chunks: readonly Buffer[]) => {
+    if (full) throw Object.assign(new Error('ENOSPC: simulated'), { code: 'ENOSPC' });
+    await writeFile(path, Buffer.concat(chunks));
+  };
+  const node = await startEdge(resolveConfig({ port: '0', host: '127.0.0.1', 'disk-cache': dir }, {}), { origin, diskWriteFile: writeFile_ });
+  const page = await browser!.newPage();
+  try {
+    assert.equal((await request(`${node.url}/${keys[0]}`)).status, 200);
+    await node.group.disk!.flushed();
+    await page.goto(`${node.url}${PAGE}`);
+    const disk = (await stats(node)).disk!;
+    await waitForValues(page, { 'disk-items': 1, 'disk-bytes': disk.bytes, 'disk-budget': disk.budgetBytes, 'disk-writes': 1, 'disk-state': 'ok' });
+    full = true;
+    assert.equal((await request(`${node.url}/${keys[1]}`)).status, 200);
+    await node.group.disk!.flushed();
+    await waitForValues(page, { 'disk-state': 'full', 'disk-write-errors': 1 });
+    assert.match((await read(page, ['disk-state']))['disk-state']!.text ?? '', /full: writes paused, serving from memory/);
+  } finally {
+    await page.close();
+    await node.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });
 

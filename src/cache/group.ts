@@ -8,7 +8,9 @@
  *  - admission.ts: which keys owned by other nodes are hot enough for the hot cache;
  *  - load.ts:      a key's load: the route (owner, hand-over, origin), the fallback, where it is kept;
  *  - inflight.ts:  flights, fills arriving, loads a purge must discard;
- *  - variants.ts:  compressed variants made when the encoder has room.
+ *  - variants.ts:  compressed variants made when the encoder has room;
+ *  - disk/tier.ts: the disk tier under memory (--disk-cache): main-tier blobs written behind,
+ *    a key memory lacks read back, verified and promoted before any load.
  *
  * Outcomes of a lookup:
  *  - blob:      the object is cached (or was just filled, buffered whole because it is small);
@@ -23,6 +25,7 @@ import type { Logger } from '../log.js';
 import type { ByteRange, Origin, OriginObject } from '../origin/origin.js';
 import { Admission } from './admission.js';
 import type { Blob } from './blob.js';
+import type { DiskTier } from './disk/tier.js';
 import { Encoder } from './encoder.js';
 import type { Fill } from './fill.js';
 import { InFlight } from './inflight.js';
@@ -30,6 +33,7 @@ import { Loader, type LoadCounters, type LoadResult } from './load.js';
 import type { FetchStatus } from './outcome.js';
 import type { PeerPicker } from './peers.js';
 import { Reclaimer } from './reclaim.js';
+import { SingleFlight } from './singleflight.js';
 import { Store, type TierUsage } from './store.js';
 import { VariantQueue } from './variants.js';
 
@@ -78,6 +82,8 @@ export interface GroupOptions {
   readonly onFetch?: (source: 'origin' | 'peer', result: 'ok' | 'not-found' | 'error', seconds: number) => void;
   /** ms since epoch; injectable for tests. */
   readonly clock?: () => number;
+  /** The disk tier under the main cache (--disk-cache), opened by the caller. */
+  readonly disk?: DiskTier;
 }
 
 export interface LookupOptions {
@@ -104,7 +110,11 @@ export class Group {
   readonly #inflight = new InFlight<LoadResult>();
   readonly #variants: VariantQueue;
   readonly #loader: Loader;
+  readonly #log: Logger;
   readonly #peers: PeerPicker | undefined;
+  readonly #disk: DiskTier | undefined;
+  /** One disk read per key at a time (readers of a key share its promotion). */
+  readonly #diskReads = new SingleFlight<Blob | undefined>();
   /** Gives evicted bodies' memory back (see reclaim.ts). */
   readonly reclaimer: Reclaimer;
   readonly stats: GroupStats = {
@@ -114,9 +124,11 @@ export class Group {
 
   constructor(options: GroupOptions) {
     const clock = options.clock ?? Date.now;
+    this.#log = options.log;
     const hotSize = options.hotCacheSize ?? 0;
     const encoder = new Encoder({ brotliQuality: options.brotliQuality });
     this.#peers = options.peers;
+    const disk = (this.#disk = options.disk);
     this.reclaimer = new Reclaimer({ thresholdBytes: Reclaimer.thresholdFor(options.cacheSize) });
     this.#store = new Store({
       mainBytes: options.cacheSize - hotSize,
@@ -128,6 +140,7 @@ export class Group {
       reclaimer: this.reclaimer,
       // Replaced (by its variants, a purge, a refill) or evicted: nothing left to encode.
       onDispose: (key) => this.#variants.forget(key),
+      ...(disk !== undefined ? { onMain: (blob: Blob) => disk.write(blob) } : {}),
     });
     this.#admission = hotSize > 0 ? new Admission() : undefined;
     this.#variants = new VariantQueue({ encoder, shelf: this.#store, log: options.log });
@@ -174,6 +187,11 @@ export class Group {
       this.stats.collapsed++;
       return { kind: 'filling', fill: filling, status: 'collapsed' };
     }
+    if (this.#disk?.has(key)) {
+      const fromDisk = await this.#diskReads.do(key, () => this.#promote(key)).promise;
+      if (fromDisk !== undefined) return { kind: 'blob', blob: fromDisk, status: 'hit' };
+      // Gone, unreadable or corrupt (deleted, counted): loaded again as a miss.
+    }
     // The route is decided once, here: the owner if it is another member that is up, else
     // this node (load.ts).
     const peer = options.local ? undefined : this.#peers?.pickPeer(key);
@@ -204,6 +222,14 @@ export class Group {
     }
   }
 
+  /** A key read back from disk, verified, and kept in memory again (unless purged meanwhile). */
+  async #promote(key: string): Promise<Blob | undefined> {
+    const blob = await this.#disk!.read(key);
+    if (blob === undefined || !this.#disk!.has(key)) return undefined;
+    this.#store.set('main', key, blob);
+    return blob;
+  }
+
   /**
    * A fresh origin stream, uncached: for objects over --max-object-size and their ranges.
    * Straight from the origin, even in a cluster: no node stores these, so an owner would only
@@ -222,13 +248,19 @@ export class Group {
     let removed = 0;
     for (const key of keys) {
       this.#forget(key);
-      if (this.#store.purge(key)) removed++;
+      const onDisk = this.#disk?.purge(key) ?? false;
+      if (this.#store.purge(key) || onDisk) removed++;
     }
     return removed;
   }
 
-  /** Removes every key starting with prefix; returns how many were cached. */
+  /** Removes every key starting with prefix; returns how many were cached in memory (the disk tier's files go in the background). */
   purgePrefix(prefix: string): number {
+    if (this.#disk !== undefined) {
+      const disk = this.#disk;
+      const log = this.#log;
+      void disk.purgePrefix(prefix).catch((err: unknown) => log.warn({ event: 'disk_purge_failed', prefix, err: String(err) }));
+    }
     const keys = this.#store.purgePrefix(prefix);
     const removed = keys.size;
     for (const key of this.#inflight.loadingKeys()) if (key.startsWith(prefix)) keys.add(key);
@@ -254,6 +286,11 @@ export class Group {
   /** The hot cache's fill and budget (all 0 outside a cluster). */
   get hotCache(): TierUsage {
     return this.#store.usage('hot');
+  }
+
+  /** The disk tier (--disk-cache), if any. */
+  get disk(): DiskTier | undefined {
+    return this.#disk;
   }
 
   /** Blobs waiting for or being given their compressed variants: 0 once compression has caught up. */

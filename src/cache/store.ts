@@ -44,6 +44,8 @@ export interface StoreOptions {
   readonly reclaimer?: { dropped(bytes: number): void };
   /** A key's blob left its LRU or was replaced (by its variants, a purge, a refill). */
   readonly onDispose?: (key: string) => void;
+  /** A blob was kept in the main tier (filled, promoted from disk, given its variants) or evicted from it: the disk tier writes it behind. */
+  readonly onMain?: (blob: Blob) => void;
 }
 
 /** A tier's fill and budget. */
@@ -59,6 +61,7 @@ export class Store {
   readonly #main: LRUCache<string, Blob>;
   readonly #hot: LRUCache<string, Blob> | undefined;
   readonly #counters: StoreCounters;
+  readonly #onMain: ((blob: Blob) => void) | undefined;
   readonly #negative: LRUCache<string, true> | undefined;
   /** Keys whose last load failed, with the error and until when (ms, clock) it is answered again. */
   readonly #errors: LRUCache<string, { error: EdgeError; until: number }> | undefined;
@@ -69,20 +72,24 @@ export class Store {
     this.#clock = options.clock ?? Date.now;
     this.#errorTtl = options.errorTtl ?? 0;
     this.#counters = options.counters;
-    const { reclaimer, onDispose } = options;
-    const blobCache = (maxSize: number) =>
+    const { reclaimer, onDispose, onMain } = options;
+    const blobCache = (maxSize: number, onEvict?: (blob: Blob) => void) =>
       new LRUCache<string, Blob>({
         maxSize,
         sizeCalculation: (blob) => blob.byteSize,
         dispose: (blob, key, reason) => {
-          if (reason === 'evict') this.#counters.evictions++;
+          if (reason === 'evict') {
+            this.#counters.evictions++;
+            onEvict?.(blob);
+          }
           // Evicted, expired or purged: its bodies are garbage now (a 'set' keeps them in the new blob).
           if (reason !== 'set') reclaimer?.dropped(blob.byteSize);
           onDispose?.(key);
         },
       });
     const hotBytes = options.hotBytes ?? 0;
-    this.#main = blobCache(options.mainBytes);
+    this.#main = blobCache(options.mainBytes, onMain);
+    this.#onMain = onMain;
     this.#hot = hotBytes > 0 ? blobCache(hotBytes) : undefined;
     const negativeTtl = options.negativeTtl;
     this.#negative = negativeTtl > 0 ? new LRUCache<string, true>({ max: NEGATIVE_CACHE_ENTRIES, ttl: negativeTtl }) : undefined;
@@ -122,6 +129,7 @@ export class Store {
   /** Keeps blob in tier (the hot tier must exist). */
   set(tier: Tier, key: string, blob: Blob): void {
     (tier === 'main' ? this.#main : this.#hot!).set(key, blob);
+    if (tier === 'main') this.#onMain?.(blob);
   }
 
   /** Replaces key's blob by next in the tier holding exactly `current`; false: neither holds it any more. */
@@ -129,6 +137,7 @@ export class Store {
     const tier = this.#main.peek(key) === current ? this.#main : this.#hot?.peek(key) === current ? this.#hot : undefined;
     if (tier === undefined) return false;
     tier.set(key, next);
+    if (tier === this.#main) this.#onMain?.(next);
     return true;
   }
 

@@ -85,6 +85,28 @@ export class Metrics {
         for (const m of sources.clusterStatus()?.members ?? []) this.set({ member: m.url }, m.healthy ? 1 : 0);
       },
     });
+    // The disk tier (--disk-cache); absent without one, so dashboards can tell "none" from "empty".
+    const disk = group.disk;
+    if (disk !== undefined) {
+      const stat = disk.stats;
+      gauge('hashedge_disk_bytes', 'Bytes of files in the disk tier (--disk-cache).', () => disk.status().bytes);
+      gauge('hashedge_disk_objects', 'Objects in the disk tier.', () => disk.status().objects);
+      gauge('hashedge_disk_budget_bytes', 'Bytes the disk tier may hold (--disk-cache-size).', () => disk.budgetBytes);
+      gauge('hashedge_disk_write_queue_bytes', 'Bytes of filled objects waiting to be written to disk.', () => disk.status().queuedBytes);
+      counter('hashedge_disk_hits_total', 'Keys memory lacked that were read from disk, verified, and promoted to memory.', () => stat.hits);
+      counter('hashedge_disk_writes_total', 'Objects written to the disk tier.', () => stat.writes);
+      counter('hashedge_disk_writes_skipped_total', 'Objects not written: the write queue was full, or writing was paused after a failed write.', () => stat.writesSkipped);
+      counter('hashedge_disk_write_errors_total', 'Writes that failed (disk full, read-only, I/O error); writing pauses for 30 s after one.', () => stat.writeErrors);
+      counter('hashedge_disk_evictions_total', 'Files removed to hold --disk-cache-size.', () => stat.evictions);
+      counter('hashedge_disk_verify_failures_total', 'Files that did not verify on read (short, garbled, SHA-256 mismatch): deleted, and the key loaded as a miss.', () => stat.verifyFailures);
+      counter('hashedge_disk_read_errors_total', 'Disk reads that failed with an I/O error (read as a miss).', () => stat.readErrors);
+      new Gauge({
+        name: 'hashedge_disk_state', help: '1 for the disk tier\'s state: ok, full (ENOSPC), read-only (EROFS, EACCES) or failing (another write error).', labelNames: ['state'], registers, aggregator: 'max',
+        collect() {
+          for (const state of ['ok', 'full', 'read-only', 'failing'] as const) this.set({ state }, disk.state === state ? 1 : 0);
+        },
+      });
+    }
     gauge('hashedge_ready', '1 once the origin has answered, else 0.', () => (sources.isReady() ? 1 : 0), 'min');
 
     function counter(name: string, help: string, read: () => number): void {

@@ -9,7 +9,9 @@
  * cluster is the answering worker's ring with each member's state the worst any worker sees
  * (as /metrics takes the minimum of hashedge_cluster_member_up).
  */
+import { dirname } from 'node:path';
 import type { GroupStats } from '../cache/group.js';
+import type { DiskStatus } from '../cache/disk/tier.js';
 import type { ClusterMember, ClusterStatus } from '../cluster/cluster.js';
 import { groupByNode } from '../cluster/members.js';
 import type { PeerState } from '../cluster/peer-health.js';
@@ -47,6 +49,7 @@ export type WorkerFigures =
       ready: boolean;
       uptimeSeconds: number;
       cache: CacheFill;
+      disk: DiskStatus | null;
       traffic: TrafficCounts;
       counters: GroupStats;
     }
@@ -82,7 +85,7 @@ export function mergeNodeStats(input: NodeStatsInput): NodeStats {
   const figures: WorkerFigures[] = [
     ...parts.map((p): WorkerFigures => ({
       index: p.index, pid: p.pid, answered: true, member: p.snapshot.cluster?.self ?? null, ready: p.snapshot.ready,
-      uptimeSeconds: p.snapshot.uptimeSeconds, cache: p.snapshot.cache, traffic: p.snapshot.traffic, counters: p.snapshot.counters,
+      uptimeSeconds: p.snapshot.uptimeSeconds, cache: p.snapshot.cache, disk: p.snapshot.disk, traffic: p.snapshot.traffic, counters: p.snapshot.counters,
     })),
     ...input.missing.map((m): WorkerFigures => ({ index: m.index, pid: m.pid, answered: false, reason: m.reason })),
   ].sort((a, b) => a.index - b.index);
@@ -93,6 +96,7 @@ export function mergeNodeStats(input: NodeStatsInput): NodeStats {
     uptimeSeconds: input.uptimeSeconds,
     ready: snapshots.every((s) => s.ready),
     cache: sumCache(snapshots.map((s) => s.cache)),
+    disk: sumDisk(snapshots.flatMap((s) => (s.disk ? [s.disk] : []))),
     traffic: sumTraffic(snapshots.map((s) => s.traffic)),
     counters: sumRecords(snapshots.map((s) => s.counters)),
     cluster: mergeCluster(own.snapshot.cluster, snapshots.map((s) => s.cluster)),
@@ -113,6 +117,17 @@ function sumRecords<T extends object>(records: readonly T[]): T {
 function sumCache(caches: readonly CacheFill[]): CacheFill {
   const { hot: _hot, ...main } = sumRecords(caches);
   return { ...main, hot: sumRecords(caches.map((c) => c.hot)) };
+}
+
+/**
+ * The workers' disk tiers as one: sizes and counters summed, in the directory that holds their
+ * sub-directories, in the worst state any of them is in (a full disk shows).
+ */
+function sumDisk(disks: readonly DiskStatus[]): DiskStatus | null {
+  if (disks.length === 0) return null;
+  const { dir: _dir, state: _state, ...sums } = sumRecords(disks);
+  const notOk = disks.find((d) => d.state !== 'ok');
+  return { ...sums, dir: dirname(disks[0]!.dir), state: notOk?.state ?? 'ok' } as DiskStatus;
 }
 
 function sumTraffic(traffic: readonly TrafficCounts[]): TrafficCounts {

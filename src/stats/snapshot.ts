@@ -5,6 +5,7 @@
  */
 import type { Group, GroupStats } from '../cache/group.js';
 import type { TierUsage } from '../cache/store.js';
+import type { DiskStatus } from '../cache/disk/tier.js';
 import type { ClusterStatus } from '../cluster/cluster.js';
 import type { History, HistorySample } from './history.js';
 import type { Traffic } from './traffic.js';
@@ -43,6 +44,8 @@ export interface StatsSnapshot {
   uptimeSeconds: number;
   ready: boolean;
   cache: CacheFill;
+  /** The disk tier (--disk-cache), else null. */
+  disk: DiskStatus | null;
   traffic: TrafficCounts;
   counters: GroupStats;
   cluster: ClusterStatus | null;
@@ -74,6 +77,7 @@ export function takeSnapshot(sources: SnapshotSources, topKeys = 10): StatsSnaps
     uptimeSeconds: Math.round((now - sources.startedAt) / 1000),
     ready: sources.isReady(),
     cache: { bytes: group.cacheBytes, budgetBytes: group.cacheBudget, items: group.cacheItems, pendingVariants: group.pendingVariants, hot: { ...group.hotCache } },
+    disk: group.disk?.status() ?? null,
     traffic: traffic.toJSON(),
     counters: { ...group.stats },
     cluster: sources.clusterStatus(),

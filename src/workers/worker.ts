@@ -4,6 +4,7 @@
  * siblings through node:cluster. The primary tells it which member it is (messages.ts).
  */
 import type { Config } from '../config.js';
+import { join } from 'node:path';
 import { startEdge } from '../edge.js';
 import { withFields, type Logger } from '../log.js';
 import { isMessage, type Assign, type Members, type ToPrimary, type ToWorker } from './messages.js';
@@ -20,7 +21,9 @@ export async function runWorker(config: Config, baseLog: Logger): Promise<void> 
   const { self, members } = await exchange<Members>({ type: 'hashedge:peer-listening', port: peers.port }, 'hashedge:members');
 
   // The node stays within --cache-size: each worker holds its share (the hot share inside it).
-  const workerConfig: Config = Object.freeze({ ...config, cacheSize: Math.floor(config.cacheSize / config.workers), self, peers: members, peerSecret: assign.peerSecret });
+  // Its disk tier too: a directory of its own (the index stays with the worker's ring slot) and its share.
+  const disk = config.diskCache === undefined ? {} : { diskCache: join(config.diskCache, `worker-${assign.index}`), diskCacheSize: Math.floor(config.diskCacheSize / config.workers) };
+  const workerConfig: Config = Object.freeze({ ...config, cacheSize: Math.floor(config.cacheSize / config.workers), ...disk, self, peers: members, peerSecret: assign.peerSecret });
   // The node as people see it: named by its --self in a cluster, else by the public URL its
   // workers share; its members grouped by node (alone, all of them are this node's, in worker order).
   const inCluster = config.peers.length > 0 || config.peersDns !== undefined;

@@ -1,0 +1,160 @@
+/**
+ * One cached object on disk: a file named by the SHA-256 of its key, holding a small JSON head
+ * (key, metadata, every section's length and SHA-256) and then the identity bytes and the
+ * encoded variants kept for it. Everything a Blob needs, so a disk hit builds the same Blob a
+ * fill built, and answers with the same headers.
+ *
+ *   "HEDGEDC1" | u32 head length (big-endian) | head (JSON) | identity | br | gzip
+ *
+ * The file's total length is in its name (`<sha256(key)>.<bytes>`), so the index is rebuilt at
+ * start from directory listings alone (no stat, no read; nginx's cache loader reads every
+ * file's header instead). Nothing read from a file is trusted: decode() checks the magic, the
+ * lengths, the key, and every section's SHA-256 before a byte is served.
+ */
+import { createHash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { Blob } from '../blob.js';
+
+const MAGIC = Buffer.from('HEDGEDC1', 'latin1');
+export const PREAMBLE_BYTES = MAGIC.length + 4;
+/** A head is ~300 bytes; anything near this is not one of ours. */
+export const MAX_HEAD_BYTES = 64 * 1024;
+/** First read of a file: the preamble and, nearly always, the whole head. */
+const FIRST_READ_BYTES = 4096;
+
+interface Head {
+  readonly key: string;
+  readonly contentType: string;
+  readonly lastModifiedMs: number;
+  readonly storedAt: number;
+  readonly compressible: boolean;
+  readonly immutability: string;
+  readonly originCacheControl?: string;
+  /** identity, br, gzip: byte length and SHA-256 (hex) of each section; 0 and '' when absent. */
+  readonly sections: readonly (readonly [bytes: number, sha256: string])[];
+}
+
+/** Why a stored file was refused (it is then deleted and counted). */
+export class CorruptRecordError extends Error {}
+
+/** The file name for a key: 64 hex characters of SHA-256, the file's total length after a dot. */
+export function recordName(keyHash: string, bytes: number): string {
+  return `${keyHash}.${bytes}`;
+}
+
+const NAME = /^([0-9a-f]{64})\.(\d{1,15})$/;
+
+/** A file name parsed back into the key's hash and the file's length; undefined: not a record. */
+export function parseRecordName(name: string): { keyHash: string; bytes: number } | undefined {
+  const m = NAME.exec(name);
+  return m ? { keyHash: m[1]!, bytes: Number(m[2]) } : undefined;
+}
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+/** The buffers of a blob's file, in order (for one writev), and their total length. */
+export function encodeRecord(blob: Blob): { chunks: Buffer[]; bytes: number } {
+  const bodies = [blob.identity.body, blob.br?.body, blob.gzip?.body];
+  const head: Head = {
+    key: blob.key,
+    contentType: blob.contentType,
+    lastModifiedMs: blob.lastModifiedMs,
+    storedAt: blob.storedAt,
+    compressible: blob.compressible,
+    immutability: blob.immutability,
+    ...(blob.originCacheControl !== undefined ? { originCacheControl: blob.originCacheControl } : {}),
+    sections: bodies.map((body, i) => (body === undefined ? [0, ''] : [body.length, i === 0 ? blob.sha256 : sha256(body)])),
+  };
+  const json = Buffer.from(JSON.stringify(head));
+  const preamble = Buffer.allocUnsafe(PREAMBLE_BYTES);
+  MAGIC.copy(preamble);
+  preamble.writeUInt32BE(json.length, MAGIC.length);
+  const chunks = [preamble, json, ...bodies.filter((b): b is Buffer => b !== undefined && b.length > 0)];
+  return { chunks, bytes: chunks.reduce((n, c) => n + c.length, 0) };
+}
+
+/**
+ * Reads and checks a whole record from an open file of `bytes` bytes (its name's length): one
+ * read of the whole file (one trip to libuv's threads, where a read per section took four),
+ * then each section copied out into memory of its own by the Blob. Throws CorruptRecordError
+ * for anything that is not exactly what was written for `key`.
+ */
+export async function decodeRecord(file: FileHandle, key: string, bytes: number): Promise<Blob> {
+  const whole = Buffer.allocUnsafeSlow(bytes);
+  await readExactly(file, whole, 0);
+  if (bytes < PREAMBLE_BYTES || !whole.subarray(0, MAGIC.length).equals(MAGIC)) throw new CorruptRecordError('not a record (short, or no magic)');
+  const headBytes = whole.readUInt32BE(MAGIC.length);
+  if (headBytes > MAX_HEAD_BYTES || PREAMBLE_BYTES + headBytes > bytes) throw new CorruptRecordError('head length out of bounds');
+  let head: Head;
+  try {
+    head = JSON.parse(whole.toString('utf8', PREAMBLE_BYTES, PREAMBLE_BYTES + headBytes)) as Head;
+  } catch {
+    throw new CorruptRecordError('head is not JSON');
+  }
+  if (head.key !== key) throw new CorruptRecordError('record of another key');
+  const sections = head.sections;
+  if (!Array.isArray(sections) || sections.length !== 3 || sections.some((s) => !Array.isArray(s) || !Number.isSafeInteger(s[0]) || s[0] < 0)) {
+    throw new CorruptRecordError('bad section table');
+  }
+  if (PREAMBLE_BYTES + headBytes + sections.reduce((n, s) => n + s[0], 0) !== bytes) throw new CorruptRecordError('lengths do not add up to the file');
+  const bodies: Buffer[] = [];
+  let offset = PREAMBLE_BYTES + headBytes;
+  for (const [length, expected] of sections) {
+    const body = whole.subarray(offset, offset + length);
+    if (length > 0 && sha256(body) !== expected) throw new CorruptRecordError('SHA-256 mismatch');
+    bodies.push(body);
+    offset += length;
+  }
+  const [identity, br, gzip] = bodies as [Buffer, Buffer, Buffer];
+  return new Blob(
+    {
+      key,
+      body: identity,
+      sha256: sections[0]![1],
+      contentType: head.contentType,
+      lastModified: new Date(head.lastModifiedMs),
+      storedAt: head.storedAt,
+      expiresAt: 0,
+      compressible: head.compressible,
+      immutability: head.immutability,
+      originCacheControl: head.originCacheControl,
+    },
+    { ...(br.length > 0 ? { br } : {}), ...(gzip.length > 0 ? { gzip } : {}) },
+  );
+}
+
+/** The key a record says it holds (its head only), for a prefix purge; undefined: unreadable. */
+export async function readRecordKey(file: FileHandle): Promise<string | undefined> {
+  const first = Buffer.allocUnsafe(FIRST_READ_BYTES);
+  const { bytesRead } = await file.read(first, 0, first.length, 0);
+  if (bytesRead < PREAMBLE_BYTES || !first.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
+  const headBytes = first.readUInt32BE(MAGIC.length);
+  if (headBytes > MAX_HEAD_BYTES) return undefined;
+  let headBuf = first.subarray(PREAMBLE_BYTES, Math.min(bytesRead, PREAMBLE_BYTES + headBytes));
+  if (headBuf.length < headBytes) {
+    headBuf = Buffer.allocUnsafe(headBytes);
+    const { bytesRead: more } = await file.read(headBuf, 0, headBytes, PREAMBLE_BYTES);
+    if (more < headBytes) return undefined;
+  }
+  try {
+    const key = (JSON.parse(headBuf.toString('utf8')) as Partial<Head>).key;
+    return typeof key === 'string' ? key : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readExactly(file: FileHandle, into: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < into.length) {
+    const { bytesRead } = await file.read(into, done, into.length - done, position + done);
+    if (bytesRead === 0) throw new CorruptRecordError('file shorter than its record');
+    done += bytesRead;
+  }
+}
+
+function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}

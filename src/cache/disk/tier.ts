@@ -1,0 +1,415 @@
+/**
+ * The disk tier under the memory cache: what the node filled (and what memory evicts unwritten)
+ * is written behind, off the request path, one file per object (record.ts); a key memory lacks
+ * is read back whole, every section's SHA-256 checked, and promoted to memory by the group.
+ * After nginx's proxy_cache: files written under a temporary name and renamed (a crash never
+ * leaves a file that looks complete), the index rebuilt from the directory at start, a budget
+ * held by evicting (SIEVE here, sieve.ts, where nginx's cache manager uses LRU).
+ *
+ * Faults keep the node serving: a write that fails with ENOSPC, EROFS or any other error pauses
+ * writing for `retryAfterMs` (state `full`, `read-only`, `failing`; logged once per change, and
+ * counted), and a read that fails or does not verify is a miss (a corrupt file is deleted).
+ * No fsync: a file lost or garbled by a machine crash is caught by the SHA-256 check on read.
+ */
+import { mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../../log.js';
+import type { Blob } from '../blob.js';
+import { lockDirectory, type DirectoryLock } from './lock.js';
+import { CorruptRecordError, decodeRecord, MAX_HEAD_BYTES, PREAMBLE_BYTES, encodeRecord, hashKey, parseRecordName, readRecordKey, recordName } from './record.js';
+import { Sieve } from './sieve.js';
+
+/**
+ * Files written at once. One kept up with fills only on an idle machine (bench disk workload:
+ * 393 of 2,000 fills skipped with a full queue under load); more would take libuv's four
+ * threads from disk reads and the disk origin.
+ */
+const WRITERS = 2;
+/** Where files are written before their rename (cleared at start: a crash's leftovers). */
+const TEMP_DIR = 'tmp';
+/** 256 sub-directories by the key hash's first two hex digits (a 100,000-object directory lists slowly). */
+const FANOUT = /^[0-9a-f]{2}$/;
+
+export type DiskState = 'ok' | 'full' | 'read-only' | 'failing';
+
+/** Writes one file from buffers; injectable so tests can fail it (ENOSPC) where no small file system can be mounted. */
+export type WriteFile = (path: string, chunks: readonly Buffer[]) => Promise<void>;
+
+export interface DiskTierOptions {
+  /** The directory (made if missing), used by this process alone (lock file). */
+  readonly dir: string;
+  /** Bytes of files the directory may hold; older objects are evicted beyond it. */
+  readonly budgetBytes: number;
+  /**
+   * Bytes of an object's identity body at most (--max-object-size): a file named larger than
+   * three such bodies and a head is not one of ours, and is never read (its name sets the read).
+   */
+  readonly maxObjectBytes: number;
+  /** Bytes of objects waiting to be written at most; a fill beyond it is not written (counted). @default 64 MiB */
+  readonly queueBytes?: number;
+  /** ms writing pauses after a failed write (disk full, read-only) before trying again. @default 30_000 */
+  readonly retryAfterMs?: number;
+  readonly log: Logger;
+  /** @default fs open + writev + close */
+  readonly writeFile?: WriteFile;
+  /** ms since epoch. @default Date.now */
+  readonly clock?: () => number;
+}
+
+export interface DiskCounters {
+  /** Keys read from disk, verified and handed to memory. */
+  hits: number;
+  /** Objects written (renamed into place). */
+  writes: number;
+  /** Fills not written: the queue was full, or writing was paused after a failure. */
+  writesSkipped: number;
+  /** Writes that failed (disk full, read-only, I/O). */
+  writeErrors: number;
+  /** Files removed to hold the budget. */
+  evictions: number;
+  /** Files that did not verify (short, garbled, SHA-256 mismatch): deleted, read as a miss. */
+  verifyFailures: number;
+  /** Reads that failed with an I/O error (the file gone included): read as a miss. */
+  readErrors: number;
+}
+
+export interface DiskStatus extends DiskCounters {
+  readonly dir: string;
+  readonly state: DiskState;
+  readonly bytes: number;
+  readonly objects: number;
+  readonly budgetBytes: number;
+  /** Objects and bytes waiting to be written. */
+  readonly queued: number;
+  readonly queuedBytes: number;
+}
+
+interface Entry {
+  /** The file's length (it is in the name too). */
+  readonly bytes: number;
+  /** Known once written or read in this process; a prefix purge reads the head otherwise. */
+  readonly key: string | undefined;
+  /** Encoded variants in the file, when known: a blob with more is written again. */
+  readonly variants: number;
+}
+
+export class DiskTier {
+  readonly dir: string;
+  readonly budgetBytes: number;
+  readonly stats: DiskCounters = { hits: 0, writes: 0, writesSkipped: 0, writeErrors: 0, evictions: 0, verifyFailures: 0, readErrors: 0 };
+  readonly #index = new Sieve<Entry>();
+  readonly #queue = new Map<string, Blob>();
+  #queuedBytes = 0;
+  readonly #queueLimit: number;
+  readonly #maxRecordBytes: number;
+  readonly #retryAfterMs: number;
+  readonly #log: Logger;
+  readonly #writeFile: WriteFile;
+  readonly #clock: () => number;
+  readonly #lock: DirectoryLock;
+  readonly #madeDirs = new Set<string>();
+  #state: DiskState = 'ok';
+  #pausedUntil = 0;
+  /** Writers draining the queue now (at most WRITERS). */
+  readonly #writers = new Set<Promise<void>>();
+  #closed = false;
+  #tempSeq = 0;
+  /** Keys being written now, each with whether a purge named it meanwhile. */
+  readonly #inWrite = new Map<string, { purged: boolean }>();
+  /** Bytes room was made for by writes not yet indexed. */
+  #reserved = 0;
+
+  private constructor(options: DiskTierOptions, lock: DirectoryLock) {
+    this.dir = options.dir;
+    this.budgetBytes = options.budgetBytes;
+    this.#queueLimit = options.queueBytes ?? 64 * 1024 * 1024;
+    this.#maxRecordBytes = 3 * options.maxObjectBytes + PREAMBLE_BYTES + MAX_HEAD_BYTES;
+    this.#retryAfterMs = options.retryAfterMs ?? 30_000;
+    this.#log = options.log;
+    this.#writeFile = options.writeFile ?? writeChunks;
+    this.#clock = options.clock ?? Date.now;
+    this.#lock = lock;
+  }
+
+  /**
+   * Takes the directory (refused with E_DISK_CACHE_LOCKED while another process holds it),
+   * clears a crash's temporary files, and rebuilds the index from file names alone.
+   */
+  static async open(options: DiskTierOptions): Promise<DiskTier> {
+    await mkdir(options.dir, { recursive: true });
+    const lock = await lockDirectory(options.dir);
+    try {
+      const tier = new DiskTier(options, lock);
+      await rm(join(options.dir, TEMP_DIR), { recursive: true, force: true });
+      await mkdir(join(options.dir, TEMP_DIR));
+      await tier.#rebuild();
+      return tier;
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  async #rebuild(): Promise<void> {
+    const started = performance.now();
+    const subdirs = (await readdir(this.dir)).filter((name) => FANOUT.test(name));
+    const listings = await Promise.all(subdirs.map(async (sub) => ({ sub, names: await readdir(join(this.dir, sub)).catch(() => [] as string[]) })));
+    for (const { sub, names } of listings) {
+      this.#madeDirs.add(sub);
+      for (const name of names) {
+        const record = parseRecordName(name);
+        // Someone else's file, or one in the wrong sub-directory: not ours to serve or delete.
+        if (record === undefined || !record.keyHash.startsWith(sub)) continue;
+        if (record.bytes > this.#maxRecordBytes) {
+          // Kept under a larger --max-object-size than today's (or not ours): never read, so not kept.
+          void unlink(join(this.dir, sub, name)).catch(() => {});
+          continue;
+        }
+        if (this.#index.has(record.keyHash)) {
+          // Two lengths for one key (a crash between a rewrite's rename and the old file's unlink).
+          void unlink(join(this.dir, sub, name)).catch(() => {});
+          continue;
+        }
+        this.#index.set(record.keyHash, { bytes: record.bytes, key: undefined, variants: 0 }, record.bytes);
+      }
+    }
+    this.#evictToFit(0);
+    this.#log.info({ event: 'disk_cache_indexed', dir: this.dir, objects: this.#index.size, bytes: this.#index.bytes, ms: Math.round(performance.now() - started) });
+  }
+
+  /** Whether the index lists key (its file may still turn out missing or corrupt). */
+  has(key: string): boolean {
+    return this.#index.has(hashKey(key));
+  }
+
+  /**
+   * The key's object, read whole and verified (every section's SHA-256); undefined when the
+   * index lacks it, or the file is gone, unreadable, short or corrupt (then deleted): a miss.
+   */
+  async read(key: string): Promise<Blob | undefined> {
+    const keyHash = hashKey(key);
+    const entry = this.#index.get(keyHash);
+    if (entry === undefined) return undefined;
+    const path = this.#pathOf(keyHash, entry.bytes);
+    let file;
+    try {
+      file = await open(path, 'r');
+      const blob = await decodeRecord(file, key, entry.bytes);
+      this.stats.hits++;
+      // Now the key (for purges) and its variants (for rewrites) are known.
+      if (this.#index.peek(keyHash) === entry) this.#index.set(keyHash, { bytes: entry.bytes, key, variants: variantCount(blob) }, entry.bytes);
+      return blob;
+    } catch (err) {
+      if (this.#index.peek(keyHash) === entry) this.#index.delete(keyHash);
+      if (err instanceof CorruptRecordError) {
+        this.stats.verifyFailures++;
+        this.#log.warn({ event: 'disk_corrupt', key, path, reason: err.message });
+        void unlink(path).catch(() => {});
+      } else {
+        this.stats.readErrors++;
+        this.#log.warn({ event: 'disk_read_failed', key, path, code: (err as NodeJS.ErrnoException).code });
+      }
+      return undefined;
+    } finally {
+      await file?.close().catch(() => {});
+    }
+  }
+
+  /**
+   * Queues blob to be written, unless the file holds it already (with as many variants), or
+   * the queue is full, or writing is paused after a failure. Never waits for the disk.
+   */
+  write(blob: Blob): void {
+    if (this.#closed || blob.expiresAt !== 0) return;
+    const keyHash = hashKey(blob.key);
+    const entry = this.#index.peek(keyHash);
+    if (entry !== undefined && (entry.key === undefined || entry.variants >= variantCount(blob))) return;
+    const queued = this.#queue.get(blob.key);
+    if (queued !== undefined) {
+      this.#queuedBytes += blob.byteSize - queued.byteSize;
+      this.#queue.set(blob.key, blob);
+      return;
+    }
+    if (this.#pausedUntil > this.#clock() || this.#queuedBytes + blob.byteSize > this.#queueLimit) {
+      this.stats.writesSkipped++;
+      return;
+    }
+    this.#queue.set(blob.key, blob);
+    this.#queuedBytes += blob.byteSize;
+    if (this.#writers.size < WRITERS) {
+      const writer: Promise<void> = this.#drain().finally(() => this.#writers.delete(writer));
+      this.#writers.add(writer);
+    }
+  }
+
+  /** Resolves once every queued write is done (or skipped). Tests and close() wait on it. */
+  async flushed(): Promise<void> {
+    while (this.#writers.size > 0) await Promise.all(this.#writers);
+  }
+
+  /** Forgets key: its queued write and its file. Returns whether the disk held it. */
+  purge(key: string): boolean {
+    const writing = this.#inWrite.get(key);
+    if (writing !== undefined) writing.purged = true;
+    const queued = this.#queue.get(key);
+    if (queued !== undefined) {
+      this.#queue.delete(key);
+      this.#queuedBytes -= queued.byteSize;
+    }
+    const keyHash = hashKey(key);
+    const entry = this.#index.peek(keyHash);
+    if (entry === undefined) return false;
+    this.#index.delete(keyHash);
+    void unlink(this.#pathOf(keyHash, entry.bytes)).catch(() => {});
+    return true;
+  }
+
+  /**
+   * Forgets every key starting with prefix. Files indexed at start whose key is not known yet
+   * have their head read (rare: purges are; the directory may be large). Resolves with the count.
+   */
+  async purgePrefix(prefix: string): Promise<number> {
+    for (const key of [...this.#queue.keys()]) if (key.startsWith(prefix)) this.purge(key);
+    for (const [key, writing] of this.#inWrite) if (key.startsWith(prefix)) writing.purged = true;
+    let removed = 0;
+    for (const [keyHash, entry] of [...this.#index.entries()]) {
+      let key = entry.key;
+      if (key === undefined) {
+        const file = await open(this.#pathOf(keyHash, entry.bytes), 'r').catch(() => undefined);
+        key = file === undefined ? undefined : await readRecordKey(file).catch(() => undefined);
+        await file?.close().catch(() => {});
+      }
+      if (key !== undefined && key.startsWith(prefix) && this.#index.peek(keyHash) !== undefined) {
+        this.#index.delete(keyHash);
+        void unlink(this.#pathOf(keyHash, entry.bytes)).catch(() => {});
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  status(): DiskStatus {
+    return {
+      dir: this.dir, state: this.#state, bytes: this.#index.bytes, objects: this.#index.size, budgetBytes: this.budgetBytes,
+      queued: this.#queue.size, queuedBytes: this.#queuedBytes, ...this.stats,
+    };
+  }
+
+  get state(): DiskState {
+    return this.#state;
+  }
+
+  /** Writes what is queued, then gives the directory up (its lock file removed). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.flushed();
+    this.#closed = true;
+    await this.#lock.release();
+  }
+
+  async #drain(): Promise<void> {
+    // Live iteration: blobs queued meanwhile are reached too; another writer's key waits its turn
+    // (a rewrite with its variants), so no two writes of a key overlap.
+    for (const [key, blob] of this.#queue) {
+      if (this.#inWrite.has(key)) continue;
+      this.#queue.delete(key);
+      this.#queuedBytes -= blob.byteSize;
+      const writing = { purged: false };
+      this.#inWrite.set(key, writing);
+      try {
+        await this.#store(blob, writing);
+      } finally {
+        this.#inWrite.delete(key);
+      }
+    }
+  }
+
+  /** One blob to its file: evict to make room, write a temporary file, rename it into place. */
+  async #store(blob: Blob, writing: { readonly purged: boolean }): Promise<void> {
+    if (this.#pausedUntil > this.#clock()) {
+      this.stats.writesSkipped++;
+      return;
+    }
+    const { chunks, bytes } = encodeRecord(blob);
+    if (bytes > this.budgetBytes) return; // larger than the whole budget: memory only
+    const keyHash = hashKey(blob.key);
+    const previous = this.#index.peek(keyHash);
+    const sub = keyHash.slice(0, 2);
+    const temp = join(this.dir, TEMP_DIR, `${keyHash}.${process.pid}.${this.#tempSeq++}`);
+    // A write that began before another failed proves nothing about the disk now (two writers).
+    const errorsBefore = this.stats.writeErrors;
+    const incoming = bytes - (previous?.bytes ?? 0);
+    this.#evictToFit(incoming);
+    // Held for this write until it is indexed, so concurrent writers' room adds up.
+    this.#reserved += incoming;
+    try {
+      if (!this.#madeDirs.has(sub)) {
+        await mkdir(join(this.dir, sub), { recursive: true });
+        this.#madeDirs.add(sub);
+      }
+      await this.#writeFile(temp, chunks);
+      await rename(temp, this.#pathOf(keyHash, bytes));
+    } catch (err) {
+      void unlink(temp).catch(() => {});
+      this.#writeFailed(err as NodeJS.ErrnoException);
+      return;
+    } finally {
+      this.#reserved -= incoming;
+    }
+    // Purged while it was written: the file must not outlive the purge.
+    if (writing.purged) {
+      void unlink(this.#pathOf(keyHash, bytes)).catch(() => {});
+      return;
+    }
+    if (previous !== undefined && previous.bytes !== bytes) void unlink(this.#pathOf(keyHash, previous.bytes)).catch(() => {});
+    this.#index.set(keyHash, { bytes, key: blob.key, variants: variantCount(blob) }, bytes);
+    this.stats.writes++;
+    if (this.#state !== 'ok' && errorsBefore === this.stats.writeErrors) {
+      this.#log.info({ event: 'disk_write_recovered', dir: this.dir, was: this.#state });
+      this.#state = 'ok';
+    }
+  }
+
+  #writeFailed(err: NodeJS.ErrnoException): void {
+    this.stats.writeErrors++;
+    const state: DiskState = err.code === 'ENOSPC' || err.code === 'EDQUOT' ? 'full' : err.code === 'EROFS' || err.code === 'EACCES' || err.code === 'EPERM' ? 'read-only' : 'failing';
+    this.#pausedUntil = this.#clock() + this.#retryAfterMs;
+    // What waits would fail alike: dropped, counted (memory still serves it).
+    this.stats.writesSkipped += this.#queue.size;
+    this.#queue.clear();
+    this.#queuedBytes = 0;
+    if (state !== this.#state) {
+      this.#log.warn({ event: 'disk_write_failed', dir: this.dir, state, code: err.code, retryInMs: this.#retryAfterMs, err: err.message });
+      this.#state = state;
+    }
+  }
+
+  /** Evicts until `incoming` more bytes fit the budget. */
+  #evictToFit(incoming: number): void {
+    while (this.#index.size > 0 && this.#index.bytes + this.#reserved + incoming > this.budgetBytes) {
+      const victim = this.#index.evict()!;
+      this.stats.evictions++;
+      void unlink(this.#pathOf(victim.id, victim.bytes)).catch(() => {});
+    }
+  }
+
+  #pathOf(keyHash: string, bytes: number): string {
+    return join(this.dir, keyHash.slice(0, 2), recordName(keyHash, bytes));
+  }
+}
+
+function variantCount(blob: Blob): number {
+  return (blob.br !== undefined ? 1 : 0) + (blob.gzip !== undefined ? 1 : 0);
+}
+
+async function writeChunks(path: string, chunks: readonly Buffer[]): Promise<void> {
+  const file = await open(path, 'wx');
+  try {
+    const expected = chunks.reduce((n, c) => n + c.length, 0);
+    const { bytesWritten } = await file.writev(chunks as Buffer[]);
+    // A short write without an error is a full disk (write(2) returns what fit).
+    if (bytesWritten !== expected) throw Object.assign(new Error(`wrote ${bytesWritten} of ${expected} bytes`), { code: 'ENOSPC' });
+  } finally {
+    await file.close();
+  }
+}

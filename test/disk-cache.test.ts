@@ -1,0 +1,326 @@
+/**
+ * The disk tier (--disk-cache) with real files in a temporary directory, through real sockets:
+ * a restart keeps objects (the origin is not asked again), a disk hit answers as a memory hit
+ * does, corrupt or short files are never served, the budget holds under churn, a directory is
+ * one process's, and a disk that refuses writes leaves the node serving from memory.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { tmpdir } from 'node:os';
+import { Writable } from 'node:stream';
+import { join } from 'node:path';
+import { resolveConfig, type RawOptions } from '../src/config.js';
+import { startEdge, type Edge, type EdgeDependencies } from '../src/edge.js';
+import { hashKey } from '../src/cache/disk/record.js';
+import { TestOrigin } from './helpers/origins.js';
+import { request } from './helpers/http.js';
+
+const execFileAsync = promisify(execFile);
+let root: string;
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'hashedge-disk-cache-'));
+});
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+let dirs = 0;
+const freshDir = () => join(root, `cache-${dirs++}`);
+
+function start(dir: string, origin: TestOrigin, flags: RawOptions = {}, deps: EdgeDependencies = {}): Promise<Edge> {
+  const config = resolveConfig({ port: '0', host: '127.0.0.1', 'disk-cache': dir, 'cache-size': '4MiB', ...flags }, {});
+  return startEdge(config, { origin, ...deps });
+}
+
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+const script = (n: number) => Buffer.from(`export const value${n} = ${JSON.stringify('x'.repeat(50))};\n`.repeat(200));
+
+/** The file holding key in dir (its name is the SHA-256 of the key and its length). */
+async function fileOf(dir: string, key: string): Promise<string> {
+  const keyHash = hashKey(key);
+  const names = await readdir(join(dir, keyHash.slice(0, 2)));
+  const name = names.find((n) => n.startsWith(`${keyHash}.`));
+  assert.ok(name, `a file for ${key}`);
+  return join(dir, keyHash.slice(0, 2), name);
+}
+
+test('a restart keeps objects: the second node answers from disk without asking the origin, with the same headers', async () => {
+  const dir = freshDir();
+  const origin = new TestOrigin();
+  const body = origin.put('assets/app-0492830483.js', script(1), { lastModified: new Date('2024-01-02T03:04:05Z') });
+  const first = await start(dir, origin);
+  const fromOrigin = await request(`${first.url}/assets/app-0492830483.js`, { headers: { 'accept-encoding': 'br' } });
+  assert.equal(fromOrigin.status, 200);
+  await first.close();
+
+  const again = new TestOrigin();
+  again.put('assets/app-0492830483.js', body);
+  const second = await start(dir, again);
+  try {
+    const res = await request(`${second.url}/assets/app-0492830483.js`, { headers: { 'accept-encoding': 'br' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['cache-status'], 'hashedge; hit');
+    assert.equal(res.headers['content-encoding'], 'br');
+    assert.equal(res.headers.etag, fromOrigin.headers.etag);
+    assert.equal(res.headers['last-modified'], 'Tue, 02 Jan 2024 03:04:05 GMT');
+    assert.deepEqual(res.body, fromOrigin.body);
+    const identity = await request(`${second.url}/assets/app-0492830483.js`);
+    assert.deepEqual(identity.body, body);
+    assert.deepEqual(again.assetRequests, [], 'the origin was not asked again');
+    assert.equal(second.group.disk?.status().hits, 1);
+  } finally {
+    await second.close();
+  }
+});
+
+test('a disk hit answers conditionals and ranges as a memory hit does', async () => {
+  const dir = freshDir();
+  const origin = new TestOrigin();
+  const body = origin.put('assets/data-0492830483.bin', randomBytes(300_000));
+  const first = await start(dir, origin);
+  const full = await request(`${first.url}/assets/data-0492830483.bin`);
+  await first.close();
+  const etag = full.headers.etag!;
+
+  for (const [headers, status] of [[{ 'if-none-match': etag }, 304], [{ range: 'bytes=1000-1999' }, 206]] as const) {
+    const again = new TestOrigin();
+    const node = await start(dir, again);
+    try {
+      const res = await request(`${node.url}/assets/data-0492830483.bin`, { headers });
+      assert.equal(res.status, status);
+      assert.equal(res.headers.etag, etag);
+      assert.equal(res.headers['cache-status'], 'hashedge; hit');
+      if (status === 206) {
+        assert.equal(res.headers['content-range'], `bytes 1000-1999/${body.length}`);
+        assert.deepEqual(res.body, body.subarray(1000, 2000));
+      }
+      assert.deepEqual(again.assetRequests, []);
+    } finally {
+      await node.close();
+    }
+  }
+});
+
+test('objects memory evicts are served from disk: a working set larger than memory', async () => {
+  const dir = freshDir();
+  const origin = new TestOrigin();
+  // 20 objects of 200 KB (under --max-object-size, a quarter of memory): 4 MB against 1 MiB of memory.
+  const keys = Array.from({ length: 20 }, (_, i) => `assets/big${i}-0492830483.bin`);
+  const bodies = keys.map((key) => origin.put(key, randomBytes(200_000)));
+  const node = await start(dir, origin, { 'cache-size': '1MiB' });
+  try {
+    for (const key of keys) assert.equal((await request(`${node.url}/${key}`)).status, 200);
+    await node.group.disk!.flushed();
+    for (const [i, key] of keys.entries()) {
+      const res = await request(`${node.url}/${key}`);
+      assert.equal(res.status, 200);
+      assert.equal(sha256(res.body), sha256(bodies[i]!));
+    }
+    assert.equal(origin.assetRequests.length, keys.length, 'each key loaded from the origin once');
+    assert.ok(node.group.disk!.status().hits >= keys.length - 2, `disk hits: ${node.group.disk!.status().hits}`);
+  } finally {
+    await node.close();
+  }
+});
+
+test('a corrupted byte is detected on read: the file is deleted, counted, and the key fetched again', async () => {
+  const dir = freshDir();
+  const origin = new TestOrigin();
+  const key = 'assets/app-BwT4yKxK.js';
+  const body = origin.put(key, script(2));
+  const first = await start(dir, origin);
+  await request(`${first.url}/${key}`);
+  await first.close();
+  const path = await fileOf(dir, key);
+  const bytes = await readFile(path);
+  bytes[bytes.length - 10]! ^= 0x01;
+  await writeFile(path, bytes);
+
+  const again = new TestOrigin();
+  again.put(key, body);
+  const second = await start(dir, again);
+  try {
+    const res = await request(`${second.url}/${key}`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, body);
+    assert.equal(res.headers['cache-status'], 'hashedge; fwd=miss; stored');
+    assert.equal(again.count(key), 1);
+    assert.equal(second.group.disk!.status().verifyFailures, 1);
+    const stats = await request(`${second.url}/_hashedge/stats`);
+    assert.equal(JSON.parse(stats.body.toString()).disk.verifyFailures, 1);
+  } finally {
+    await second.close();
+  }
+});
+
+test('a file gone from under the node (deleted by hand, an I/O error) is a miss: counted, loaded again', async () => {
+  const dir = freshDir();
+  const origin = new TestOrigin();
+  const key = 'assets/lost-0492830483.js';
+  const body = origin.put(key, script(4));
+  const first = await start(dir, origin);
+  await request(`${first.url}/${key}`);
+  await first.close();
+  const again = new TestOrigin();
+  again.put(key, body);
+  const second = await start(dir, again);
+  // Indexed at start, gone before its first read.
+  await rm(await fileOf(dir, key));
+  try {
+    const res = await request(`${second.url}/${key}`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, body);
+    assert.equal(again.count(key), 1);
+    assert.equal(second.group.disk!.status().readErrors, 1);
+  } finally {
+    await second.close();
+  }
+});
+
+test('the disk budget holds under churn, and what stays is served right', async () => {
+  const dir = freshDir();
+  const origin = new TestOrigin();
+  const keys = Array.from({ length: 60 }, (_, i) => `assets/c${i}-0492830483.bin`);
+  for (const key of keys) origin.put(key, randomBytes(60_000));
+  const node = await start(dir, origin, { 'cache-size': '1MiB', 'disk-cache-size': '1MiB' });
+  try {
+    for (let round = 0; round < 2; round++) {
+      for (const key of keys) assert.equal((await request(`${node.url}/${key}`)).status, 200);
+    }
+    await node.group.disk!.flushed();
+    const status = node.group.disk!.status();
+    assert.ok(status.bytes <= 1024 * 1024, `${status.bytes} bytes indexed`);
+    assert.ok(status.evictions > 0);
+    let onDisk = 0;
+    for (const sub of await readdir(dir)) {
+      if (!/^[0-9a-f]{2}$/.test(sub)) continue;
+      for (const name of await readdir(join(dir, sub))) onDisk += Number(name.split('.')[1]);
+    }
+    // Evictions unlink in the background: what the directory holds may lag a little, never by more than the last victims.
+    assert.ok(onDisk <= 1024 * 1024 + 2 * 70_000, `${onDisk} bytes in files`);
+  } finally {
+    await node.close();
+  }
+  // A smaller budget at the next start evicts down to it.
+  const smaller = await start(dir, new TestOrigin(), { 'disk-cache-size': '1MiB', 'cache-size': '1MiB' });
+  try {
+    assert.ok(smaller.group.disk!.status().bytes <= 1024 * 1024);
+  } finally {
+    await smaller.close();
+  }
+});
+
+test('a directory is one process\'s: a second node on it is refused with E_DISK_CACHE_LOCKED', async () => {
+  const dir = freshDir();
+  const first = await start(dir, new TestOrigin());
+  try {
+    await assert.rejects(start(dir, new TestOrigin()), { code: 'E_DISK_CACHE_LOCKED' });
+  } finally {
+    await first.close();
+  }
+  // Released at close: the next start takes it.
+  const next = await start(dir, new TestOrigin());
+  await next.close();
+});
+
+test('a purge removes the key from disk too: a restart does not bring it back', async () => {
+  const dir = freshDir();
+  const origin = new TestOrigin();
+  const key = 'assets/gone-0492830483.js';
+  origin.put(key, script(3));
+  const node = await start(dir, origin, { 'admin-token': 'secret-token-1234' });
+  await request(`${node.url}/${key}`);
+  await node.group.disk!.flushed();
+  assert.equal(node.group.purge([key]), 1);
+  await node.close();
+  const again = new TestOrigin();
+  again.put(key, script(3));
+  const next = await start(dir, again);
+  try {
+    await request(`${next.url}/${key}`);
+    assert.equal(again.count(key), 1);
+  } finally {
+    await next.close();
+  }
+});
+
+for (const [code, state] of [['ENOSPC', 'full'], ['EROFS', 'read-only']] as const) {
+  test(`a disk that refuses writes (${code}) leaves the node serving from memory, logged, counted and shown`, async () => {
+    const dir = freshDir();
+    const origin = new TestOrigin();
+    const keys = ['assets/a-0492830483.js', 'assets/b-0492830483.js'];
+    for (const [i, key] of keys.entries()) origin.put(key, script(10 + i));
+    const lines: string[] = [];
+    const { createLogger } = await import('../src/log.js');
+    const log = createLogger('info', new Writable({ write: (chunk: Buffer, _encoding, done) => {
+      lines.push(chunk.toString());
+      done();
+    } }));
+    const refuse = async () => {
+      throw Object.assign(new Error(`${code}: simulated`), { code });
+    };
+    const node = await start(dir, origin, {}, { log, diskWriteFile: refuse });
+    try {
+      for (const key of keys) assert.equal((await request(`${node.url}/${key}`)).status, 200);
+      await node.group.disk!.flushed();
+      for (const key of keys) {
+        const hit = await request(`${node.url}/${key}`);
+        assert.equal(hit.status, 200);
+        assert.equal(hit.headers['cache-status'], 'hashedge; hit');
+      }
+      const stats = JSON.parse((await request(`${node.url}/_hashedge/stats`)).body.toString());
+      assert.equal(stats.disk.state, state);
+      assert.ok(stats.disk.writeErrors >= 1);
+      const metrics = (await request(`${node.url}/metrics`)).body.toString();
+      assert.match(metrics, new RegExp(`hashedge_disk_state\\{state="${state}"\\} 1`));
+      assert.ok(lines.some((l) => l.includes('"disk_write_failed"') && l.includes(code)), 'a log line says so');
+    } finally {
+      await node.close();
+    }
+  });
+}
+
+test('a real full disk: a 1 MiB tmpfs fills, the node goes on serving from memory and says so', async (t) => {
+  const dir = freshDir();
+  await mkdir(dir, { recursive: true });
+  // Needs root and a kernel that lets this process mount (the project's machine does; CI may
+  // not): without it, the injected ENOSPC above is what covers this.
+  const mounted = await execFileAsync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]).then(() => true, () => false);
+  if (!mounted) {
+    t.skip('cannot mount a tmpfs here');
+    return;
+  }
+  try {
+    const origin = new TestOrigin();
+    const keys = Array.from({ length: 8 }, (_, i) => `assets/fill${i}-0492830483.bin`);
+    for (const key of keys) origin.put(key, randomBytes(300_000));
+    // A budget far above what the file system holds: the disk, not eviction, runs out.
+    const node = await start(dir, origin, { 'cache-size': '8MiB', 'disk-cache-size': '64MiB' });
+    try {
+      for (const key of keys) assert.equal((await request(`${node.url}/${key}`)).status, 200);
+      await node.group.disk!.flushed();
+      const status = node.group.disk!.status();
+      assert.equal(status.state, 'full');
+      assert.ok(status.writeErrors >= 1);
+      assert.ok(status.writes >= 1 && status.writes < keys.length, `${status.writes} written before the disk filled`);
+      for (const key of keys) {
+        const hit = await request(`${node.url}/${key}`);
+        assert.equal(hit.status, 200);
+        assert.deepEqual(hit.body, origin.objects.get(key)!.body);
+      }
+      assert.equal(origin.assetRequests.length, keys.length, 'memory served the rest');
+    } finally {
+      await node.close();
+    }
+  } finally {
+    await execFileAsync('umount', [dir]);
+  }
+});
+
+test('a bad --disk-cache-size is refused at start with the option named', () => {
+  assert.throws(() => resolveConfig({ 'disk-cache': '/tmp/x', 'disk-cache-size': '1KB' }, {}), (err: Error & { code?: string }) => err.code === 'E_CONFIG' && /--disk-cache-size/.test(err.message));
+});
