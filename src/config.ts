@@ -94,6 +94,11 @@ export interface Config {
   /** Refuse bodies whose SHA-256 does not start with the hex hash in their name. */
   readonly verifyNames: boolean;
   /**
+   * Answer cache hits of plain HTTP/1.1 GET/HEAD requests before node:http parses them
+   * (http/fast-lane/); everything else is handed to node:http. @default true
+   */
+  readonly fastLane: boolean;
+  /**
    * Processes serving this node (node:cluster workers sharing --port), each a member of the
    * ring with floor(cacheSize / workers) bytes of cache. 1: one process, no node:cluster.
    * @default 1
@@ -282,6 +287,7 @@ export const OPTIONS = [
   option({ key: 'adminToken', name: 'admin-token', arg: '<token>', default: undefined, secret: true, description: 'Bearer token for admin actions (POST /_hashedge/purge), 16 or more visible ASCII characters. Unset: they are refused.', expected: 'a token of 16 or more visible ASCII characters', parse: (t) => (/^[\x21-\x7e]{16,}$/.test(t) ? t : undefined) }),
   option({ key: 'verifyNames', name: 'verify-names', default: 'false', description: "Refuse (502, not cached) a body whose SHA-256 does not start with the hex hash in its name: for origins filled by hashedge upload, whose names are made that way (bundlers' own hashes would fail). Bodies with a stored SHA-256 (S3 metadata from hashedge upload) are always checked.", expected: 'true or false', parse: parseBoolean }),
   option({ key: 'accessLog', name: 'access-log', default: 'false', description: 'Write one JSON line per asset response to stdout (method, path, status, cache result, bytes, ms, client).', expected: 'true or false', parse: parseBoolean }),
+  option({ key: 'fastLane', name: 'fast-lane', arg: '<on|off>', default: 'on', description: 'Answer cache hits of plain HTTP/1.1 GET and HEAD requests (no conditionals, Range or body) with a strict parser of its own before node:http, the same bytes at about twice the rate; any other request hands its connection to node:http for good (README: The fast lane). off: node:http parses every request.', expected: 'on or off', parse: parseBoolean }),
   option({ key: 'workers', name: 'workers', arg: '<n|auto>', default: '1', description: 'Processes serving this node, sharing --port (node:cluster); auto: one per core. Each is a member of the consistent-hash ring with --cache-size / n of the cache, so a cold key is still loaded once per node (once per cluster with --peers).', expected: `an integer from 1 to ${MAX_WORKERS}, or auto`, parse: parseWorkers }),
   option({ key: 'shutdownDelay', name: 'shutdown-delay', arg: '<duration>', default: '5s', description: 'On SIGTERM: how long the node keeps serving with /_hashedge/health/ready answering 503, so load balancers stop sending it requests, before it stops accepting connections (0: at once). Set it above your load balancer\'s time to mark a node down.', expected: 'a duration like 5s or 0', parse: parseDuration }),
   option({ key: 'shutdownTimeout', name: 'shutdown-timeout', arg: '<duration>', default: '10s', description: 'On SIGTERM, after --shutdown-delay: how long responses in flight may take to be sent before their connections are cut.', expected: 'a duration like 10s', parse: parseDuration }),

@@ -134,7 +134,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   history.start();
   const clusterStatus = () => (cluster ? { self: cluster.self, members: cluster.status() } : null);
   metrics = new Metrics({ group, traffic, clusterStatus, isReady, ...(deps.scrapeMetrics ? { scrape: deps.scrapeMetrics } : {}) });
-  const { server, admin: adminServer } = createEdgeServers({ config, group, immutability, manifestsRead: manifests.firstRead, ...(peerRoute ? { peerRoute } : {}), ...(deps.worker ? { worker: deps.worker } : {}), originDescription: origin.description, isReady, isStopping: () => stopping, traffic, history, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
+  const { server, admin: adminServer, lane } = createEdgeServers({ config, group, immutability, manifestsRead: manifests.firstRead, ...(peerRoute ? { peerRoute } : {}), ...(deps.worker ? { worker: deps.worker } : {}), originDescription: origin.description, isReady, isStopping: () => stopping, traffic, history, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
   const listen = (srv: Server, port: number, host: string) =>
     new Promise<void>((resolve, reject) => {
       srv.once('error', reject);
@@ -157,7 +157,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   const adminPort = adminServer === undefined ? undefined : listenAddress(adminServer).port;
   const adminUrl = adminPort === undefined ? undefined : `http://${hostOf(config.adminHost)}:${adminPort}`;
 
-  const connections = trackConnections(server);
+  const connections = trackConnections(server, lane);
   const adminConnections = adminServer === undefined ? undefined : trackConnections(adminServer);
 
   let closing: Promise<void> | undefined;

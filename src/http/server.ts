@@ -22,6 +22,7 @@ import { createAdminApp } from './admin.js';
 import type { WorkerIdentity } from './worker-identity.js';
 import { createAssetHandler } from './asset.js';
 import { HeaderPolicy } from './headers.js';
+import { FastLane, type LaneAccess } from './fast-lane/lane.js';
 import { EdgeResponse } from './prepared-head.js';
 import { sendError } from './respond.js';
 import { EdgeError } from '../errors.js';
@@ -85,13 +86,16 @@ export interface EdgeServers {
   readonly server: Server;
   /** The admin port's server (--admin-port): /metrics, /_hashedge/*, the peer route. */
   readonly admin: Server | undefined;
+  /** The fast lane in front of the public server (--fast-lane), where it could be installed. */
+  readonly lane: FastLane | undefined;
 }
 
 export function createEdgeServers(options: EdgeServerOptions): EdgeServers {
   const { config, group, log } = options;
+  const headers = new HeaderPolicy({ corsOrigin: config.corsOrigin, unhashedTtl: config.unhashedTtl });
   const assets = createAssetHandler({
     group,
-    headers: new HeaderPolicy({ corsOrigin: config.corsOrigin, unhashedTtl: config.unhashedTtl }),
+    headers,
     immutability: options.immutability,
     ...(options.manifestsRead ? { manifestsRead: options.manifestsRead } : {}),
     negativeTtl: config.negativeTtl,
@@ -125,6 +129,17 @@ export function createEdgeServers(options: EdgeServerOptions): EdgeServers {
       },
       handler,
     );
+  // Hits of plain GET/HEAD requests answered before node:http parses them (fast-lane/lane.ts).
+  const withLane = (server: Server): FastLane | undefined =>
+    config.fastLane
+      ? FastLane.install(server, {
+          group,
+          policy: headers,
+          traffic: options.traffic,
+          isAssetTarget: (url) => !isMetricsPath(url) && !isAdminPath(url),
+          ...(options.accessLog ? { onResponse: laneAccessLogger(options.accessLog) } : {}),
+        })
+      : undefined;
   const peerRoute = options.peerRoute;
   const isPeer = (url: string) => peerRoute !== undefined && url.startsWith(PEER_PATH);
 
@@ -137,7 +152,7 @@ export function createEdgeServers(options: EdgeServerOptions): EdgeServers {
       else if (isMetricsPath(url) || isAdminPath(url)) admin(req, res);
       else assets(req, res);
     });
-    return { server, admin: undefined };
+    return { server, admin: undefined, lane: withLane(server) };
   }
   const server = create((req, res) => {
     if (options.accessLog !== undefined) requestStarts.set(req, performance.now());
@@ -156,7 +171,7 @@ export function createEdgeServers(options: EdgeServerOptions): EdgeServers {
     if (isPeer(req.url ?? '/')) peerRoute!(req, res);
     else admin(req, res);
   });
-  return { server, admin: adminServer };
+  return { server, admin: adminServer, lane: withLane(server) };
 }
 
 function isMetricsPath(url: string): boolean {
@@ -188,6 +203,13 @@ function accessLogger(log: Logger): (res: ServerResponse, status: number, cache:
       client: req.socket.remoteAddress,
       ua: req.headers['user-agent'],
     });
+  };
+}
+
+/** The access line of a hit the fast lane answered: the same fields as accessLogger's. */
+function laneAccessLogger(log: Logger): (access: LaneAccess) => void {
+  return (a) => {
+    log.info({ event: 'access', method: a.method, path: a.path, status: a.status, cache: 'hit', bytes: a.bytes, ms: a.ms, client: a.client, ua: a.ua });
   };
 }
 
