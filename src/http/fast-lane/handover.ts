@@ -15,6 +15,14 @@
  *     paused) through that 'data' listener on the next tick, before libuv can read more.
  * test/fast-lane.test.ts sends heads split across writes and pipelined after lane answers to
  * hold this.
+ *
+ * What node:http then sends is what it sends for those bytes read in one go. For one pattern
+ * that is not what it would have sent had it read them itself: pipelined requests followed by
+ * one llhttp rejects. node:http destroys the connection at the parse error, and the responses
+ * to the earlier requests that are still queued in the socket (corked) are lost with it, or
+ * not, depending on how the stream was cut into reads; the lane answers its hits at once, so
+ * with it a client may get more of those responses, or fewer of node:http's. The differential
+ * test (test/fast-lane-fuzz.test.ts) names that case and compares everything else exactly.
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
