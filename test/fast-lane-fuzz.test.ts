@@ -239,7 +239,7 @@ test(`${RUNS} generated request streams: byte for byte the same answers with the
   const before = on.traffic.requests;
   const truncated = await compareAll(cases, 'generated');
   // A lane that broke pipelining broadly would show up here as well as in the exact comparisons.
-  assert.ok(truncated <= RUNS * 0.03, `${truncated} of ${RUNS} cases differed after a parse error (FUZZ_SEED=${SEED})`);
+  assert.ok(truncated <= RUNS * 0.08, `${truncated} of ${RUNS} cases differed after a parse error (FUZZ_SEED=${SEED})`);
   t.diagnostic(`seed ${SEED}: ${cases.length} streams, ${truncated} differing only as truncatedAtParseError() allows`);
   // The lane answered (and counted) requests of its own, not only handed them over.
   assert.ok(on.traffic.requests > before, 'the lane node answered requests');
