@@ -50,14 +50,15 @@ export interface Nginx {
   stop(): Promise<void>;
 }
 
-export async function startNginx(env: BenchEnv, options: { edges: number; edgeUpstream?: 'origin' | 'slow-origin' }): Promise<Nginx> {
+/** `workers`: nginx worker processes. @default 1 (the kit's: one server core) */
+export async function startNginx(env: BenchEnv, options: { edges: number; edgeUpstream?: 'origin' | 'slow-origin'; workers?: number }): Promise<Nginx> {
   const [staticPort, originPort, slowOriginPort] = [await freePort(), await freePort(), await freePort()];
   const edgePorts: number[] = [];
   for (let i = 0; i < options.edges; i++) edgePorts.push(await freePort());
   const upstream = options.edgeUpstream === 'slow-origin' ? slowOriginPort : originPort;
   const edgeTemplate = readFileSync(join(KIT, 'nginx-edge.template'), 'utf8');
   const edges = edgePorts.map((port, n) => fill(edgeTemplate, { N: String(n), PORT: String(port), UPSTREAM: String(upstream), DIR: env.dir })).join('\n');
-  const conf = fill(readFileSync(join(KIT, 'nginx.conf.template'), 'utf8'), { DIR: env.dir, STATIC: String(staticPort), ORIGIN: String(originPort), SLOW_ORIGIN: String(slowOriginPort), EDGES: edges });
+  const conf = fill(readFileSync(join(KIT, 'nginx.conf.template'), 'utf8'), { DIR: env.dir, STATIC: String(staticPort), ORIGIN: String(originPort), SLOW_ORIGIN: String(slowOriginPort), EDGES: edges }).replace('worker_processes 1;', `worker_processes ${options.workers ?? 1};`);
   for (let i = 0; i < options.edges; i++) rmSync(join(env.dir, `nginx-cache-${i}`), { recursive: true, force: true });
   rmSync(join(env.dir, 'origin-access.log'), { force: true });
   const confPath = join(env.dir, 'nginx.conf');
