@@ -105,9 +105,9 @@ export class LaneConnection {
 
   /**
    * Answers the complete heads in #pending, in order. They are all read before any is answered:
-   * if one of them is not the lane's, node:http is given every one, so that it parses them in one
-   * go as it would have without the lane (what it sends for a malformed request depends on
-   * whether a response to an earlier request of the same read is still in flight).
+   * if one of them is not the lane's, node:http is given every one, and answers the read as a
+   * whole, as it would have without the lane (what it sends around a malformed request depends
+   * on what else came in the same read: handover.ts).
    */
   #process(): void {
     const buf = this.#pending!;
