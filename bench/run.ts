@@ -23,6 +23,7 @@ import {
   INSTALL,
   startGroupcache,
   startNginx,
+  startNginxH2,
   startNodeBaseline,
   startNodeLru,
   startVarnish,
@@ -33,6 +34,8 @@ import { startHashedge, type Hashedge } from './lib/hashedge.js';
 import { has, residentMemory } from './lib/proc.js';
 import { median, roundsRow, table, throughputTable, verdict, type Row } from './lib/table.js';
 import { wrk, wrkSpread, type Load, type LoadResult } from './lib/wrk.js';
+import { benchCertificate, h2load, type H2LoadResult } from './lib/h2load.js';
+import { freePort } from './lib/proc.js';
 import { startS3Server, S3RVER_CREDENTIALS } from '../test/helpers/s3-server.js';
 
 const KIT = fileURLToPath(new URL('./kit/', import.meta.url));
@@ -42,7 +45,7 @@ const WARMUP = Number(args.warmup ?? 3);
 const CONNECTIONS = Number(args.connections ?? 64);
 /** Rounds of the small and Zipf workloads (every server measured once per round). */
 const ROUNDS = Number(args.rounds ?? 3);
-const WORKLOADS = ['small', 'zipf', 'cluster', 'herd', 'large', 'memory', 'workers', 'handover'] as const;
+const WORKLOADS = ['small', 'zipf', 'h2', 'cluster', 'herd', 'large', 'memory', 'workers', 'handover'] as const;
 type Workload = (typeof WORKLOADS)[number];
 const ONLY = new Set((args.only ?? WORKLOADS.join(',')).split(',') as Workload[]);
 const env: BenchEnv = { dir: args.dir ?? '/tmp/hashedge-bench', serverCpus: '1' };
@@ -77,6 +80,7 @@ async function main(): Promise<void> {
 
   if (ONLY.has('small')) await throughput('Small hot asset', 'the 1990-byte css, requested over and over', write1(HOT_PATH), avail, false);
   if (ONLY.has('zipf')) await throughput('Zipf mixed', `Zipf s=1 over the ${countPaths()} corpus paths, caches pre-warmed with one pass`, join(env.dir, 'paths.txt'), avail, true);
+  if (ONLY.has('h2')) await http2(avail);
   if (ONLY.has('cluster')) await cluster(avail);
   if (ONLY.has('herd')) await herd(avail);
   if (ONLY.has('large')) await large(avail);
@@ -157,6 +161,77 @@ async function throughput(title: string, what: string, paths: string, avail: Ava
   } else {
     print(`Targets: ${line('>= 0.9x bare node:http', 'node:http', 0.9)}; ${line('ahead of nginx static', 'nginx static', 1.0)}; ${line('at least as fast as with --fast-lane=off', 'hashedge --fast-lane=off', 1.0)}.`);
   }
+  print();
+}
+
+/** HTTP/2 connections (h2load -c) and concurrent streams on each (-m): 256 requests in flight. */
+const H2_CONNECTIONS = 16;
+const H2_STREAMS = 16;
+
+/**
+ * TLS + HTTP/2: hashedge (--tls-port) against nginx (`listen ssl http2`) with the same
+ * certificate, one core each, h2load on CPU 0; small hot asset and Zipf, in rounds as above.
+ */
+async function http2(avail: Availability): Promise<void> {
+  print('## HTTP/2 over TLS');
+  print();
+  if (!has('h2load') || !avail.nginx) {
+    print(`Not measured: needs h2load (\`${INSTALL.h2load}\`) and nginx (\`${INSTALL.nginx}\`).`);
+    print();
+    return;
+  }
+  print(`h2load -t1 -c${H2_CONNECTIONS} -m${H2_STREAMS} on CPU 0 (${H2_CONNECTIONS * H2_STREAMS} requests in flight, TLS 1.3, ALPN h2) against hashedge (--tls-port) and nginx 1.22 (\`listen ssl http2\`, one worker) with the same P-256 certificate, each on CPU 1. ${ROUNDS} rounds, each server in turn (warm-up run, then measured); rows show the median round, the ratio the median of same-round ratios (min-max). Zipf: ${'200,000'} draws under Zipf s=1 from the corpus (seeded, the same sequence for both), walked in order by each connection; identity bytes (no Accept-Encoding). Latency is h2load's mean (it reports no percentiles).`);
+  print();
+  const tls = benchCertificate(env.dir);
+  const tlsPort = await freePort();
+  const hashedge = await startHashedge(env, { origin: ORIGIN, extraArgs: ['--tls-port', String(tlsPort), '--tls-cert', tls.cert, '--tls-key', tls.key] });
+  const servers: Array<{ name: string; url: string }> = [{ name: 'hashedge', url: `https://127.0.0.1:${tlsPort}` }];
+  let nginx: { url: string; stop(): Promise<void> } | undefined;
+  const results = new Map<string, Map<string, H2LoadResult[]>>();
+  try {
+    nginx = await startNginxH2(env, tls);
+    servers.push({ name: 'nginx (http2, 1 worker)', url: nginx.url });
+    await warmAll(hashedge.urls[0]!, join(env.dir, 'paths.txt'));
+    await hashedge.settled();
+    const loads = [
+      { name: 'small hot asset (1990 B css)', paths: write1(HOT_PATH) },
+      { name: 'Zipf', paths: join(env.dir, 'paths.txt') },
+    ];
+    for (const load of loads) {
+      const byServer = new Map<string, H2LoadResult[]>(servers.map((s) => [s.name, []]));
+      results.set(load.name, byServer);
+      for (let round = 0; round < ROUNDS; round++) {
+        for (let i = 0; i < servers.length; i++) {
+          const server = servers[(i + round) % servers.length]!;
+          const run = (seconds: number) => h2load(server.url, env.dir, { paths: load.paths, seconds, connections: H2_CONNECTIONS, streams: H2_STREAMS, serverCpus: env.serverCpus });
+          await run(WARMUP);
+          byServer.get(server.name)!.push(await run(SECONDS));
+        }
+      }
+    }
+  } finally {
+    await nginx?.stop();
+    await hashedge.stop();
+  }
+  const verdicts: string[] = [];
+  for (const [loadName, byServer] of results) {
+    print(`### ${loadName}`);
+    print();
+    const ours = byServer.get('hashedge')!;
+    const rows = servers.map(({ name }) => {
+      const runs = byServer.get(name)!;
+      const middle = median(runs.map((r) => r.rps));
+      const r = runs.reduce((best, x) => (Math.abs(x.rps - middle) < Math.abs(best.rps - middle) ? x : best));
+      const paired = runs.map((x, round) => ours[round]!.rps / x.rps);
+      const ratio = name === 'hashedge' ? '-' : `${median(paired).toFixed(2)}x (${Math.min(...paired).toFixed(2)}-${Math.max(...paired).toFixed(2)})`;
+      if (name !== 'hashedge') verdicts.push(`${loadName}: ${median(paired).toFixed(2)}x nginx, ${verdict(median(paired) >= 1)}`);
+      const cpu = r.serverCpu ? `${Math.round(r.serverCpu.busy * 100)}% | ${r.serverCpu.usPerRequest.toFixed(1)}` : '- | -';
+      return [name === 'hashedge' ? '**hashedge**' : name, Math.round(middle).toLocaleString('en-US'), r.mbps.toFixed(1), r.meanMs.toFixed(2), `${r.non2xx} / ${r.failed}`, ...cpu.split(' | '), ratio];
+    });
+    print(table(['server', 'rps', 'MB/s', 'mean ms', 'non-2xx / failed', 'server CPU busy', 'µs CPU / request', 'hashedge ÷ server'], rows));
+    print();
+  }
+  print(`Target (ahead of nginx on both): ${verdicts.join('; ')}.`);
   print();
 }
 

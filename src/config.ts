@@ -104,6 +104,14 @@ export interface Config {
    * @default 1
    */
   readonly workers: number;
+  /** PEM certificate file, chain after it (--tls-cert): with --tls-key, the node speaks TLS with ALPN h2 and http/1.1. */
+  readonly tlsCert: string | undefined;
+  /** PEM private key file of --tls-cert. */
+  readonly tlsKey: string | undefined;
+  /** A port for TLS beside plain --port; unset with --tls-cert: --port itself speaks TLS. */
+  readonly tlsPort: number | undefined;
+  /** ms: Strict-Transport-Security max-age on TLS asset responses; unset: not sent. */
+  readonly hsts: number | undefined;
 }
 
 /** One command-line flag: how it reads, its default, and the parser user input goes through. */
@@ -246,6 +254,10 @@ function parseWorkers(text: string): number | undefined {
   return text.trim() === 'auto' ? Math.min(MAX_WORKERS, availableParallelism()) : parseIntIn(1, MAX_WORKERS)(text);
 }
 
+function parseFilePath(text: string): string | undefined {
+  return text.trim() === '' || text.includes('\0') ? undefined : text;
+}
+
 function option<K extends keyof Config>(spec: OptionSpec<K>): OptionSpec<K> {
   return spec;
 }
@@ -289,6 +301,10 @@ export const OPTIONS = [
   option({ key: 'accessLog', name: 'access-log', default: 'false', description: 'Write one JSON line per asset response to stdout (method, path, status, cache result, bytes, ms, client).', expected: 'true or false', parse: parseBoolean }),
   option({ key: 'fastLane', name: 'fast-lane', arg: '<on|off>', default: 'on', description: 'Answer cache hits of plain HTTP/1.1 GET and HEAD requests (no conditionals, Range or body) with a strict parser of its own before node:http, the same bytes at about twice the rate; any other request hands its connection to node:http for good (README: The fast lane). off: node:http parses every request.', expected: 'on or off', parse: parseBoolean }),
   option({ key: 'workers', name: 'workers', arg: '<n|auto>', default: '1', description: 'Processes serving this node, sharing --port (node:cluster); auto: one per core. Each is a member of the consistent-hash ring with --cache-size / n of the cache, so a cold key is still loaded once per node (once per cluster with --peers).', expected: `an integer from 1 to ${MAX_WORKERS}, or auto`, parse: parseWorkers }),
+  option({ key: 'tlsCert', name: 'tls-cert', arg: '<file>', default: undefined, description: 'PEM certificate (its chain after it). With --tls-key the node speaks TLS, HTTP/2 and HTTP/1.1 chosen by ALPN, on --port (or on --tls-port, --port staying plain). Both files are read again when they change (cert-manager, certbot) and on SIGHUP; open connections keep the old certificate, new ones get the new.', expected: 'a file path', parse: parseFilePath }),
+  option({ key: 'tlsKey', name: 'tls-key', arg: '<file>', default: undefined, description: 'PEM private key of --tls-cert.', expected: 'a file path', parse: parseFilePath }),
+  option({ key: 'tlsPort', name: 'tls-port', arg: '<port>', default: undefined, description: 'Serve TLS on this port and plain HTTP on --port (e.g. plain for a load balancer, TLS for browsers). Unset: with --tls-cert, --port speaks TLS only.', expected: 'an integer from 0 to 65535', parse: parseIntIn(0, 65535) }),
+  option({ key: 'hsts', name: 'hsts', arg: '<duration>', default: undefined, description: 'Send Strict-Transport-Security: max-age=<seconds> on asset responses over TLS (e.g. 8760h, one year); browsers then refuse plain HTTP to this host for that long. Unset: not sent.', expected: 'a duration like 8760h', parse: parseDuration }),
   option({ key: 'shutdownDelay', name: 'shutdown-delay', arg: '<duration>', default: '5s', description: 'On SIGTERM: how long the node keeps serving with /_hashedge/health/ready answering 503, so load balancers stop sending it requests, before it stops accepting connections (0: at once). Set it above your load balancer\'s time to mark a node down.', expected: 'a duration like 5s or 0', parse: parseDuration }),
   option({ key: 'shutdownTimeout', name: 'shutdown-timeout', arg: '<duration>', default: '10s', description: 'On SIGTERM, after --shutdown-delay: how long responses in flight may take to be sent before their connections are cut.', expected: 'a duration like 10s', parse: parseDuration }),
 ] as const;
@@ -431,6 +447,19 @@ export function resolveConfig(flags: RawOptions = {}, env: Readonly<Record<strin
     if (port !== config.adminPort) {
       throw new ConfigError(`--self ${config.self}: with --admin-port, members are named by their admin URL (the peer route is there), so expected port ${config.adminPort}; name every member in --peers or --peers-dns by its admin port too.`);
     }
+  }
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    throw new ConfigError(`--tls-cert and --tls-key: give both (the certificate and its key), or neither.`);
+  }
+  if (config.tlsCert === undefined && (config.tlsPort !== undefined || config.hsts !== undefined)) {
+    throw new ConfigError(`--${config.tlsPort !== undefined ? 'tls-port' : 'hsts'}: needs --tls-cert and --tls-key.`);
+  }
+  if (config.tlsCert !== undefined && config.tlsPort === undefined && config.adminPort === undefined && (config.peers.length > 0 || config.peersDns !== undefined)) {
+    // Members reach each other over plain HTTP (the peer route, probes, purge).
+    throw new ConfigError('--tls-cert in a cluster: members speak plain HTTP to each other, so keep a plain port for them: add --tls-port (TLS there, --port plain) or --admin-port (members are named by it).');
+  }
+  if (config.tlsPort !== undefined && config.tlsPort !== 0 && (config.tlsPort === config.port || config.tlsPort === config.adminPort)) {
+    throw new ConfigError(`--tls-port ${config.tlsPort} is also --${config.tlsPort === config.port ? 'port' : 'admin-port'}: give TLS a port of its own.`);
   }
   if (config.peersDnsInterval < 1000) throw new ConfigError('--peers-dns-interval: expected at least 1s.');
   if (config.workers > 1) checkWorkers(config);

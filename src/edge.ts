@@ -7,8 +7,10 @@ import { ImmutabilityPolicy } from './asset/immutability.js';
 import { ManifestEvidence } from './asset/manifest-evidence.js';
 import { Group } from './cache/group.js';
 import type { Config } from './config.js';
-import { createEdgeServers, listenAddress, type ServerTimeouts } from './http/server.js';
+import { createEdgeServers, listenAddress, SERVER_TIMEOUTS, type ServerTimeouts } from './http/server.js';
 import { trackConnections } from './http/drain.js';
+import { TlsCredentials } from './http/tls.js';
+import { createTlsListener, type H2Limits, type TlsListener } from './http/tls-listener.js';
 import { createLogger, silentLogger, type Logger } from './log.js';
 import { createOrigin } from './origin/create.js';
 import type { Origin } from './origin/origin.js';
@@ -26,10 +28,18 @@ const READY_PROBE_INTERVAL_MS = 2_000;
 const READY_PROBE_KEY = '.hashedge-readiness-probe';
 
 export interface Edge {
-  /** Base URL, e.g. http://127.0.0.1:8080 */
+  /** Base URL, e.g. http://127.0.0.1:8080 (https:// with --tls-cert and no --tls-port) */
   readonly url: string;
   readonly port: number;
+  /** The HTTP/1 server of --port (with TLS on --port: the one TLS connections without h2 are handed to). */
   readonly server: Server;
+  /** The TLS listener's base URL (https://): --port's, or --tls-port's; undefined without --tls-cert. */
+  readonly tlsUrl: string | undefined;
+  readonly tlsPort: number | undefined;
+  /** The certificate in use, re-read on file changes and reloadTls() (emits `reload`, `reload-failed`). */
+  readonly tls: TlsCredentials | undefined;
+  /** Reads --tls-cert and --tls-key again now (SIGHUP); false if they do not load (the old pair stays). */
+  reloadTls(): boolean;
   /**
    * The admin listener's base URL with --admin-port (/metrics, /_hashedge/*, the peer route);
    * undefined without it (then `url` serves those too).
@@ -73,10 +83,14 @@ export interface EdgeDependencies {
   readonly worker?: WorkerIdentity;
   /** The /metrics text instead of this process's registry (a worker: the whole node's). */
   readonly scrapeMetrics?: () => Promise<string>;
+  /** Overrides of the HTTP/2 limits (tests: a small stream limit). @default H2_LIMITS */
+  readonly h2Limits?: Partial<H2Limits>;
 }
 
 export async function startEdge(config: Config, deps: EdgeDependencies = {}): Promise<Edge> {
   const log = deps.log ?? silentLogger;
+  // Read first: a certificate that does not load stops the start-up before anything runs.
+  const tls = config.tlsCert !== undefined ? new TlsCredentials({ certFile: config.tlsCert, keyFile: config.tlsKey!, log }) : undefined;
   const origin = deps.origin ?? (await createOrigin(config));
   const clustered = config.peers.length > 0 || config.peersDns !== undefined;
   const cluster = clustered ? await Cluster.join(config, log) : undefined;
@@ -134,7 +148,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   history.start();
   const clusterStatus = () => (cluster ? { self: cluster.self, members: cluster.status() } : null);
   metrics = new Metrics({ group, traffic, clusterStatus, isReady, ...(deps.scrapeMetrics ? { scrape: deps.scrapeMetrics } : {}) });
-  const { server, admin: adminServer, lane } = createEdgeServers({ config, group, immutability, manifestsRead: manifests.firstRead, ...(peerRoute ? { peerRoute } : {}), ...(deps.worker ? { worker: deps.worker } : {}), originDescription: origin.description, isReady, isStopping: () => stopping, traffic, history, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
+  const { server, admin: adminServer, tls: tlsServers, lane } = createEdgeServers({ config, group, immutability, manifestsRead: manifests.firstRead, ...(peerRoute ? { peerRoute } : {}), ...(deps.worker ? { worker: deps.worker } : {}), originDescription: origin.description, isReady, isStopping: () => stopping, traffic, history, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
   const listen = (srv: Server, port: number, host: string) =>
     new Promise<void>((resolve, reject) => {
       srv.once('error', reject);
@@ -143,16 +157,35 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
         resolve();
       });
     });
-  await listen(server, config.port, config.host);
-  if (adminServer !== undefined) {
-    try {
-      await listen(adminServer, config.adminPort!, config.adminHost);
-    } catch (err) {
-      server.close();
-      throw err;
+  const timeouts = { ...SERVER_TIMEOUTS, ...deps.serverTimeouts };
+  const tlsListener: TlsListener | undefined = tls === undefined || tlsServers === undefined ? undefined : createTlsListener({
+    credentials: tls,
+    ...tlsServers,
+    idleTimeoutMs: timeouts.keepAliveTimeoutMs,
+    handshakeTimeoutMs: timeouts.headersTimeoutMs,
+    ...(deps.h2Limits ? { limits: deps.h2Limits } : {}),
+    log,
+  });
+  // With --tls-cert and no --tls-port, --port speaks TLS and the plain server listens nowhere.
+  const plainListens = tlsListener === undefined || config.tlsPort !== undefined;
+  const started: Array<{ close(): unknown }> = [];
+  try {
+    if (plainListens) {
+      await listen(server, config.port, config.host);
+      started.push(server);
     }
+    if (tlsListener !== undefined) {
+      await tlsListener.listen(config.tlsPort ?? config.port, config.host);
+      started.push(tlsListener.server);
+    }
+    if (adminServer !== undefined) await listen(adminServer, config.adminPort!, config.adminHost);
+  } catch (err) {
+    for (const one of started) one.close();
+    throw err;
   }
-  const { port } = listenAddress(server);
+  tls?.watch();
+  const tlsPort = tlsListener?.address().port;
+  const port = plainListens ? listenAddress(server).port : tlsPort!;
   const hostOf = (address: string) => (address === '0.0.0.0' || address === '::' ? 'localhost' : address.includes(':') ? `[${address}]` : address);
   const adminPort = adminServer === undefined ? undefined : listenAddress(adminServer).port;
   const adminUrl = adminPort === undefined ? undefined : `http://${hostOf(config.adminHost)}:${adminPort}`;
@@ -163,7 +196,8 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   let closing: Promise<void> | undefined;
   let shuttingDown: Promise<void> | undefined;
   let lameDuck: { timer: NodeJS.Timeout; end: () => void } | undefined;
-  url = `http://${hostOf(config.host)}:${port}`;
+  const tlsUrl = tlsPort === undefined ? undefined : `https://${hostOf(config.host)}:${tlsPort}`;
+  url = plainListens ? `http://${hostOf(config.host)}:${port}` : tlsUrl!;
   const close = () => {
     stopping = true;
     if (lameDuck !== undefined) {
@@ -176,11 +210,14 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
       history.stop();
       log.info({ event: 'draining', timeoutMs: config.shutdownTimeout });
       // Both listeners drain alike: a peer's or a scrape's response in flight is sent too.
-      const drained = Promise.all([connections.drain(), adminConnections?.drain()]);
+      tls?.close();
+      // HTTP/2 sessions get GOAWAY and finish their streams.
+      const drained = Promise.all([connections.drain(), adminConnections?.drain(), tlsListener?.drain()]);
       const grace = setTimeout(() => {
-        log.warn({ event: 'shutdown_cut', connections: connections.open() + (adminConnections?.open() ?? 0) });
+        log.warn({ event: 'shutdown_cut', connections: connections.open() + (adminConnections?.open() ?? 0) + (tlsListener?.open() ?? 0) });
         connections.cut();
         adminConnections?.cut();
+        tlsListener?.cut();
       }, config.shutdownTimeout);
       await drained;
       clearTimeout(grace);
@@ -193,6 +230,10 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
     url,
     port,
     server,
+    tlsUrl,
+    tlsPort,
+    tls,
+    reloadTls: () => tls?.reload() ?? false,
     adminUrl,
     adminPort,
     adminServer,

@@ -180,3 +180,24 @@ test('a --config file: option names or camelCase keys, lists as arrays, below fl
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('TLS options: cert and key together, --tls-port and --hsts only with them, a port of its own, a plain port for a cluster', () => {
+  const tls = { 'tls-cert': '/etc/tls/tls.crt', 'tls-key': '/etc/tls/tls.key' };
+  const config = resolveConfig({ ...tls, 'tls-port': '8443', hsts: '8760h' });
+  assert.equal(config.tlsCert, '/etc/tls/tls.crt');
+  assert.equal(config.tlsPort, 8443);
+  assert.equal(config.hsts, 8760 * 3600 * 1000);
+  assert.equal(resolveConfig({}).hsts, undefined, 'HSTS is off by default');
+  assert.equal(resolveConfig({}, { HASHEDGE_TLS_CERT: '/a.pem', HASHEDGE_TLS_KEY: '/a.key' }).tlsKey, '/a.key', 'from the environment too');
+  const refused: Array<[Record<string, string>, RegExp]> = [
+    [{ 'tls-cert': '/a.pem' }, /^--tls-cert and --tls-key: give both/],
+    [{ 'tls-port': '8443' }, /^--tls-port: needs --tls-cert and --tls-key/],
+    [{ hsts: '1h' }, /^--hsts: needs --tls-cert and --tls-key/],
+    [{ ...tls, port: '8443', 'tls-port': '8443' }, /^--tls-port 8443 is also --port/],
+    [{ ...tls, self: 'http://10.0.0.1:8080', peers: 'http://10.0.0.1:8080,http://10.0.0.2:8080' }, /^--tls-cert in a cluster: .*add --tls-port .* or --admin-port/],
+    [{ ...tls, hsts: 'forever' }, /^--hsts: expected a duration like 8760h/],
+  ];
+  for (const [flags, message] of refused) {
+    assert.throws(() => resolveConfig(flags), (err: unknown) => err instanceof ConfigError && message.test(err.message), JSON.stringify(flags));
+  }
+});

@@ -25,6 +25,7 @@ export const INSTALL = {
   nginx: 'apt-get install -y nginx',
   varnish: 'apt-get install -y varnish',
   groupcache: 'apt-get install -y golang-go golang-github-golang-groupcache-dev',
+  h2load: 'apt-get install -y nghttp2-client',
 } as const;
 
 export interface Availability {
@@ -82,6 +83,24 @@ export async function startNginx(env: BenchEnv, options: { edges: number; edgeUp
     },
     async stop() {
       const pid = Number(readFileSync(join(env.dir, 'nginx.pid'), 'utf8'));
+      process.kill(pid, 'SIGQUIT');
+      await waitForExit(pid);
+    },
+  };
+}
+
+/** nginx serving the corpus over TLS with HTTP/2 (kit/nginx-h2.conf.template), one worker. */
+export async function startNginxH2(env: BenchEnv, tls: { cert: string; key: string }): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const confPath = join(env.dir, 'nginx-h2.conf');
+  writeFileSync(confPath, fill(readFileSync(join(KIT, 'nginx-h2.conf.template'), 'utf8'), { DIR: env.dir, PORT: String(port), CERT: tls.cert, KEY: tls.key }));
+  execFileSync('taskset', ['-c', env.serverCpus, 'nginx', '-c', confPath], { stdio: 'inherit' });
+  const url = `https://127.0.0.1:${port}`;
+  await waitForHttp(`http://127.0.0.1:${port}`); // answers 400 to plain HTTP once up
+  return {
+    url,
+    async stop() {
+      const pid = Number(readFileSync(join(env.dir, 'nginx-h2.pid'), 'utf8'));
       process.kill(pid, 'SIGQUIT');
       await waitForExit(pid);
     },

@@ -59,13 +59,18 @@ export function wrk(url: string, load: Load): Promise<LoadResult> {
 }
 
 /** Runs `run`, adding how busy load.serverCpus were meanwhile. */
-async function withServerCpu(load: Load, run: () => Promise<LoadResult>): Promise<LoadResult> {
-  if (load.serverCpus === undefined) return run();
-  const [busy0, total0] = cpuTicks(load.serverCpus);
+function withServerCpu(load: Load, run: () => Promise<LoadResult>): Promise<LoadResult> {
+  return serverCpuDuring(load.serverCpus, load.seconds, run);
+}
+
+/** Runs a load of `seconds`, adding how busy `serverCpus` were meanwhile (any load generator). */
+export async function serverCpuDuring<R extends { readonly rps: number }>(serverCpus: string | undefined, seconds: number, run: () => Promise<R>): Promise<R & { serverCpu?: ServerCpu }> {
+  if (serverCpus === undefined) return run();
+  const [busy0, total0] = cpuTicks(serverCpus);
   const result = await run();
-  const [busy1, total1] = cpuTicks(load.serverCpus);
+  const [busy1, total1] = cpuTicks(serverCpus);
   const busySeconds = (busy1 - busy0) / 100; // USER_HZ
-  const requests = result.rps * load.seconds;
+  const requests = result.rps * seconds;
   return { ...result, serverCpu: { busy: total1 > total0 ? (busy1 - busy0) / (total1 - total0) : 0, usPerRequest: requests > 0 ? (busySeconds * 1e6) / requests : 0 } };
 }
 

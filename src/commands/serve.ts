@@ -38,6 +38,8 @@ export async function serve(config: Config): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+  // certbot's deploy hook and most renewal tools send SIGHUP; the files are watched too.
+  if (edge.tls !== undefined) process.on('SIGHUP', () => edge.reloadTls());
   // Only now: a supervisor may send SIGTERM as soon as it reads the first line, and a signal
   // that comes before its handler ends the process at once, without the graceful shutdown.
   await announce(config, edge.url, `origin ${edge.origin.description}`, edge.adminUrl);

@@ -1,9 +1,12 @@
-/** Streaming a Fill (an object still arriving from its origin) to an HTTP response. */
-import type { ServerResponse } from 'node:http';
+/** Streaming a Fill (an object still arriving from its origin) to an HTTP response or HTTP/2 stream. */
+import type { Writable } from 'node:stream';
 import type { Fill } from '../cache/fill.js';
 
+/** What a fill is written to: an HTTP/1 response or an HTTP/2 stream (destroy() cuts it). */
+type Sink = Pick<Writable, 'write' | 'end' | 'destroy' | 'destroyed' | 'on' | 'off'>;
+
 /** Streams bytes [start, end] of a fill to res as they arrive, honouring res's backpressure. */
-export async function pumpFill(fill: Fill, res: ServerResponse, start: number, end: number): Promise<void> {
+export async function pumpFill(fill: Fill, res: Sink, start: number, end: number): Promise<void> {
   let offset = 0;
   for (let index = 0; offset <= end; ) {
     const chunk = fill.chunk(index);
@@ -31,7 +34,7 @@ export async function pumpFill(fill: Fill, res: ServerResponse, start: number, e
   res.end();
 }
 
-function drained(res: ServerResponse): Promise<void> {
+function drained(res: Sink): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       res.off('drain', done);

@@ -38,6 +38,8 @@ export interface HeaderPolicyOptions {
   readonly corsOrigin: CorsPolicy;
   /** ms; max-age of names without a content hash. */
   readonly unhashedTtl: number;
+  /** ms; Strict-Transport-Security max-age (responses over TLS only). Unset: not sent. */
+  readonly hsts?: number;
 }
 
 interface RepresentationHeaders {
@@ -62,6 +64,7 @@ export class HeaderPolicy {
       // Pages with Cross-Origin-Embedder-Policy may load these assets.
       'cross-origin-resource-policy': 'cross-origin',
     };
+    if (options.hsts !== undefined) common['strict-transport-security'] = `max-age=${Math.floor(options.hsts / 1000)}`;
     if (options.corsOrigin === '*') {
       common['access-control-allow-origin'] = '*';
       common['timing-allow-origin'] = '*';

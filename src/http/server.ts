@@ -8,6 +8,7 @@
  * page, stats, purge, health) and the peer route, and no assets.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { constants as h2, type IncomingHttpHeaders as H2Headers, type ServerHttp2Stream } from 'node:http2';
 import { PEER_PATH } from '../cluster/peers.js';
 import type { AddressInfo } from 'node:net';
 import type { ImmutabilityPolicy } from '../asset/immutability.js';
@@ -20,10 +21,12 @@ import type { CacheResult, Traffic } from '../stats/traffic.js';
 import type { Metrics } from '../stats/metrics.js';
 import { createAdminApp } from './admin.js';
 import type { WorkerIdentity } from './worker-identity.js';
-import { createAssetHandler } from './asset.js';
+import { createAssetHandler, type AssetHandler } from './asset.js';
+import { H2Response } from './h2-response.js';
 import { HeaderPolicy } from './headers.js';
 import { FastLane, type LaneAccess } from './fast-lane/lane.js';
-import { EdgeResponse } from './prepared-head.js';
+import { H1Response } from './h1-response.js';
+import type { AssetRequest, ResponseSink } from './response-plan.js';
 import { sendError } from './respond.js';
 import { EdgeError } from '../errors.js';
 
@@ -86,16 +89,23 @@ export interface EdgeServers {
   readonly server: Server;
   /** The admin port's server (--admin-port): /metrics, /_hashedge/*, the peer route. */
   readonly admin: Server | undefined;
-  /** The fast lane in front of the public server (--fast-lane), where it could be installed. */
+  /**
+   * With --tls-cert: what the TLS listener (tls-listener.ts) hands its connections to. `http1`
+   * answers as `server` does, with Strict-Transport-Security when --hsts is set; `onStream`
+   * answers HTTP/2 streams for assets.
+   */
+  readonly tls: { readonly http1: Server; readonly onStream: (stream: ServerHttp2Stream, headers: H2Headers) => void } | undefined;
+  /** The fast lane in front of the public plain HTTP/1.1 server (--fast-lane), where it could be installed. */
   readonly lane: FastLane | undefined;
 }
 
 export function createEdgeServers(options: EdgeServerOptions): EdgeServers {
   const { config, group, log } = options;
-  const headers = new HeaderPolicy({ corsOrigin: config.corsOrigin, unhashedTtl: config.unhashedTtl });
-  const assets = createAssetHandler({
+  // The plain listener's policy is shared with the fast lane: both send the same prepared heads.
+  const plainHeaders = new HeaderPolicy({ corsOrigin: config.corsOrigin, unhashedTtl: config.unhashedTtl });
+  const assetHandler = (hsts: number | undefined): AssetHandler => createAssetHandler({
     group,
-    headers,
+    headers: hsts === undefined ? plainHeaders : new HeaderPolicy({ corsOrigin: config.corsOrigin, unhashedTtl: config.unhashedTtl, hsts }),
     immutability: options.immutability,
     ...(options.manifestsRead ? { manifestsRead: options.manifestsRead } : {}),
     negativeTtl: config.negativeTtl,
@@ -103,6 +113,7 @@ export function createEdgeServers(options: EdgeServerOptions): EdgeServers {
     ...(options.accessLog ? { onResponse: accessLogger(options.accessLog) } : {}),
     log,
   });
+  const assets = assetHandler(undefined);
   const admin = createAdminApp({
     group,
     originDescription: options.originDescription,
@@ -118,10 +129,10 @@ export function createEdgeServers(options: EdgeServerOptions): EdgeServers {
     log,
   });
   const timeouts: ServerTimeouts = { ...SERVER_TIMEOUTS, ...options.timeouts };
-  const create = (handler: (req: IncomingMessage, res: EdgeResponse) => void): Server =>
-    createServer<typeof IncomingMessage, typeof EdgeResponse>(
+  const create = (handler: (req: IncomingMessage, res: H1Response) => void): Server =>
+    createServer<typeof IncomingMessage, typeof H1Response>(
       {
-        ServerResponse: EdgeResponse,
+        ServerResponse: H1Response,
         keepAliveTimeout: timeouts.keepAliveTimeoutMs,
         headersTimeout: timeouts.headersTimeoutMs,
         requestTimeout: timeouts.requestTimeoutMs,
@@ -134,7 +145,7 @@ export function createEdgeServers(options: EdgeServerOptions): EdgeServers {
     config.fastLane
       ? FastLane.install(server, {
           group,
-          policy: headers,
+          policy: plainHeaders,
           traffic: options.traffic,
           isAssetTarget: (url) => !isMetricsPath(url) && !isAdminPath(url),
           ...(options.accessLog ? { onResponse: laneAccessLogger(options.accessLog) } : {}),
@@ -143,18 +154,26 @@ export function createEdgeServers(options: EdgeServerOptions): EdgeServers {
   const peerRoute = options.peerRoute;
   const isPeer = (url: string) => peerRoute !== undefined && url.startsWith(PEER_PATH);
 
+  /** With --tls-cert: the TLS listener's HTTP/1 server (as the public one) and HTTP/2 streams. */
+  const tls = (publicServer: (assets: AssetHandler) => Server): EdgeServers['tls'] => {
+    if (config.tlsCert === undefined) return undefined;
+    const tlsAssets = config.hsts === undefined ? assets : assetHandler(config.hsts);
+    return { http1: publicServer(tlsAssets), onStream: h2Streams(tlsAssets, options.accessLog !== undefined) };
+  };
+
   if (config.adminPort === undefined) {
     // One port for everything, as before --admin-port existed.
-    const server = create((req, res) => {
+    const publicServer = (assets: AssetHandler) => create((req, res) => {
       if (options.accessLog !== undefined) requestStarts.set(req, performance.now());
       const url = req.url ?? '/';
       if (isPeer(url)) peerRoute!(req, res);
       else if (isMetricsPath(url) || isAdminPath(url)) admin(req, res);
       else assets(req, res);
     });
-    return { server, admin: undefined, lane: withLane(server) };
+    const server = publicServer(assets);
+    return { server, admin: undefined, tls: tls(publicServer), lane: withLane(server) };
   }
-  const server = create((req, res) => {
+  const publicServer = (assets: AssetHandler) => create((req, res) => {
     if (options.accessLog !== undefined) requestStarts.set(req, performance.now());
     const url = req.url ?? '/';
     if (isAdminPath(url)) {
@@ -171,7 +190,27 @@ export function createEdgeServers(options: EdgeServerOptions): EdgeServers {
     if (isPeer(req.url ?? '/')) peerRoute!(req, res);
     else admin(req, res);
   });
-  return { server, admin: adminServer, lane: withLane(server) };
+  const server = publicServer(assets);
+  return { server, admin: adminServer, tls: tls(publicServer), lane: withLane(server) };
+}
+
+/**
+ * HTTP/2 streams: assets only. Everything else (status page, stats, purge, health, /metrics, the
+ * peer route) is Express or node:http code that HTTP/2 streams cannot enter, so it is refused
+ * with RST_STREAM HTTP_1_1_REQUIRED (RFC 9113 §8.1.1), on which browsers and curl retry the
+ * request over HTTP/1.1 on the same TLS port.
+ */
+function h2Streams(assets: AssetHandler, timed: boolean): (stream: ServerHttp2Stream, headers: H2Headers) => void {
+  return (stream, headers) => {
+    const url = headers[':path'] ?? '/';
+    if (isAdminPath(url) || isMetricsPath(url)) {
+      stream.close(h2.NGHTTP2_HTTP_1_1_REQUIRED);
+      return;
+    }
+    const req = { method: headers[':method'], url, headers };
+    if (timed) requestStarts.set(req, performance.now());
+    assets(req, new H2Response(stream));
+  };
 }
 
 function isMetricsPath(url: string): boolean {
@@ -189,9 +228,8 @@ function notHere(req: IncomingMessage, res: ServerResponse): void {
 }
 
 /** One JSON line per asset response, written when its status is decided (like nginx's $upstream_cache_status, with the cache result). */
-function accessLogger(log: Logger): (res: ServerResponse, status: number, cache: CacheResult, bytes: number) => void {
-  return (res, status, cache, bytes) => {
-    const req = res.req;
+function accessLogger(log: Logger): (req: AssetRequest, res: ResponseSink, status: number, cache: CacheResult, bytes: number) => void {
+  return (req, res, status, cache, bytes) => {
     log.info({
       event: 'access',
       method: req.method,
@@ -200,8 +238,9 @@ function accessLogger(log: Logger): (res: ServerResponse, status: number, cache:
       cache,
       bytes,
       ms: Math.round((performance.now() - (requestStarts.get(req) ?? performance.now())) * 10) / 10,
-      client: req.socket.remoteAddress,
+      client: res.clientAddress,
       ua: req.headers['user-agent'],
+      proto: res.protocol,
     });
   };
 }
@@ -209,12 +248,12 @@ function accessLogger(log: Logger): (res: ServerResponse, status: number, cache:
 /** The access line of a hit the fast lane answered: the same fields as accessLogger's. */
 function laneAccessLogger(log: Logger): (access: LaneAccess) => void {
   return (a) => {
-    log.info({ event: 'access', method: a.method, path: a.path, status: a.status, cache: 'hit', bytes: a.bytes, ms: a.ms, client: a.client, ua: a.ua });
+    log.info({ event: 'access', method: a.method, path: a.path, status: a.status, cache: 'hit', bytes: a.bytes, ms: a.ms, client: a.client, ua: a.ua, proto: 'http/1.1' });
   };
 }
 
 /** When each request arrived (only tracked with --access-log). */
-const requestStarts = new WeakMap<IncomingMessage, number>();
+const requestStarts = new WeakMap<AssetRequest, number>();
 
 export function listenAddress(server: Server): AddressInfo {
   return server.address() as AddressInfo;

@@ -178,6 +178,10 @@ export function runPrimary(config: Config, log: Logger, options: PrimaryOptions)
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // SIGHUP: every worker reads --tls-cert and --tls-key again (the primary serves nothing).
+  process.on('SIGHUP', () => {
+    for (const slot of slots) slot.worker?.process.kill('SIGHUP');
+  });
 
   for (const slot of slots) fork(slot);
 }

@@ -43,6 +43,8 @@ export async function runWorker(config: Config, baseLog: Logger): Promise<void> 
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // The primary passes SIGHUP on: read --tls-cert and --tls-key again.
+  if (edge.tls !== undefined) process.on('SIGHUP', () => edge.reloadTls());
 }
 
 function send(message: ToPrimary): void {

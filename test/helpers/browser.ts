@@ -40,7 +40,8 @@ export async function chromiumInstalled(): Promise<boolean> {
   }
 }
 
-export async function launchBrowser(options: { colorScheme?: 'light' | 'dark'; timeoutMs?: number } = {}): Promise<TestBrowser> {
+/** `args`: more Chromium flags (e.g. --ignore-certificate-errors-spki-list for a test certificate). */
+export async function launchBrowser(options: { colorScheme?: 'light' | 'dark'; timeoutMs?: number; args?: readonly string[] } = {}): Promise<TestBrowser> {
   const userDataDir = await mkdtemp(join(tmpdir(), 'hashedge-chromium-'));
   let context: BrowserContext;
   try {
@@ -48,7 +49,7 @@ export async function launchBrowser(options: { colorScheme?: 'light' | 'dark'; t
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM_PATH,
       headless: true,
-      args: CHROMIUM_ARGS,
+      args: [...CHROMIUM_ARGS, ...(options.args ?? [])],
       viewport: { width: 1280, height: 900 },
       colorScheme: options.colorScheme ?? 'light',
       timeout: 15_000,

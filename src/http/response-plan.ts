@@ -1,0 +1,306 @@
+/**
+ * What an asset request is answered with, decided once for every transport: given the
+ * request's method and headers and the cache's answer, the status, the headers and the body
+ * (byte slices, a Fill's range or an origin stream). The HTTP/1 writer (h1-response.ts) and the
+ * HTTP/2 stream writer (h2-response.ts) only write a plan; asset.ts runs the lookups and counts.
+ *
+ * A hit without conditional or Range headers keeps the hot path's shape: its plan carries the
+ * head serialised once per representation (prepared-head.ts) and its Age as a number, so no
+ * header object is built per request.
+ */
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { contentTypeFor } from '../asset/content-type.js';
+import type { Verdict } from '../asset/immutability.js';
+import type { Blob } from '../cache/blob.js';
+import { isCompressible } from '../cache/encode.js';
+import type { Fill } from '../cache/fill.js';
+import type { FetchStatus } from '../cache/group.js';
+import { EdgeError, NotFoundError } from '../errors.js';
+import type { ByteRange, OriginObject } from '../origin/origin.js';
+import type { CacheResult } from '../stats/traffic.js';
+import { toHttpSecond } from '../units.js';
+import { evaluatePreconditions } from './conditional.js';
+import { ageSeconds, CACHE_STATUS, cacheStatusHeader, type CacheStatus, type HeaderPolicy } from './headers.js';
+import { chooseRepresentation } from './negotiate.js';
+import type { PreparedHead } from './prepared-head.js';
+import { decideRange } from './range.js';
+import { errorResponse } from './respond.js';
+
+export const ALLOW = 'GET, HEAD, OPTIONS';
+/**
+ * A request header that asks for the immutability verdict in the response, like Fastly-Debug:
+ * `Hashedge-Immutable: yes; name: base64url hash BwT4yKxK`. Hits with it take the slower path.
+ */
+export const DEBUG_HEADER = 'hashedge-debug';
+export const IMMUTABILITY_HEADER = 'hashedge-immutable';
+/** With the debug header: the SHA-256 (hex) of the identity bytes, for `hashedge get --verify`. */
+export const SHA256_HEADER = 'hashedge-sha256';
+
+/** The debug header's value: visible ASCII only (a reason can quote the origin's Cache-Control). */
+export function immutabilityHeader(immutable: boolean, reason: string): string {
+  return `${immutable ? 'yes' : 'no'}; ${reason.replace(/[^\x20-\x7e]/g, '?')}`;
+}
+
+/** The parts of a request that planning reads (an http.IncomingMessage is one). */
+export interface AssetRequest {
+  readonly method?: string | undefined;
+  /** The request target (path and query). */
+  readonly url?: string | undefined;
+  readonly headers: IncomingHttpHeaders;
+}
+
+/** Bytes [start, end] of a Fill, sent as they arrive. */
+export interface FillBody {
+  readonly fill: Fill;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** An origin stream piped to the client with backpressure; `onError` is told of a failure. */
+export interface StreamBody {
+  readonly stream: Readable;
+  readonly onError: (err: Error) => void;
+}
+
+export type PlanBody = undefined | Buffer | readonly Buffer[] | FillBody | StreamBody;
+
+export interface ResponsePlan {
+  readonly status: number;
+  /**
+   * Every header; for a prepared hit, the prepared head's headers (`prepared.all`) without Age,
+   * which `age` then gives.
+   */
+  readonly headers: Readonly<OutgoingHttpHeaders>;
+  /** A hit's head serialised once (HTTP/1 writes its lines as they are). */
+  readonly prepared?: PreparedHead;
+  /** With `prepared`: the Age header's value in seconds. */
+  readonly age?: number;
+  /** undefined: no body (HEAD, 304, 204). */
+  readonly body: PlanBody;
+  /** How the cache took part, for the counters and the access log. */
+  readonly cache: CacheResult;
+  /** Body bytes the plan sends (Content-Length), for the counters. */
+  readonly bytes: number;
+}
+
+export function isFillBody(body: PlanBody): body is FillBody {
+  return body !== undefined && !Buffer.isBuffer(body) && !Array.isArray(body) && (body as FillBody).fill !== undefined;
+}
+
+export function isStreamBody(body: PlanBody): body is StreamBody {
+  return body !== undefined && !Buffer.isBuffer(body) && !Array.isArray(body) && (body as StreamBody).stream !== undefined;
+}
+
+/** Where a plan is written: an HTTP/1 response (h1-response.ts) or an HTTP/2 stream (h2-response.ts). */
+export interface ResponseSink {
+  /** Writes the head, then the body: bytes at once, a Fill as it arrives, a stream piped with backpressure. */
+  sendPlan(plan: ResponsePlan): void;
+  /** Whether a head was sent already (an error can then only cut the response). */
+  readonly headersSent: boolean;
+  /** Ends the response abruptly: the connection (HTTP/1) or the stream (HTTP/2, RST_STREAM). */
+  destroy(): void;
+  /** The client's address, for the access log. */
+  readonly clientAddress: string | undefined;
+  /** `h2`, or `http/1.1` (over TLS or not). */
+  readonly protocol: 'h2' | 'http/1.1';
+}
+
+export interface ResponsePlannerOptions {
+  readonly headers: HeaderPolicy;
+  /** ms an origin 404 is remembered (sent as the 404's max-age). */
+  readonly negativeTtl: number;
+  readonly clock?: () => number;
+}
+
+/** Metadata of an object not (yet) in the cache: a Fill's or an origin stream's. */
+type StreamedObject = Omit<OriginObject, 'body'>;
+
+export class ResponsePlanner {
+  readonly #policy: HeaderPolicy;
+  readonly #clock: () => number;
+  readonly #notFoundCacheControl: string;
+
+  constructor(options: ResponsePlannerOptions) {
+    this.#policy = options.headers;
+    this.#clock = options.clock ?? Date.now;
+    this.#notFoundCacheControl = options.negativeTtl > 0 ? `public, max-age=${Math.ceil(options.negativeTtl / 1000)}` : 'no-store';
+  }
+
+  /** The headers on every asset response, errors included (CORS, nosniff, CORP). */
+  get common(): Readonly<OutgoingHttpHeaders> {
+    return this.#policy.common;
+  }
+
+  /**
+   * A cached blob: 200 (prepared for a plain hit), 304, 412, 206 (one range or multipart) or
+   * 416. `stored`: a blob fetched from its owner that this node kept (Cache-Status says both).
+   */
+  blob(req: AssetRequest, blob: Blob, status: FetchStatus, isHead: boolean, stored = false): ResponsePlan {
+    const policy = this.#policy;
+    const h = req.headers;
+    const range = isHead ? undefined : h.range;
+    const debug = h[DEBUG_HEADER] !== undefined;
+    if (range === undefined && h['if-none-match'] === undefined && h['if-modified-since'] === undefined && h['if-match'] === undefined && h['if-unmodified-since'] === undefined) {
+      const rep = chooseRepresentation(blob, h['accept-encoding']);
+      const body = isHead ? undefined : rep.body;
+      const bytes = isHead ? 0 : rep.body.length;
+      if (status === 'hit' && !policy.corsPerRequest && !debug) {
+        const prepared = policy.hit(blob, rep);
+        return { status: 200, headers: prepared.all, prepared, age: ageSeconds(blob, this.#clock()), body, cache: status, bytes };
+      }
+      return { status: 200, headers: policy.withCors(this.#withStatus(policy.base(blob, rep), blob, status, stored, debug), h), body, cache: status, bytes };
+    }
+    // Ranges are served from the identity bytes, so a ranged request selects identity.
+    const rep = range === undefined ? chooseRepresentation(blob, h['accept-encoding']) : blob.identity;
+    const base = policy.base(blob, rep);
+    const precondition = evaluatePreconditions(h, rep.etag, blob.lastModifiedMs);
+    if (precondition === 'failed') {
+      const err = new EdgeError('E_PRECONDITION_FAILED', 412, 'A precondition (If-Match or If-Unmodified-Since) does not hold.');
+      return this.error(err, isHead, status, policy.withCors({ ...policy.common, etag: rep.etag }, h));
+    }
+    if (precondition === 'not-modified') {
+      const out: OutgoingHttpHeaders = { ...policy.common, etag: rep.etag, 'cache-control': base['cache-control'], 'last-modified': blob.lastModified };
+      if (base.vary !== undefined) out.vary = base.vary;
+      return { status: 304, headers: policy.withCors(this.#withStatus(out, blob, status, stored), h), body: undefined, cache: status, bytes: 0 };
+    }
+    if (range !== undefined) {
+      const size = blob.size;
+      const decision = decideRange(range, ifRange(h), size, rep.etag, blob.lastModifiedMs);
+      if (decision.kind === 'unsatisfiable') return this.rangeNotSatisfiable(req, size, status);
+      if (decision.kind === 'partial') {
+        const body = blob.identity.body;
+        if (decision.ranges.length === 1) {
+          const { start, end } = decision.ranges[0]!;
+          const out = this.#withStatus({ ...base, 'content-length': String(end - start + 1), 'content-range': `bytes ${start}-${end}/${size}` }, blob, status, stored);
+          return { status: 206, headers: policy.withCors(out, h), body: body.subarray(start, end + 1), cache: status, bytes: end - start + 1 };
+        }
+        const multipart = multipartBody(body, decision.ranges, blob.contentType);
+        const out = this.#withStatus({ ...base, 'content-type': multipart.contentType, 'content-length': String(multipart.length) }, blob, status, stored);
+        return { status: 206, headers: policy.withCors(out, h), body: multipart.parts, cache: status, bytes: multipart.length };
+      }
+    }
+    return { status: 200, headers: policy.withCors(this.#withStatus(base, blob, status, stored), h), body: isHead ? undefined : rep.body, cache: status, bytes: isHead ? 0 : rep.body.length };
+  }
+
+  /** An error with its code (respond.ts), plus the asset path's common headers given in `headers`. */
+  error(err: EdgeError, isHead: boolean, cache: CacheResult, headers: OutgoingHttpHeaders): ResponsePlan {
+    const response = errorResponse(err, isHead, headers);
+    return { status: response.status, headers: response.headers, body: response.body, cache, bytes: response.body?.length ?? 0 };
+  }
+
+  /** 404 E_NOT_FOUND: the origin has no such object (remembered for --negative-ttl). */
+  notFound(req: AssetRequest, isHead: boolean, fromNegativeCache: boolean): ResponsePlan {
+    const cache: CacheResult = fromNegativeCache ? 'hit' : 'miss';
+    return this.error(new NotFoundError(), isHead, cache, {
+      ...this.#policy.withCors(this.#policy.common, req.headers),
+      'cache-control': this.#notFoundCacheControl,
+      'cache-status': fromNegativeCache ? CACHE_STATUS.hit : 'hashedge; fwd=miss; fwd-status=404',
+    });
+  }
+
+  /** An error answered with the common headers and CORS (unknown path, not hashed, origin failed). */
+  assetError(req: AssetRequest, err: EdgeError, isHead: boolean, cache: CacheResult, verdictForDebug?: Verdict): ResponsePlan {
+    const headers: OutgoingHttpHeaders = { ...this.#policy.withCors(this.#policy.common, req.headers) };
+    if (verdictForDebug !== undefined && req.headers[DEBUG_HEADER] !== undefined) headers[IMMUTABILITY_HEADER] = immutabilityHeader(false, verdictForDebug.reason);
+    return this.error(err, isHead, cache, headers);
+  }
+
+  /** 405 for methods other than GET, HEAD and OPTIONS. */
+  methodNotAllowed(err: EdgeError): ResponsePlan {
+    return this.error(err, false, 'none', { ...this.#policy.common, allow: ALLOW });
+  }
+
+  rangeNotSatisfiable(req: AssetRequest, size: number, cache: CacheResult): ResponsePlan {
+    const err = new EdgeError('E_RANGE_NOT_SATISFIABLE', 416, `The range is outside the asset's ${size} bytes.`);
+    return this.error(err, false, cache, this.#policy.withCors({ ...this.#policy.common, 'content-range': `bytes */${size}` }, req.headers));
+  }
+
+  /** A single satisfiable range of a streamed object, or why not (several ranges: the whole object). */
+  streamRange(req: AssetRequest, object: StreamedObject, isHead: boolean): ByteRange | 'full' | 'unsatisfiable' {
+    const range = req.headers.range;
+    if (isHead || range === undefined) return 'full';
+    const lastModifiedMs = toHttpSecond(object.lastModified?.getTime() ?? NaN);
+    const decision = decideRange(range, ifRange(req.headers), object.size, undefined, lastModifiedMs);
+    if (decision.kind === 'partial') return decision.ranges.length === 1 ? decision.ranges[0]! : 'full';
+    return decision.kind;
+  }
+
+  /**
+   * An object not (yet) in the cache, whole (200) or one range (206): its headers have no ETag,
+   * since its hash is not known yet. `key` names it (for its content type).
+   */
+  streamed(req: AssetRequest, key: string, object: StreamedObject, verdict: Verdict, status: CacheStatus, range: ByteRange | 'full', isHead: boolean, body: FillBody | StreamBody | undefined): ResponsePlan {
+    const policy = this.#policy;
+    const contentType = contentTypeFor(key, object.contentType);
+    const out: OutgoingHttpHeaders = {
+      ...policy.common,
+      'content-type': contentType,
+      'content-length': String(object.size),
+      'cache-control': policy.cacheControl(verdict.immutable),
+      'last-modified': httpDate(object.lastModified),
+      'accept-ranges': 'bytes',
+      age: '0',
+      'cache-status': CACHE_STATUS[status],
+    };
+    const vary = policy.vary(isCompressible(contentType));
+    if (vary !== undefined) out.vary = vary;
+    if (req.headers[DEBUG_HEADER] !== undefined) out[IMMUTABILITY_HEADER] = immutabilityHeader(verdict.immutable, verdict.reason);
+    if (range === 'full') return { status: 200, headers: policy.withCors(out, req.headers), body: isHead ? undefined : body, cache: status, bytes: isHead ? 0 : object.size };
+    out['content-length'] = String(range.end - range.start + 1);
+    out['content-range'] = `bytes ${range.start}-${range.end}/${object.size}`;
+    return { status: 206, headers: policy.withCors(out, req.headers), body, cache: status, bytes: range.end - range.start + 1 };
+  }
+
+  /** OPTIONS: 204 with Allow, or a CORS preflight's answer. */
+  options(req: AssetRequest): ResponsePlan {
+    const policy = this.#policy;
+    const h = req.headers;
+    if (h.origin === undefined || h['access-control-request-method'] === undefined) {
+      return { status: 204, headers: { ...policy.common, allow: ALLOW }, body: undefined, cache: 'none', bytes: 0 };
+    }
+    // CORS preflight (only needed for non-simple requests, e.g. fetch() with a Range header)
+    const out: OutgoingHttpHeaders = { allow: ALLOW, 'access-control-allow-methods': ALLOW, 'access-control-max-age': '86400' };
+    if (policy.corsPerRequest) out.vary = 'Origin, Access-Control-Request-Headers';
+    const allowed = policy.allowsOrigin(h.origin);
+    if (allowed !== undefined) {
+      out['access-control-allow-origin'] = allowed;
+      const requested = h['access-control-request-headers'];
+      if (requested !== undefined && /^[A-Za-z0-9-]+(\s*,\s*[A-Za-z0-9-]+)*$/.test(requested) && requested.length <= 512) {
+        out['access-control-allow-headers'] = requested;
+      }
+    }
+    return { status: 204, headers: out, body: undefined, cache: 'none', bytes: 0 };
+  }
+
+  #withStatus(headers: Readonly<OutgoingHttpHeaders>, blob: Blob, status: CacheStatus, stored: boolean, debug = false): OutgoingHttpHeaders {
+    const out: OutgoingHttpHeaders = { ...headers, age: String(ageSeconds(blob, this.#clock())), 'cache-status': cacheStatusHeader(status, stored) };
+    if (debug) {
+      out[IMMUTABILITY_HEADER] = immutabilityHeader(blob.expiresAt === 0, blob.immutability);
+      out[SHA256_HEADER] = blob.sha256;
+    }
+    return out;
+  }
+}
+
+function ifRange(h: IncomingHttpHeaders): string | undefined {
+  const value = h['if-range'];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function httpDate(date: Date | undefined): string {
+  return (date ?? new Date()).toUTCString(); // toUTCString drops the milliseconds
+}
+
+function multipartBody(body: Buffer, ranges: readonly ByteRange[], contentType: string): { contentType: string; parts: Buffer[]; length: number } {
+  const boundary = randomBytes(12).toString('hex');
+  const parts: Buffer[] = [];
+  for (const { start, end } of ranges) {
+    parts.push(Buffer.from(`--${boundary}\r\nContent-Type: ${contentType}\r\nContent-Range: bytes ${start}-${end}/${body.length}\r\n\r\n`));
+    parts.push(body.subarray(start, end + 1));
+    parts.push(Buffer.from('\r\n'));
+  }
+  parts.push(Buffer.from(`--${boundary}--\r\n`));
+  return { contentType: `multipart/byteranges; boundary=${boundary}`, parts, length: parts.reduce((n, p) => n + p.length, 0) };
+}
