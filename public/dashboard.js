@@ -177,12 +177,16 @@ function render(stats, now) {
   const readyText = stats.ready === true ? 'ready' : stats.ready === false ? 'not yet' : DASH;
   show('ready', readyText, typeof stats.ready === 'boolean' ? stats.ready : undefined);
   ready.className = `badge ${stats.ready === true ? 'good' : stats.ready === false ? 'warn' : ''}`;
-  // --workers: every number below is the answering worker's own (its cache, its counters; /metrics
-  // adds the workers up), and a poll on a new connection may reach another worker.
+  // --workers: the node adds its workers' figures up (stats.workers lists each one's own), so
+  // which worker answered a poll changes nothing below; it is shown, with the node's count.
   const worker = Number.isInteger(stats.worker?.index) && Number.isInteger(stats.worker?.pid) ? stats.worker : undefined;
-  const workerKey = worker === undefined ? undefined : `${worker.index}:${worker.pid}`;
+  const nodeWide = Array.isArray(stats.workers);
+  // An older node answered with one worker's own counters: rates across two workers would be wrong.
+  const workerKey = worker === undefined || nodeWide ? undefined : `${worker.index}:${worker.pid}`;
   byId('worker-fact').hidden = worker === undefined;
-  show('worker', worker === undefined ? DASH : `${worker.index} · pid ${worker.pid}`, workerKey);
+  const count = num(worker?.count);
+  show('worker', worker === undefined ? DASH : `${worker.index}${count === undefined ? '' : ` of ${count}`} · pid ${worker.pid}`, worker === undefined ? undefined : `${worker.index}:${worker.pid}`);
+  renderWorkers(nodeWide ? stats.workers : undefined, count);
 
   // Cumulative numbers and the samples for rates.
   const requests = num(traffic.requests);
@@ -270,6 +274,47 @@ function render(stats, now) {
   renderTopKeys(stats.topKeys);
 }
 
+/** Each worker's own figures (--workers), and a warning naming those whose figures are missing. */
+function renderWorkers(workers, count) {
+  byId('workers-panel').hidden = workers === undefined;
+  const banner = byId('workers-missing');
+  const missing = (workers ?? []).filter((w) => w?.answered !== true);
+  banner.hidden = missing.length === 0;
+  if (missing.length > 0) {
+    const answered = (workers ?? []).length - missing.length;
+    const named = missing.map((w) => `worker ${w.index}${num(w.pid) === undefined ? '' : ` (pid ${w.pid})`}: ${typeof w.reason === 'string' ? w.reason : 'no answer'}`);
+    banner.textContent = `Not counted: ${named.join('; ')}. The figures below are of ${answered} of ${count ?? workers.length} workers.`;
+  } else {
+    banner.textContent = '';
+  }
+  if (workers === undefined) return;
+  replaceRows(
+    byId('workers').tBodies[0],
+    workers.map((w) => {
+      const index = num(w?.index);
+      const label = `${index === undefined ? DASH : index}${num(w?.pid) === undefined ? '' : ` · pid ${w.pid}`}`;
+      if (w?.answered !== true) {
+        return h('tr', { 'data-testid': 'worker-row', 'data-index': index, 'data-answered': 'false', class: 'missing' },
+          h('td', {}, label),
+          h('td', { colspan: 4, 'data-testid': 'worker-state', 'data-value': 'missing' }, `not counted: ${typeof w?.reason === 'string' ? w.reason : 'no answer'}`),
+          h('td', {}, ''));
+      }
+      const requests = num(w.traffic?.requests);
+      const hitRatio = ratio(num(w.traffic?.byCache?.hit), requests);
+      const bytes = num(w.cache?.bytes);
+      const items = num(w.cache?.items);
+      const member = typeof w.member === 'string' ? w.member : DASH;
+      return h('tr', { 'data-testid': 'worker-row', 'data-index': index, 'data-answered': 'true' },
+        h('td', {}, label),
+        h('td', {}, h('span', { class: 'mono', title: member }, member.replace(/^https?:\/\//, ''))),
+        h('td', { class: 'num' }, h('span', { 'data-testid': 'worker-requests', 'data-value': requests }, fmtInt(requests))),
+        h('td', { class: 'num' }, h('span', { 'data-testid': 'worker-hit-ratio', 'data-value': hitRatio }, fmtPercent(hitRatio))),
+        h('td', { class: 'num', title: `${fmtInt(items)} objects` }, h('span', { 'data-testid': 'worker-cache-bytes', 'data-value': bytes }, fmtBytes(bytes))),
+        h('td', { 'data-testid': 'worker-state', 'data-value': w.ready === true ? 'ready' : 'not-ready' }, w.ready === true ? 'ready' : 'origin not reached yet'));
+    }),
+  );
+}
+
 function renderFill(prefix, part) {
   const bytes = num(part.bytes);
   const budget = num(part.budgetBytes);
@@ -336,22 +381,53 @@ function renderCluster(cluster) {
     replaceRows(tbody, [h('tr', {}, h('td', { colspan: 3, class: 'muted' }, DASH))]);
     return;
   }
+  // --workers: the ring's members are workers; people think in nodes, so each node is a row
+  // with its workers under it.
+  const nodes = Array.isArray(cluster?.nodes) ? cluster.nodes : undefined;
+  if (nodes !== undefined) {
+    const maxNodeShare = Math.max(...nodes.map((n) => num(n?.share) ?? 0), 0);
+    replaceRows(tbody, nodes.flatMap((n) => {
+      const url = typeof n?.url === 'string' ? n.url : DASH;
+      const workers = Array.isArray(n?.workers) ? n.workers : [];
+      const health = ['up', 'degraded', 'down'].includes(n?.state) ? n.state : 'unknown';
+      const up = workers.filter((w) => w?.state === 'up').length;
+      return [
+        h('tr', { 'data-testid': 'cluster-node', 'data-url': url, 'data-self': n?.self === true, class: `node-row${n?.self === true ? ' self' : ''}` },
+          h('td', {}, h('div', { class: 'member' },
+            h('span', { class: 'mono', 'data-testid': 'node-url', 'data-value': url, title: url }, url.replace(/^https?:\/\//, '')),
+            n?.self === true ? h('span', { class: 'pill', title: 'This node' }, 'self') : null,
+            h('span', { class: 'muted', 'data-testid': 'node-workers', 'data-value': workers.length }, `${workers.length} workers`))),
+          h('td', { class: 'health' }, h('span', { class: `dot ${health === 'up' ? 'healthy' : health === 'degraded' ? 'suspect' : health}`, 'aria-hidden': 'true' }),
+            h('span', { 'data-testid': 'node-health', 'data-value': health }, health === 'degraded' ? `${up} of ${workers.length} up` : health)),
+          shareCell(num(n?.share), maxNodeShare, 'node-share')),
+        ...workers.map((m) => memberRow(m, maxNodeShare, url, `worker ${num(m?.index) ?? DASH}`)),
+      ];
+    }));
+    return;
+  }
   const maxShare = Math.max(...members.map((m) => num(m?.share) ?? 0), 0);
-  replaceRows(
-    tbody,
-    members.map((m) => {
-      const url = typeof m?.url === 'string' ? m.url : DASH;
-      const share = num(m?.share);
-      // up: routed to; suspect: a fetch or probe failed; down: probes fail (both routed around).
-      const health = ['up', 'suspect', 'down'].includes(m?.state) ? m.state : 'unknown';
-      return h('tr', { 'data-testid': 'member', 'data-url': url, 'data-self': m?.self === true, class: m?.self === true ? 'self' : undefined },
-        h('td', {}, h('div', { class: 'member' }, h('span', { class: 'mono', 'data-testid': 'member-url', 'data-value': url, title: url }, url.replace(/^https?:\/\//, '')), m?.self === true ? h('span', { class: 'pill', title: 'This node' }, 'self') : null)),
-        h('td', { class: 'health' }, h('span', { class: `dot ${health === 'up' ? 'healthy' : health}`, 'aria-hidden': 'true' }), h('span', { 'data-testid': 'member-health', 'data-value': health }, health)),
-        h('td', { class: 'num' },
-          h('span', { class: 'minibar', 'aria-hidden': 'true' }, h('span', { style: `width:${maxShare > 0 ? ((share ?? 0) / maxShare) * 100 : 0}%` })),
-          h('span', { 'data-testid': 'member-share', 'data-value': share }, fmtPercent(share))));
-    }),
-  );
+  replaceRows(tbody, members.map((m) => memberRow(m, maxShare)));
+}
+
+/** A ring member's row; `node`: the node it is a worker of (shown indented under it). */
+function memberRow(m, maxShare, node, label) {
+  const url = typeof m?.url === 'string' ? m.url : DASH;
+  const share = num(m?.share);
+  // up: routed to; suspect: a fetch or probe failed; down: probes fail (both routed around).
+  const health = ['up', 'suspect', 'down'].includes(m?.state) ? m.state : 'unknown';
+  return h('tr', { 'data-testid': 'member', 'data-url': url, 'data-node': node, 'data-self': m?.self === true, class: [node ? 'worker-of-node' : '', m?.self === true ? 'self' : ''].join(' ').trim() || undefined },
+    h('td', {}, h('div', { class: 'member' },
+      label ? h('span', { class: 'muted' }, label) : null,
+      h('span', { class: 'mono', 'data-testid': 'member-url', 'data-value': url, title: url }, url.replace(/^https?:\/\//, '')),
+      m?.self === true ? h('span', { class: 'pill', title: node ? 'The worker that answered' : 'This node' }, node ? 'answered' : 'self') : null)),
+    h('td', { class: 'health' }, h('span', { class: `dot ${health === 'up' ? 'healthy' : health}`, 'aria-hidden': 'true' }), h('span', { 'data-testid': 'member-health', 'data-value': health }, health)),
+    shareCell(share, maxShare, 'member-share'));
+}
+
+function shareCell(share, maxShare, testid) {
+  return h('td', { class: 'num' },
+    h('span', { class: 'minibar', 'aria-hidden': 'true' }, h('span', { style: `width:${maxShare > 0 ? ((share ?? 0) / maxShare) * 100 : 0}%` })),
+    h('span', { 'data-testid': testid, 'data-value': share }, fmtPercent(share)));
 }
 
 function renderTopKeys(topKeys) {

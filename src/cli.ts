@@ -106,14 +106,15 @@ program
   .argument('<url>', 'the asset URL on an edge node')
   .option('--verify', "check the length, the SHA-256 the edge stored, the ETag, and a hex hash in the name (hashedge upload's scheme); exit 1 if one fails")
   .option('-H, --header <header...>', 'extra request header, e.g. -H "range: bytes=0-99"')
-  .action(async (url: string, opts: { verify?: boolean; header?: string[] }) => {
+  .option('--admin <url>', "the node's admin listener when it runs with --admin-port (e.g. http://10.0.0.1:9080): the owner is read from its /_hashedge/stats")
+  .action(async (url: string, opts: { verify?: boolean; header?: string[]; admin?: string }) => {
     const headers: Record<string, string> = {};
     for (const h of opts.header ?? []) {
       const colon = h.indexOf(':');
       if (colon <= 0) throw new ConfigError(`--header: expected "name: value", got ${JSON.stringify(h)}.`);
       headers[h.slice(0, colon).trim().toLowerCase()] = h.slice(colon + 1).trim();
     }
-    const result = await get({ url, verify: opts.verify ?? false, headers });
+    const result = await get({ url, verify: opts.verify ?? false, headers, ...(opts.admin !== undefined ? { admin: opts.admin } : {}) });
     if (result.status >= 400 || result.problems.length > 0) process.exitCode = 1;
   });
 

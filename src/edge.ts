@@ -20,7 +20,8 @@ import { createPeerRoute } from './http/peer-route.js';
 import { History } from './stats/history.js';
 import { Traffic } from './stats/traffic.js';
 import { Metrics } from './stats/metrics.js';
-import type { WorkerIdentity } from './http/worker-identity.js';
+import { takeSnapshot, type StatsSnapshot, type WorkerIdentity } from './stats/snapshot.js';
+import { groupByNode, type NodeMembers } from './cluster/members.js';
 
 /** Interval between readiness probes of the origin until it first answers. */
 const READY_PROBE_INTERVAL_MS = 2_000;
@@ -56,6 +57,8 @@ export interface Edge {
   readonly origin: Origin;
   /** Membership and ring, when the node is part of a cluster (--peers or --peers-dns). */
   readonly cluster: Cluster | undefined;
+  /** This process's own figures (what /_hashedge/stats answers without --workers); `topKeys` @default 10 */
+  snapshot(topKeys?: number): StatsSnapshot;
   /** The origin has answered and the node is not shutting down (readiness). */
   isReady(): boolean;
   /**
@@ -83,6 +86,10 @@ export interface EdgeDependencies {
   readonly worker?: WorkerIdentity;
   /** The /metrics text instead of this process's registry (a worker: the whole node's). */
   readonly scrapeMetrics?: () => Promise<string>;
+  /** The /_hashedge/stats answer instead of this process's snapshot (a worker: the whole node's). */
+  readonly nodeStats?: () => Promise<unknown>;
+  /** Ring members -> the nodes they belong to (a worker: workers' members under their node). */
+  readonly groupNodes?: (members: readonly string[]) => NodeMembers[];
   /** Overrides of the HTTP/2 limits (tests: a small stream limit). @default H2_LIMITS */
   readonly h2Limits?: Partial<H2Limits>;
 }
@@ -146,9 +153,18 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   const traffic = new Traffic();
   const history = new History({ read: () => ({ requests: traffic.requests, bytesSent: traffic.bytesSent, hit: traffic.toJSON().byCache.hit, originErrors: group.stats.originErrors }) });
   history.start();
-  const clusterStatus = () => (cluster ? { self: cluster.self, members: cluster.status() } : null);
+  const clusterStatus = () => {
+    if (cluster === undefined) return null;
+    const members = cluster.status();
+    const { groupNodes } = deps;
+    return { self: cluster.self, members, ...(groupNodes ? { nodes: groupByNode(members, groupNodes(members.map((m) => m.url))) } : {}) };
+  };
   metrics = new Metrics({ group, traffic, clusterStatus, isReady, ...(deps.scrapeMetrics ? { scrape: deps.scrapeMetrics } : {}) });
-  const { server, admin: adminServer, tls: tlsServers, lane } = createEdgeServers({ config, group, immutability, manifestsRead: manifests.firstRead, ...(peerRoute ? { peerRoute } : {}), ...(deps.worker ? { worker: deps.worker } : {}), originDescription: origin.description, isReady, isStopping: () => stopping, traffic, history, clusterStatus, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
+  const startedAt = Date.now();
+  const snapshot = (topKeys?: number) =>
+    takeSnapshot({ node: purge.self, worker: deps.worker, originDescription: origin.description, startedAt, isReady, group, traffic, history, clusterStatus }, topKeys);
+  const stats = deps.nodeStats ?? (async () => snapshot());
+  const { server, admin: adminServer, tls: tlsServers, lane } = createEdgeServers({ config, group, immutability, manifestsRead: manifests.firstRead, ...(peerRoute ? { peerRoute } : {}), isReady, isStopping: () => stopping, traffic, stats, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
   const listen = (srv: Server, port: number, host: string) =>
     new Promise<void>((resolve, reject) => {
       srv.once('error', reject);
@@ -243,6 +259,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
     metrics,
     origin,
     cluster,
+    snapshot,
     isReady,
     shutdown() {
       stopping = true;

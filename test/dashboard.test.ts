@@ -15,6 +15,7 @@ import type { Edge } from '../src/edge.js';
 import { chromiumInstalled, CHROMIUM_PATH, launchBrowser, type TestBrowser } from './helpers/browser.js';
 import { startServe } from './helpers/cli.js';
 import { startCluster } from './helpers/cluster.js';
+import { freePortRun } from './helpers/ports.js';
 import { startTestEdge } from './helpers/edge.js';
 import { request } from './helpers/http.js';
 import { TestOrigin } from './helpers/origins.js';
@@ -221,34 +222,55 @@ test('a page opened after a burst shows it: the last minute comes from the node\
   }
 });
 
-test("with --workers 2 the status page says which worker answered, and shows that worker's numbers", { skip }, async () => {
+test('two nodes of two workers each: the page shows the node, the worker that answered, the node\'s figures, each worker\'s, and the cluster as nodes with their workers', { skip }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'hashedge-dashboard-workers-'));
   await writeFile(join(dir, 'app-1d18a1d220.js'), 'console.log("app");');
-  const node = await startServe(['--workers', '2', '--origin', dir, '--cache-size', '64MiB']);
+  const pa = await freePortRun(3);
+  const pb = await freePortRun(3, [pa, pa + 1, pa + 2]);
+  const [na, nb] = [pa, pb].map((p) => `http://127.0.0.1:${p}`) as [string, string];
+  const common = ['--workers', '2', '--origin', dir, '--cache-size', '64MiB', '--peers', `${na},${nb}`, '--peer-secret', 'a-long-enough-shared-secret'];
+  const started = await Promise.allSettled([pa, pb].map((port) => startServe([...common, '--port', String(port), '--self', `http://127.0.0.1:${port}`])));
+  const nodes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const page = await browser!.newPage();
   try {
-    await page.goto(`${node.url}${PAGE}`);
+    for (const s of started) if (s.status === 'rejected') throw s.reason;
+    // Fresh connections: node:cluster hands them to both workers in turn.
+    const sent = 12;
+    for (let i = 0; i < sent; i++) assert.equal((await request(`${na}/app-1d18a1d220.js`)).status, 200);
+    await page.goto(`${na}${PAGE}`);
     await page.getByTestId('worker-fact').waitFor({ state: 'visible' });
-    const shown = (await read(page, ['worker']))['worker']!;
-    const [index, pid] = (shown.value ?? '').split(':').map(Number);
-    assert.equal(shown.text, `${index} · pid ${pid}`);
-    // The page keeps its connection, so one worker answers it; fresh connections take the
-    // workers in turn, so a few requests reach the same one.
-    let same: Stats | undefined;
-    for (let i = 0; i < 10 && same === undefined; i++) {
-      const s = await stats(node);
-      if (s.worker?.pid === pid) same = s;
-    }
-    assert.ok(same, `no stats answered by the page's worker (pid ${pid})`);
-    assert.equal(same.worker!.index, index);
-    // That worker's numbers: its own ring member, its half of --cache-size.
-    assert.equal((await read(page, ['node']))['node']!.text, same.node);
-    await waitForValues(page, { 'cache-budget': same.cache.budgetBytes, worker: `${index}:${pid}` });
-    assert.ok(same.cache.budgetBytes < 32 * 1024 * 1024, 'a worker holds a share of the cache');
+    const node = await stats({ url: na }) as Stats & { workers: Array<{ index: number; answered: boolean; traffic: { requests: number } }> };
+    assert.equal(node.traffic.requests, sent, 'the node counts the requests of both workers');
+    const perWorker = node.workers.map((w) => w.traffic.requests);
+    assert.ok(perWorker.every((n) => n > 0), `requests per worker: ${perWorker.join(', ')}`);
+    await waitForValues(page, { 'requests-total': sent, 'cache-budget': node.cache.budgetBytes });
+    const header = await read(page, ['node', 'worker']);
+    assert.equal(header['node']!.text, na, 'the node by its public URL, not a worker\'s');
+    assert.match(header['worker']!.text ?? '', /^[01] of 2 · pid \d+$/);
+    assert.equal(await page.getByTestId('workers-missing').isHidden(), true, 'every worker answered');
+
+    // Each worker's own figures, adding up to the node's.
+    const workers = await readRows(page, 'worker-row', ['worker-requests', 'worker-state']);
+    assert.deepEqual(workers.map((w) => [w.data['index'], w.data['answered'], Number(w.cells['worker-requests']!.value)]), [['0', 'true', perWorker[0]], ['1', 'true', perWorker[1]]]);
+
+    // The cluster: two nodes, each with its two workers under it.
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="cluster-node"]').length === 2, null, { polling: 50 });
+    const shownNodes = await readRows(page, 'cluster-node', ['node-url', 'node-workers']);
+    // Nodes in URL order, each followed by its workers in index order.
+    const byUrl = (a: [string, ...unknown[]], b: [string, ...unknown[]]) => (a[0] < b[0] ? -1 : 1);
+    assert.deepEqual(
+      shownNodes.map((n) => [n.cells['node-url']!.value!, n.data['self'] !== undefined, n.cells['node-workers']!.value] as [string, ...unknown[]]),
+      ([[na, true, '2'], [nb, false, '2']] as Array<[string, ...unknown[]]>).sort(byUrl),
+    );
+    const members = await readRows(page, 'member', ['member-url']);
+    const expected = ([[na, pa], [nb, pb]] as Array<[string, number]>).sort(byUrl).flatMap(([url, p]) => [[url, `http://127.0.0.1:${p + 1}`], [url, `http://127.0.0.1:${p + 2}`]]);
+    assert.deepEqual(members.map((m) => [m.data['node'], m.cells['member-url']!.value]), expected);
+    await page.screenshot({ path: join(shots, 'dashboard-workers.png'), fullPage: true });
+    t.diagnostic(`screenshot: ${join(shots, 'dashboard-workers.png')}`);
   } finally {
     await page.close();
-    node.child.kill('SIGTERM');
-    await node.exited;
+    for (const n of nodes) n.child.kill('SIGTERM');
+    await Promise.all(nodes.map((n) => n.exited));
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -95,6 +95,7 @@ test('in a cluster, /metrics and /_hashedge/stats show peer fetches, the hot cac
     assert.equal(m.get('hashedge_hot_admissions_total'), 1);
     assert.equal(m.get('hashedge_cache_items{cache="hot"}'), 1);
     assert.equal(m.get('hashedge_cluster_members'), 2);
+    assert.equal(m.get('hashedge_cluster_ring_members'), 2, 'without --workers, each node is one ring member');
     assert.equal(m.get('hashedge_fetch_duration_seconds_count{source="peer",result="ok"}'), 2);
 
     const stats = JSON.parse((await request(`${front.url}/_hashedge/stats`)).body.toString());
@@ -104,6 +105,9 @@ test('in a cluster, /metrics and /_hashedge/stats show peer fetches, the hot cac
     assert.equal(stats.traffic.byCache.peer, 2);
     assert.deepEqual(stats.topKeys, [{ key, requests: 3 }]);
     assert.equal(stats.cluster.members.length, 2);
+    assert.equal(stats.cluster.nodes, undefined, 'members are nodes: nothing to group');
+    assert.equal(stats.workers, undefined);
+    assert.equal(stats.worker, null);
     const shares = stats.cluster.members.map((x: { share: number }) => x.share);
     assert.ok(Math.abs(shares[0] + shares[1] - 1) < 1e-9);
     assert.deepEqual(stats.cluster.members.map((x: { self: boolean; healthy: boolean }) => [x.self, x.healthy]).sort(), [[false, true], [true, true]]);

@@ -70,7 +70,7 @@ export async function startHashedge(env: BenchEnv, options: HashedgeOptions): Pr
     async settled() {
       const until = Date.now() + 300_000;
       for (const url of urls) {
-        // /metrics: with --workers, the whole node (stats are one worker's).
+        // /metrics: the whole node with --workers (as /_hashedge/stats is).
         const pending = async () => Number(/^hashedge_cache_pending_variants (\S+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? NaN);
         while ((await pending()) !== 0) {
           if (Date.now() > until) throw new Error(`hashedge on ${url} still compressing after 5 minutes`);

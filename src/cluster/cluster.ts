@@ -10,25 +10,21 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { DnsDiscovery } from './dns-discovery.js';
 import { PeerAuth } from './peer-auth.js';
-import { PeerHealth, type PeerState } from './peer-health.js';
+import { PeerHealth } from './peer-health.js';
+import type { ClusterMember, ClusterNode } from './members.js';
 import { PeerPicker } from './peer-picker.js';
 import { PeerClient } from './peers.js';
 import { Ring } from './ring.js';
 
-/** One member as the status page, /_hashedge/stats and /metrics show it. */
-export interface ClusterMember {
-  url: string;
-  self: boolean;
-  state: PeerState;
-  healthy: boolean;
-  /** Share of the ring (0-1). */
-  share: number;
-}
+export type { ClusterMember, ClusterNode } from './members.js';
 
 /** This node and the members it sees (null outside a cluster). */
 export interface ClusterStatus {
   readonly self: string;
+  /** The ring's members (with --workers, each worker of each node). */
   readonly members: ReadonlyArray<ClusterMember>;
+  /** With --workers > 1: the members grouped into the nodes they belong to. */
+  readonly nodes?: ReadonlyArray<ClusterNode>;
 }
 
 export class Cluster extends EventEmitter {

@@ -15,6 +15,11 @@ import { DEBUG_HEADER, IMMUTABILITY_HEADER, SHA256_HEADER } from '../http/asset.
 
 export interface GetOptions {
   readonly url: string;
+  /**
+   * Base URL of the node's admin listener (--admin-port), where /_hashedge/stats, and with it
+   * the ring, is. @default the asset URL's own origin (a node without --admin-port)
+   */
+  readonly admin?: string;
   /** Check the body against the name's SHA-256 prefix and the ETag. @default false */
   readonly verify?: boolean;
   /** Extra request headers, e.g. Range or Accept-Encoding. */
@@ -30,7 +35,7 @@ export interface GetResult {
   readonly bytes: number;
   readonly ttfbMs: number;
   readonly totalMs: number;
-  /** The key's owner on the node's ring; undefined outside a cluster or if stats are closed. */
+  /** The key's owner on the node's ring (with --workers, the owner worker's member); undefined outside a cluster or if stats are closed. */
   readonly owner: string | undefined;
   /** Problems --verify found (empty: verified). */
   readonly problems: readonly string[];
@@ -48,11 +53,12 @@ export async function get(options: GetOptions): Promise<GetResult> {
   } catch {
     throw new ConfigError(`get: expected an http(s) URL of an asset, got ${JSON.stringify(options.url)}.`);
   }
+  const admin = options.admin === undefined ? undefined : parseAdminUrl(options.admin);
   const started = performance.now();
   // The debug header asks the edge for its immutability verdict and the body's SHA-256.
   const { res, body, ttfbMs } = await fetchTimed(url, { [DEBUG_HEADER]: '1', ...options.headers }, options.timeoutMs ?? 30_000, started);
   const totalMs = performance.now() - started;
-  const owner = await ownerOf(url);
+  const owner = await ownerOf(url, admin);
 
   const { problems, checked } = options.verify ? verify(url, res, body) : { problems: [], checked: [] };
   const line = (label: string, value: string) => out.write(`${label.padEnd(8)} ${value}\n`);
@@ -60,14 +66,14 @@ export async function get(options: GetOptions): Promise<GetResult> {
   line('status', `${res.statusCode} ${res.statusMessage ?? ''}`.trim());
   line('cache', String(res.headers['cache-status'] ?? '-'));
   line('immutable', String(res.headers[IMMUTABILITY_HEADER] ?? '-'));
-  if (owner !== undefined) line('owner', `${owner.node}${owner.self ? ' (the node asked)' : ''}`);
+  if (owner !== undefined) line('owner', describeOwner(owner));
   line('ttfb', `${ttfbMs.toFixed(1)} ms`);
   line('total', `${totalMs.toFixed(1)} ms`);
   line('bytes', String(body.length));
   if (options.verify) line('verify', problems.length === 0 ? `ok: ${checked.join('; ')}` : `FAILED: ${problems.join('; ')}`);
   out.write('\n');
   for (let i = 0; i < res.rawHeaders.length; i += 2) out.write(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\n`);
-  return { status: res.statusCode ?? 0, headers: res.headers, bytes: body.length, ttfbMs, totalMs, owner: owner?.node, problems, checked };
+  return { status: res.statusCode ?? 0, headers: res.headers, bytes: body.length, ttfbMs, totalMs, owner: owner?.member, problems, checked };
 }
 
 function fetchTimed(url: URL, headers: Readonly<Record<string, string>>, timeoutMs: number, started: number): Promise<{ res: IncomingMessage; body: Buffer; ttfbMs: number }> {
@@ -85,17 +91,52 @@ function fetchTimed(url: URL, headers: Readonly<Record<string, string>>, timeout
   });
 }
 
-/** The key's owner, from the node's own member list (/_hashedge/stats) and the same ring code. */
-async function ownerOf(url: URL): Promise<{ node: string; self: boolean } | undefined> {
+function parseAdminUrl(value: string): URL {
   try {
-    const res = await fetch(new URL('/_hashedge/stats', url), { signal: AbortSignal.timeout(5_000) });
-    if (!res.ok) return undefined;
-    const stats = (await res.json()) as { cluster?: { self: string; members: Array<{ url: string }> } | null };
-    if (!stats.cluster) return undefined;
-    const node = new Ring(stats.cluster.members.map((m) => m.url)).owner(parseAssetPath(url.pathname).key);
-    return node === undefined ? undefined : { node, self: node === stats.cluster.self };
+    const url = new URL(value);
+    if (url.protocol === 'http:' || url.protocol === 'https:') return url;
   } catch {
-    return undefined;
+    // refused below
+  }
+  throw new ConfigError(`--admin: expected the http(s) URL of the node's admin listener (--admin-port), e.g. http://10.0.0.1:9080, got ${JSON.stringify(value)}.`);
+}
+
+type Owner =
+  | { readonly member: string; readonly self: boolean; readonly node?: { readonly url: string; readonly worker: number } }
+  /** The stats were not there: why, for the report. */
+  | { readonly member: undefined; readonly unknown: string };
+
+function describeOwner(owner: Owner): string {
+  if (owner.member === undefined) return `unknown: ${owner.unknown}`;
+  const asked = owner.self ? 'the node asked' : undefined;
+  if (owner.node === undefined) return `${owner.member}${asked ? ` (${asked})` : ''}`;
+  return `${owner.member} (worker ${owner.node.worker} of node ${owner.node.url}${asked ? `, ${asked}` : ''})`;
+}
+
+/**
+ * The key's owner, from the node's own member list (/_hashedge/stats, on the admin listener
+ * with --admin) and the same ring code; with --workers, the owner worker and its node.
+ * Undefined outside a cluster.
+ */
+async function ownerOf(url: URL, admin: URL | undefined): Promise<Owner | undefined> {
+  const statsUrl = new URL('/_hashedge/stats', admin ?? url);
+  try {
+    const res = await fetch(statsUrl, { signal: AbortSignal.timeout(5_000) });
+    if (res.status === 404 && admin === undefined) {
+      return { member: undefined, unknown: `${statsUrl.host} has no /_hashedge/stats (a node with --admin-port serves it there): add --admin http://<host>:<admin port>` };
+    }
+    if (!res.ok) return { member: undefined, unknown: `${statsUrl.href} answered ${res.status}` };
+    const stats = (await res.json()) as {
+      cluster?: { self: string; members: Array<{ url: string }>; nodes?: Array<{ url: string; self: boolean; workers: Array<{ url: string; index: number }> }> } | null;
+    };
+    if (!stats.cluster) return undefined;
+    const member = new Ring(stats.cluster.members.map((m) => m.url)).owner(parseAssetPath(url.pathname).key);
+    if (member === undefined) return undefined;
+    const node = stats.cluster.nodes?.find((n) => n.workers.some((w) => w.url === member));
+    if (node === undefined) return { member, self: member === stats.cluster.self };
+    return { member, self: node.self, node: { url: node.url, worker: node.workers.find((w) => w.url === member)!.index } };
+  } catch (err) {
+    return { member: undefined, unknown: `${statsUrl.href}: ${(err as Error).message}` };
   }
 }
 

@@ -10,28 +10,21 @@ import type { Group } from '../cache/group.js';
 import { EdgeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createPurgeRouter, type PurgeOptions } from './purge.js';
-import type { History } from '../stats/history.js';
-import type { Traffic } from '../stats/traffic.js';
 import type { Metrics } from '../stats/metrics.js';
-import type { ClusterStatus } from '../cluster/cluster.js';
-import type { WorkerIdentity } from './worker-identity.js';
 
 export interface AdminOptions {
   readonly group: Group;
-  readonly originDescription: string;
   /** Whether the origin has answered once and the node is not shutting down (readiness). */
   readonly isReady: () => boolean;
   /** Whether shutdown has started: readiness is 503 `stopping` from then on. */
   readonly isStopping?: () => boolean;
-  readonly startedAt: number;
-  readonly traffic: Traffic;
-  /** The counters' per-second history: /stats gives it, so the page has the last minute at once. */
-  readonly history?: History;
+  /**
+   * The /_hashedge/stats answer: this process's snapshot (stats/snapshot.ts) or, in a worker of
+   * a node with --workers > 1, the whole node's (stats/node-stats.ts).
+   */
+  readonly stats: () => Promise<unknown>;
   readonly metrics: Metrics;
-  readonly clusterStatus: () => ClusterStatus | null;
   readonly purge: Omit<PurgeOptions, 'group' | 'log'>;
-  /** Which worker of a multi-worker node this is (--workers > 1); the stats say who answered. */
-  readonly worker?: WorkerIdentity | undefined;
   readonly log: Logger;
 }
 
@@ -66,22 +59,8 @@ export function createAdminApp(options: AdminOptions): express.Express {
     const { metrics } = options;
     metrics.scrape().then((text) => res.type(metrics.registry.contentType).send(text), next);
   });
-  app.get('/_hashedge/stats', (_req, res) => {
-    const { group, traffic } = options;
-    res.json({
-      node: options.purge.self(),
-      worker: options.worker ?? null,
-      origin: options.originDescription,
-      uptimeSeconds: Math.round((Date.now() - options.startedAt) / 1000),
-      ready: options.isReady(),
-      cache: { bytes: group.cacheBytes, budgetBytes: group.cacheBudget, items: group.cacheItems, pendingVariants: group.pendingVariants, hot: group.hotCache },
-      traffic: traffic.toJSON(),
-      counters: { ...group.stats },
-      cluster: options.clusterStatus(),
-      topKeys: traffic.topKeys(10),
-      // Cumulative samples, one a second, oldest first; `now` is when this answer was made.
-      history: options.history ? { now: Date.now(), intervalMs: options.history.intervalMs, samples: options.history.samples() } : null,
-    });
+  app.get('/_hashedge/stats', (_req, res, next) => {
+    options.stats().then((stats) => res.json(stats), next);
   });
 
   app.use((_req: Request, res: Response) => {

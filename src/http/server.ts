@@ -13,14 +13,11 @@ import { PEER_PATH } from '../cluster/peers.js';
 import type { AddressInfo } from 'node:net';
 import type { ImmutabilityPolicy } from '../asset/immutability.js';
 import type { Group } from '../cache/group.js';
-import type { ClusterStatus } from '../cluster/cluster.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import type { History } from '../stats/history.js';
 import type { CacheResult, Traffic } from '../stats/traffic.js';
 import type { Metrics } from '../stats/metrics.js';
 import { createAdminApp } from './admin.js';
-import type { WorkerIdentity } from './worker-identity.js';
 import { createAssetHandler, type AssetHandler } from './asset.js';
 import { H2Response } from './h2-response.js';
 import { HeaderPolicy } from './headers.js';
@@ -62,22 +59,17 @@ export interface EdgeServerOptions {
   readonly manifestsRead?: Promise<void>;
   /** The owner side of the peer protocol, in a cluster. */
   readonly peerRoute?: (req: IncomingMessage, res: ServerResponse) => void;
-  readonly originDescription: string;
   readonly isReady: () => boolean;
   /** Shutdown has started (readiness says so). */
   readonly isStopping?: () => boolean;
   readonly traffic: Traffic;
-  /** The counters' per-second history (stats/history.ts), for /_hashedge/stats. */
-  readonly history?: History;
+  /** The /_hashedge/stats answer (stats/snapshot.ts; with --workers, the node's: stats/node-stats.ts). */
+  readonly stats: () => Promise<unknown>;
   readonly metrics: Metrics;
-  /** The cluster's members now, for the status page; null outside a cluster. */
-  readonly clusterStatus: () => ClusterStatus | null;
   /** Purge broadcast: this node's name and the other members now. */
   readonly purge: { readonly self: () => string; readonly peers: () => readonly string[] };
   /** Where access lines go, when --access-log is on. */
   readonly accessLog?: Logger;
-  /** This worker, in a node with --workers > 1. */
-  readonly worker?: WorkerIdentity;
   /** Overrides of SERVER_TIMEOUTS (tests: a slowloris test cannot wait 20 s). @default SERVER_TIMEOUTS */
   readonly timeouts?: Partial<ServerTimeouts>;
   readonly log: Logger;
@@ -116,16 +108,11 @@ export function createEdgeServers(options: EdgeServerOptions): EdgeServers {
   const assets = assetHandler(undefined);
   const admin = createAdminApp({
     group,
-    originDescription: options.originDescription,
     isReady: options.isReady,
     ...(options.isStopping ? { isStopping: options.isStopping } : {}),
-    traffic: options.traffic,
-    ...(options.history ? { history: options.history } : {}),
+    stats: options.stats,
     metrics: options.metrics,
-    clusterStatus: options.clusterStatus,
-    startedAt: Date.now(),
     purge: { ...options.purge, adminToken: config.adminToken, peerTimeoutMs: config.peerTimeout },
-    worker: options.worker,
     log,
   });
   const timeouts: ServerTimeouts = { ...SERVER_TIMEOUTS, ...options.timeouts };

@@ -66,3 +66,32 @@ export class History {
     this.#timer = undefined;
   }
 }
+
+/**
+ * Several processes' histories (a node's workers) as one: at each whole interval that every
+ * history covers, the sum of each one's latest sample at or before it. The workers sample on
+ * their own timers, so their samples never share a timestamp; a counter between two samples
+ * is known to be at least the earlier one, so within the covered span no worker is missing
+ * and the sum is off by at most one interval's traffic per worker.
+ */
+export function sumHistories(histories: ReadonlyArray<readonly HistorySample[]>, intervalMs = 1000): HistorySample[] {
+  const nonEmpty = histories.filter((h) => h.length > 0);
+  if (nonEmpty.length === 0) return [];
+  const from = Math.max(...nonEmpty.map((h) => h[0]!.t));
+  const to = Math.min(...nonEmpty.map((h) => h.at(-1)!.t));
+  const next = nonEmpty.map(() => 0);
+  const out: HistorySample[] = [];
+  for (let t = Math.ceil(from / intervalMs) * intervalMs; t <= to; t += intervalMs) {
+    const sum = { t, requests: 0, bytesSent: 0, hit: 0, originErrors: 0 };
+    nonEmpty.forEach((h, i) => {
+      while (next[i]! + 1 < h.length && h[next[i]! + 1]!.t <= t) next[i]!++;
+      const s = h[next[i]!]!;
+      sum.requests += s.requests;
+      sum.bytesSent += s.bytesSent;
+      sum.hit += s.hit;
+      sum.originErrors += s.originErrors;
+    });
+    out.push(sum);
+  }
+  return out;
+}

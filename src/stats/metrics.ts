@@ -69,8 +69,15 @@ export class Metrics {
     gauge('hashedge_cache_pending_variants', 'Cached objects waiting for or being given their brotli/gzip variants (0 once compression has caught up with fills).', () => group.pendingVariants);
     // Aggregators say how a node with --workers > 1 adds its workers' values up (default: sum,
     // right for every counter and cache gauge): the ring is one, and the node is ready when all are.
-    gauge('hashedge_cluster_members', 'Members of the ring, this node (or each of its workers) included (1 outside a cluster).', () => sources.clusterStatus()?.members.length ?? 1, 'max');
-    gauge('hashedge_cluster_healthy_members', 'Members that are up (this node included): answering readiness probes and fetches.', () => sources.clusterStatus()?.members.filter((m) => m.healthy).length ?? 1, 'min');
+    // With --workers the ring's members are workers; people count nodes, so the node gauges do
+    // (cluster/members.ts groups them) and the ring's own size has a gauge of its own.
+    const nodes = () => {
+      const status = sources.clusterStatus();
+      return status === null ? undefined : (status.nodes ?? status.members);
+    };
+    gauge('hashedge_cluster_members', 'Nodes of the cluster, this one included (1 outside a cluster); with --workers, a node of n workers counts once.', () => nodes()?.length ?? 1, 'max');
+    gauge('hashedge_cluster_healthy_members', 'Nodes that are up (this one included): answering probes and fetches; with --workers, every worker of the node.', () => nodes()?.filter((m) => m.healthy).length ?? 1, 'min');
+    gauge('hashedge_cluster_ring_members', 'Members of the consistent-hash ring: the nodes, or with --workers n, n per node (1 outside a cluster).', () => sources.clusterStatus()?.members.length ?? 1, 'max');
     new Gauge({
       name: 'hashedge_cluster_member_up', help: '1 while a member is up, 0 while it is suspect or down (it is routed around), per member.', labelNames: ['member'], registers, aggregator: 'min',
       collect() {

@@ -10,8 +10,13 @@
  *
  * and, at any time, a worker asks for the node's /metrics (metrics-request / metrics-reply),
  * for which the primary asks every listening worker for its registry (registry-request /
- * registry-reply). Every type is prefixed so other messages on the channel pass by.
+ * registry-reply), and for the node's /_hashedge/stats (stats-request / stats-reply), for which
+ * the primary asks every listening worker for its snapshot (snapshot-request / snapshot-reply).
+ * Every type is prefixed so other messages on the channel pass by.
  */
+import type { WorkerMissing, WorkerPart } from '../stats/node-stats.js';
+import type { StatsSnapshot } from '../stats/snapshot.js';
+
 
 export interface Assign {
   readonly type: 'hashedge:assign';
@@ -43,7 +48,22 @@ export interface RegistryRequest {
   readonly id: number;
 }
 
-export type ToWorker = Assign | Members | MetricsReply | RegistryRequest;
+/** The primary's answer to a stats-request: what each worker answered, and who did not. */
+export interface StatsReply {
+  readonly type: 'hashedge:stats-reply';
+  readonly id: number;
+  readonly parts: readonly WorkerPart[];
+  readonly missing: readonly WorkerMissing[];
+  /** Since the primary started. */
+  readonly uptimeSeconds: number;
+}
+
+export interface SnapshotRequest {
+  readonly type: 'hashedge:snapshot-request';
+  readonly id: number;
+}
+
+export type ToWorker = Assign | Members | MetricsReply | RegistryRequest | StatsReply | SnapshotRequest;
 
 export type ToPrimary =
   | { readonly type: 'hashedge:hello' }
@@ -51,7 +71,9 @@ export type ToPrimary =
   | { readonly type: 'hashedge:listening'; readonly url: string; readonly adminUrl?: string; readonly origin: string }
   | { readonly type: 'hashedge:metrics-request'; readonly id: number }
   /** The worker's registry as prom-client's getMetricsAsJSON() gives it. */
-  | { readonly type: 'hashedge:registry-reply'; readonly id: number; readonly metrics: unknown[] };
+  | { readonly type: 'hashedge:registry-reply'; readonly id: number; readonly metrics: unknown[] }
+  | { readonly type: 'hashedge:stats-request'; readonly id: number }
+  | { readonly type: 'hashedge:snapshot-reply'; readonly id: number; readonly snapshot: StatsSnapshot };
 
 export function isMessage<T extends { type: string }>(message: unknown, type: T['type']): message is T {
   return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === type;

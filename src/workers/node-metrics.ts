@@ -20,7 +20,8 @@
 import type { Worker } from 'node:cluster';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import { EdgeError } from '../errors.js';
-import { isMessage, type MetricsReply, type RegistryRequest, type ToPrimary, type ToWorker } from './messages.js';
+import { WorkerQuestions } from './ask.js';
+import { isMessage, type MetricsReply, type RegistryRequest, type ToPrimary } from './messages.js';
 
 /** How long a worker waits for the node's metrics: past the primary's wait for each worker. */
 const SCRAPE_TIMEOUT_MS = 6_000;
@@ -64,42 +65,20 @@ export function askPrimaryForMetrics(): () => Promise<string> {
 
 /** In the primary: asks workers for their registries and adds them up. */
 export class NodeMetricsGatherer {
-  #next = 0;
-  readonly #waiting = new Map<number, (metrics: unknown[]) => void>();
+  readonly #questions = new WorkerQuestions<unknown[]>();
 
   /** A worker's registry-reply arrived. */
   received(id: number, metrics: unknown[]): void {
-    this.#waiting.get(id)?.(metrics);
+    this.#questions.received(id, metrics);
   }
 
   /** The node's /metrics text from `workers` (those listening now). */
   async gather(workers: readonly Worker[]): Promise<string> {
-    const replies = await Promise.all(workers.map((worker) => this.#ask(worker)));
+    // A worker that exits first is left out (undefined); one that does not answer fails the scrape.
+    const replies = await Promise.all(workers.map((worker) => this.#questions.ask(worker, (id) => ({ type: 'hashedge:registry-request', id }), REGISTRY_TIMEOUT_MS)));
     const answered = replies.filter((r): r is unknown[] => r !== undefined);
     if (answered.length === 0) throw new Error('no worker is listening');
     return AggregatorRegistry.aggregate(answered as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics();
-  }
-
-  /** The worker's registry; undefined if it exits first. */
-  #ask(worker: Worker): Promise<unknown[] | undefined> {
-    return new Promise((resolve, reject) => {
-      const id = this.#next++;
-      const finish = (settle: () => void) => {
-        clearTimeout(timer);
-        worker.off('exit', onExit);
-        this.#waiting.delete(id);
-        settle();
-      };
-      const onExit = () => finish(() => resolve(undefined));
-      const timer = setTimeout(() => finish(() => reject(new Error(`worker ${worker.process.pid} did not answer within ${REGISTRY_TIMEOUT_MS} ms`))), REGISTRY_TIMEOUT_MS);
-      this.#waiting.set(id, (metrics) => finish(() => resolve(metrics)));
-      worker.once('exit', onExit);
-      if (!worker.isConnected()) {
-        onExit();
-        return;
-      }
-      worker.send({ type: 'hashedge:registry-request', id } satisfies ToWorker);
-    });
   }
 }
 

@@ -1,8 +1,8 @@
 /**
  * The primary of a node started with --workers n > 1: it forks n workers (node:cluster, which
  * shares the public port among them round-robin, the Linux default), gives each its ring
- * member, answers their /metrics requests, replaces a worker that dies, and on SIGTERM/SIGINT
- * has every worker drain and exit. It serves no request itself.
+ * member, answers their /metrics and /_hashedge/stats requests, replaces a worker that dies,
+ * and on SIGTERM/SIGINT has every worker drain and exit. It serves no request itself.
  *
  * Members: alone (no --peers/--peers-dns), worker i listens on 127.0.0.1 on a port it picks
  * and the primary sends every worker the full list once all have bound, so all join one ring.
@@ -17,6 +17,7 @@ import { workerMembers } from '../cluster/members.js';
 import type { Logger } from '../log.js';
 import type { ToPrimary, ToWorker } from './messages.js';
 import { NodeMetricsGatherer } from './node-metrics.js';
+import { NodeStatsGatherer } from './node-stats.js';
 
 /** Restart back-off of a worker that died: doubles from the first to the last. */
 const RESTART_FIRST_MS = 1_000;
@@ -69,6 +70,7 @@ export function runPrimary(config: Config, log: Logger, options: PrimaryOptions)
   // nodes, the operator's --peer-secret (or the peer addresses) as without workers.
   const peerSecret = config.peerSecret ?? (inCluster ? undefined : randomBytes(32).toString('base64url'));
   const nodeMetrics = new NodeMetricsGatherer();
+  const nodeStats = new NodeStatsGatherer();
   let announced = false;
   let stopping: { code: number } | undefined;
 
@@ -119,6 +121,14 @@ export function runPrimary(config: Config, log: Logger, options: PrimaryOptions)
           (text) => send(worker, { type: 'hashedge:metrics-reply', id: message.id, text }),
           (err: unknown) => send(worker, { type: 'hashedge:metrics-reply', id: message.id, error: String((err as Error).message ?? err) }),
         );
+        return;
+      case 'hashedge:snapshot-reply':
+        nodeStats.received(message.id, message.snapshot);
+        return;
+      case 'hashedge:stats-request':
+        // Never rejects: a worker that is down or slow is listed as missing, not waited for.
+        void nodeStats.gather(slots).then(({ parts, missing }) =>
+          send(worker, { type: 'hashedge:stats-reply', id: message.id, parts, missing, uptimeSeconds: Math.round(process.uptime()) }));
         return;
     }
   };
