@@ -8,9 +8,11 @@
  *
  * Workloads: small (hot 1990 B asset), zipf, cluster (3-node Zipf), herd (cold keys across 3
  * nodes: origin fetches), large (8 MB cold: first byte vs the origin's), memory (working set
- * 3x the cache, for the kit's corpus and one 4x larger), workers (--workers 2 vs 1), disk
- * (working set 4x --cache-size, --disk-cache 8x: vs memory only and nginx proxy_cache), restart
- * (origin loads in the first 10 s after a restart, disk tier vs memory only vs nginx).
+ * 3x the cache, for the kit's corpus and one 4x larger), workers (--workers 2 vs 1, and nginx
+ * static with 2 workers), disk (working set 4x --cache-size, --disk-cache 8x: vs memory only and
+ * nginx proxy_cache), restart (origin loads in the first 10 s after a restart, disk tier vs
+ * memory only vs nginx), handover (conditional, Range and 404 requests on the hot asset, which
+ * the fast lane hands to node:http: with the lane vs --fast-lane=off).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
@@ -45,7 +47,7 @@ const WARMUP = Number(args.warmup ?? 3);
 const CONNECTIONS = Number(args.connections ?? 64);
 /** Rounds of the small and Zipf workloads (every server measured once per round). */
 const ROUNDS = Number(args.rounds ?? 3);
-const WORKLOADS = ['small', 'zipf', 'h2', 'cluster', 'herd', 'large', 'memory', 'workers', 'disk', 'restart'] as const;
+const WORKLOADS = ['small', 'zipf', 'h2', 'cluster', 'herd', 'large', 'memory', 'workers', 'disk', 'restart', 'handover'] as const;
 type Workload = (typeof WORKLOADS)[number];
 const ONLY = new Set((args.only ?? WORKLOADS.join(',')).split(',') as Workload[]);
 const env: BenchEnv = { dir: args.dir ?? '/tmp/hashedge-bench', serverCpus: '1' };
@@ -85,16 +87,17 @@ async function main(): Promise<void> {
   if (ONLY.has('herd')) await herd(avail);
   if (ONLY.has('large')) await large(avail);
   if (ONLY.has('memory')) await memory();
-  if (ONLY.has('workers')) await workers();
+  if (ONLY.has('workers')) await workers(avail);
   if (ONLY.has('disk')) await diskTier(avail);
   if (ONLY.has('restart')) await restart(avail);
+  if (ONLY.has('handover')) await handover();
   writeFileSync(join(env.dir, 'last-run.md'), out.join('\n') + '\n');
   process.stderr.write(`\n(the tables above are also in ${join(env.dir, 'last-run.md')})\n`);
 }
 
 /** Warm-up then measured wrk run; `serverCpu`: whether the server CPUs are only the servers'. */
 async function measure(url: string | readonly string[], load: Omit<Load, 'seconds' | 'connections'>, serverCpu = true): Promise<LoadResult> {
-  const full: Omit<Load, 'seconds'> = { ...load, connections: CONNECTIONS, ...(serverCpu ? { serverCpus: env.serverCpus } : {}) };
+  const full: Omit<Load, 'seconds'> = { ...load, connections: CONNECTIONS, ...(serverCpu && load.serverCpus === undefined ? { serverCpus: env.serverCpus } : {}) };
   const run = (seconds: number) => (typeof url === 'string' ? wrk(url, { ...full, seconds }) : wrkSpread(url, { ...full, seconds }));
   await run(WARMUP);
   return run(SECONDS);
@@ -114,6 +117,8 @@ async function throughput(title: string, what: string, paths: string, avail: Ava
   const nginx = avail.nginx ? await startNginx(env, { edges: 1 }) : undefined;
   const targets: Target[] = [
     { name: 'hashedge', start: async () => { const h = await startHashedge(env, { origin: ORIGIN }); return { url: h.urls[0]!, stop: h.stop, settled: h.settled }; } },
+    // node:http parses every request, as before the fast lane.
+    { name: 'hashedge --fast-lane=off', start: async () => { const h = await startHashedge(env, { origin: ORIGIN, extraArgs: ['--fast-lane', 'off'] }); return { url: h.urls[0]!, stop: h.stop, settled: h.settled }; } },
     { name: 'node:http bare from a Map', start: () => startNodeBaseline(env, 'bare-memory') },
   ];
   if (nginx) {
@@ -156,9 +161,9 @@ async function throughput(title: string, what: string, paths: string, avail: Ava
     return r === undefined ? `${label}: not measured (anchor skipped)` : `${label}: ${r.toFixed(2)}x, ${verdict(r >= min)}`;
   };
   if (title.startsWith('Small')) {
-    print(`Targets: ${line('>= 0.9x bare node:http', 'node:http', 0.9)}; ${line('>= 1.3x Varnish', 'Varnish', 1.3)}; ${line('>= 0.9x groupcache (Go)', 'groupcache', 0.9)}.`);
+    print(`Targets (issue 18, the fast lane): ${line('>= 1.0x nginx static', 'nginx static', 1.0)}; ${line('>= 1.5x Varnish', 'Varnish', 1.5)}; ${line('>= 1.2x groupcache (Go)', 'groupcache', 1.2)}. Before it: ${line('>= 0.9x bare node:http', 'node:http', 0.9)}.`);
   } else {
-    print(`Targets: ${line('>= 0.9x bare node:http', 'node:http', 0.9)}; ${line('ahead of nginx static', 'nginx static', 1.0)}.`);
+    print(`Targets: ${line('>= 0.9x bare node:http', 'node:http', 0.9)}; ${line('ahead of nginx static', 'nginx static', 1.0)}; ${line('at least as fast as with --fast-lane=off', 'hashedge --fast-lane=off', 1.0)}.`);
   }
   print();
 }
@@ -647,8 +652,8 @@ async function nodeLruPeak(origin: string, paths: string, budgetBytes: number, p
   }
 }
 
-/** --workers 2 vs 1 on this machine (both cores for the servers; wrk shares CPU 0). */
-async function workers(): Promise<void> {
+/** --workers 2 vs 1 on this machine (both cores for the servers; wrk shares CPU 0), and nginx static with 2 workers. */
+async function workers(avail: Availability): Promise<void> {
   print('## --workers 2 vs 1');
   print();
   const help = execFileSync(process.execPath, [fileURLToPath(new URL('../dist/cli.js', import.meta.url)), 'serve', '--help'], { encoding: 'utf8' });
@@ -673,10 +678,97 @@ async function workers(): Promise<void> {
       }
     }
   }
+  const hashedgeRows = rows.length;
+  if (avail.nginx) {
+    // The same two cores for nginx: worker_processes 2, started the way the kit starts it.
+    const nginx = await startNginx({ ...env, serverCpus: '0,1' }, { edges: 1, workers: 2 });
+    try {
+      rows.push({ name: 'nginx static, 2 workers, small hot', result: await measure(nginx.staticUrl, { paths: write1(HOT_PATH) }, false) });
+    } finally {
+      await nginx.stop();
+    }
+  }
   print(throughputTable(rows, 'none'));
   print();
-  for (let i = 0; i < rows.length; i += 2) print(`${rows[i]!.name.split(',')[0]}: 2 workers / 1 worker = ${(rows[i + 1]!.result.rps / rows[i]!.result.rps).toFixed(2)}x.`);
+  for (let i = 0; i < hashedgeRows; i += 2) print(`${rows[i]!.name.split(',')[0]}: 2 workers / 1 worker = ${(rows[i + 1]!.result.rps / rows[i]!.result.rps).toFixed(2)}x.`);
+  if (rows.length > hashedgeRows) print(`small hot, 2 workers: hashedge / nginx static with 2 workers = ${(rows[1]!.result.rps / rows[hashedgeRows]!.result.rps).toFixed(2)}x (target: ahead, ${verdict(rows[1]!.result.rps >= rows[hashedgeRows]!.result.rps)}).`);
   print();
+}
+
+/**
+ * What the fast lane costs the requests it hands to node:http: a conditional (304), a Range
+ * (206) and an unknown key (404, remembered) on the hot asset, with the lane and with
+ * --fast-lane=off, side by side in alternating rounds as the small workload runs. Kept-alive
+ * connections are handed over at their first request, so each shape also runs with
+ * `Connection: close`, where every request is: the lane's whole cost (a strict parse that gives
+ * up, the unshift, node:http's own parse). Besides rps, the server process's own CPU time per
+ * request (/proc/<pid>/stat), which other processes on a shared machine do not inflate.
+ */
+async function handover(): Promise<void> {
+  print('## Hand-over: requests the fast lane passes to node:http');
+  print();
+  print(`Each request shape on its own, ${CONNECTIONS} connections, the node with the lane and the same node with --fast-lane=off measured in turn, ${ROUNDS} rounds; ratios are lane / off (median of same-round ratios [min-max]), for rps and for the server process's CPU per request (lower is better, so lane / off above 1 means the lane costs more).`);
+  print();
+  // The hot asset's ETag, for a conditional that matches (a 304).
+  const probe = await startHashedge(env, { origin: ORIGIN });
+  let etag: string;
+  try {
+    etag = (await fetch(`${probe.urls[0]!}${HOT_PATH}`)).headers.get('etag') ?? '';
+  } finally {
+    await probe.stop();
+  }
+  const shapes: Array<{ name: string; paths: string; header: string }> = [];
+  for (const close of [false, true]) {
+    const suffix = close ? ', Connection: close' : ', kept alive';
+    const closing = close ? '\nConnection: close' : '';
+    shapes.push(
+      { name: `If-None-Match (304)${suffix}`, paths: write1(HOT_PATH), header: `If-None-Match: ${etag}${closing}` },
+      { name: `Range: bytes=0-99 (206)${suffix}`, paths: write1(HOT_PATH), header: `Range: bytes=0-99${closing}` },
+      { name: `unknown key (404, remembered)${suffix}`, paths: write1('/asset99999-0492830483.css'), header: closing.trim() },
+    );
+  }
+  const setups: Array<{ name: string; h: Hashedge }> = [];
+  const lines: string[] = ['| request shape | rps, lane | rps, off | rps lane / off | µs CPU / request, lane | off | CPU lane / off |', '|---|---:|---:|---:|---:|---:|---:|'];
+  const range = (xs: number[]) => `${median(xs).toFixed(2)}x [${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)}]`;
+  try {
+    for (const [name, extraArgs] of [['lane', []], ['off', ['--fast-lane', 'off']]] as const) {
+      const h = await startHashedge(env, { origin: ORIGIN, extraArgs: [...extraArgs] });
+      await warmAll(h.urls[0]!, write1(HOT_PATH));
+      setups.push({ name, h });
+    }
+    for (const shape of shapes) {
+      const runs = new Map<string, Array<{ rps: number; cpuUs: number }>>(setups.map((s) => [s.name, []]));
+      for (let round = 0; round < ROUNDS; round++) {
+        for (let i = 0; i < setups.length; i++) {
+          const setup = setups[(i + round) % setups.length]!;
+          const load = { paths: shape.paths, ...(shape.header ? { header: shape.header } : {}) };
+          await wrk(setup.h.urls[0]!, { ...load, connections: CONNECTIONS, seconds: WARMUP });
+          const cpu0 = processCpuSeconds(setup.h.pids[0]!);
+          const result = await wrk(setup.h.urls[0]!, { ...load, connections: CONNECTIONS, seconds: SECONDS });
+          const cpu = processCpuSeconds(setup.h.pids[0]!) - cpu0;
+          runs.get(setup.name)!.push({ rps: result.rps, cpuUs: (cpu * 1e6) / Math.max(1, result.rps * SECONDS) });
+        }
+      }
+      const lane = runs.get('lane')!;
+      const off = runs.get('off')!;
+      const rpsRatios = lane.map((r, i) => r.rps / off[i]!.rps);
+      const cpuRatios = lane.map((r, i) => r.cpuUs / off[i]!.cpuUs);
+      const med = (rs: Array<{ rps: number; cpuUs: number }>, f: (r: { rps: number; cpuUs: number }) => number) => median(rs.map(f));
+      lines.push(`| ${shape.name} | ${Math.round(med(lane, (r) => r.rps)).toLocaleString('en-US')} | ${Math.round(med(off, (r) => r.rps)).toLocaleString('en-US')} | ${range(rpsRatios)} | ${med(lane, (r) => r.cpuUs).toFixed(1)} | ${med(off, (r) => r.cpuUs).toFixed(1)} | ${range(cpuRatios)} |`);
+    }
+  } finally {
+    for (const setup of setups) await setup.h.stop();
+  }
+  for (const line of lines) print(line);
+  print();
+  print('Target: at most a few percent more per handed-over request (CPU lane / off <= ~1.05, rps lane / off >= ~0.95).');
+  print();
+}
+
+/** utime + stime of a process, in seconds (/proc/<pid>/stat, USER_HZ = 100). */
+function processCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 // --- helpers ---------------------------------------------------------------------------------

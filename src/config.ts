@@ -101,6 +101,11 @@ export interface Config {
   /** Refuse bodies whose SHA-256 does not start with the hex hash in their name. */
   readonly verifyNames: boolean;
   /**
+   * Answer cache hits of plain HTTP/1.1 GET/HEAD requests before node:http parses them
+   * (http/fast-lane/); everything else is handed to node:http. @default true
+   */
+  readonly fastLane: boolean;
+  /**
    * Processes serving this node (node:cluster workers sharing --port), each a member of the
    * ring with floor(cacheSize / workers) bytes of cache. 1: one process, no node:cluster.
    * @default 1
@@ -303,6 +308,7 @@ export const OPTIONS = [
   option({ key: 'adminToken', name: 'admin-token', arg: '<token>', default: undefined, secret: true, description: 'Bearer token for admin actions (POST /_hashedge/purge), 16 or more visible ASCII characters. Unset: they are refused.', expected: 'a token of 16 or more visible ASCII characters', parse: (t) => (/^[\x21-\x7e]{16,}$/.test(t) ? t : undefined) }),
   option({ key: 'verifyNames', name: 'verify-names', default: 'false', description: "Refuse (502, not cached) a body whose SHA-256 does not start with the hex hash in its name: for origins filled by hashedge upload, whose names are made that way (bundlers' own hashes would fail). Bodies with a stored SHA-256 (S3 metadata from hashedge upload) are always checked.", expected: 'true or false', parse: parseBoolean }),
   option({ key: 'accessLog', name: 'access-log', default: 'false', description: 'Write one JSON line per asset response to stdout (method, path, status, cache result, bytes, ms, client).', expected: 'true or false', parse: parseBoolean }),
+  option({ key: 'fastLane', name: 'fast-lane', arg: '<on|off>', default: 'on', description: 'Answer cache hits of plain HTTP/1.1 GET and HEAD requests (no conditionals, Range or body) with a strict parser of its own before node:http, the same bytes at about twice the rate; any other request hands its connection to node:http for good (README: The fast lane). off: node:http parses every request.', expected: 'on or off', parse: parseBoolean }),
   option({ key: 'workers', name: 'workers', arg: '<n|auto>', default: '1', description: 'Processes serving this node, sharing --port (node:cluster); auto: one per core. Each is a member of the consistent-hash ring with --cache-size / n of the cache, so a cold key is still loaded once per node (once per cluster with --peers).', expected: `an integer from 1 to ${MAX_WORKERS}, or auto`, parse: parseWorkers }),
   option({ key: 'tlsCert', name: 'tls-cert', arg: '<file>', default: undefined, description: 'PEM certificate (its chain after it). With --tls-key the node speaks TLS, HTTP/2 and HTTP/1.1 chosen by ALPN, on --port (or on --tls-port, --port staying plain). Both files are read again when they change (cert-manager, certbot) and on SIGHUP; open connections keep the old certificate, new ones get the new.', expected: 'a file path', parse: parseFilePath }),
   option({ key: 'tlsKey', name: 'tls-key', arg: '<file>', default: undefined, description: 'PEM private key of --tls-cert.', expected: 'a file path', parse: parseFilePath }),

@@ -170,7 +170,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   const snapshot = (topKeys?: number) =>
     takeSnapshot({ node: purge.self, worker: deps.worker, originDescription: origin.description, startedAt, isReady, group, traffic, history, clusterStatus }, topKeys);
   const stats = deps.nodeStats ?? (async () => snapshot());
-  const { server, admin: adminServer, tls: tlsServers } = createEdgeServers({ config, group, immutability, manifestsRead: manifests.firstRead, ...(peerRoute ? { peerRoute } : {}), isReady, isStopping: () => stopping, traffic, stats, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
+  const { server, admin: adminServer, tls: tlsServers, lane } = createEdgeServers({ config, group, immutability, manifestsRead: manifests.firstRead, ...(peerRoute ? { peerRoute } : {}), isReady, isStopping: () => stopping, traffic, stats, metrics, purge, log, ...(accessLog ? { accessLog } : {}), ...(deps.serverTimeouts ? { timeouts: deps.serverTimeouts } : {}) });
   const listen = (srv: Server, port: number, host: string) =>
     new Promise<void>((resolve, reject) => {
       srv.once('error', reject);
@@ -212,7 +212,7 @@ export async function startEdge(config: Config, deps: EdgeDependencies = {}): Pr
   const adminPort = adminServer === undefined ? undefined : listenAddress(adminServer).port;
   const adminUrl = adminPort === undefined ? undefined : `http://${hostOf(config.adminHost)}:${adminPort}`;
 
-  const connections = trackConnections(server);
+  const connections = trackConnections(server, lane);
   const adminConnections = adminServer === undefined ? undefined : trackConnections(adminServer);
 
   let closing: Promise<void> | undefined;

@@ -54,15 +54,16 @@ export interface Nginx {
 /**
  * keepCache: the edges' proxy_cache directories are kept from the last start (a restart: nginx's
  * cache loader indexes them again). edgeMaxSize: each edge's proxy_cache max_size. @default '2g'
+ * workers: nginx worker processes. @default 1 (the kit's: one server core)
  */
-export async function startNginx(env: BenchEnv, options: { edges: number; edgeUpstream?: 'origin' | 'slow-origin'; keepCache?: boolean; edgeMaxSize?: string }): Promise<Nginx> {
+export async function startNginx(env: BenchEnv, options: { edges: number; edgeUpstream?: 'origin' | 'slow-origin'; keepCache?: boolean; edgeMaxSize?: string; workers?: number }): Promise<Nginx> {
   const [staticPort, originPort, slowOriginPort] = [await freePort(), await freePort(), await freePort()];
   const edgePorts: number[] = [];
   for (let i = 0; i < options.edges; i++) edgePorts.push(await freePort());
   const upstream = options.edgeUpstream === 'slow-origin' ? slowOriginPort : originPort;
   const edgeTemplate = readFileSync(join(KIT, 'nginx-edge.template'), 'utf8');
   const edges = edgePorts.map((port, n) => fill(edgeTemplate, { N: String(n), PORT: String(port), UPSTREAM: String(upstream), DIR: env.dir, MAX_SIZE: options.edgeMaxSize ?? '2g' })).join('\n');
-  const conf = fill(readFileSync(join(KIT, 'nginx.conf.template'), 'utf8'), { DIR: env.dir, STATIC: String(staticPort), ORIGIN: String(originPort), SLOW_ORIGIN: String(slowOriginPort), EDGES: edges });
+  const conf = fill(readFileSync(join(KIT, 'nginx.conf.template'), 'utf8'), { DIR: env.dir, STATIC: String(staticPort), ORIGIN: String(originPort), SLOW_ORIGIN: String(slowOriginPort), EDGES: edges }).replace('worker_processes 1;', `worker_processes ${options.workers ?? 1};`);
   if (!options.keepCache) for (let i = 0; i < options.edges; i++) rmSync(join(env.dir, `nginx-cache-${i}`), { recursive: true, force: true });
   rmSync(join(env.dir, 'origin-access.log'), { force: true });
   const confPath = join(env.dir, 'nginx.conf');

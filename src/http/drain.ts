@@ -51,7 +51,14 @@ interface ConnectionsList {
   active(): Array<{ socket?: Socket }>;
 }
 
-export function trackConnections(server: Server): Drain {
+/** Connections another reader owns before node:http (the fast lane), drained by it. */
+export interface LaneConnections {
+  owns(socket: Socket): boolean;
+  /** Ends the connection once what it owes is sent (a request on its way is answered first). */
+  settle(socket: Socket): void;
+}
+
+export function trackConnections(server: Server, lane?: LaneConnections): Drain {
   const sockets = new Set<HttpSocket>();
   let drained: Promise<void> | undefined;
   let listenerClosed = false;
@@ -67,7 +74,10 @@ export function trackConnections(server: Server): Drain {
     sockets.add(socket);
     socket.once('close', forget);
     // A peer connection accepted by another listener after the drain started (worker ports).
-    if (drained !== undefined) prepare(socket);
+    if (drained !== undefined) {
+      prepare(socket);
+      if (lane?.owns(socket)) lane.settle(socket);
+    }
   });
 
   /** From now on, this connection ends with a FIN that waits for the client, never a destroy() of unsent bytes. */
@@ -114,7 +124,8 @@ export function trackConnections(server: Server): Drain {
         const receiving = receivingNow(server);
         for (const socket of sockets) {
           prepare(socket);
-          settle(socket, receiving, false);
+          if (lane?.owns(socket)) lane.settle(socket);
+          else settle(socket, receiving, false);
         }
       });
       return drained;

@@ -21,6 +21,7 @@ import { createAdminApp } from './admin.js';
 import { createAssetHandler, type AssetHandler } from './asset.js';
 import { H2Response } from './h2-response.js';
 import { HeaderPolicy } from './headers.js';
+import { FastLane, type LaneAccess } from './fast-lane/lane.js';
 import { H1Response } from './h1-response.js';
 import type { AssetRequest, ResponseSink } from './response-plan.js';
 import { sendError } from './respond.js';
@@ -86,13 +87,17 @@ export interface EdgeServers {
    * answers HTTP/2 streams for assets.
    */
   readonly tls: { readonly http1: Server; readonly onStream: (stream: ServerHttp2Stream, headers: H2Headers) => void } | undefined;
+  /** The fast lane in front of the public plain HTTP/1.1 server (--fast-lane), where it could be installed. */
+  readonly lane: FastLane | undefined;
 }
 
 export function createEdgeServers(options: EdgeServerOptions): EdgeServers {
   const { config, group, log } = options;
+  // The plain listener's policy is shared with the fast lane: both send the same prepared heads.
+  const plainHeaders = new HeaderPolicy({ corsOrigin: config.corsOrigin, unhashedTtl: config.unhashedTtl });
   const assetHandler = (hsts: number | undefined): AssetHandler => createAssetHandler({
     group,
-    headers: new HeaderPolicy({ corsOrigin: config.corsOrigin, unhashedTtl: config.unhashedTtl, ...(hsts !== undefined ? { hsts } : {}) }),
+    headers: hsts === undefined ? plainHeaders : new HeaderPolicy({ corsOrigin: config.corsOrigin, unhashedTtl: config.unhashedTtl, hsts }),
     immutability: options.immutability,
     ...(options.manifestsRead ? { manifestsRead: options.manifestsRead } : {}),
     negativeTtl: config.negativeTtl,
@@ -122,6 +127,17 @@ export function createEdgeServers(options: EdgeServerOptions): EdgeServers {
       },
       handler,
     );
+  // Hits of plain GET/HEAD requests answered before node:http parses them (fast-lane/lane.ts).
+  const withLane = (server: Server): FastLane | undefined =>
+    config.fastLane
+      ? FastLane.install(server, {
+          group,
+          policy: plainHeaders,
+          traffic: options.traffic,
+          isAssetTarget: (url) => !isMetricsPath(url) && !isAdminPath(url),
+          ...(options.accessLog ? { onResponse: laneAccessLogger(options.accessLog) } : {}),
+        })
+      : undefined;
   const peerRoute = options.peerRoute;
   const isPeer = (url: string) => peerRoute !== undefined && url.startsWith(PEER_PATH);
 
@@ -141,7 +157,8 @@ export function createEdgeServers(options: EdgeServerOptions): EdgeServers {
       else if (isMetricsPath(url) || isAdminPath(url)) admin(req, res);
       else assets(req, res);
     });
-    return { server: publicServer(assets), admin: undefined, tls: tls(publicServer) };
+    const server = publicServer(assets);
+    return { server, admin: undefined, tls: tls(publicServer), lane: withLane(server) };
   }
   const publicServer = (assets: AssetHandler) => create((req, res) => {
     if (options.accessLog !== undefined) requestStarts.set(req, performance.now());
@@ -160,7 +177,8 @@ export function createEdgeServers(options: EdgeServerOptions): EdgeServers {
     if (isPeer(req.url ?? '/')) peerRoute!(req, res);
     else admin(req, res);
   });
-  return { server: publicServer(assets), admin: adminServer, tls: tls(publicServer) };
+  const server = publicServer(assets);
+  return { server, admin: adminServer, tls: tls(publicServer), lane: withLane(server) };
 }
 
 /**
@@ -211,6 +229,13 @@ function accessLogger(log: Logger): (req: AssetRequest, res: ResponseSink, statu
       ua: req.headers['user-agent'],
       proto: res.protocol,
     });
+  };
+}
+
+/** The access line of a hit the fast lane answered: the same fields as accessLogger's. */
+function laneAccessLogger(log: Logger): (access: LaneAccess) => void {
+  return (a) => {
+    log.info({ event: 'access', method: a.method, path: a.path, status: a.status, cache: 'hit', bytes: a.bytes, ms: a.ms, client: a.client, ua: a.ua, proto: 'http/1.1' });
   };
 }
 

@@ -1,0 +1,235 @@
+/**
+ * One connection while the fast lane owns it: reads request heads, answers the hits in order
+ * (pipelined requests included) and hands the connection to node:http at the first request it
+ * does not answer, with every byte from that request on put back.
+ *
+ * Behaviour kept equal to node:http's:
+ *  - backpressure: while the socket's write buffer is full (writableNeedDrain) no further
+ *    request is parsed and the socket is paused, so a client that sends and never reads holds
+ *    at most one read and one buffer's worth of responses, as with node:http;
+ *  - keep-alive: after a response, the connection may stay idle for the server's
+ *    keepAliveTimeout, then it is destroyed (node:http's socket timeout);
+ *  - head timeout: a connection receiving a head (from its accept, or from a head's first byte)
+ *    is answered 408 and closed once that took headersTimeout (lane.ts checks, as node:http
+ *    does, every connectionsCheckingInterval);
+ *  - `Connection: close`: the response says so, and the connection ends after it; bytes after
+ *    that request are ignored, as llhttp ignores them;
+ *  - the client's FIN: with nothing pending, the lane ends its side too (node:http's
+ *    httpAllowHalfOpen is false); with part of a head pending, node:http is given it and judges.
+ */
+import type { Socket } from 'node:net';
+import { HANDOVER, INCOMPLETE, scanHead, type LaneRequest } from './head-parser.js';
+
+/**
+ * How many reads one head may span before node:http is given the connection. Clients write a
+ * head in one go; a head in many small pieces is slow or hostile, and node:http's parser, which
+ * keeps its state between reads, is the one to read it (the lane reads a head again from its
+ * start at every read, so this also bounds that work).
+ */
+export const MAX_READS_PER_HEAD = 3;
+
+/** What a connection needs of the lane. */
+export interface LaneHost {
+  /** The cache key of a request node:http would send to the asset handler; undefined for any other. */
+  route(req: LaneRequest): string | undefined;
+  /** Answers `req` if `key` is cached (a hit), and says whether it did. */
+  answer(socket: Socket, req: LaneRequest, key: string, close: false | 'client' | 'shutdown'): boolean;
+  /** Gives the connection to node:http with `unread` in front; `atEnd`: the client has ended its side. */
+  handOver(connection: LaneConnection, unread: Buffer | undefined, atEnd: boolean): void;
+  /** The connection closed while the lane owned it. */
+  forget(connection: LaneConnection): void;
+  readonly wantUserAgent: boolean;
+  /** node:http's keepAliveTimeout (ms; 0: none). */
+  readonly keepAliveTimeoutMs: number;
+  readonly clock: () => number;
+}
+
+export class LaneConnection {
+  readonly socket: Socket;
+  /** When the head being received began (ms), from the accept for the first one; 0: between requests. */
+  receivingSince: number;
+  readonly #host: LaneHost;
+  /** Bytes read and not answered yet: part of a head, or requests waiting for the socket to drain. */
+  #pending: Buffer | undefined;
+  /** Reads the head at the front of #pending has spanned. */
+  #reads = 0;
+  /** Waiting for 'drain' before parsing more. */
+  #blocked = false;
+  /** The client ended its side while the connection was blocked. */
+  #ended = false;
+  /** Shutdown: the next response says `Connection: close` and the connection ends after it. */
+  #closing = false;
+  /** Handed over or ending: the lane has nothing more to do here. */
+  #done = false;
+  #idleTimerSet = false;
+
+  constructor(socket: Socket, host: LaneHost) {
+    this.socket = socket;
+    this.#host = host;
+    this.receivingSince = host.clock();
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('error', this.#onError);
+    socket.on('close', this.#onClose);
+    socket.on('timeout', this.#onTimeout);
+  }
+
+  /** Shutdown (drain.ts): end once what is owed is sent; a request on its way is answered first. */
+  settle(): void {
+    this.#closing = true;
+    if (this.#done) return;
+    // requests read and waiting, or a head (or the first request) on its way: answered with close
+    if (this.#blocked || this.#pending !== undefined || this.receivingSince !== 0) return;
+    this.#done = true;
+    if (this.socket.writableLength > 0) this.socket.end(); // a FIN behind the response
+    else this.socket.destroy(); // idle: nothing owed
+  }
+
+  /** headersTimeout passed while receiving a head: node:http's 408 and close. */
+  timeOut(): void {
+    if (this.#done) return;
+    this.#done = true;
+    // node:http writes its 408 unless a response is still being sent on the connection.
+    if (this.socket.writableLength === 0) this.socket.write(REQUEST_TIMEOUT);
+    this.socket.destroy();
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    if (this.#done) return; // after `Connection: close`: ignored, as llhttp does
+    this.#pending = this.#pending === undefined ? chunk : Buffer.concat([this.#pending, chunk]);
+    if (this.#blocked) return; // a paused socket's last read: kept for after 'drain'
+    if (this.receivingSince === 0) this.receivingSince = this.#host.clock();
+    this.#reads++;
+    this.#process();
+  };
+
+  /**
+   * Answers the complete heads in #pending, in order. They are all read before any is answered:
+   * if one of them is not the lane's, node:http is given every one, and answers the read as a
+   * whole, as it would have without the lane (what it sends around a malformed request depends
+   * on what else came in the same read: handover.ts).
+   */
+  #process(): void {
+    const buf = this.#pending!;
+    const socket = this.socket;
+    const host = this.#host;
+    const requests: Array<{ readonly request: LaneRequest; readonly key: string }> = [];
+    let offset = 0;
+    while (offset < buf.length) {
+      const scan = scanHead(buf, offset, host.wantUserAgent);
+      if (scan === INCOMPLETE) break;
+      const key = scan === HANDOVER ? undefined : host.route(scan);
+      if (scan === HANDOVER || key === undefined) {
+        this.#handOver(buf, false);
+        return;
+      }
+      requests.push({ request: scan, key });
+      offset = scan.end;
+      if (scan.close) break; // llhttp ignores what follows `Connection: close`
+    }
+    let start = 0;
+    for (const { request, key } of requests) {
+      if (socket.writableNeedDrain) {
+        this.#block(buf.subarray(start));
+        return;
+      }
+      const close = this.#closing ? 'shutdown' : request.close ? 'client' : false;
+      // A miss: node:http answers it and everything after it.
+      if (!host.answer(socket, request, key, close)) {
+        this.#handOver(buf.subarray(start), false);
+        return;
+      }
+      start = request.end;
+      if (close) {
+        // node:http ends the connection once the response is sent (drain.ts makes that a FIN
+        // that waits for the client during shutdown).
+        this.#done = true;
+        this.#pending = undefined;
+        socket.destroySoon();
+        return;
+      }
+    }
+    if (start < buf.length) {
+      // The start of a head: it began in this read if a request ended in it.
+      if (start > 0) {
+        this.#reads = 1;
+        this.receivingSince = host.clock();
+      }
+      if (this.#reads >= MAX_READS_PER_HEAD) this.#handOver(buf.subarray(start), false);
+      else this.#pending = start === 0 ? buf : buf.subarray(start);
+      return;
+    }
+    this.#pending = undefined;
+    this.#reads = 0;
+    this.receivingSince = 0;
+    if (!this.#idleTimerSet && host.keepAliveTimeoutMs > 0) {
+      this.#idleTimerSet = true;
+      socket.setTimeout(host.keepAliveTimeoutMs);
+    }
+  }
+
+  #block(rest: Buffer): void {
+    this.#pending = rest;
+    this.#blocked = true;
+    this.receivingSince = 0; // waiting for the client to read, not for its head
+    this.socket.pause();
+    this.socket.once('drain', this.#onDrain);
+  }
+
+  readonly #onDrain = (): void => {
+    this.#blocked = false;
+    if (this.#done) return;
+    this.#reads = 1;
+    this.receivingSince = this.#host.clock();
+    this.#process();
+    if (this.#done || this.#blocked) return;
+    if (this.#ended) this.#onEnd();
+    else this.socket.resume();
+  };
+
+  readonly #onEnd = (): void => {
+    if (this.#done) return;
+    if (this.#blocked) {
+      this.#ended = true;
+      return;
+    }
+    if (this.#pending !== undefined) {
+      this.#handOver(this.#pending, true);
+      return;
+    }
+    this.#done = true;
+    this.socket.end();
+  };
+
+  // Socket errors (a reset) destroy the socket; 'close' follows.
+  readonly #onError = (): void => {};
+
+  readonly #onClose = (): void => {
+    this.#done = true;
+    this.#host.forget(this);
+  };
+
+  readonly #onTimeout = (): void => {
+    // Idle past keepAliveTimeout. A response still being sent is not idle (node:http has no
+    // timer then either); a head on its way is the head timeout's business.
+    if (this.#done || this.#blocked || this.socket.writableLength > 0) return;
+    this.socket.destroy();
+  };
+
+  #handOver(unread: Buffer | undefined, atEnd: boolean): void {
+    this.#done = true;
+    this.#pending = undefined;
+    const socket = this.socket;
+    socket.removeListener('data', this.#onData);
+    socket.removeListener('end', this.#onEnd);
+    socket.removeListener('error', this.#onError);
+    socket.removeListener('close', this.#onClose);
+    socket.removeListener('timeout', this.#onTimeout);
+    socket.removeListener('drain', this.#onDrain);
+    if (this.#idleTimerSet) socket.setTimeout(0);
+    this.#host.handOver(this, unread, atEnd);
+  }
+}
+
+/** node:http's answer to a head that took longer than headersTimeout. */
+const REQUEST_TIMEOUT = Buffer.from('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n', 'latin1');

@@ -1,0 +1,49 @@
+/**
+ * Giving a connection to node:http, for good, with the bytes the fast lane read but did not
+ * answer put back in front of the stream: the technique of servers that sniff a protocol
+ * before choosing a handler (`socket.unshift(bytes)`, then the http.Server's own 'connection'
+ * listener). From here node:http and llhttp own the connection, its parsing, its errors and
+ * its timeouts; the lane never sees it again.
+ *
+ * The order matters (Node 20 to 26 alike):
+ *  1. the socket is paused first, so the unshifted bytes stay in its readable buffer instead of
+ *     being emitted at once as 'data' while the socket is still flowing with no listener;
+ *  2. node:http's listener attaches its 'data' listener (which does not resume a paused
+ *     socket) and makes its parser consume the socket's handle: bytes that arrive from now on
+ *     go to llhttp directly;
+ *  3. resume() then delivers the buffered bytes (ours first, then any the socket read while
+ *     paused) through that 'data' listener on the next tick, before libuv can read more.
+ * test/fast-lane.test.ts sends heads split across writes and pipelined after lane answers to
+ * hold this.
+ *
+ * What node:http then sends is what it sends for those bytes read in one go. For one pattern
+ * that is not what it would have sent had it read them itself: pipelined requests followed by
+ * one llhttp rejects. node:http destroys the connection at the parse error, and the responses
+ * to the earlier requests that are still queued in the socket (corked) are lost with it, or
+ * not, depending on how the stream was cut into reads; the lane answers its hits at once, so
+ * with it a client may get more of those responses, or fewer of node:http's. The differential
+ * test (test/fast-lane-fuzz.test.ts) names that case and compares everything else exactly.
+ */
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+
+export type ConnectionListener = (this: Server, socket: Socket) => void;
+
+export function handOver(server: Server, nodeListener: ConnectionListener, socket: Socket, unread: Buffer | undefined): void {
+  socket.pause();
+  if (unread !== undefined && unread.length > 0) socket.unshift(unread);
+  nodeListener.call(server, socket);
+  socket.resume();
+}
+
+/**
+ * The client ended its side while the lane held the start of a head. A stream cannot take
+ * bytes back after its 'end', so node:http is given them as the events it would have seen had
+ * it owned the connection all along: the bytes, then the end (its parser then judges the
+ * truncated head exactly as without the lane: `400 Bad Request`).
+ */
+export function handOverAtEnd(server: Server, nodeListener: ConnectionListener, socket: Socket, unread: Buffer): void {
+  nodeListener.call(server, socket);
+  socket.emit('data', unread);
+  socket.emit('end');
+}

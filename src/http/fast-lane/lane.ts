@@ -1,0 +1,152 @@
+/**
+ * The fast lane: a plain HTTP/1.1 listener's connections are accepted here instead of by
+ * node:http; cache hits of the one common request shape (head-parser.ts) are answered
+ * directly, and at the first request that is anything else the connection is handed to
+ * node:http for good (handover.ts). node:http's per-request objects (IncomingMessage,
+ * ServerResponse, header objects, llhttp callbacks) were most of a small hit's cost
+ * (bench/RESULTS.md); the lane answers such a hit with a parse of a few hundred bytes and
+ * one write.
+ *
+ * What counts is counted the same: traffic counters, top keys, the access log, Cache-Status,
+ * Age; its connections are drained on shutdown like node:http's (drain.ts asks `owns` and
+ * `settle`), and its timeouts are the server's own (keepAliveTimeout, headersTimeout,
+ * requestTimeout, connectionsCheckingInterval), read from the server it is installed on.
+ */
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { parseAssetPath } from '../../asset/key.js';
+import type { Group } from '../../cache/group.js';
+import type { Traffic } from '../../stats/traffic.js';
+import type { HeaderPolicy } from '../headers.js';
+import { chooseRepresentation } from '../negotiate.js';
+import { LaneConnection, type LaneHost } from './connection.js';
+import { handOver, handOverAtEnd, type ConnectionListener } from './handover.js';
+import type { LaneRequest } from './head-parser.js';
+import { HitWriter } from './hit-writer.js';
+
+/** One hit the lane answered, for the access log. */
+export interface LaneAccess {
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly bytes: number;
+  /** ms from the head read to the response written. */
+  readonly ms: number;
+  readonly client: string | undefined;
+  readonly ua: string | undefined;
+}
+
+export interface FastLaneOptions {
+  readonly group: Group;
+  /** The same policy as the asset handler's, so both send the same prepared heads. */
+  readonly policy: HeaderPolicy;
+  readonly traffic: Traffic;
+  /** Whether node:http would send this target to the asset handler (not admin, /metrics, the peer route). */
+  readonly isAssetTarget: (target: string) => boolean;
+  /** Told of each hit the lane answers (the access log). */
+  readonly onResponse?: (access: LaneAccess) => void;
+  readonly clock?: () => number;
+}
+
+export class FastLane implements LaneHost {
+  readonly wantUserAgent: boolean;
+  readonly keepAliveTimeoutMs: number;
+  readonly clock: () => number;
+  readonly #server: Server;
+  readonly #nodeListener: ConnectionListener;
+  readonly #options: FastLaneOptions;
+  readonly #writer: HitWriter;
+  readonly #connections = new Map<Socket, LaneConnection>();
+  readonly #checker: NodeJS.Timeout;
+
+  /**
+   * Puts the lane in front of `server`'s own connection handling. Undefined where it cannot be:
+   * node:http's 'connection' listener is not the only one, a response limit that node:http
+   * counts per connection is set, or the CORS policy is an allow-list (hits then depend on
+   * the request's Origin, which only asset.ts handles).
+   */
+  static install(server: Server, options: FastLaneOptions): FastLane | undefined {
+    const listeners = server.listeners('connection');
+    if (listeners.length !== 1 || (server.maxRequestsPerSocket ?? 0) > 0 || options.policy.corsPerRequest) return undefined;
+    return new FastLane(server, listeners[0] as ConnectionListener, options);
+  }
+
+  private constructor(server: Server, nodeListener: ConnectionListener, options: FastLaneOptions) {
+    this.#server = server;
+    this.#nodeListener = nodeListener;
+    this.#options = options;
+    this.clock = options.clock ?? Date.now;
+    this.wantUserAgent = options.onResponse !== undefined;
+    this.keepAliveTimeoutMs = server.keepAliveTimeout;
+    this.#writer = new HitWriter({ policy: options.policy, keepAliveTimeoutMs: server.keepAliveTimeout, clock: this.clock });
+    server.removeListener('connection', nodeListener);
+    server.on('connection', (socket: Socket) => {
+      this.#connections.set(socket, new LaneConnection(socket, this));
+    });
+    // node:http's slowloris check, for the heads the lane is receiving.
+    const interval = (server as Server & { connectionsCheckingInterval?: number }).connectionsCheckingInterval ?? 30_000;
+    this.#checker = setInterval(() => this.#checkTimeouts(), interval).unref();
+    server.once('close', () => clearInterval(this.#checker));
+  }
+
+  /** Whether the lane owns this connection now (not handed over, not closed). */
+  owns(socket: Socket): boolean {
+    return this.#connections.has(socket);
+  }
+
+  /** Shutdown: the connection ends once what it owes is sent (LaneConnection.settle). */
+  settle(socket: Socket): void {
+    this.#connections.get(socket)?.settle();
+  }
+
+  /** Connections the lane owns now. */
+  get size(): number {
+    return this.#connections.size;
+  }
+
+  route(req: LaneRequest): string | undefined {
+    if (!this.#options.isAssetTarget(req.target)) return undefined;
+    try {
+      return parseAssetPath(req.target).key;
+    } catch {
+      return undefined; // node:http's asset handler answers the refusal
+    }
+  }
+
+  answer(socket: Socket, req: LaneRequest, key: string, close: false | 'client' | 'shutdown'): boolean {
+    const { group, traffic, onResponse } = this.#options;
+    const started = onResponse === undefined ? 0 : performance.now();
+    const blob = group.peek(key);
+    if (blob === undefined) return false;
+    traffic.countKey(key);
+    const isHead = req.method === 'HEAD';
+    const bytes = this.#writer.write(socket, blob, chooseRepresentation(blob, req.acceptEncoding), isHead, close);
+    traffic.record(200, 'hit', bytes);
+    if (onResponse !== undefined) {
+      const ms = Math.round((performance.now() - started) * 10) / 10;
+      onResponse({ method: req.method, path: req.target, status: 200, bytes, ms, client: socket.remoteAddress, ua: req.userAgent });
+    }
+    return true;
+  }
+
+  handOver(connection: LaneConnection, unread: Buffer | undefined, atEnd: boolean): void {
+    this.#connections.delete(connection.socket);
+    if (atEnd) handOverAtEnd(this.#server, this.#nodeListener, connection.socket, unread!);
+    else handOver(this.#server, this.#nodeListener, connection.socket, unread);
+  }
+
+  forget(connection: LaneConnection): void {
+    this.#connections.delete(connection.socket);
+  }
+
+  #checkTimeouts(): void {
+    const server = this.#server;
+    // The shorter of the two: a GET has no body, so its request is its head.
+    const limits = [server.headersTimeout, server.requestTimeout].filter((ms) => Number.isFinite(ms) && ms > 0);
+    if (limits.length === 0) return;
+    const deadline = this.clock() - Math.min(...limits);
+    for (const connection of this.#connections.values()) {
+      if (connection.receivingSince !== 0 && connection.receivingSince < deadline) connection.timeOut();
+    }
+  }
+}

@@ -1,0 +1,249 @@
+/**
+ * The fast lane on a real node over real sockets: what it answers, what it hands to node:http
+ * (and that node:http then parses the bytes put back: heads split across reads, pipelined
+ * requests after the lane's answers), backpressure, its timeouts, the access log and counters,
+ * and shutdown. What it answers is held to node:http byte for byte by fast-lane-fuzz.test.ts;
+ * the attacks, properties and shutdown suites run with it too (it is on by default).
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { Writable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import { resolveConfig, type RawOptions } from '../src/config.js';
+import { startEdge, type Edge } from '../src/edge.js';
+import { createLogger } from '../src/log.js';
+import { startTestEdge } from './helpers/edge.js';
+import { request } from './helpers/http.js';
+import { TestOrigin } from './helpers/origins.js';
+
+const CSS = 'assets/style-0492830483.css';
+const BIG = 'assets/big-0492830483.js';
+const CSS_BODY = Buffer.from('.a { color: red; }\n'.repeat(50));
+/** Many times a socket's write buffer (16 KiB): one response fills it. */
+const BIG_BODY = Buffer.alloc(256 * 1024, 'x');
+const T = { timeout: 20_000 };
+
+let origin: TestOrigin;
+let edge: Edge;
+
+before(async () => {
+  origin = new TestOrigin();
+  origin.put(CSS, CSS_BODY, { lastModified: new Date('2026-01-02T03:04:05Z') });
+  origin.put(BIG, BIG_BODY, { lastModified: new Date('2026-01-02T03:04:05Z') });
+  edge = await startTestEdge({}, origin);
+  for (const key of [CSS, BIG]) assert.equal((await request(`${edge.url}/${key}`)).status, 200);
+});
+
+after(async () => {
+  await edge?.close();
+});
+
+/** The server side of the next connection accepted by `server`. */
+function nextServerSocket(e: Edge): Promise<Socket & { parser?: unknown }> {
+  return new Promise((resolve) => e.server.once('connection', resolve));
+}
+
+/** Response heads in `text`, in order (status line and headers of each). */
+function heads(text: string): string[] {
+  return text.split('HTTP/1.1 ').slice(1).map((part) => 'HTTP/1.1 ' + part.slice(0, part.indexOf('\r\n\r\n')));
+}
+
+/** Everything the server sends until it closes, after `write` ran on the connected socket. */
+async function exchange(port: number, write: (socket: Socket) => Promise<void> | void): Promise<string> {
+  const socket = connect(port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  await once(socket, 'connect');
+  await write(socket);
+  await once(socket, 'close');
+  return Buffer.concat(chunks).toString('latin1');
+}
+
+const get = (key: string, extra = '') => `GET /${key} HTTP/1.1\r\nHost: edge\r\n${extra}\r\n`;
+
+test('hits of plain GET/HEAD are answered by the lane: the connection never reaches node:http, and the hits are counted', T, async () => {
+  const before = edge.traffic.toJSON();
+  const accepted = nextServerSocket(edge);
+  const text = await exchange(edge.port, (s) => {
+    s.end(get(CSS) + `HEAD /${CSS} HTTP/1.1\r\nHost: edge\r\n\r\n` + get(CSS, 'Connection: close\r\n'));
+  });
+  const server = await accepted;
+  assert.equal(server.parser, undefined, 'node:http never attached its parser');
+  assert.deepEqual(heads(text).map((h) => h.split('\r\n')[0]), ['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK', 'HTTP/1.1 200 OK']);
+  assert.ok(heads(text).every((h) => h.includes('\r\ncache-status: hashedge; hit\r\n') && /\r\nage: \d+\r\n/.test(h)));
+  assert.match(heads(text)[2]!, /\r\nConnection: close$/);
+  const after = edge.traffic.toJSON();
+  assert.equal(after.requests - before.requests, 3);
+  assert.equal(after.byCache.hit - before.byCache.hit, 3);
+  assert.equal(after.bytesSent - before.bytesSent, 2 * CSS_BODY.length);
+  assert.ok(edge.traffic.topKeys().some((k) => k.key === CSS));
+});
+
+test('a head that comes in more than three reads is handed to node:http with what was read, and node:http parses it and what follows', T, async () => {
+  const accepted = nextServerSocket(edge);
+  const socket = connect(edge.port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  await once(socket, 'connect');
+  const server = await accepted;
+  // Each piece is read by the lane before the next is sent (it owns the socket's 'data' until the hand-over).
+  for (const piece of [`GET /${CSS} HT`, 'TP/1.1\r\nHo', 'st: edge\r\n']) {
+    const read = once(server, 'data');
+    socket.write(piece);
+    await read;
+  }
+  assert.notEqual(server.parser, undefined, 'node:http has the connection after the third read');
+  socket.end(`Accept: */*\r\n\r\n${get(CSS, 'If-None-Match: *\r\n')}${get(CSS)}`);
+  await once(socket, 'close');
+  const text = Buffer.concat(chunks).toString('latin1');
+  assert.deepEqual(heads(text).map((h) => h.split('\r\n')[0]), ['HTTP/1.1 200 OK', 'HTTP/1.1 304 Not Modified', 'HTTP/1.1 200 OK']);
+  assert.ok(text.includes(CSS_BODY.toString('latin1')));
+});
+
+test('pipelined: the lane answers hits in order, hands over at the first request it does not answer with the rest put back, and node:http answers the rest', T, async () => {
+  const accepted = nextServerSocket(edge);
+  const text = await exchange(edge.port, async (s) => {
+    // One write: two hits, a conditional, a Range, a hit, a miss (404), a hit.
+    s.write(get(CSS) + get(CSS, 'Accept-Encoding: gzip\r\n') + get(CSS, 'If-None-Match: *\r\n') + get(CSS, 'Range: bytes=0-9\r\n') + get(CSS) + get('assets/none-0492830483.css') + get(CSS));
+    // A later write on the handed-over connection: node:http's parser reads it.
+    s.end(get(CSS, 'Connection: close\r\n'));
+  });
+  assert.notEqual((await accepted).parser, undefined);
+  assert.deepEqual(
+    heads(text).map((h) => h.split('\r\n')[0]),
+    ['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK', 'HTTP/1.1 304 Not Modified', 'HTTP/1.1 206 Partial Content', 'HTTP/1.1 200 OK', 'HTTP/1.1 404 Not Found', 'HTTP/1.1 200 OK', 'HTTP/1.1 200 OK'],
+  );
+  assert.ok(text.includes('\r\n\r\n' + CSS_BODY.subarray(0, 10).toString('latin1') + 'HTTP/1.1 200 OK'), 'the 206 carries its 10 bytes');
+});
+
+test('backpressure: a client that pipelines and does not read gets no more answers ahead than the kernel takes, the process holds at most one, and all come, in order, once it reads', T, async () => {
+  const accepted = nextServerSocket(edge);
+  const socket = connect(edge.port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.pause(); // the client reads nothing
+  const server = await accepted;
+  const paused = once(server, 'pause');
+  const before = edge.traffic.requests;
+  // More than the loopback socket buffers hold: the lane must stop answering before the end.
+  const n = 100;
+  socket.write(get(BIG).repeat(n));
+  await paused; // the lane stopped reading: the kernel took what it could, the rest waits in the process
+  const answered = edge.traffic.requests - before;
+  assert.ok(answered >= 1 && answered < n, `${answered} of ${n} answered while the client read nothing`);
+  assert.ok(server.writableLength <= BIG_BODY.length + server.writableHighWaterMark, `${server.writableLength} bytes queued in the process`);
+  // More requests while it still reads nothing: they stay unread (in the kernel and the socket's
+  // bounded read buffer), nothing more is answered.
+  await new Promise<void>((resolve, reject) => socket.write(get(BIG).repeat(n), (err) => (err ? reject(err) : resolve())));
+  assert.equal(edge.traffic.requests - before, answered);
+  assert.ok(server.readableLength <= server.readableHighWaterMark, `${server.readableLength} bytes buffered unread`);
+  // Now it reads: every response arrives, whole and in order.
+  let received = 0;
+  const all = new Promise<void>((resolve) => {
+    socket.on('data', (c: Buffer) => {
+      received += c.length;
+      if (received >= 2 * n * BIG_BODY.length) resolve();
+    });
+  });
+  socket.resume();
+  await all;
+  socket.destroy();
+  assert.equal(edge.traffic.requests - before, 2 * n);
+});
+
+async function startTimedEdge(flags: RawOptions = {}): Promise<Edge> {
+  const config = resolveConfig({ port: '0', host: '127.0.0.1', ...flags }, {});
+  return startEdge(config, { origin, serverTimeouts: { headersTimeoutMs: 300, requestTimeoutMs: 600, keepAliveTimeoutMs: 300, checkIntervalMs: 100 } });
+}
+
+test("slowloris on the lane: a head that stops, or never starts, gets node:http's 408 at headersTimeout and the connection closed; an idle kept-alive connection is closed at keepAliveTimeout", T, async () => {
+  const timed = await startTimedEdge();
+  try {
+    assert.equal((await request(`${timed.url}/${CSS}`)).status, 200); // cached
+    const [stopped, silent, idle] = await Promise.all([
+      exchange(timed.port, (s) => void s.write(`GET /${CSS} HTTP/1.1\r\nHo`)),
+      exchange(timed.port, () => {}),
+      exchange(timed.port, (s) => void s.write(get(CSS))),
+    ]);
+    assert.equal(stopped, 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+    assert.equal(silent, 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+    assert.deepEqual(heads(idle).map((h) => h.split('\r\n')[0]), ['HTTP/1.1 200 OK']);
+    assert.ok(idle.endsWith(CSS_BODY.toString('latin1')), 'closed after the whole response, without a 408');
+  } finally {
+    await timed.close();
+  }
+});
+
+test('the access log and the counters say the same for a hit with the lane and without it', T, async () => {
+  const lines = (sink: string[]) => new Writable({ write: (chunk: Buffer, _e, done) => (sink.push(chunk.toString()), done()) });
+  const logged: Record<'on' | 'off', string[]> = { on: [], off: [] };
+  const nodes = {
+    on: await startEdge(resolveConfig({ port: '0', host: '127.0.0.1', 'access-log': 'true' }, {}), { origin, accessLog: createLogger('info', lines(logged.on)) }),
+    off: await startEdge(resolveConfig({ port: '0', host: '127.0.0.1', 'access-log': 'true', 'fast-lane': 'off' }, {}), { origin, accessLog: createLogger('info', lines(logged.off)) }),
+  };
+  try {
+    for (const node of Object.values(nodes)) {
+      assert.equal((await request(`${node.url}/${CSS}`)).status, 200); // the miss that fills
+      await exchange(node.port, (s) => void s.end(get(CSS, 'User-Agent: probe/1.0\r\n') + `HEAD /${CSS}?v=2 HTTP/1.1\r\nHost: edge\r\n\r\n`));
+    }
+    const fields = (line: string) => {
+      const { ms: _ms, time: _time, pid: _pid, hostname: _host, ...rest } = JSON.parse(line) as Record<string, unknown>;
+      return rest;
+    };
+    assert.equal(logged.on.length, 3);
+    assert.deepEqual(logged.on.map(fields), logged.off.map(fields));
+    const hit = fields(logged.on[1]!);
+    for (const [name, value] of Object.entries({ event: 'access', method: 'GET', path: `/${CSS}`, status: 200, cache: 'hit', bytes: CSS_BODY.length, client: '127.0.0.1', ua: 'probe/1.0', proto: 'http/1.1' })) assert.deepEqual(hit[name], value, name);
+    assert.deepEqual(nodes.on.traffic.toJSON(), nodes.off.traffic.toJSON());
+    assert.deepEqual(nodes.on.traffic.topKeys(), nodes.off.traffic.topKeys());
+    assert.equal(nodes.on.group.stats.hits, nodes.off.group.stats.hits);
+  } finally {
+    await Promise.all([nodes.on.close(), nodes.off.close()]);
+  }
+});
+
+test('shutdown: an idle lane connection is closed at once, and one whose response is still being sent gets all of it before the FIN', T, async () => {
+  const node = await startTestEdge({ 'shutdown-timeout': '20s' }, origin);
+  try {
+    assert.equal((await request(`${node.url}/${BIG}`)).status, 200); // cached
+    const idle = connect(node.port, '127.0.0.1');
+    const idleReply: Buffer[] = [];
+    idle.on('data', (c: Buffer) => idleReply.push(c));
+    const idleServer = nextServerSocket(node);
+    await once(idle, 'connect');
+    const served = once(idle, 'data');
+    idle.write(get(BIG));
+    await served;
+    // A client that has not read its response yet: most of it is still queued at the server.
+    const slow = connect(node.port, '127.0.0.1');
+    const slowServer = nextServerSocket(node);
+    await once(slow, 'connect');
+    slow.pause();
+    const server = await slowServer;
+    const full = once(server, 'pause');
+    slow.write(get(BIG).repeat(100)); // more than the socket buffers take: some wait unanswered
+    await full;
+    await idleServer;
+
+    const closed = node.close();
+    const slowReply: Buffer[] = [];
+    slow.on('data', (c: Buffer) => slowReply.push(c));
+    const ended = once(slow, 'end');
+    slow.resume();
+    await ended;
+    // Every response whole; the one after shutdown began said `connection: close`, and was the last.
+    const text = Buffer.concat(slowReply).toString('latin1');
+    const sent = heads(text);
+    assert.ok(sent.length >= 2 && sent.length < 100, `${sent.length} responses`);
+    assert.match(sent.at(-1)!, /\r\nconnection: close\r\n/);
+    assert.ok(sent.slice(0, -1).every((h) => !/connection: close/i.test(h)));
+    assert.equal(text.length, sent.reduce((n, h) => n + h.length + 4 + BIG_BODY.length, 0), 'every body whole');
+    slow.end();
+    idle.on('error', () => {});
+    if (!idle.destroyed) await once(idle, 'close');
+    await closed;
+    assert.ok(Buffer.concat(idleReply).length > BIG_BODY.length, 'the idle connection had its whole response first');
+  } finally {
+    await node.close();
+  }
+});
