@@ -181,3 +181,17 @@ test('Dockerfile: the runtime image copies every file the package ships, runs di
   assert.equal(down.code, 1, 'exit 1 when nothing answers');
   await rm(dir, { recursive: true, force: true });
 });
+
+test('Dockerfile, engines and CI agree on Node: the image runs the LTS that CI runs the suite on, one that engines accepts', async () => {
+  const images = [...(await read('Dockerfile')).matchAll(/^FROM node:(\d+)[-.\s]/gm)].map((m) => Number(m[1]));
+  assert.ok(images.length > 0, 'the Dockerfile builds FROM node:<major>');
+  const image = images[0]!;
+  assert.deepEqual(images, images.map(() => image), 'build and runtime stages on one Node');
+  const ci = /^lts_node=(\d+)\.\d+\.\d+$/m.exec(await read('.ci/run'));
+  assert.ok(ci, '.ci/run names the LTS it runs the suite on (lts_node=x.y.z)');
+  assert.equal(Number(ci[1]), image, 'CI runs the suite on the Node the image runs');
+  const engines = (JSON.parse(await read('package.json')) as { engines: { node: string } }).engines.node;
+  const floor = /^>=(\d+)$/.exec(engines);
+  assert.ok(floor, `engines.node is >=<major>, got ${engines}`);
+  assert.ok(image >= Number(floor[1]), `the image's Node ${image} satisfies engines ${engines}`);
+});

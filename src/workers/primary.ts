@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import { workerMembers } from '../cluster/members.js';
 import type { Logger } from '../log.js';
+import { NODE_WARNING_GIVEN, warnIfS3SdkDropsThisNode } from '../origin/s3-node-warning.js';
 import type { ToPrimary, ToWorker } from './messages.js';
 import { NodeMetricsGatherer } from './node-metrics.js';
 import { NodeStatsGatherer } from './node-stats.js';
@@ -82,7 +83,7 @@ export function runPrimary(config: Config, log: Logger, options: PrimaryOptions)
 
   const fork = (slot: Slot) => {
     slot.restartTimer = undefined;
-    const worker = cluster.fork();
+    const worker = cluster.fork(NODE_WARNING_GIVEN); // the primary gives the AWS SDK's Node warning, once
     Object.assign(slot, { worker, awaitingMembers: false, listening: false, startedAt: Date.now() });
     worker.on('message', (message: unknown) => onMessage(slot, worker, message as ToPrimary));
   };
@@ -193,5 +194,9 @@ export function runPrimary(config: Config, log: Logger, options: PrimaryOptions)
     for (const slot of slots) slot.worker?.process.kill('SIGHUP');
   });
 
-  for (const slot of slots) fork(slot);
+  // The AWS SDK's warning about this Node comes from here, before any worker, and from no worker.
+  const warned = config.origin.kind === 's3' ? warnIfS3SdkDropsThisNode() : Promise.resolve();
+  void warned.catch((err: unknown) => log.warn({ event: 'node_warning_failed', err: String(err) })).then(() => {
+    for (const slot of slots) fork(slot);
+  });
 }

@@ -49,11 +49,11 @@ export interface RunningNode {
 
 /**
  * Starts a multi-worker node, `hashedge serve --port 0 --host 127.0.0.1 <args>` with `--workers n`
- * (n >= 2) among args, and resolves once its primary prints the URL and worker count, or rejects
- * when it exits first. The caller ends it.
+ * (n >= 2) among args and `env` added to its environment, and resolves once its primary prints
+ * the URL and worker count, or rejects when it exits first. The caller ends it.
  */
-export async function startServe(args: readonly string[]): Promise<RunningNode> {
-  const child = spawnCli(['serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', ...args]);
+export async function startServe(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<RunningNode> {
+  const child = spawnCli(['serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', ...args], env);
   const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
   let stdout = '';
   let stderr = '';
