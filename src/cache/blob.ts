@@ -113,6 +113,6 @@ export function ownMemory(bytes: Buffer): Buffer {
 }
 
 /** 22 base64url characters (132 bits) of the sha256: short, and collisions are not a concern. */
-function etagBase(sha256Hex: string): string {
+export function etagBase(sha256Hex: string): string {
   return Buffer.from(sha256Hex, 'hex').toString('base64url').slice(0, 22);
 }

@@ -10,11 +10,13 @@
  *  - inflight.ts:  flights, fills arriving, loads a purge must discard;
  *  - variants.ts:  compressed variants made when the encoder has room;
  *  - disk/tier.ts: the disk tier under memory (--disk-cache): main-tier blobs written behind,
- *    a key memory lacks read back, verified and promoted before any load.
+ *    a key memory lacks read back, verified and promoted before any load (a large one, for a
+ *    caller that can stream it, served from its file instead: `file` below).
  *
  * Outcomes of a lookup:
  *  - blob:      the object is cached (or was just filled, buffered whole because it is small);
  *  - filling:   a large cacheable object is arriving; readers stream it while it fills;
+ *  - file:      a large object on disk, verified, served from its file (LookupOptions.fromFile);
  *  - stream:    larger than --max-object-size: an uncached origin stream for this caller alone;
  *  - not-found: the origin has no such key (remembered for --negative-ttl);
  *  - not-immutable: the origin has it, but nothing says it is immutable and the group serves
@@ -25,6 +27,7 @@ import type { Logger } from '../log.js';
 import type { ByteRange, Origin, OriginObject } from '../origin/origin.js';
 import { Admission } from './admission.js';
 import type { Blob } from './blob.js';
+import type { FileObject } from './disk/file-object.js';
 import type { DiskTier } from './disk/tier.js';
 import { Encoder } from './encoder.js';
 import type { Fill } from './fill.js';
@@ -46,6 +49,7 @@ export type Lookup =
   /** stored: with status peer, whether this node kept the owner's copy (it is hot here). */
   | { readonly kind: 'blob'; readonly blob: Blob; readonly status: FetchStatus; readonly stored?: boolean }
   | { readonly kind: 'filling'; readonly fill: Fill; readonly status: FetchStatus }
+  | { readonly kind: 'file'; readonly object: FileObject; readonly status: 'hit' }
   | { readonly kind: 'stream'; readonly object: OriginObject; readonly verdict: Verdict; readonly status: 'miss' | 'peer' }
   | { readonly kind: 'not-found'; readonly status: FetchStatus }
   | { readonly kind: 'not-immutable'; readonly verdict: Verdict; readonly status: FetchStatus };
@@ -89,6 +93,12 @@ export interface GroupOptions {
 export interface LookupOptions {
   /** A peer asked (hop header): load from the origin here, never forward again. */
   readonly local?: boolean;
+  /**
+   * The caller can stream a large disk-held object from its file (the asset handler): it is
+   * answered as `file`, not read into memory. Others (a peer's request, which needs the bytes
+   * in a Blob) get it read whole, verified and promoted, as a small one.
+   */
+  readonly fromFile?: boolean;
 }
 
 export interface GroupStats extends LoadCounters {
@@ -115,6 +125,8 @@ export class Group {
   readonly #disk: DiskTier | undefined;
   /** One disk read per key at a time (readers of a key share its promotion). */
   readonly #diskReads = new SingleFlight<Blob | undefined>();
+  /** One head read (and first-read verification) per large key at a time. */
+  readonly #diskOpens = new SingleFlight<FileObject | undefined>();
   /** Gives evicted bodies' memory back (see reclaim.ts). */
   readonly reclaimer: Reclaimer;
   readonly stats: GroupStats = {
@@ -187,7 +199,14 @@ export class Group {
       this.stats.collapsed++;
       return { kind: 'filling', fill: filling, status: 'collapsed' };
     }
-    if (this.#disk?.has(key)) {
+    const disk = this.#disk;
+    if (disk?.has(key) && options.fromFile && disk.servesFromFile(key)) {
+      // Large: served from the file and never promoted. Memory would hold one such object in
+      // place of hundreds of small ones, and the OS page cache keeps a hot file's pages anyway.
+      const file = await this.#diskOpens.do(key, () => disk.openFile(key)).promise;
+      if (file !== undefined && disk.has(key)) return { kind: 'file', object: file, status: 'hit' };
+      // Gone, unreadable or corrupt (deleted, counted), or purged meanwhile: loaded again as a miss.
+    } else if (disk?.has(key)) {
       const fromDisk = await this.#diskReads.do(key, () => this.#promote(key)).promise;
       if (fromDisk !== undefined) return { kind: 'blob', blob: fromDisk, status: 'hit' };
       // Gone, unreadable or corrupt (deleted, counted): loaded again as a miss.

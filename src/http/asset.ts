@@ -111,10 +111,13 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
       return;
     }
     traffic.countKey(asset.key);
-    const lookup = await group.lookup(asset.key, verdict);
+    const lookup = await group.lookup(asset.key, verdict, { fromFile: true });
     switch (lookup.kind) {
       case 'blob':
         send(req, res, planner.blob(req, lookup.blob, lookup.status, isHead, lookup.stored));
+        return;
+      case 'file':
+        send(req, res, planner.file(req, lookup.object, isHead));
         return;
       case 'not-found':
         send(req, res, planner.notFound(req, isHead, lookup.status === 'hit'));

@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream';
 import { pumpFill } from './fill-stream.js';
 import { EdgeResponse } from './prepared-head.js';
-import { isFillBody, isStreamBody, type ResponsePlan, type ResponseSink } from './response-plan.js';
+import { isFileBody, isFillBody, isStreamBody, type ResponsePlan, type ResponseSink } from './response-plan.js';
 
 export class H1Response<Request extends IncomingMessage = IncomingMessage> extends EdgeResponse<Request> implements ResponseSink {
   get clientAddress(): string | undefined {
@@ -26,6 +26,10 @@ export class H1Response<Request extends IncomingMessage = IncomingMessage> exten
       this.end(body);
     } else if (isFillBody(body)) {
       void pumpFill(body.fill, this, body.start, body.end);
+    } else if (isFileBody(body)) {
+      // Read as the socket drains; an I/O error mid-file destroys the response (a cut, never
+      // wrong bytes; counted by the disk tier), as does a client that goes away (the file closed).
+      pipeline(body.file.read(body.start, body.end), this, () => {});
     } else if (isStreamBody(body)) {
       // Backpressure end to end; a client that goes away destroys the origin stream with it.
       pipeline(body.stream, this, (err) => {

@@ -5,6 +5,7 @@
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Blob, Representation } from '../cache/blob.js';
+import type { FileRepresentation } from '../cache/disk/file-object.js';
 import type { Outcome } from '../cache/outcome.js';
 import type { CorsPolicy } from '../config.js';
 import { prepareHead, type PreparedHead } from './prepared-head.js';
@@ -42,6 +43,9 @@ export interface HeaderPolicyOptions {
   readonly hsts?: number;
 }
 
+/** What a response's headers need of a stored object: a Blob's, or a FileObject's (served from disk). */
+export type StoredMeta = Pick<Blob, 'contentType' | 'expiresAt' | 'lastModified' | 'compressible'>;
+
 interface RepresentationHeaders {
   /** 200 headers without Age and Cache-Status. */
   readonly base: Readonly<OutgoingHttpHeaders>;
@@ -56,7 +60,7 @@ export class HeaderPolicy {
   readonly corsPerRequest: boolean;
   readonly #allowList: ReadonlySet<string>;
   readonly #unhashedCacheControl: string;
-  readonly #sets = new WeakMap<Representation, RepresentationHeaders>();
+  readonly #sets = new WeakMap<Representation | FileRepresentation, RepresentationHeaders>();
 
   constructor(options: HeaderPolicyOptions) {
     const common: OutgoingHttpHeaders = {
@@ -86,7 +90,7 @@ export class HeaderPolicy {
   }
 
   /** The 200 headers of a representation, without Age and Cache-Status. */
-  base(blob: Blob, rep: Representation): Readonly<OutgoingHttpHeaders> {
+  base(blob: StoredMeta, rep: Representation | FileRepresentation): Readonly<OutgoingHttpHeaders> {
     return this.#setFor(blob, rep).base;
   }
 
@@ -115,13 +119,13 @@ export class HeaderPolicy {
     return origin !== undefined && this.#allowList.has(origin) ? origin : undefined;
   }
 
-  #setFor(blob: Blob, rep: Representation): RepresentationHeaders {
+  #setFor(blob: StoredMeta, rep: Representation | FileRepresentation): RepresentationHeaders {
     let set = this.#sets.get(rep);
     if (set === undefined) {
       const base: OutgoingHttpHeaders = {
         ...this.common,
         'content-type': blob.contentType,
-        'content-length': String(rep.body.length),
+        'content-length': String('body' in rep ? rep.body.length : rep.length),
         'cache-control': this.cacheControl(blob.expiresAt === 0),
         etag: rep.etag,
         'last-modified': blob.lastModified,
@@ -142,6 +146,6 @@ export function ageLine(blob: Blob, now: number): string {
   return `age: ${ageSeconds(blob, now)}\r\n`;
 }
 
-export function ageSeconds(blob: Blob, now: number): number {
+export function ageSeconds(blob: Pick<Blob, 'storedAt'>, now: number): number {
   return Math.max(0, Math.floor((now - blob.storedAt) / 1000));
 }

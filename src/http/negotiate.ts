@@ -3,7 +3,7 @@
  * handful of distinct header strings, so parses are memoised in a small bounded map and the
  * hot path pays one Map lookup.
  */
-import type { Blob, Representation } from '../cache/blob.js';
+import type { Representation } from '../cache/blob.js';
 
 interface Preference {
   readonly br: number;
@@ -49,7 +49,7 @@ function preference(header: string | undefined): Preference {
  * it is smaller), else identity. `identity;q=0` is not honoured with a 406: like nginx, we
  * send identity rather than nothing.
  */
-export function chooseRepresentation(blob: Blob, acceptEncoding: string | undefined): Representation {
+export function chooseRepresentation<R = Representation>(blob: { readonly identity: R; readonly br: R | undefined; readonly gzip: R | undefined }, acceptEncoding: string | undefined): R {
   if (blob.br === undefined && blob.gzip === undefined) return blob.identity;
   const pref = preference(acceptEncoding);
   const br = blob.br !== undefined ? pref.br : 0;

@@ -63,6 +63,8 @@ export function createPeerRoute(options: PeerRouteOptions): (req: IncomingMessag
     }
     if (lookup.kind === 'not-found') throw new NotFoundError();
     if (lookup.kind === 'not-immutable') throw new RequestPathError('E_NOT_HASHED', 'Only immutable keys are served.');
+    // Never answered without LookupOptions.fromFile: a peer's copy is read whole and verified.
+    if (lookup.kind === 'file') throw new Error('a file lookup for a peer');
     let meta: { size: number; contentType: string | undefined; lastModified: string | undefined; cacheControl: string | undefined };
     if (lookup.kind === 'blob') {
       meta = { size: lookup.blob.size, contentType: lookup.blob.contentType, lastModified: lookup.blob.lastModified, cacheControl: lookup.blob.originCacheControl };

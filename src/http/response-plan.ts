@@ -1,7 +1,7 @@
 /**
  * What an asset request is answered with, decided once for every transport: given the
  * request's method and headers and the cache's answer, the status, the headers and the body
- * (byte slices, a Fill's range or an origin stream). The HTTP/1 writer (h1-response.ts) and the
+ * (byte slices, a Fill's range, an origin stream or a span of a disk file). The HTTP/1 writer (h1-response.ts) and the
  * HTTP/2 stream writer (h2-response.ts) only write a plan; asset.ts runs the lookups and counts.
  *
  * A hit without conditional or Range headers keeps the hot path's shape: its plan carries the
@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { contentTypeFor } from '../asset/content-type.js';
 import type { Verdict } from '../asset/immutability.js';
 import type { Blob } from '../cache/blob.js';
+import type { FileObject } from '../cache/disk/file-object.js';
 import { isCompressible } from '../cache/encode.js';
 import type { Fill } from '../cache/fill.js';
 import type { FetchStatus } from '../cache/group.js';
@@ -64,7 +65,14 @@ export interface StreamBody {
   readonly onError: (err: Error) => void;
 }
 
-export type PlanBody = undefined | Buffer | readonly Buffer[] | FillBody | StreamBody;
+/** Bytes [start, end] (file offsets) of a disk-held object's file, read as the client takes them. */
+export interface FileBody {
+  readonly file: FileObject;
+  readonly start: number;
+  readonly end: number;
+}
+
+export type PlanBody = undefined | Buffer | readonly Buffer[] | FillBody | StreamBody | FileBody;
 
 export interface ResponsePlan {
   readonly status: number;
@@ -87,6 +95,10 @@ export interface ResponsePlan {
 
 export function isFillBody(body: PlanBody): body is FillBody {
   return body !== undefined && !Buffer.isBuffer(body) && !Array.isArray(body) && (body as FillBody).fill !== undefined;
+}
+
+export function isFileBody(body: PlanBody): body is FileBody {
+  return body !== undefined && !Buffer.isBuffer(body) && !Array.isArray(body) && (body as FileBody).file !== undefined;
 }
 
 export function isStreamBody(body: PlanBody): body is StreamBody {
@@ -184,6 +196,45 @@ export class ResponsePlanner {
     return { status: 200, headers: policy.withCors(this.#withStatus(base, blob, status, stored), h), body: isHead ? undefined : rep.body, cache: status, bytes: isHead ? 0 : rep.body.length };
   }
 
+  /**
+   * A large object on disk, served from its file (group.ts `file`): the headers, 304, 412 and
+   * 416 a Blob gets; one range read from the file alone (206); several ranges answered with
+   * the whole object (200, as RFC 9110 allows), not a multipart read of the file.
+   */
+  file(req: AssetRequest, object: FileObject, isHead: boolean): ResponsePlan {
+    const policy = this.#policy;
+    const h = req.headers;
+    const status = 'hit';
+    const range = isHead ? undefined : h.range;
+    const debug = h[DEBUG_HEADER] !== undefined;
+    // Ranges are served from the identity bytes, so a ranged request selects identity.
+    const rep = range === undefined ? chooseRepresentation(object, h['accept-encoding']) : object.identity;
+    const base = policy.base(object, rep);
+    const precondition = evaluatePreconditions(h, rep.etag, object.lastModifiedMs);
+    if (precondition === 'failed') {
+      const err = new EdgeError('E_PRECONDITION_FAILED', 412, 'A precondition (If-Match or If-Unmodified-Since) does not hold.');
+      return this.error(err, isHead, status, policy.withCors({ ...policy.common, etag: rep.etag }, h));
+    }
+    if (precondition === 'not-modified') {
+      const out: OutgoingHttpHeaders = { ...policy.common, etag: rep.etag, 'cache-control': base['cache-control'], 'last-modified': object.lastModified };
+      if (base.vary !== undefined) out.vary = base.vary;
+      return { status: 304, headers: policy.withCors(this.#withStatus(out, object, status, false), h), body: undefined, cache: status, bytes: 0 };
+    }
+    if (range !== undefined) {
+      const size = object.size;
+      const decision = decideRange(range, ifRange(h), size, rep.etag, object.lastModifiedMs);
+      if (decision.kind === 'unsatisfiable') return this.rangeNotSatisfiable(req, size, status);
+      if (decision.kind === 'partial' && decision.ranges.length === 1) {
+        const { start, end } = decision.ranges[0]!;
+        const out = this.#withStatus({ ...base, 'content-length': String(end - start + 1), 'content-range': `bytes ${start}-${end}/${size}` }, object, status, false, debug);
+        const body: FileBody = { file: object, start: rep.offset + start, end: rep.offset + end };
+        return { status: 206, headers: policy.withCors(out, h), body, cache: status, bytes: end - start + 1 };
+      }
+    }
+    const body: FileBody | undefined = isHead || rep.length === 0 ? undefined : { file: object, start: rep.offset, end: rep.offset + rep.length - 1 };
+    return { status: 200, headers: policy.withCors(this.#withStatus(base, object, status, false, debug), h), body, cache: status, bytes: body === undefined ? 0 : rep.length };
+  }
+
   /** An error with its code (respond.ts), plus the asset path's common headers given in `headers`. */
   error(err: EdgeError, isHead: boolean, cache: CacheResult, headers: OutgoingHttpHeaders): ResponsePlan {
     const response = errorResponse(err, isHead, headers);
@@ -274,7 +325,7 @@ export class ResponsePlanner {
     return { status: 204, headers: out, body: undefined, cache: 'none', bytes: 0 };
   }
 
-  #withStatus(headers: Readonly<OutgoingHttpHeaders>, blob: Blob, status: CacheStatus, stored: boolean, debug = false): OutgoingHttpHeaders {
+  #withStatus(headers: Readonly<OutgoingHttpHeaders>, blob: Pick<Blob, 'storedAt' | 'expiresAt' | 'immutability' | 'sha256'>, status: CacheStatus, stored: boolean, debug = false): OutgoingHttpHeaders {
     const out: OutgoingHttpHeaders = { ...headers, age: String(ageSeconds(blob, this.#clock())), 'cache-status': cacheStatusHeader(status, stored) };
     if (debug) {
       out[IMMUTABILITY_HEADER] = immutabilityHeader(blob.expiresAt === 0, blob.immutability);

@@ -93,13 +93,14 @@ export class Metrics {
       gauge('hashedge_disk_objects', 'Objects in the disk tier.', () => disk.status().objects);
       gauge('hashedge_disk_budget_bytes', 'Bytes the disk tier may hold (--disk-cache-size).', () => disk.budgetBytes);
       gauge('hashedge_disk_write_queue_bytes', 'Bytes of filled objects waiting to be written to disk.', () => disk.status().queuedBytes);
-      counter('hashedge_disk_hits_total', 'Keys memory lacked that were read from disk, verified, and promoted to memory.', () => stat.hits);
+      counter('hashedge_disk_hits_total', 'Keys memory lacked that were read from disk and verified: promoted to memory, or (1 MiB and more) served from the file.', () => stat.hits);
       counter('hashedge_disk_writes_total', 'Objects written to the disk tier.', () => stat.writes);
       counter('hashedge_disk_writes_skipped_total', 'Objects not written: the write queue was full, or writing was paused after a failed write.', () => stat.writesSkipped);
       counter('hashedge_disk_write_errors_total', 'Writes that failed (disk full, read-only, I/O error); writing pauses for 30 s after one.', () => stat.writeErrors);
       counter('hashedge_disk_evictions_total', 'Files removed to hold --disk-cache-size.', () => stat.evictions);
       counter('hashedge_disk_verify_failures_total', 'Files that did not verify on read (short, garbled, SHA-256 mismatch): deleted, and the key loaded as a miss.', () => stat.verifyFailures);
-      counter('hashedge_disk_read_errors_total', 'Disk reads that failed with an I/O error (read as a miss).', () => stat.readErrors);
+      counter('hashedge_disk_read_errors_total', 'Disk reads that failed with an I/O error (read as a miss, or the response cut mid-stream).', () => stat.readErrors);
+      counter('hashedge_disk_read_bytes_total', 'Bytes read from disk-tier files: whole reads, first-read verification, and the spans streamed to clients.', () => stat.bytesRead);
       new Gauge({
         name: 'hashedge_disk_state', help: '1 for the disk tier\'s state: ok, full (ENOSPC), read-only (EROFS, EACCES) or failing (another write error).', labelNames: ['state'], registers, aggregator: 'max',
         collect() {

@@ -158,3 +158,92 @@ async function readExactly(file: FileHandle, into: Buffer, position: number): Pr
 function sha256(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
+
+/** One section of a record: where its bytes lie in the file, their length and SHA-256 (hex). */
+export interface RecordSection {
+  readonly offset: number;
+  readonly length: number;
+  readonly sha256: string;
+}
+
+/** A record's head, checked against its file's length and key, with where each section lies. */
+export interface RecordHead {
+  readonly contentType: string;
+  readonly lastModifiedMs: number;
+  readonly storedAt: number;
+  readonly compressible: boolean;
+  readonly immutability: string;
+  readonly originCacheControl: string | undefined;
+  /** identity, br, gzip (length 0: absent). */
+  readonly sections: readonly [RecordSection, RecordSection, RecordSection];
+}
+
+/**
+ * Reads and checks a record's head only (the bodies are not read): the magic, the lengths
+ * against the file's `bytes`, the key. Throws CorruptRecordError as decodeRecord does.
+ */
+export async function readRecordHead(file: FileHandle, key: string, bytes: number): Promise<{ head: RecordHead; bytesRead: number }> {
+  const first = Buffer.allocUnsafe(Math.min(FIRST_READ_BYTES, bytes));
+  const { bytesRead } = await file.read(first, 0, first.length, 0);
+  if (bytesRead < PREAMBLE_BYTES || !first.subarray(0, MAGIC.length).equals(MAGIC)) throw new CorruptRecordError('not a record (short, or no magic)');
+  const headBytes = first.readUInt32BE(MAGIC.length);
+  if (headBytes > MAX_HEAD_BYTES || PREAMBLE_BYTES + headBytes > bytes) throw new CorruptRecordError('head length out of bounds');
+  let headBuf = first.subarray(PREAMBLE_BYTES, Math.min(bytesRead, PREAMBLE_BYTES + headBytes));
+  let read = bytesRead;
+  if (headBuf.length < headBytes) {
+    headBuf = Buffer.allocUnsafe(headBytes);
+    await readExactly(file, headBuf, PREAMBLE_BYTES);
+    read += headBytes;
+  }
+  let head: Head;
+  try {
+    head = JSON.parse(headBuf.toString('utf8')) as Head;
+  } catch {
+    throw new CorruptRecordError('head is not JSON');
+  }
+  if (head.key !== key) throw new CorruptRecordError('record of another key');
+  const table = head.sections;
+  if (!Array.isArray(table) || table.length !== 3 || table.some((s) => !Array.isArray(s) || !Number.isSafeInteger(s[0]) || s[0] < 0 || typeof s[1] !== 'string')) {
+    throw new CorruptRecordError('bad section table');
+  }
+  if (PREAMBLE_BYTES + headBytes + table.reduce((n, s) => n + s[0], 0) !== bytes) throw new CorruptRecordError('lengths do not add up to the file');
+  let offset = PREAMBLE_BYTES + headBytes;
+  const sections = table.map(([length, sha]) => {
+    const section = { offset, length, sha256: sha };
+    offset += length;
+    return section;
+  }) as unknown as RecordHead['sections'];
+  return {
+    head: {
+      contentType: head.contentType, lastModifiedMs: head.lastModifiedMs, storedAt: head.storedAt, compressible: head.compressible,
+      immutability: head.immutability, originCacheControl: head.originCacheControl, sections,
+    },
+    bytesRead: read,
+  };
+}
+
+/** Bytes read at a time when a section is hashed from its file (never the whole object in memory). */
+const VERIFY_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Streams every section of a record through SHA-256, a chunk at a time; throws
+ * CorruptRecordError on a mismatch or a file shorter than its head says. Resolves with the bytes read.
+ */
+export async function verifySections(file: FileHandle, head: RecordHead): Promise<number> {
+  const chunk = Buffer.allocUnsafe(VERIFY_CHUNK_BYTES);
+  let total = 0;
+  for (const section of head.sections) {
+    if (section.length === 0) continue;
+    const hash = createHash('sha256');
+    for (let done = 0; done < section.length; ) {
+      const want = Math.min(chunk.length, section.length - done);
+      const { bytesRead } = await file.read(chunk, 0, want, section.offset + done);
+      if (bytesRead === 0) throw new CorruptRecordError('file shorter than its record');
+      hash.update(chunk.subarray(0, bytesRead));
+      done += bytesRead;
+      total += bytesRead;
+    }
+    if (hash.digest('hex') !== section.sha256) throw new CorruptRecordError('SHA-256 mismatch');
+  }
+  return total;
+}

@@ -1,7 +1,9 @@
 /**
  * The disk tier under the memory cache: what the node filled (and what memory evicts unwritten)
  * is written behind, off the request path, one file per object (record.ts); a key memory lacks
- * is read back whole, every section's SHA-256 checked, and promoted to memory by the group.
+ * is read back whole, every section's SHA-256 checked, and promoted to memory by the group;
+ * a file of STREAM_FROM_BYTES or more is served from the file instead (openFile, FileObject),
+ * verified by streaming it through SHA-256 on its first read in this process.
  * After nginx's proxy_cache: files written under a temporary name and renamed (a crash never
  * leaves a file that looks complete), the index rebuilt from the directory at start, a budget
  * held by evicting (SIEVE here, sieve.ts, where nginx's cache manager uses LRU).
@@ -13,10 +15,12 @@
  */
 import { mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import type { Logger } from '../../log.js';
 import type { Blob } from '../blob.js';
 import { lockDirectory, type DirectoryLock } from './lock.js';
-import { CorruptRecordError, decodeRecord, MAX_HEAD_BYTES, PREAMBLE_BYTES, encodeRecord, hashKey, parseRecordName, readRecordKey, recordName } from './record.js';
+import { FileObject } from './file-object.js';
+import { CorruptRecordError, decodeRecord, MAX_HEAD_BYTES, PREAMBLE_BYTES, encodeRecord, hashKey, parseRecordName, readRecordHead, readRecordKey, recordName, verifySections } from './record.js';
 import { Sieve } from './sieve.js';
 
 /**
@@ -27,6 +31,15 @@ import { Sieve } from './sieve.js';
 const WRITERS = 2;
 /** Where files are written before their rename (cleared at start: a crash's leftovers). */
 const TEMP_DIR = 'tmp';
+/**
+ * Files of at least this many bytes are served from the file (FileObject), never read whole:
+ * a 200 MB video read into memory per hit (or per Range) costs a whole read and its memory,
+ * and promoting it would evict hundreds of small objects. Below it an object is read whole,
+ * verified and promoted to memory (one read of a few hundred KiB; memory is where it belongs).
+ */
+export const STREAM_FROM_BYTES = 1024 * 1024;
+/** Bytes read at a time when a file is streamed to a client (fresh buffers: the socket keeps them). */
+const STREAM_CHUNK_BYTES = 64 * 1024;
 /** 256 sub-directories by the key hash's first two hex digits (a 100,000-object directory lists slowly). */
 const FANOUT = /^[0-9a-f]{2}$/;
 
@@ -69,8 +82,10 @@ export interface DiskCounters {
   evictions: number;
   /** Files that did not verify (short, garbled, SHA-256 mismatch): deleted, read as a miss. */
   verifyFailures: number;
-  /** Reads that failed with an I/O error (the file gone included): read as a miss. */
+  /** Reads that failed with an I/O error (the file gone included): read as a miss, or the response cut mid-stream. */
   readErrors: number;
+  /** Bytes read from files: whole reads, verification and streamed spans (a Range reads only its bytes). */
+  bytesRead: number;
 }
 
 export interface DiskStatus extends DiskCounters {
@@ -91,12 +106,14 @@ interface Entry {
   readonly key: string | undefined;
   /** Encoded variants in the file, when known: a blob with more is written again. */
   readonly variants: number;
+  /** Every section's SHA-256 checked in this process (a whole read or a streamed verification). */
+  readonly verified: boolean;
 }
 
 export class DiskTier {
   readonly dir: string;
   readonly budgetBytes: number;
-  readonly stats: DiskCounters = { hits: 0, writes: 0, writesSkipped: 0, writeErrors: 0, evictions: 0, verifyFailures: 0, readErrors: 0 };
+  readonly stats: DiskCounters = { hits: 0, writes: 0, writesSkipped: 0, writeErrors: 0, evictions: 0, verifyFailures: 0, readErrors: 0, bytesRead: 0 };
   readonly #index = new Sieve<Entry>();
   readonly #queue = new Map<string, Blob>();
   #queuedBytes = 0;
@@ -170,7 +187,7 @@ export class DiskTier {
           void unlink(join(this.dir, sub, name)).catch(() => {});
           continue;
         }
-        this.#index.set(record.keyHash, { bytes: record.bytes, key: undefined, variants: 0 }, record.bytes);
+        this.#index.set(record.keyHash, { bytes: record.bytes, key: undefined, variants: 0, verified: false }, record.bytes);
       }
     }
     this.#evictToFit(0);
@@ -195,23 +212,96 @@ export class DiskTier {
     try {
       file = await open(path, 'r');
       const blob = await decodeRecord(file, key, entry.bytes);
+      this.stats.bytesRead += entry.bytes;
       this.stats.hits++;
       // Now the key (for purges) and its variants (for rewrites) are known.
-      if (this.#index.peek(keyHash) === entry) this.#index.set(keyHash, { bytes: entry.bytes, key, variants: variantCount(blob) }, entry.bytes);
+      if (this.#index.peek(keyHash) === entry) this.#index.set(keyHash, { bytes: entry.bytes, key, variants: variantCount(blob), verified: true }, entry.bytes);
       return blob;
     } catch (err) {
-      if (this.#index.peek(keyHash) === entry) this.#index.delete(keyHash);
-      if (err instanceof CorruptRecordError) {
-        this.stats.verifyFailures++;
-        this.#log.warn({ event: 'disk_corrupt', key, path, reason: err.message });
-        void unlink(path).catch(() => {});
-      } else {
-        this.stats.readErrors++;
-        this.#log.warn({ event: 'disk_read_failed', key, path, code: (err as NodeJS.ErrnoException).code });
-      }
+      this.#readFailed(keyHash, entry, key, path, err);
       return undefined;
     } finally {
       await file?.close().catch(() => {});
+    }
+  }
+
+  /** Whether key's file is large enough to be served from the file (openFile) rather than read whole. */
+  servesFromFile(key: string): boolean {
+    const entry = this.#index.peek(hashKey(key));
+    return entry !== undefined && entry.bytes >= STREAM_FROM_BYTES;
+  }
+
+  /**
+   * The key's object to be served from its file: its head read and checked, and on the file's
+   * first read in this process every section streamed through SHA-256 (a chunk at a time)
+   * before a byte is served. undefined, as for read(): a miss (a corrupt file deleted, counted).
+   */
+  async openFile(key: string): Promise<FileObject | undefined> {
+    const keyHash = hashKey(key);
+    const entry = this.#index.get(keyHash);
+    if (entry === undefined) return undefined;
+    const path = this.#pathOf(keyHash, entry.bytes);
+    let file;
+    try {
+      file = await open(path, 'r');
+      const { head, bytesRead } = await readRecordHead(file, key, entry.bytes);
+      this.stats.bytesRead += bytesRead;
+      if (!entry.verified) this.stats.bytesRead += await verifySections(file, head);
+      this.stats.hits++;
+      const variants = (head.sections[1].length > 0 ? 1 : 0) + (head.sections[2].length > 0 ? 1 : 0);
+      if (this.#index.peek(keyHash) === entry) this.#index.set(keyHash, { bytes: entry.bytes, key, variants, verified: true }, entry.bytes);
+      return new FileObject(key, head, (start, end) => this.#readSpan(key, path, start, end));
+    } catch (err) {
+      this.#readFailed(keyHash, entry, key, path, err);
+      return undefined;
+    } finally {
+      await file?.close().catch(() => {});
+    }
+  }
+
+  /**
+   * Bytes [start, end] of a file as a stream, pulled as the client takes them (backpressure).
+   * The file is opened when the first chunk is wanted and held open to the end, so a file
+   * evicted or purged meanwhile still completes (POSIX: an unlinked file lives while open). An
+   * I/O error or a file shorter than its span fails the stream (the writer cuts the response:
+   * never wrong bytes) and is counted.
+   */
+  #readSpan(key: string, path: string, start: number, end: number): Readable {
+    const stats = this.stats;
+    const log = this.#log;
+    async function* chunks(): AsyncGenerator<Buffer> {
+      let file;
+      try {
+        file = await open(path, 'r');
+        for (let position = start; position <= end; ) {
+          const chunk = Buffer.allocUnsafe(Math.min(STREAM_CHUNK_BYTES, end - position + 1));
+          const { bytesRead } = await file.read(chunk, 0, chunk.length, position);
+          if (bytesRead === 0) throw Object.assign(new Error(`${path} ended at ${position}, before ${end + 1}`), { code: 'E_DISK_SHORT_READ' });
+          stats.bytesRead += bytesRead;
+          position += bytesRead;
+          yield bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead);
+        }
+      } catch (err) {
+        stats.readErrors++;
+        log.warn({ event: 'disk_stream_failed', key, path, code: (err as NodeJS.ErrnoException).code });
+        throw err;
+      } finally {
+        await file?.close().catch(() => {});
+      }
+    }
+    return Readable.from(chunks(), { objectMode: false, highWaterMark: STREAM_CHUNK_BYTES });
+  }
+
+  /** A read that failed: the key forgotten; a corrupt file deleted and counted, an I/O error counted. */
+  #readFailed(keyHash: string, entry: Entry, key: string, path: string, err: unknown): void {
+    if (this.#index.peek(keyHash) === entry) this.#index.delete(keyHash);
+    if (err instanceof CorruptRecordError) {
+      this.stats.verifyFailures++;
+      this.#log.warn({ event: 'disk_corrupt', key, path, reason: err.message });
+      void unlink(path).catch(() => {});
+    } else {
+      this.stats.readErrors++;
+      this.#log.warn({ event: 'disk_read_failed', key, path, code: (err as NodeJS.ErrnoException).code });
     }
   }
 
@@ -362,7 +452,8 @@ export class DiskTier {
       return;
     }
     if (previous !== undefined && previous.bytes !== bytes) void unlink(this.#pathOf(keyHash, previous.bytes)).catch(() => {});
-    this.#index.set(keyHash, { bytes, key: blob.key, variants: variantCount(blob) }, bytes);
+    // Not verified: what reached the disk is checked on its first read, as after a restart.
+    this.#index.set(keyHash, { bytes, key: blob.key, variants: variantCount(blob), verified: false }, bytes);
     this.stats.writes++;
     if (this.#state !== 'ok' && errorsBefore === this.stats.writeErrors) {
       this.#log.info({ event: 'disk_write_recovered', dir: this.dir, was: this.#state });
