@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
+import { connect as connectH2, constants as h2constants } from 'node:http2';
 import { mkdtemp, open, readdir, rm, stat, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -240,6 +241,43 @@ test('a file cut short while it is being streamed cuts the response (never wrong
     assert.ok(res.body.length < size);
     assert.ok(res.body.equals(body.subarray(0, res.body.length)), 'what arrived is the right bytes');
     assert.equal(disk.stats.readErrors, 1);
+  } finally {
+    await edge.close();
+  }
+});
+
+test('clients that go away mid-file (HTTP/1 close, HTTP/2 reset) are not read errors, and the node serves on', async () => {
+  const dir = freshDir();
+  const body = randomBytes(SIZE);
+  await filled(dir, body);
+  const { edge } = await restarted(dir, body, { 'tls-port': '0', 'tls-cert': cert.certFile, 'tls-key': cert.keyFile });
+  try {
+    const disk = edge.group.disk!;
+    assert.equal((await request(`${edge.url}/${KEY}`, { method: 'HEAD' })).status, 200); // verified
+    await new Promise<void>((resolve, reject) => {
+      const req = httpRequest(`${edge.url}/${KEY}`, { agent: false }, (res) => {
+        res.once('data', () => req.destroy());
+        res.on('error', () => {});
+        res.on('close', resolve);
+      });
+      req.on('error', () => {});
+      req.on('close', resolve);
+      req.on('timeout', reject);
+      req.end();
+    });
+    const session = connectH2(edge.tlsUrl!, { ca: ca.caPem, servername: 'localhost' });
+    await new Promise<void>((resolve, reject) => {
+      const stream = session.request({ ':path': `/${KEY}` });
+      stream.once('data', () => stream.close(h2constants.NGHTTP2_CANCEL));
+      stream.on('close', resolve);
+      stream.on('error', reject);
+    });
+    session.close();
+    const whole = await request(`${edge.url}/${KEY}`);
+    assert.ok(whole.body.equals(body));
+    const h2 = await requestH2(`${edge.tlsUrl}/${KEY}`, { ca: ca.caPem });
+    assert.ok(h2.body.equals(body));
+    assert.equal(disk.stats.readErrors, 0);
   } finally {
     await edge.close();
   }

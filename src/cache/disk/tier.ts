@@ -271,6 +271,9 @@ export class DiskTier {
     const log = this.#log;
     async function* chunks(): AsyncGenerator<Buffer> {
       let file;
+      // False while a chunk is handed over: an error thrown there is the consumer going away
+      // (pipeline destroys this stream with it), not a read error.
+      let reading = true;
       try {
         file = await open(path, 'r');
         for (let position = start; position <= end; ) {
@@ -279,11 +282,15 @@ export class DiskTier {
           if (bytesRead === 0) throw Object.assign(new Error(`${path} ended at ${position}, before ${end + 1}`), { code: 'E_DISK_SHORT_READ' });
           stats.bytesRead += bytesRead;
           position += bytesRead;
+          reading = false;
           yield bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead);
+          reading = true;
         }
       } catch (err) {
-        stats.readErrors++;
-        log.warn({ event: 'disk_stream_failed', key, path, code: (err as NodeJS.ErrnoException).code });
+        if (reading) {
+          stats.readErrors++;
+          log.warn({ event: 'disk_stream_failed', key, path, code: (err as NodeJS.ErrnoException).code });
+        }
         throw err;
       } finally {
         await file?.close().catch(() => {});
