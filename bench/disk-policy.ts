@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LRUCache } from 'lru-cache';
 import { Sieve } from '../src/cache/disk/sieve.js';
+import { zipfSampler } from './lib/zipf.js';
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const REQUESTS = Number(args.requests ?? 2_000_000);
@@ -45,32 +46,6 @@ function lruPolicy(budget: number): Policy {
   };
 }
 
-/** Bounded Zipf over ranks 0..n-1, seeded (mulberry32), as bench/handover.ts draws it. */
-function zipf(n: number, s: number, seed: number): () => number {
-  const cdf = new Float64Array(n);
-  let sum = 0;
-  for (let i = 0; i < n; i++) cdf[i] = sum += 1 / Math.pow(i + 1, s);
-  let state = seed >>> 0;
-  const random = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => {
-    const u = random() * sum;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cdf[mid]! < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-}
-
 function run(policy: Policy, sequence: readonly string[]): { objects: number; bytes: number } {
   let hits = 0;
   let hitBytes = 0;
@@ -94,7 +69,7 @@ void readdirSync;
 
 const rows: string[] = [];
 for (const [label, s, scan] of [['Zipf s=1', 1, false], ['Zipf s=0.8', 0.8, false], ['Zipf s=1 + a scan every 100,000 requests', 1, true]] as const) {
-  const draw = zipf(paths.length, s, 0x5eed);
+  const draw = zipfSampler(paths.length, s, 0x5eed);
   const sequence: string[] = [];
   for (let i = 0; i < REQUESTS; i++) {
     sequence.push(paths[draw()]!);

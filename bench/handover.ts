@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { Ring } from '../src/cluster/ring.js';
 import { TestDnsServer } from '../test/helpers/dns-server.js';
 import { table } from './lib/table.js';
+import { zipfSampler } from './lib/zipf.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
@@ -166,32 +167,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------- load
 
-/** Bounded Zipf s=1 over ranks 0..n-1, seeded (mulberry32). */
-function zipf(n: number, seed: number): () => number {
-  const cdf = new Float64Array(n);
-  let sum = 0;
-  for (let i = 0; i < n; i++) cdf[i] = sum += 1 / (i + 1);
-  let s = seed >>> 0;
-  const random = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => {
-    const u = random() * sum;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cdf[mid]! < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-}
-
 class Load {
   /** Where requests go, round-robin (the load balancer's pool). */
   targets: Node[] = [];
@@ -237,7 +212,7 @@ class Load {
 
   start(): void {
     for (let l = 0; l < LOOPS; l++) {
-      const rank = zipf(keys.length, 0x5eed + l);
+      const rank = zipfSampler(keys.length, 1, 0x5eed + l);
       this.#loops.push((async () => {
         while (!this.#stop) await this.get(this.targets[this.#turn++ % this.targets.length]!, keys[rank()]!);
       })());
