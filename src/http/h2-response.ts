@@ -4,10 +4,9 @@
  * object pair and a header copy per stream). The plan decides everything; this only writes.
  */
 import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import { pipeline } from 'node:stream';
-import { pumpFill } from './fill-stream.js';
 import type { PreparedHead } from './prepared-head.js';
-import { isFileBody, isFillBody, isStreamBody, type ResponsePlan, type ResponseSink } from './response-plan.js';
+import { writePlanBody } from './plan-body.js';
+import type { ResponsePlan, ResponseSink } from './response-plan.js';
 
 /**
  * One header object per prepared hit head, reused: stream.respond() serialises its headers
@@ -58,22 +57,6 @@ export class H2Response implements ResponseSink {
       return;
     }
     stream.respond(headers);
-    if (Buffer.isBuffer(body)) {
-      stream.end(body);
-    } else if (isFillBody(body)) {
-      void pumpFill(body.fill, stream, body.start, body.end);
-    } else if (isFileBody(body)) {
-      // Piped, not respondWithFD: the disk tier's stream counts what it reads and fails on a
-      // short file, and pipeline() resets the stream on that error or closes the file on a reset.
-      pipeline(body.file.read(body.start, body.end), stream, () => {});
-    } else if (isStreamBody(body)) {
-      // Backpressure end to end (the stream's flow-control window); a reset destroys the origin stream.
-      pipeline(body.stream, stream, (err) => {
-        if (err) body.onError(err);
-      });
-    } else {
-      for (const part of body) stream.write(part);
-      stream.end();
-    }
+    writePlanBody(body, stream);
   }
 }
