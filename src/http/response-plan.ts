@@ -167,16 +167,8 @@ export class ResponsePlanner {
     // Ranges are served from the identity bytes, so a ranged request selects identity.
     const rep = range === undefined ? chooseRepresentation(blob, h['accept-encoding']) : blob.identity;
     const base = policy.base(blob, rep);
-    const precondition = evaluatePreconditions(h, rep.etag, blob.lastModifiedMs);
-    if (precondition === 'failed') {
-      const err = new EdgeError('E_PRECONDITION_FAILED', 412, 'A precondition (If-Match or If-Unmodified-Since) does not hold.');
-      return this.error(err, isHead, status, policy.withCors({ ...policy.common, etag: rep.etag }, h));
-    }
-    if (precondition === 'not-modified') {
-      const out: OutgoingHttpHeaders = { ...policy.common, etag: rep.etag, 'cache-control': base['cache-control'], 'last-modified': blob.lastModified };
-      if (base.vary !== undefined) out.vary = base.vary;
-      return { status: 304, headers: policy.withCors(this.#withStatus(out, blob, status, stored), h), body: undefined, cache: status, bytes: 0 };
-    }
+    const answered = this.#preconditions(req, blob, rep.etag, base, isHead, status, stored);
+    if (answered !== undefined) return answered;
     if (range !== undefined) {
       const size = blob.size;
       const decision = decideRange(range, ifRange(h), size, rep.etag, blob.lastModifiedMs);
@@ -210,16 +202,8 @@ export class ResponsePlanner {
     // Ranges are served from the identity bytes, so a ranged request selects identity.
     const rep = range === undefined ? chooseRepresentation(object, h['accept-encoding']) : object.identity;
     const base = policy.base(object, rep);
-    const precondition = evaluatePreconditions(h, rep.etag, object.lastModifiedMs);
-    if (precondition === 'failed') {
-      const err = new EdgeError('E_PRECONDITION_FAILED', 412, 'A precondition (If-Match or If-Unmodified-Since) does not hold.');
-      return this.error(err, isHead, status, policy.withCors({ ...policy.common, etag: rep.etag }, h));
-    }
-    if (precondition === 'not-modified') {
-      const out: OutgoingHttpHeaders = { ...policy.common, etag: rep.etag, 'cache-control': base['cache-control'], 'last-modified': object.lastModified };
-      if (base.vary !== undefined) out.vary = base.vary;
-      return { status: 304, headers: policy.withCors(this.#withStatus(out, object, status, false), h), body: undefined, cache: status, bytes: 0 };
-    }
+    const answered = this.#preconditions(req, object, rep.etag, base, isHead, status, false);
+    if (answered !== undefined) return answered;
     if (range !== undefined) {
       const size = object.size;
       const decision = decideRange(range, ifRange(h), size, rep.etag, object.lastModifiedMs);
@@ -323,6 +307,26 @@ export class ResponsePlanner {
       }
     }
     return { status: 204, headers: out, body: undefined, cache: 'none', bytes: 0 };
+  }
+
+  /**
+   * The 412 or 304 a conditional request gets (RFC 9110 §13.2.2), or undefined when the request
+   * goes on to its 200 or 206. The same for an object in memory and one served from its file.
+   */
+  #preconditions(req: AssetRequest, object: Blob | FileObject, etag: string, base: Readonly<OutgoingHttpHeaders>, isHead: boolean, status: FetchStatus, stored: boolean): ResponsePlan | undefined {
+    const policy = this.#policy;
+    const h = req.headers;
+    const precondition = evaluatePreconditions(h, etag, object.lastModifiedMs);
+    if (precondition === 'failed') {
+      const err = new EdgeError('E_PRECONDITION_FAILED', 412, 'A precondition (If-Match or If-Unmodified-Since) does not hold.');
+      return this.error(err, isHead, status, policy.withCors({ ...policy.common, etag }, h));
+    }
+    if (precondition === 'not-modified') {
+      const out: OutgoingHttpHeaders = { ...policy.common, etag, 'cache-control': base['cache-control'], 'last-modified': object.lastModified };
+      if (base.vary !== undefined) out.vary = base.vary;
+      return { status: 304, headers: policy.withCors(this.#withStatus(out, object, status, stored), h), body: undefined, cache: status, bytes: 0 };
+    }
+    return undefined;
   }
 
   #withStatus(headers: Readonly<OutgoingHttpHeaders>, blob: Pick<Blob, 'storedAt' | 'expiresAt' | 'immutability' | 'sha256'>, status: CacheStatus, stored: boolean, debug = false): OutgoingHttpHeaders {
