@@ -1,5 +1,5 @@
 /** A raw HTTP client for tests: no automatic decompression, exact headers, whole body. */
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { connect as connectH2 } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 
@@ -14,16 +14,19 @@ export function request(url: string, options: { method?: string; headers?: Recor
     const u = new URL(url);
     const req = httpRequest(
       { host: u.hostname, port: u.port, method: options.method ?? 'GET', path: options.path ?? u.pathname + u.search, headers: options.headers, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      },
+      (res) => collect(res, resolve, reject),
     );
     req.on('error', reject);
     req.end();
   });
+}
+
+/** Reads a response whole into a TestResponse. */
+function collect(res: IncomingMessage, resolve: (r: TestResponse) => void, reject: (err: Error) => void): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+  res.on('error', reject);
 }
 
 /** The JSON error code of an error response. */
@@ -44,12 +47,7 @@ export function requestHttps(url: string, options: TlsRequestOptions): Promise<T
     const u = new URL(url);
     const req = httpsRequest(
       { host: u.hostname, port: u.port, method: options.method ?? 'GET', path: u.pathname + u.search, headers: options.headers, ca: options.ca, servername: 'localhost', agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      },
+      (res) => collect(res, resolve, reject),
     );
     req.on('error', reject);
     req.end();
