@@ -13,7 +13,7 @@
  * counted), and a read that fails or does not verify is a miss (a corrupt file is deleted).
  * No fsync: a file lost or garbled by a machine crash is caught by the SHA-256 check on read.
  */
-import { mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Logger } from '../../log.js';
@@ -204,25 +204,11 @@ export class DiskTier {
    * index lacks it, or the file is gone, unreadable, short or corrupt (then deleted): a miss.
    */
   async read(key: string): Promise<Blob | undefined> {
-    const keyHash = hashKey(key);
-    const entry = this.#index.get(keyHash);
-    if (entry === undefined) return undefined;
-    const path = this.#pathOf(keyHash, entry.bytes);
-    let file;
-    try {
-      file = await open(path, 'r');
+    return this.#readChecked(key, async (file, entry) => {
       const blob = await decodeRecord(file, key, entry.bytes);
       this.stats.bytesRead += entry.bytes;
-      this.stats.hits++;
-      // Now the key (for purges) and its variants (for rewrites) are known.
-      if (this.#index.peek(keyHash) === entry) this.#index.set(keyHash, { bytes: entry.bytes, key, variants: variantCount(blob), verified: true }, entry.bytes);
-      return blob;
-    } catch (err) {
-      this.#readFailed(keyHash, entry, key, path, err);
-      return undefined;
-    } finally {
-      await file?.close().catch(() => {});
-    }
+      return { value: blob, variants: variantCount(blob) };
+    });
   }
 
   /** Whether key's file is large enough to be served from the file (openFile) rather than read whole. */
@@ -237,20 +223,33 @@ export class DiskTier {
    * before a byte is served. undefined, as for read(): a miss (a corrupt file deleted, counted).
    */
   async openFile(key: string): Promise<FileObject | undefined> {
+    return this.#readChecked(key, async (file, entry, path) => {
+      const { head, bytesRead } = await readRecordHead(file, key, entry.bytes);
+      this.stats.bytesRead += bytesRead;
+      if (!entry.verified) this.stats.bytesRead += await verifySections(file, head);
+      const variants = (head.sections[1].length > 0 ? 1 : 0) + (head.sections[2].length > 0 ? 1 : 0);
+      return { value: new FileObject(key, head, (start, end) => this.#readSpan(key, path, start, end)), variants };
+    });
+  }
+
+  /**
+   * What read() and openFile() share: key's file opened, `check` run on it (it throws on a
+   * short, corrupt or unreadable file: then deleted and counted, and undefined, a miss), the hit
+   * counted, the entry marked verified with its key (for purges) and variants (for rewrites)
+   * now known, and the file closed.
+   */
+  async #readChecked<T>(key: string, check: (file: FileHandle, entry: Entry, path: string) => Promise<{ value: T; variants: number }>): Promise<T | undefined> {
     const keyHash = hashKey(key);
     const entry = this.#index.get(keyHash);
     if (entry === undefined) return undefined;
     const path = this.#pathOf(keyHash, entry.bytes);
-    let file;
+    let file: FileHandle | undefined;
     try {
       file = await open(path, 'r');
-      const { head, bytesRead } = await readRecordHead(file, key, entry.bytes);
-      this.stats.bytesRead += bytesRead;
-      if (!entry.verified) this.stats.bytesRead += await verifySections(file, head);
+      const { value, variants } = await check(file, entry, path);
       this.stats.hits++;
-      const variants = (head.sections[1].length > 0 ? 1 : 0) + (head.sections[2].length > 0 ? 1 : 0);
       if (this.#index.peek(keyHash) === entry) this.#index.set(keyHash, { bytes: entry.bytes, key, variants, verified: true }, entry.bytes);
-      return new FileObject(key, head, (start, end) => this.#readSpan(key, path, start, end));
+      return value;
     } catch (err) {
       this.#readFailed(keyHash, entry, key, path, err);
       return undefined;
