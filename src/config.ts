@@ -106,6 +106,11 @@ export interface Config {
    */
   readonly fastLane: boolean;
   /**
+   * Serve TLS connections that choose HTTP/2 with hashedge's own HTTP/2 connection
+   * (http/h2-lane/) instead of node:http2. @default false
+   */
+  readonly h2Lane: boolean;
+  /**
    * Processes serving this node (node:cluster workers sharing --port), each a member of the
    * ring with floor(cacheSize / workers) bytes of cache. 1: one process, no node:cluster.
    * @default 1
@@ -311,6 +316,7 @@ export const OPTIONS = [
   option({ key: 'fastLane', name: 'fast-lane', arg: '<on|off>', default: 'on', description: 'Answer cache hits of plain HTTP/1.1 GET and HEAD requests (no conditionals, Range or body) with a strict parser of its own before node:http, the same bytes at about twice the rate; any other request hands its connection to node:http for good (README: The fast lane). off: node:http parses every request.', expected: 'on or off', parse: parseBoolean }),
   option({ key: 'workers', name: 'workers', arg: '<n|auto>', default: '1', description: 'Processes serving this node, sharing --port (node:cluster); auto: one per core. Each is a member of the consistent-hash ring with --cache-size / n of the cache, so a cold key is still loaded once per node (once per cluster with --peers).', expected: `an integer from 1 to ${MAX_WORKERS}, or auto`, parse: parseWorkers }),
   option({ key: 'tlsCert', name: 'tls-cert', arg: '<file>', default: undefined, description: 'PEM certificate (its chain after it). With --tls-key the node speaks TLS, HTTP/2 and HTTP/1.1 chosen by ALPN, on --port (or on --tls-port, --port staying plain). Both files are read again when they change (cert-manager, certbot) and on SIGHUP; open connections keep the old certificate, new ones get the new.', expected: 'a file path', parse: parseFilePath }),
+  option({ key: 'h2Lane', name: 'h2-lane', arg: '<on|off>', default: 'off', description: "Serve HTTP/2 (TLS, ALPN h2) with hashedge's own strict HTTP/2 connection instead of node:http2: the same answers and defences, a hit's header block encoded once, one write per read (README: The HTTP/2 lane). off: node:http2.", expected: 'on or off', parse: parseBoolean }),
   option({ key: 'tlsKey', name: 'tls-key', arg: '<file>', default: undefined, description: 'PEM private key of --tls-cert.', expected: 'a file path', parse: parseFilePath }),
   option({ key: 'tlsPort', name: 'tls-port', arg: '<port>', default: undefined, description: 'Serve TLS on this port and plain HTTP on --port (e.g. plain for a load balancer, TLS for browsers). Unset: with --tls-cert, --port speaks TLS only.', expected: 'an integer from 0 to 65535', parse: parseIntIn(0, 65535) }),
   option({ key: 'hsts', name: 'hsts', arg: '<duration>', default: undefined, description: 'Send Strict-Transport-Security: max-age=<seconds> on asset responses over TLS (e.g. 8760h, one year); browsers then refuse plain HTTP to this host for that long. Unset: not sent.', expected: 'a duration like 8760h', parse: parseDuration }),

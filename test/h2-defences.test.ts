@@ -20,9 +20,10 @@ import { RESET_BUDGET } from '../src/http/h2-reset-budget.js';
 import { requestH2 } from './helpers/http.js';
 import { ERROR, FLAG, FRAME, frame, headersFrames, openRawSession, requestBlock, rstStream, type RawSession } from './helpers/h2-frames.js';
 import { createTestCa, type TestCa, type TestCertificate } from './helpers/tls.js';
+import { LANE_SUFFIX, laneFlags } from './helpers/h2-lane.js';
 
 /** A defence that is missing shows as a connection that never closes: fail in 20 s, not at the suite's limit. */
-const test = (name: string, fn: () => Promise<void>) => nodeTest(name, { timeout: 20_000 }, fn);
+const test = (name: string, fn: () => Promise<void>) => nodeTest(name + LANE_SUFFIX, { timeout: 20_000 }, fn);
 
 const JS = '/assets/app-0492830483.js';
 const BIG = '/assets/video-0492830483.bin';
@@ -34,7 +35,7 @@ let root: string;
 let edge: Edge;
 
 async function start(deps: EdgeDependencies = {}): Promise<Edge> {
-  const node = await startEdge(resolveConfig({ port: '0', host: '127.0.0.1', origin: root, 'tls-cert': cert.certFile, 'tls-key': cert.keyFile, 'shutdown-timeout': '30s' }, {}), deps);
+  const node = await startEdge(resolveConfig({ port: '0', host: '127.0.0.1', origin: root, 'tls-cert': cert.certFile, 'tls-key': cert.keyFile, 'shutdown-timeout': '30s', ...laneFlags() }, {}), deps);
   assert.equal((await requestH2(`${node.url}${JS}`, { ca: ca.caPem })).status, 200); // cached
   return node;
 }

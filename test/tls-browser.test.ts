@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
 import { resolveConfig } from '../src/config.js';
+import { LANE_SUFFIX, laneFlags } from './helpers/h2-lane.js';
 import { startEdge, type Edge } from '../src/edge.js';
 import { chromiumInstalled, CHROMIUM_PATH, launchBrowser, type TestBrowser } from './helpers/browser.js';
 import { createTestCa, type TestCa } from './helpers/tls.js';
@@ -39,7 +40,7 @@ before(async () => {
   const cert = ca.issue('edge');
   spki = cert.spkiSha256;
   dist = await mkdtemp(join(tmpdir(), 'hashedge-vite-tls-'));
-  edge = await startEdge(resolveConfig({ port: '0', host: '127.0.0.1', origin: dist, 'tls-cert': cert.certFile, 'tls-key': cert.keyFile }, {}));
+  edge = await startEdge(resolveConfig({ port: '0', host: '127.0.0.1', origin: dist, 'tls-cert': cert.certFile, 'tls-key': cert.keyFile, ...laneFlags() }, {}));
   assert.match(edge.url, /^https:\/\//);
   await build({
     root: FIXTURE,
@@ -69,7 +70,7 @@ after(async () => {
   ca?.remove();
 });
 
-test('Chromium loads a Vite build from the edge over https://, every asset over HTTP/2', { skip }, async () => {
+test('Chromium loads a Vite build from the edge over https://, every asset over HTTP/2' + LANE_SUFFIX, { skip }, async () => {
   const page = await browser!.newPage();
   const cdp = await browser!.context.newCDPSession(page);
   await cdp.send('Network.enable');

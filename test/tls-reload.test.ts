@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { resolveConfig } from '../src/config.js';
+import { LANE_SUFFIX, laneFlags } from './helpers/h2-lane.js';
 import { startEdge, type Edge } from '../src/edge.js';
 import { requestH2 } from './helpers/http.js';
 import { createTestCa, type TestCa, type TestCertificate } from './helpers/tls.js';
@@ -45,7 +46,7 @@ before(async () => {
   root = await mkdtemp(join(tmpdir(), 'hashedge-tls-reload-'));
   await mkdir(join(root, 'assets'));
   await writeFile(join(root, BIG), big);
-  edge = await startEdge(resolveConfig({ port: '0', host: '127.0.0.1', origin: root, 'tls-cert': certFile, 'tls-key': keyFile }, {}));
+  edge = await startEdge(resolveConfig({ port: '0', host: '127.0.0.1', origin: root, 'tls-cert': certFile, 'tls-key': keyFile, ...laneFlags() }, {}));
   assert.equal((await requestH2(`${edge.url}${BIG}`, { ca: ca.caPem })).status, 200); // cached
 });
 
@@ -72,7 +73,7 @@ async function servedFingerprint(): Promise<string> {
   return fingerprint;
 }
 
-test('a certificate renamed over the old one is served to the next connection; an open download on the old one completes', async () => {
+test('a certificate renamed over the old one is served to the next connection; an open download on the old one completes' + LANE_SUFFIX, async () => {
   assert.equal(await servedFingerprint(), first.fingerprint256);
 
   // A download on the first certificate, paused after its first bytes.
@@ -103,7 +104,7 @@ test('a certificate renamed over the old one is served to the next connection; a
   }
 });
 
-test('a key that does not match its certificate is refused: the current certificate stays, and reload() says so', async () => {
+test('a key that does not match its certificate is refused: the current certificate stays, and reload() says so' + LANE_SUFFIX, async () => {
   const failed = once(edge.tls!, 'reload-failed');
   install(second.certFile, first.keyFile); // half a renewal
   const [err] = (await failed) as [Error & { code?: string }];
@@ -117,7 +118,7 @@ test('a key that does not match its certificate is refused: the current certific
   assert.equal(await servedFingerprint(), first.fingerprint256);
 });
 
-test('a certificate file that cannot be read stops the start-up with E_CONFIG naming the option', async () => {
+test('a certificate file that cannot be read stops the start-up with E_CONFIG naming the option' + LANE_SUFFIX, async () => {
   const config = resolveConfig({ port: '0', host: '127.0.0.1', origin: root, 'tls-cert': join(ca.dir, 'missing.pem'), 'tls-key': keyFile }, {});
   await assert.rejects(startEdge(config), (err: Error & { code?: string }) => err.code === 'E_CONFIG' && /^--tls-cert .*missing\.pem: cannot read it \(ENOENT\)/.test(err.message));
 });

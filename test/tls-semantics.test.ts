@@ -32,6 +32,7 @@ after(() => ca?.remove());
 const tlsFlags = () => ({ 'tls-cert': cert.certFile, 'tls-key': cert.keyFile });
 
 defineSemanticsCases({ name: 'HTTP/2', flags: tlsFlags, request: (url, options) => requestH2(url, { ...options, ca: ca.caPem }) });
+defineSemanticsCases({ name: 'HTTP/2 lane', flags: () => ({ ...tlsFlags(), 'h2-lane': 'on' }), request: (url, options) => requestH2(url, { ...options, ca: ca.caPem }) });
 defineSemanticsCases({ name: 'HTTP/1.1 over TLS', flags: tlsFlags, request: (url, options) => requestHttps(url, { ...options, ca: ca.caPem }) });
 
 // -------------------------------------------------------------------------------------------
@@ -43,6 +44,8 @@ const js = Buffer.from(Array.from({ length: 300 }, (_, i) => `export const v${i}
 
 let root: string;
 let edge: Edge;
+/** The same node with --h2-lane on: its HTTP/2 is the lane's. */
+let laneEdge: Edge;
 const accessLines: Array<Record<string, unknown>> = [];
 
 before(async () => {
@@ -52,19 +55,26 @@ before(async () => {
   const accessLog: Logger = { debug() {}, info: (line: Record<string, unknown>) => void accessLines.push(line), warn() {}, error() {} };
   const config = resolveConfig({ port: '0', 'tls-port': '0', host: '127.0.0.1', origin: root, 'access-log': 'true', hsts: '8760h', ...tlsFlags() }, {});
   edge = await startEdge(config, { accessLog });
+  laneEdge = await startEdge(resolveConfig({ port: '0', 'tls-port': '0', host: '127.0.0.1', origin: root, 'access-log': 'true', hsts: '8760h', 'h2-lane': 'on', ...tlsFlags() }, {}), { accessLog });
   assert.equal((await request(`${edge.url}${JS}`)).status, 200); // cached from here on
+  assert.equal((await request(`${laneEdge.url}${JS}`)).status, 200);
 });
 
 after(async () => {
   await edge?.close();
+  await laneEdge?.close();
   await rm(root, { recursive: true, force: true });
 });
 
-type Way = 'plain' | 'h1-tls' | 'h2';
-const WAYS: readonly Way[] = ['plain', 'h1-tls', 'h2'];
+type Way = 'plain' | 'h1-tls' | 'h2' | 'h2-lane';
+const WAYS: readonly Way[] = ['plain', 'h1-tls', 'h2', 'h2-lane'];
+
+/** The node a way asks: the lane's own for the lane. */
+const nodeOf = (way: Way): Edge => (way === 'h2-lane' ? laneEdge : edge);
 
 function ask(way: Way, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<TestResponse> {
   if (way === 'plain') return request(`${edge.url}${path}`, { headers, method });
+  if (way === 'h2-lane') return requestH2(`${laneEdge.tlsUrl}${path}`, { headers, method, ca: ca.caPem });
   const url = `${edge.tlsUrl}${path}`;
   return way === 'h2' ? requestH2(url, { headers, method, ca: ca.caPem }) : requestHttps(url, { headers, method, ca: ca.caPem });
 }
@@ -104,12 +114,15 @@ test('plain HTTP/1.1, HTTP/1.1 over TLS and HTTP/2 give the same status, headers
     ['/assets/%2e%2e/etc/passwd', {}], // refused path
   ];
   // Once first, so the origin's 404 is remembered (a negative-cache hit) for every way below.
-  for (const [path, headers, method] of requests) await ask('plain', path, headers, method);
+  for (const [path, headers, method] of requests) {
+    await ask('plain', path, headers, method);
+    await request(`${laneEdge.url}${path}`, { headers, method });
+  }
   const seen = new Map<Way, Array<ReturnType<typeof comparable>>>();
   const counted = new Map<Way, unknown>();
   const logged = new Map<Way, unknown[]>();
   for (const way of WAYS) {
-    const before = edge.traffic.toJSON();
+    const before = nodeOf(way).traffic.toJSON();
     accessLines.length = 0;
     const answers: Array<ReturnType<typeof comparable>> = [];
     for (const [path, headers, method] of requests) {
@@ -119,9 +132,9 @@ test('plain HTTP/1.1, HTTP/1.1 over TLS and HTTP/2 give the same status, headers
       else if (res.status !== 204) assert.equal(hsts, 'max-age=31536000', `${way} ${method ?? 'GET'} ${path}: HSTS`);
       answers.push(comparable(res));
     }
-    const after = edge.traffic.toJSON();
+    const after = nodeOf(way).traffic.toJSON();
     counted.set(way, { requests: after.requests - before.requests, bytes: after.bytesSent - before.bytesSent, byStatus: Object.fromEntries(Object.entries(after.byStatus).map(([s, n]) => [s, n - (before.byStatus[s] ?? 0)])) });
-    logged.set(way, accessLines.map(({ method, path, status, cache, bytes, proto }) => ({ method, path, status, cache, bytes, proto: way === 'plain' ? proto : proto === (way === 'h2' ? 'h2' : 'http/1.1') })));
+    logged.set(way, accessLines.map(({ method, path, status, cache, bytes, proto }) => ({ method, path, status, cache, bytes, proto: way === 'plain' ? proto : proto === (way === 'h1-tls' ? 'http/1.1' : 'h2') })));
     seen.set(way, answers);
   }
   const plain = seen.get('plain')!;
@@ -130,7 +143,7 @@ test('plain HTTP/1.1, HTTP/1.1 over TLS and HTTP/2 give the same status, headers
   assert.equal(plain[0]!.headers['cache-status'], 'hashedge; hit');
   assert.equal(plain[0]!.headers['cross-origin-resource-policy'], 'cross-origin');
   assert.equal(plain[0]!.headers['access-control-allow-origin'], '*');
-  for (const way of ['h1-tls', 'h2'] as const) {
+  for (const way of ['h1-tls', 'h2', 'h2-lane'] as const) {
     assert.deepEqual(seen.get(way), plain, `${way}: same answers as plain HTTP/1.1`);
     assert.deepEqual(counted.get(way), counted.get('plain'), `${way}: same counters`);
     assert.deepEqual(logged.get(way), logged.get('plain')!.map((line) => ({ ...(line as object), proto: true })), `${way}: same access-log lines, its protocol named`);
@@ -139,7 +152,8 @@ test('plain HTTP/1.1, HTTP/1.1 over TLS and HTTP/2 give the same status, headers
   assert.equal(errorCode({ ...plain[3]!, headers: {}, body: Buffer.from(plain[3]!.body, 'latin1') }), 'E_PRECONDITION_FAILED');
 });
 
-test('over HTTP/2 the admin paths are refused with HTTP_1_1_REQUIRED; over HTTP/1.1 on the TLS port they answer', async () => {
+for (const lane of [false, true]) test(`over HTTP/2${lane ? ' (the lane)' : ''} the admin paths are refused with HTTP_1_1_REQUIRED; over HTTP/1.1 on the TLS port they answer`, async () => {
+  const edge = lane ? laneEdge : globalEdge();
   const session = connectH2(edge.tlsUrl!, { ca: ca.caPem, servername: 'localhost' });
   try {
     const code = await new Promise<number>((resolve, reject) => {
@@ -156,3 +170,7 @@ test('over HTTP/2 the admin paths are refused with HTTP_1_1_REQUIRED; over HTTP/
   const live = await requestHttps(`${edge.tlsUrl}/_hashedge/health/live`, { ca: ca.caPem });
   assert.equal(live.status, 200);
 });
+
+function globalEdge(): Edge {
+  return edge;
+}

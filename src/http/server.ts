@@ -86,7 +86,14 @@ export interface EdgeServers {
    * answers as `server` does, with Strict-Transport-Security when --hsts is set; `onStream`
    * answers HTTP/2 streams for assets.
    */
-  readonly tls: { readonly http1: Server; readonly onStream: (stream: ServerHttp2Stream, headers: H2Headers) => void } | undefined;
+  readonly tls:
+    | {
+        readonly http1: Server;
+        readonly onStream: (stream: ServerHttp2Stream, headers: H2Headers) => void;
+        /** With --h2-lane: the lane's requests (false: not served over HTTP/2). */
+        readonly lane?: (req: AssetRequest, res: ResponseSink) => boolean;
+      }
+    | undefined;
   /** The fast lane in front of the public plain HTTP/1.1 server (--fast-lane), where it could be installed. */
   readonly lane: FastLane | undefined;
 }
@@ -145,7 +152,8 @@ export function createEdgeServers(options: EdgeServerOptions): EdgeServers {
   const tls = (publicServer: (assets: AssetHandler) => Server): EdgeServers['tls'] => {
     if (config.tlsCert === undefined) return undefined;
     const tlsAssets = config.hsts === undefined ? assets : assetHandler(config.hsts);
-    return { http1: publicServer(tlsAssets), onStream: h2Streams(tlsAssets, options.accessLog !== undefined) };
+    const timed = options.accessLog !== undefined;
+    return { http1: publicServer(tlsAssets), onStream: h2Streams(tlsAssets, timed), ...(config.h2Lane ? { lane: h2LaneRequests(tlsAssets, timed) } : {}) };
   };
 
   if (config.adminPort === undefined) {
@@ -197,6 +205,17 @@ function h2Streams(assets: AssetHandler, timed: boolean): (stream: ServerHttp2St
     const req = { method: headers[':method'], url, headers };
     if (timed) requestStarts.set(req, performance.now());
     assets(req, new H2Response(stream));
+  };
+}
+
+/** The HTTP/2 lane's requests (h2-lane/): the same split as h2Streams, the refusal left to the lane. */
+function h2LaneRequests(assets: AssetHandler, timed: boolean): (req: AssetRequest, res: ResponseSink) => boolean {
+  return (req, res) => {
+    const url = req.url ?? '/';
+    if (isAdminPath(url) || isMetricsPath(url)) return false;
+    if (timed) requestStarts.set(req, performance.now());
+    assets(req, res);
+    return true;
   };
 }
 

@@ -30,26 +30,13 @@ import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../log.js';
 import { trackConnections } from './drain.js';
+import { H2_LIMITS, type H2Limits } from './h2-limits.js';
+import { LaneConnection, type LaneConnectionHost } from './h2-lane/connection.js';
+import type { AssetRequest, ResponseSink } from './response-plan.js';
 import { ResetBudget } from './h2-reset-budget.js';
 import type { TlsCredentials } from './tls.js';
 
-/** HTTP/2 limits per session. */
-export const H2_LIMITS = {
-  /** Streams a client may have open at once (nginx's http2_max_concurrent_streams). */
-  maxConcurrentStreams: 128,
-  /** Bytes of a request's header list, decoded (node:http's default header limit, 16 KiB). */
-  maxHeaderListSize: 16 * 1024,
-  /** Header fields of a request. */
-  maxHeaderListPairs: 128,
-  /** Invalid or empty frames a session may send before it is closed (node's default). */
-  maxSessionInvalidFrames: 1000,
-  /** Streams of a session refused (over the stream limit) before it is closed (node's default). */
-  maxSessionRejectedStreams: 100,
-  /** MiB a session may hold in nghttp2's buffers before new streams are refused (node's default). */
-  maxSessionMemoryMiB: 10,
-} as const;
-
-export type H2Limits = { readonly [K in keyof typeof H2_LIMITS]: number };
+export { H2_LIMITS, type H2Limits } from './h2-limits.js';
 
 export interface TlsListenerOptions {
   readonly credentials: TlsCredentials;
@@ -61,6 +48,12 @@ export interface TlsListenerOptions {
   readonly idleTimeoutMs: number;
   /** ms a TLS handshake may take (slowloris before the first byte of HTTP). */
   readonly handshakeTimeoutMs: number;
+  /**
+   * With --h2-lane: every `h2` connection is served by the HTTP/2 lane (h2-lane/) instead of
+   * node:http2; this answers its requests (false: not over HTTP/2, RST_STREAM HTTP_1_1_REQUIRED).
+   * @default undefined (node:http2)
+   */
+  readonly lane?: (req: AssetRequest, res: ResponseSink) => boolean;
   /** Overrides of H2_LIMITS. @default H2_LIMITS */
   readonly limits?: Partial<H2Limits>;
   readonly log: Logger;
@@ -125,9 +118,28 @@ export function createTlsListener(options: TlsListenerOptions): TlsListener {
     handshakeTimeout: options.handshakeTimeoutMs,
   });
   credentials.onChange((context) => server.setSecureContext(context));
+  const laneConnections = new Set<LaneConnection>();
+  const lane = options.lane;
+  const laneHost: LaneConnectionHost | undefined =
+    lane === undefined
+      ? undefined
+      : {
+          limits,
+          idleTimeoutMs: options.idleTimeoutMs,
+          request: lane,
+          forget: (connection) => laneConnections.delete(connection),
+          log,
+        };
   server.on('secureConnection', (socket: TLSSocket) => {
-    if (socket.alpnProtocol === 'h2') h2.emit('connection', socket);
-    else http1.emit('connection', socket);
+    if (socket.alpnProtocol !== 'h2') {
+      http1.emit('connection', socket);
+    } else if (laneHost !== undefined) {
+      const connection = new LaneConnection(socket, laneHost);
+      laneConnections.add(connection);
+      if (draining) connection.close();
+    } else {
+      h2.emit('connection', socket);
+    }
   });
   server.on('tlsClientError', (err) => log.debug({ event: 'tls_handshake_failed', code: (err as NodeJS.ErrnoException).code }));
   const sockets = new Set<Socket>();
@@ -155,10 +167,12 @@ export function createTlsListener(options: TlsListenerOptions): TlsListener {
       draining = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.close(); // GOAWAY; closes once its streams end
+      for (const connection of laneConnections) connection.close(); // the same for the lane's
       return Promise.all([closed, http1Connections.drain()]).then(() => {});
     },
     cut() {
       for (const session of sessions) session.destroy();
+      for (const connection of laneConnections) connection.destroy();
       http1Connections.cut();
       for (const socket of sockets) socket.destroy();
     },
