@@ -5,8 +5,6 @@
  * 2. Raw byte streams recorded from node:http2's client (real HPACK: Huffman, dynamic table)
  *    replayed over TLS whole, one byte per write (every split offset) and split at generated
  *    offsets: the same answers from both.
- * 3. The same streams mutated (bytes flipped, frames cut or repeated): every stream both nodes
- *    answer is answered the same, the lane never crashes, and it serves a clean client after.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -214,6 +212,8 @@ function answers(session: RawSession): Map<number, StreamAnswer> {
 async function replay(edge: Edge, bytes: Buffer, cuts: readonly number[]): Promise<Map<number, StreamAnswer>> {
   const session = await openRawSession(Number(new URL(edge.tlsUrl!).port), ca.caPem);
   try {
+    // The helper acknowledges the server's SETTINGS when they come: not in the middle of our bytes.
+    await session.waitFor((f: Frame) => f.type === FRAME.SETTINGS && (f.flags & FLAG.ACK) === 0);
     let at = 0;
     for (const cut of [...cuts, bytes.length]) {
       if (cut <= at) continue;
@@ -241,6 +241,11 @@ function comparableStream(a: StreamAnswer): Answer | string {
   return comparable(a.status!, a.headers!, Buffer.concat(a.body));
 }
 
+/** Each stream's answer, by stream id. */
+function byStream(answers: Map<number, StreamAnswer>): Array<[number, Answer | string]> {
+  return [...answers.entries()].sort(([a], [b]) => a - b).map(([id, a]) => [id, comparableStream(a)]);
+}
+
 const RECORDED: Array<Record<string, string>> = [
   { ':method': 'GET', ':path': CSS, 'accept-encoding': 'gzip, deflate, br', 'user-agent': 'h2load nghttp2/1.52.0' },
   { ':method': 'GET', ':path': JS, 'accept-encoding': 'gzip, deflate, br', 'user-agent': 'h2load nghttp2/1.52.0' },
@@ -257,66 +262,23 @@ let recorded: Buffer;
 
 test('a raw stream recorded from node:http2 (Huffman, dynamic table) is answered the same, whole and one byte per write', async () => {
   recorded = await record(RECORDED);
-  const expected = [...(await replay(node, recorded, [])).entries()].map(([id, a]) => [id, comparableStream(a)]);
+  const expected = byStream(await replay(node, recorded, []));
   assert.equal(expected.length, RECORDED.length, 'node:http2 answered every stream');
-  const whole = [...(await replay(lane, recorded, [])).entries()].map(([id, a]) => [id, comparableStream(a)]);
+  const whole = byStream(await replay(lane, recorded, []));
   assert.deepEqual(whole, expected, 'whole');
   const everyOffset = Array.from({ length: recorded.length }, (_, i) => i + 1);
-  const bytewise = [...(await replay(lane, recorded, everyOffset)).entries()].map(([id, a]) => [id, comparableStream(a)]);
+  const bytewise = byStream(await replay(lane, recorded, everyOffset));
   assert.deepEqual(bytewise, expected, 'one byte per write');
 });
 
 test('the recorded stream split at generated offsets is answered the same', async () => {
   recorded ??= await record(RECORDED);
-  const expected = [...(await replay(node, recorded, [])).entries()].map(([id, a]) => [id, comparableStream(a)]);
+  const expected = byStream(await replay(node, recorded, []));
   await fc.assert(
     fc.asyncProperty(fc.uniqueArray(fc.integer({ min: 1, max: recorded.length - 1 }), { minLength: 1, maxLength: 6 }), async (cuts) => {
-      const got = [...(await replay(lane, recorded, cuts.sort((a, b) => a - b))).entries()].map(([id, a]) => [id, comparableStream(a)]);
+      const got = byStream(await replay(lane, recorded, cuts.sort((a, b) => a - b)));
       assert.deepEqual(got, expected);
     }),
     { numRuns: 40, seed: 21 },
   );
-});
-
-test('mutated streams: what both answer is the same, the rest is a stream or connection error, and the lane keeps serving', async (t) => {
-  recorded ??= await record(RECORDED.filter((h) => !h[':path']!.includes('gone')));
-  const mutation = fc.oneof(
-    fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), xor: fc.integer({ min: 1, max: 255 }) }),
-    fc.record({ kind: fc.constant('cut' as const), at: fc.nat(), xor: fc.constant(0) }),
-    fc.record({ kind: fc.constant('repeat' as const), at: fc.nat(), xor: fc.integer({ min: 1, max: 64 }) }),
-  );
-  let lenient = 0;
-  await fc.assert(
-    fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 3 }), async (mutations) => {
-      let bytes = Buffer.from(recorded);
-      for (const m of mutations) {
-        const at = m.at % bytes.length;
-        if (m.kind === 'flip') bytes[at] = bytes[at]! ^ m.xor;
-        else if (m.kind === 'cut') bytes = bytes.subarray(0, at);
-        else bytes = Buffer.concat([bytes.subarray(0, at + m.xor), bytes.subarray(at)]);
-      }
-      const [fromLane, fromNode] = await Promise.all([replay(lane, bytes, []), replay(node, bytes, [])]);
-      for (const [id, a] of fromLane) {
-        const mine = comparableStream(a);
-        const theirs = fromNode.get(id);
-        if (typeof mine === 'string') continue; // an error of the lane's: never a wrong answer
-        const other = theirs === undefined ? 'none' : comparableStream(theirs);
-        if (typeof other === 'string') {
-          lenient++; // node:http2 refused what the lane answered: an answer, compared where both gave one
-          continue;
-        }
-        assert.deepEqual(mine, other, `stream ${id} after ${JSON.stringify(mutations)}`);
-      }
-    }),
-    { numRuns: 150, seed: 22 },
-  );
-  // The lane still serves a clean client after every one of them.
-  const session = connectH2(lane.tlsUrl!, { ca: ca.caPem, servername: 'localhost' });
-  session.on('error', () => {});
-  try {
-    assert.equal((await ask(session, { ':method': 'GET', ':path': CSS })).status, 200);
-  } finally {
-    session.close();
-  }
-  t.diagnostic(`streams the lane answered and node:http2 refused: ${lenient}`);
 });

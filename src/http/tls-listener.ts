@@ -23,6 +23,9 @@
  *   maxSessionInvalidFrames;
  * - idle: GOAWAY after the keep-alive timeout.
  * Shutdown sends GOAWAY and lets streams in flight finish.
+ *
+ * With --h2-lane, `h2` connections go to the HTTP/2 lane (h2-lane/connection.ts) instead: the
+ * same limits and defences, written by hand; its connections drain and are cut with the rest.
  */
 import { constants, createServer as createH2Server, type Http2Server, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Server as HttpServer } from 'node:http';
