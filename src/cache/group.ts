@@ -94,9 +94,9 @@ export interface LookupOptions {
   /** A peer asked (hop header): load from the origin here, never forward again. */
   readonly local?: boolean;
   /**
-   * The caller can stream a large disk-held object from its file (the asset handler): it is
-   * answered as `file`, not read into memory. Others (a peer's request, which needs the bytes
-   * in a Blob) get it read whole, verified and promoted, as a small one.
+   * The caller can stream a large disk-held object from its file (the asset handler, the peer
+   * route): it is answered as `file`, not read into memory. Others (a caller that needs the
+   * bytes in a Blob) get it read whole, verified and promoted, as a small one.
    */
   readonly fromFile?: boolean;
 }

@@ -19,7 +19,7 @@ import { Readable } from 'node:stream';
 import type { Logger } from '../../log.js';
 import type { Blob } from '../blob.js';
 import { lockDirectory, type DirectoryLock } from './lock.js';
-import { FileObject } from './file-object.js';
+import { FileObject, type FilePart } from './file-object.js';
 import { CorruptRecordError, decodeRecord, MAX_HEAD_BYTES, PREAMBLE_BYTES, encodeRecord, hashKey, parseRecordName, readRecordHead, readRecordKey, recordName, verifySections } from './record.js';
 import { Sieve } from './sieve.js';
 
@@ -228,7 +228,7 @@ export class DiskTier {
       this.stats.bytesRead += bytesRead;
       if (!entry.verified) this.stats.bytesRead += await verifySections(file, head);
       const variants = (head.sections[1].length > 0 ? 1 : 0) + (head.sections[2].length > 0 ? 1 : 0);
-      return { value: new FileObject(key, head, (start, end) => this.#readSpan(key, path, start, end)), variants };
+      return { value: new FileObject(key, head, (parts) => this.#readParts(key, path, parts)), variants };
     });
   }
 
@@ -259,13 +259,14 @@ export class DiskTier {
   }
 
   /**
-   * Bytes [start, end] of a file as a stream, pulled as the client takes them (backpressure).
-   * The file is opened when the first chunk is wanted and held open to the end, so a file
-   * evicted or purged meanwhile still completes (POSIX: an unlinked file lives while open). An
-   * I/O error or a file shorter than its span fails the stream (the writer cuts the response:
-   * never wrong bytes) and is counted.
+   * A body of file spans and literal bytes as one stream, pulled as the client takes it
+   * (backpressure): a span is read 64 KiB at a time, literal bytes (a multipart body's part
+   * heads) pass as they are. The file is opened when the first chunk is wanted and held open to
+   * the end, so a file evicted or purged meanwhile still completes (POSIX: an unlinked file
+   * lives while open). An I/O error or a file shorter than a span fails the stream (the writer
+   * cuts the response: never wrong bytes) and is counted.
    */
-  #readSpan(key: string, path: string, start: number, end: number): Readable {
+  #readParts(key: string, path: string, parts: readonly FilePart[]): Readable {
     const stats = this.stats;
     const log = this.#log;
     async function* chunks(): AsyncGenerator<Buffer> {
@@ -275,15 +276,24 @@ export class DiskTier {
       let reading = true;
       try {
         file = await open(path, 'r');
-        for (let position = start; position <= end; ) {
-          const chunk = Buffer.allocUnsafe(Math.min(STREAM_CHUNK_BYTES, end - position + 1));
-          const { bytesRead } = await file.read(chunk, 0, chunk.length, position);
-          if (bytesRead === 0) throw Object.assign(new Error(`${path} ended at ${position}, before ${end + 1}`), { code: 'E_DISK_SHORT_READ' });
-          stats.bytesRead += bytesRead;
-          position += bytesRead;
-          reading = false;
-          yield bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead);
-          reading = true;
+        for (const part of parts) {
+          if (Buffer.isBuffer(part)) {
+            reading = false;
+            yield part;
+            reading = true;
+            continue;
+          }
+          const { start, end } = part;
+          for (let position = start; position <= end; ) {
+            const chunk = Buffer.allocUnsafe(Math.min(STREAM_CHUNK_BYTES, end - position + 1));
+            const { bytesRead } = await file.read(chunk, 0, chunk.length, position);
+            if (bytesRead === 0) throw Object.assign(new Error(`${path} ended at ${position}, before ${end + 1}`), { code: 'E_DISK_SHORT_READ' });
+            stats.bytesRead += bytesRead;
+            position += bytesRead;
+            reading = false;
+            yield bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead);
+            reading = true;
+          }
         }
       } catch (err) {
         if (reading) {
