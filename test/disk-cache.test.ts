@@ -63,13 +63,14 @@ test('a restart keeps objects: the second node answers from disk without asking 
   try {
     const res = await request(`${second.url}/assets/app-0492830483.js`, { headers: { 'accept-encoding': 'br' } });
     assert.equal(res.status, 200);
-    assert.equal(res.headers['cache-status'], 'hashedge; hit');
+    assert.equal(res.headers['cache-status'], 'hashedge; hit; detail=disk', 'Cache-Status says the hit came from disk');
     assert.equal(res.headers['content-encoding'], 'br');
     assert.equal(res.headers.etag, fromOrigin.headers.etag);
     assert.equal(res.headers['last-modified'], 'Tue, 02 Jan 2024 03:04:05 GMT');
     assert.deepEqual(res.body, fromOrigin.body);
     const identity = await request(`${second.url}/assets/app-0492830483.js`);
     assert.deepEqual(identity.body, body);
+    assert.equal(identity.headers['cache-status'], 'hashedge; hit', 'promoted: the next hit is from memory');
     assert.deepEqual(again.assetRequests, [], 'the origin was not asked again');
     assert.equal(second.group.disk?.status().hits, 1);
   } finally {
@@ -93,7 +94,7 @@ test('a disk hit answers conditionals and ranges as a memory hit does', async ()
       const res = await request(`${node.url}/assets/data-0492830483.bin`, { headers });
       assert.equal(res.status, status);
       assert.equal(res.headers.etag, etag);
-      assert.equal(res.headers['cache-status'], 'hashedge; hit');
+      assert.equal(res.headers['cache-status'], 'hashedge; hit; detail=disk');
       if (status === 206) {
         assert.equal(res.headers['content-range'], `bytes 1000-1999/${body.length}`);
         assert.deepEqual(res.body, body.subarray(1000, 2000));

@@ -86,7 +86,7 @@ test('after a restart a large object is served from its file: verified once, the
     const disk = edge.group.disk!;
     const res = await request(`${edge.url}/${KEY}`);
     assert.equal(res.status, 200);
-    assert.equal(res.headers['cache-status'], 'hashedge; hit');
+    assert.equal(res.headers['cache-status'], 'hashedge; hit; detail=disk', 'a hit, from disk');
     assert.equal(res.headers['content-length'], String(SIZE));
     assert.ok(res.body.equals(body), 'exactly the origin bytes');
     assert.deepEqual(origin.assetRequests, [], 'the origin was not asked');
@@ -144,7 +144,7 @@ test('HTTP/2 serves a large disk-held object from its file: the same bytes, whol
   try {
     const whole = await requestH2(`${edge.tlsUrl}/${KEY}`, { ca: ca.caPem });
     assert.equal(whole.status, 200);
-    assert.equal(whole.headers['cache-status'], 'hashedge; hit');
+    assert.equal(whole.headers['cache-status'], 'hashedge; hit; detail=disk');
     assert.ok(whole.body.equals(body));
     const ranged = await requestH2(`${edge.tlsUrl}/${KEY}`, { ca: ca.caPem, headers: { range: 'bytes=2000000-2099999' } });
     assert.equal(ranged.status, 206);
@@ -196,6 +196,7 @@ test('a multi-range request is answered from the file exactly as from memory (HT
       assert.equal(file.status, 206, label);
       assert.equal(memory.status, 206, label);
       assert.deepEqual(comparable(file), comparable(memory), `${label}: the same headers`);
+      assert.equal(file.headers['cache-status'], 'hashedge; hit; detail=disk', label);
       assert.ok(file.body.equals(memory.body), `${label}: the same bytes, part heads and boundaries included`);
       const boundary = /^multipart\/byteranges; boundary=(\w+)$/.exec(String(file.headers['content-type']))?.[1];
       assert.ok(boundary, `${label}: ${file.headers['content-type']}`);

@@ -46,8 +46,11 @@ export type { FetchStatus } from './outcome.js';
 export type { PeerPicker } from './peers.js';
 
 export type Lookup =
-  /** stored: with status peer, whether this node kept the owner's copy (it is hot here). */
-  | { readonly kind: 'blob'; readonly blob: Blob; readonly status: FetchStatus; readonly stored?: boolean }
+  /**
+   * stored: with status peer, whether this node kept the owner's copy (it is hot here). disk:
+   * with status hit, read back from the disk tier by this lookup (and promoted to memory).
+   */
+  | { readonly kind: 'blob'; readonly blob: Blob; readonly status: FetchStatus; readonly stored?: boolean; readonly disk?: boolean }
   | { readonly kind: 'filling'; readonly fill: Fill; readonly status: FetchStatus }
   | { readonly kind: 'file'; readonly object: FileObject; readonly status: 'hit' }
   | { readonly kind: 'stream'; readonly object: OriginObject; readonly verdict: Verdict; readonly status: 'miss' | 'peer' }
@@ -208,7 +211,7 @@ export class Group {
       // Gone, unreadable or corrupt (deleted, counted), or purged meanwhile: loaded again as a miss.
     } else if (disk?.has(key)) {
       const fromDisk = await this.#diskReads.do(key, () => this.#promote(key)).promise;
-      if (fromDisk !== undefined) return { kind: 'blob', blob: fromDisk, status: 'hit' };
+      if (fromDisk !== undefined) return { kind: 'blob', blob: fromDisk, status: 'hit', disk: true };
       // Gone, unreadable or corrupt (deleted, counted): loaded again as a miss.
     }
     // The route is decided once, here: the owner if it is another member that is up, else

@@ -22,7 +22,7 @@ import type { ByteRange, OriginObject } from '../origin/origin.js';
 import type { CacheResult } from '../stats/traffic.js';
 import { toHttpSecond } from '../units.js';
 import { evaluatePreconditions } from './conditional.js';
-import { ageSeconds, CACHE_STATUS, cacheStatusHeader, type CacheStatus, type HeaderPolicy } from './headers.js';
+import { ageSeconds, CACHE_STATUS, cacheStatusHeader, type CacheStatus, type CacheStatusDetail, type HeaderPolicy } from './headers.js';
 import { chooseRepresentation } from './negotiate.js';
 import type { PreparedHead } from './prepared-head.js';
 import { decideRange } from './range.js';
@@ -147,10 +147,11 @@ export class ResponsePlanner {
   }
 
   /**
-   * A cached blob: 200 (prepared for a plain hit), 304, 412, 206 (one range or multipart) or
-   * 416. `stored`: a blob fetched from its owner that this node kept (Cache-Status says both).
+   * A cached blob: 200 (prepared for a plain memory hit), 304, 412, 206 (one range or multipart)
+   * or 416. `detail` (Cache-Status): `stored`, a blob fetched from its owner that this node
+   * kept; `disk`, a hit this request read from the disk tier.
    */
-  blob(req: AssetRequest, blob: Blob, status: FetchStatus, isHead: boolean, stored = false): ResponsePlan {
+  blob(req: AssetRequest, blob: Blob, status: FetchStatus, isHead: boolean, detail?: CacheStatusDetail): ResponsePlan {
     const policy = this.#policy;
     const h = req.headers;
     const range = isHead ? undefined : h.range;
@@ -159,16 +160,16 @@ export class ResponsePlanner {
       const rep = chooseRepresentation(blob, h['accept-encoding']);
       const body = isHead ? undefined : rep.body;
       const bytes = isHead ? 0 : rep.body.length;
-      if (status === 'hit' && !policy.corsPerRequest && !debug) {
+      if (status === 'hit' && detail === undefined && !policy.corsPerRequest && !debug) {
         const prepared = policy.hit(blob, rep);
         return { status: 200, headers: prepared.all, prepared, age: ageSeconds(blob, this.#clock()), body, cache: status, bytes };
       }
-      return { status: 200, headers: policy.withCors(this.#withStatus(policy.base(blob, rep), blob, status, stored, debug), h), body, cache: status, bytes };
+      return { status: 200, headers: policy.withCors(this.#withStatus(policy.base(blob, rep), blob, status, detail, debug), h), body, cache: status, bytes };
     }
     // Ranges are served from the identity bytes, so a ranged request selects identity.
     const rep = range === undefined ? chooseRepresentation(blob, h['accept-encoding']) : blob.identity;
     const base = policy.base(blob, rep);
-    const answered = this.#preconditions(req, blob, rep.etag, base, isHead, status, stored);
+    const answered = this.#preconditions(req, blob, rep.etag, base, isHead, status, detail);
     if (answered !== undefined) return answered;
     if (range !== undefined) {
       const size = blob.size;
@@ -178,15 +179,15 @@ export class ResponsePlanner {
         const body = blob.identity.body;
         if (decision.ranges.length === 1) {
           const { start, end } = decision.ranges[0]!;
-          const out = this.#withStatus({ ...base, 'content-length': String(end - start + 1), 'content-range': `bytes ${start}-${end}/${size}` }, blob, status, stored);
+          const out = this.#withStatus({ ...base, 'content-length': String(end - start + 1), 'content-range': `bytes ${start}-${end}/${size}` }, blob, status, detail);
           return { status: 206, headers: policy.withCors(out, h), body: body.subarray(start, end + 1), cache: status, bytes: end - start + 1 };
         }
         const multipart = multipartBody(decision.ranges, size, blob.contentType, blob.sha256, (start, end) => body.subarray(start, end + 1));
-        const out = this.#withStatus({ ...base, 'content-type': multipart.contentType, 'content-length': String(multipart.length) }, blob, status, stored);
+        const out = this.#withStatus({ ...base, 'content-type': multipart.contentType, 'content-length': String(multipart.length) }, blob, status, detail);
         return { status: 206, headers: policy.withCors(out, h), body: multipart.parts, cache: status, bytes: multipart.length };
       }
     }
-    return { status: 200, headers: policy.withCors(this.#withStatus(base, blob, status, stored), h), body: isHead ? undefined : rep.body, cache: status, bytes: isHead ? 0 : rep.body.length };
+    return { status: 200, headers: policy.withCors(this.#withStatus(base, blob, status, detail), h), body: isHead ? undefined : rep.body, cache: status, bytes: isHead ? 0 : rep.body.length };
   }
 
   /**
@@ -203,7 +204,7 @@ export class ResponsePlanner {
     // Ranges are served from the identity bytes, so a ranged request selects identity.
     const rep = range === undefined ? chooseRepresentation(object, h['accept-encoding']) : object.identity;
     const base = policy.base(object, rep);
-    const answered = this.#preconditions(req, object, rep.etag, base, isHead, status, false);
+    const answered = this.#preconditions(req, object, rep.etag, base, isHead, status, 'disk');
     if (answered !== undefined) return answered;
     if (range !== undefined) {
       const size = object.size;
@@ -213,17 +214,17 @@ export class ResponsePlanner {
         const span = (start: number, end: number): FilePart => ({ start: rep.offset + start, end: rep.offset + end });
         if (decision.ranges.length === 1) {
           const { start, end } = decision.ranges[0]!;
-          const out = this.#withStatus({ ...base, 'content-length': String(end - start + 1), 'content-range': `bytes ${start}-${end}/${size}` }, object, status, false);
+          const out = this.#withStatus({ ...base, 'content-length': String(end - start + 1), 'content-range': `bytes ${start}-${end}/${size}` }, object, status, 'disk');
           const body: FileBody = { file: object, parts: [span(start, end)] };
           return { status: 206, headers: policy.withCors(out, h), body, cache: status, bytes: end - start + 1 };
         }
         const multipart = multipartBody(decision.ranges, size, object.contentType, object.sha256, span);
-        const out = this.#withStatus({ ...base, 'content-type': multipart.contentType, 'content-length': String(multipart.length) }, object, status, false);
+        const out = this.#withStatus({ ...base, 'content-type': multipart.contentType, 'content-length': String(multipart.length) }, object, status, 'disk');
         return { status: 206, headers: policy.withCors(out, h), body: { file: object, parts: multipart.parts }, cache: status, bytes: multipart.length };
       }
     }
     const body: FileBody | undefined = isHead || rep.length === 0 ? undefined : { file: object, parts: [{ start: rep.offset, end: rep.offset + rep.length - 1 }] };
-    return { status: 200, headers: policy.withCors(this.#withStatus(base, object, status, false, debug), h), body, cache: status, bytes: body === undefined ? 0 : rep.length };
+    return { status: 200, headers: policy.withCors(this.#withStatus(base, object, status, 'disk', debug), h), body, cache: status, bytes: body === undefined ? 0 : rep.length };
   }
 
   /** An error with its code (respond.ts), plus the asset path's common headers given in `headers`. */
@@ -320,7 +321,7 @@ export class ResponsePlanner {
    * The 412 or 304 a conditional request gets (RFC 9110 §13.2.2), or undefined when the request
    * goes on to its 200 or 206. The same for an object in memory and one served from its file.
    */
-  #preconditions(req: AssetRequest, object: Blob | FileObject, etag: string, base: Readonly<OutgoingHttpHeaders>, isHead: boolean, status: FetchStatus, stored: boolean): ResponsePlan | undefined {
+  #preconditions(req: AssetRequest, object: Blob | FileObject, etag: string, base: Readonly<OutgoingHttpHeaders>, isHead: boolean, status: FetchStatus, detail: CacheStatusDetail): ResponsePlan | undefined {
     const policy = this.#policy;
     const h = req.headers;
     const precondition = evaluatePreconditions(h, etag, object.lastModifiedMs);
@@ -331,13 +332,13 @@ export class ResponsePlanner {
     if (precondition === 'not-modified') {
       const out: OutgoingHttpHeaders = { ...policy.common, etag, 'cache-control': base['cache-control'], 'last-modified': object.lastModified };
       if (base.vary !== undefined) out.vary = base.vary;
-      return { status: 304, headers: policy.withCors(this.#withStatus(out, object, status, stored), h), body: undefined, cache: status, bytes: 0 };
+      return { status: 304, headers: policy.withCors(this.#withStatus(out, object, status, detail), h), body: undefined, cache: status, bytes: 0 };
     }
     return undefined;
   }
 
-  #withStatus(headers: Readonly<OutgoingHttpHeaders>, blob: Pick<Blob, 'storedAt' | 'expiresAt' | 'immutability' | 'sha256'>, status: CacheStatus, stored: boolean, debug = false): OutgoingHttpHeaders {
-    const out: OutgoingHttpHeaders = { ...headers, age: String(ageSeconds(blob, this.#clock())), 'cache-status': cacheStatusHeader(status, stored) };
+  #withStatus(headers: Readonly<OutgoingHttpHeaders>, blob: Pick<Blob, 'storedAt' | 'expiresAt' | 'immutability' | 'sha256'>, status: CacheStatus, detail: CacheStatusDetail, debug = false): OutgoingHttpHeaders {
+    const out: OutgoingHttpHeaders = { ...headers, age: String(ageSeconds(blob, this.#clock())), 'cache-status': cacheStatusHeader(status, detail) };
     if (debug) {
       out[IMMUTABILITY_HEADER] = immutabilityHeader(blob.expiresAt === 0, blob.immutability);
       out[SHA256_HEADER] = blob.sha256;
