@@ -249,6 +249,48 @@ test('a purge removes the key from disk too: a restart does not bring it back', 
   }
 });
 
+test('a prefix purge drops and counts the objects on disk too: after a restart its keys are misses, the others still hits', async () => {
+  const dir = freshDir();
+  const token = 'secret-token-1234';
+  const keys = { inMemory: 'assets/old/a-0492830483.js', onDiskOnly: 'assets/old/b-0492830483.js', kept: 'assets/new/c-0492830483.js' };
+  const fill = new TestOrigin();
+  for (const [i, key] of Object.values(keys).entries()) fill.put(key, script(20 + i));
+  const first = await start(dir, fill);
+  for (const key of Object.values(keys)) assert.equal((await request(`${first.url}/${key}`)).status, 200);
+  await first.close();
+  // A restart: the index knows the files by name only, so the purge reads their heads for keys.
+  const second = await start(dir, new TestOrigin(), { 'admin-token': token });
+  try {
+    const promoted = await request(`${second.url}/${keys.inMemory}`);
+    assert.equal(promoted.headers['cache-status'], 'hashedge; hit; detail=disk');
+    assert.equal(second.group.cacheItems, 1, 'one purged key is in memory (and on disk), the other on disk only');
+    const res = await fetch(`${second.url}/_hashedge/purge`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ prefix: '/assets/old/' }),
+    });
+    assert.equal(res.status, 200);
+    assert.equal(((await res.json()) as { removed: number }).removed, 2, 'both keys counted, the one in memory and on disk once');
+    assert.equal(second.group.disk!.status().objects, 1);
+  } finally {
+    await second.close();
+  }
+  const origin = new TestOrigin();
+  for (const [i, key] of Object.values(keys).entries()) origin.put(key, script(20 + i));
+  const third = await start(dir, origin);
+  try {
+    for (const key of [keys.inMemory, keys.onDiskOnly]) {
+      const res = await request(`${third.url}/${key}`);
+      assert.equal(res.headers['cache-status'], 'hashedge; fwd=miss; stored', `${key}: purged, so a miss`);
+    }
+    const kept = await request(`${third.url}/${keys.kept}`);
+    assert.equal(kept.headers['cache-status'], 'hashedge; hit; detail=disk', 'the key outside the prefix is still on disk');
+    assert.deepEqual(origin.assetRequests.sort(), [keys.inMemory, keys.onDiskOnly].sort());
+  } finally {
+    await third.close();
+  }
+});
+
 for (const [code, state] of [['ENOSPC', 'full'], ['EROFS', 'read-only']] as const) {
   test(`a disk that refuses writes (${code}) leaves the node serving from memory, logged, counted and shown`, async () => {
     const dir = freshDir();

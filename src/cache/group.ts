@@ -123,7 +123,6 @@ export class Group {
   readonly #inflight = new InFlight<LoadResult>();
   readonly #variants: VariantQueue;
   readonly #loader: Loader;
-  readonly #log: Logger;
   readonly #peers: PeerPicker | undefined;
   readonly #disk: DiskTier | undefined;
   /** One disk read per key at a time (readers of a key share its promotion). */
@@ -139,7 +138,6 @@ export class Group {
 
   constructor(options: GroupOptions) {
     const clock = options.clock ?? Date.now;
-    this.#log = options.log;
     const hotSize = options.hotCacheSize ?? 0;
     const encoder = new Encoder({ brotliQuality: options.brotliQuality });
     this.#peers = options.peers;
@@ -276,21 +274,27 @@ export class Group {
     return removed;
   }
 
-  /** Removes every key starting with prefix; returns how many were cached in memory (the disk tier's files go in the background). */
-  purgePrefix(prefix: string): number {
-    if (this.#disk !== undefined) {
-      const disk = this.#disk;
-      const log = this.#log;
-      void disk.purgePrefix(prefix).catch((err: unknown) => log.warn({ event: 'disk_purge_failed', prefix, err: String(err) }));
-    }
+  /**
+   * Removes every key starting with prefix, from memory at once and from the disk tier (its
+   * files gone when this resolves); resolves with how many keys were cached, in memory, on disk
+   * or both (each counted once).
+   */
+  async purgePrefix(prefix: string): Promise<number> {
     const keys = this.#store.purgePrefix(prefix);
-    const removed = keys.size;
+    const removed = new Set(keys);
     for (const key of this.#inflight.loadingKeys()) if (key.startsWith(prefix)) keys.add(key);
     for (const key of keys) {
       this.#forget(key);
       this.#store.purge(key);
     }
-    return removed;
+    if (this.#disk !== undefined) {
+      for (const key of await this.#disk.purgePrefix(prefix)) {
+        // A key read back from disk while the purge read the files' heads is dropped again.
+        this.#store.purge(key);
+        removed.add(key);
+      }
+    }
+    return removed.size;
   }
 
   get cacheBytes(): number {

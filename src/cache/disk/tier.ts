@@ -135,6 +135,11 @@ export class DiskTier {
   readonly #inWrite = new Map<string, { purged: boolean }>();
   /** Bytes room was made for by writes not yet indexed. */
   #reserved = 0;
+  /**
+   * Unlinks under way (evictions, purges, replaced files): flushed(), and so close(), waits for
+   * them, so a file purged is gone before the next process on the directory lists it.
+   */
+  readonly #unlinks = new Set<Promise<void>>();
 
   private constructor(options: DiskTierOptions, lock: DirectoryLock) {
     this.dir = options.dir;
@@ -179,12 +184,12 @@ export class DiskTier {
         if (record === undefined || !record.keyHash.startsWith(sub)) continue;
         if (record.bytes > this.#maxRecordBytes) {
           // Kept under a larger --max-object-size than today's (or not ours): never read, so not kept.
-          void unlink(join(this.dir, sub, name)).catch(() => {});
+          void this.#remove(join(this.dir, sub, name));
           continue;
         }
         if (this.#index.has(record.keyHash)) {
           // Two lengths for one key (a crash between a rewrite's rename and the old file's unlink).
-          void unlink(join(this.dir, sub, name)).catch(() => {});
+          void this.#remove(join(this.dir, sub, name));
           continue;
         }
         this.#index.set(record.keyHash, { bytes: record.bytes, key: undefined, variants: 0, verified: false }, record.bytes);
@@ -314,7 +319,7 @@ export class DiskTier {
     if (err instanceof CorruptRecordError) {
       this.stats.verifyFailures++;
       this.#log.warn({ event: 'disk_corrupt', key, path, reason: err.message });
-      void unlink(path).catch(() => {});
+      void this.#remove(path);
     } else {
       this.stats.readErrors++;
       this.#log.warn({ event: 'disk_read_failed', key, path, code: (err as NodeJS.ErrnoException).code });
@@ -348,9 +353,9 @@ export class DiskTier {
     }
   }
 
-  /** Resolves once every queued write is done (or skipped). Tests and close() wait on it. */
+  /** Resolves once every queued write is done (or skipped) and every file removed is gone. Tests and close() wait on it. */
   async flushed(): Promise<void> {
-    while (this.#writers.size > 0) await Promise.all(this.#writers);
+    while (this.#writers.size > 0 || this.#unlinks.size > 0) await Promise.all([...this.#writers, ...this.#unlinks]);
   }
 
   /** Forgets key: its queued write and its file. Returns whether the disk held it. */
@@ -366,18 +371,28 @@ export class DiskTier {
     const entry = this.#index.peek(keyHash);
     if (entry === undefined) return false;
     this.#index.delete(keyHash);
-    void unlink(this.#pathOf(keyHash, entry.bytes)).catch(() => {});
+    void this.#remove(this.#pathOf(keyHash, entry.bytes));
     return true;
   }
 
   /**
-   * Forgets every key starting with prefix. Files indexed at start whose key is not known yet
-   * have their head read (rare: purges are; the directory may be large). Resolves with the count.
+   * Forgets every key starting with prefix: queued, being written, or in a file. Files indexed at
+   * start whose key is not known yet have their head read (rare: purges are; the directory may
+   * be large). Resolves, once the files are gone, with the keys it held (queued or on disk).
    */
-  async purgePrefix(prefix: string): Promise<number> {
-    for (const key of [...this.#queue.keys()]) if (key.startsWith(prefix)) this.purge(key);
-    for (const [key, writing] of this.#inWrite) if (key.startsWith(prefix)) writing.purged = true;
-    let removed = 0;
+  async purgePrefix(prefix: string): Promise<Set<string>> {
+    const removed = new Set<string>();
+    for (const key of [...this.#queue.keys()]) {
+      if (!key.startsWith(prefix)) continue;
+      this.purge(key);
+      removed.add(key);
+    }
+    for (const [key, writing] of this.#inWrite) {
+      if (!key.startsWith(prefix)) continue;
+      writing.purged = true;
+      removed.add(key);
+    }
+    const unlinks: Promise<void>[] = [];
     for (const [keyHash, entry] of [...this.#index.entries()]) {
       let key = entry.key;
       if (key === undefined) {
@@ -387,10 +402,11 @@ export class DiskTier {
       }
       if (key !== undefined && key.startsWith(prefix) && this.#index.peek(keyHash) !== undefined) {
         this.#index.delete(keyHash);
-        void unlink(this.#pathOf(keyHash, entry.bytes)).catch(() => {});
-        removed++;
+        unlinks.push(this.#remove(this.#pathOf(keyHash, entry.bytes)));
+        removed.add(key);
       }
     }
+    await Promise.all(unlinks);
     return removed;
   }
 
@@ -456,7 +472,7 @@ export class DiskTier {
       await this.#writeFile(temp, chunks);
       await rename(temp, this.#pathOf(keyHash, bytes));
     } catch (err) {
-      void unlink(temp).catch(() => {});
+      void this.#remove(temp);
       this.#writeFailed(err as NodeJS.ErrnoException);
       return;
     } finally {
@@ -464,10 +480,10 @@ export class DiskTier {
     }
     // Purged while it was written: the file must not outlive the purge.
     if (writing.purged) {
-      void unlink(this.#pathOf(keyHash, bytes)).catch(() => {});
+      void this.#remove(this.#pathOf(keyHash, bytes));
       return;
     }
-    if (previous !== undefined && previous.bytes !== bytes) void unlink(this.#pathOf(keyHash, previous.bytes)).catch(() => {});
+    if (previous !== undefined && previous.bytes !== bytes) void this.#remove(this.#pathOf(keyHash, previous.bytes));
     // Not verified: what reached the disk is checked on its first read, as after a restart.
     this.#index.set(keyHash, { bytes, key: blob.key, variants: variantCount(blob), verified: false }, bytes);
     this.stats.writes++;
@@ -496,8 +512,17 @@ export class DiskTier {
     while (this.#index.size > 0 && this.#index.bytes + this.#reserved + incoming > this.budgetBytes) {
       const victim = this.#index.evict()!;
       this.stats.evictions++;
-      void unlink(this.#pathOf(victim.id, victim.bytes)).catch(() => {});
+      void this.#remove(this.#pathOf(victim.id, victim.bytes));
     }
+  }
+
+  /** Unlinks a file in the background, tracked (see #unlinks); a file already gone is no error. */
+  #remove(path: string): Promise<void> {
+    const done: Promise<void> = unlink(path)
+      .catch(() => {})
+      .finally(() => this.#unlinks.delete(done));
+    this.#unlinks.add(done);
+    return done;
   }
 
   #pathOf(keyHash: string, bytes: number): string {
