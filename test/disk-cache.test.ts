@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { Writable } from 'node:stream';
@@ -212,6 +212,43 @@ test('the disk budget holds under churn, and what stays is served right', async 
     assert.ok(smaller.group.disk!.status().bytes <= 1024 * 1024);
   } finally {
     await smaller.close();
+  }
+});
+
+test('the disk budget holds in du terms under churn of small objects: each file counted in whole blocks', async () => {
+  const dir = freshDir();
+  const origin = new TestOrigin();
+  // ~1.3 KB files: by length 800 of them fit 1 MiB, but each takes a whole block (4 KiB on ext4, XFS, tmpfs).
+  const keys = Array.from({ length: 600 }, (_, i) => `assets/s${i}-0492830483.bin`);
+  const bodies = new Map(keys.map((key) => [key, origin.put(key, randomBytes(1000))]));
+  const budget = 1024 * 1024;
+  const node = await start(dir, origin, { 'cache-size': '1MiB', 'disk-cache-size': String(budget) });
+  try {
+    for (let round = 0; round < 2; round++) {
+      for (const key of keys) assert.equal((await request(`${node.url}/${key}`)).status, 200);
+    }
+    await node.group.disk!.flushed();
+    // What du counts for the files: their allocated blocks (st_blocks, 512-byte units).
+    let allocated = 0;
+    let files = 0;
+    for (const sub of await readdir(dir)) {
+      if (!/^[0-9a-f]{2}$/.test(sub)) continue;
+      for (const name of await readdir(join(dir, sub))) {
+        allocated += (await stat(join(dir, sub, name))).blocks * 512;
+        files++;
+      }
+    }
+    const status = node.group.disk!.status();
+    assert.ok(allocated <= budget, `${files} files take ${allocated} bytes on the file system, over the ${budget}-byte budget`);
+    assert.ok(status.bytes <= budget, `${status.bytes} bytes counted`);
+    assert.equal(status.objects, files, 'the index lists exactly the files there are');
+    assert.ok(status.evictions > 0);
+    assert.ok(files >= 100, `the budget is used, not left empty: ${files} files`);
+    // Served right after the churn: the newest keys from disk or memory, with their bytes.
+    const last = keys.at(-1)!;
+    assert.ok((await request(`${node.url}/${last}`)).body.equals(bodies.get(last)!));
+  } finally {
+    await node.close();
   }
 });
 

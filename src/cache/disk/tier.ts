@@ -13,7 +13,7 @@
  * counted), and a read that fails or does not verify is a miss (a corrupt file is deleted).
  * No fsync: a file lost or garbled by a machine crash is caught by the SHA-256 check on read.
  */
-import { mkdir, open, readdir, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Logger } from '../../log.js';
@@ -40,6 +40,11 @@ const TEMP_DIR = 'tmp';
 export const STREAM_FROM_BYTES = 1024 * 1024;
 /** Bytes read at a time when a file is streamed to a client (fresh buffers: the socket keeps them). */
 const STREAM_CHUNK_BYTES = 64 * 1024;
+/**
+ * What a file is charged when the file system's block size cannot be read (or looks wrong):
+ * 4 KiB, the block of ext4, XFS and tmpfs.
+ */
+const DEFAULT_BLOCK_BYTES = 4096;
 /** 256 sub-directories by the key hash's first two hex digits (a 100,000-object directory lists slowly). */
 const FANOUT = /^[0-9a-f]{2}$/;
 
@@ -51,7 +56,11 @@ export type WriteFile = (path: string, chunks: readonly Buffer[]) => Promise<voi
 export interface DiskTierOptions {
   /** The directory (made if missing), used by this process alone (lock file). */
   readonly dir: string;
-  /** Bytes of files the directory may hold; older objects are evicted beyond it. */
+  /**
+   * Bytes of files the directory may hold, each file counted as the file system charges it:
+   * its length rounded up to whole blocks (the block size read once at open). Older objects
+   * are evicted beyond it.
+   */
   readonly budgetBytes: number;
   /**
    * Bytes of an object's identity body at most (--max-object-size): a file named larger than
@@ -91,6 +100,7 @@ export interface DiskCounters {
 export interface DiskStatus extends DiskCounters {
   readonly dir: string;
   readonly state: DiskState;
+  /** Bytes the files take on the file system: each file's length rounded up to whole blocks. */
   readonly bytes: number;
   readonly objects: number;
   readonly budgetBytes: number;
@@ -100,7 +110,7 @@ export interface DiskStatus extends DiskCounters {
 }
 
 interface Entry {
-  /** The file's length (it is in the name too). */
+  /** The file's length (it is in the name too); the index counts it rounded up to whole blocks. */
   readonly bytes: number;
   /** Known once written or read in this process; a prefix purge reads the head otherwise. */
   readonly key: string | undefined;
@@ -140,8 +150,10 @@ export class DiskTier {
    * them, so a file purged is gone before the next process on the directory lists it.
    */
   readonly #unlinks = new Set<Promise<void>>();
+  /** The file system's block: a file takes its length rounded up to a multiple of it. */
+  readonly #blockBytes: number;
 
-  private constructor(options: DiskTierOptions, lock: DirectoryLock) {
+  private constructor(options: DiskTierOptions, lock: DirectoryLock, blockBytes: number) {
     this.dir = options.dir;
     this.budgetBytes = options.budgetBytes;
     this.#queueLimit = options.queueBytes ?? 64 * 1024 * 1024;
@@ -151,6 +163,7 @@ export class DiskTier {
     this.#writeFile = options.writeFile ?? writeChunks;
     this.#clock = options.clock ?? Date.now;
     this.#lock = lock;
+    this.#blockBytes = blockBytes;
   }
 
   /**
@@ -161,7 +174,7 @@ export class DiskTier {
     await mkdir(options.dir, { recursive: true });
     const lock = await lockDirectory(options.dir);
     try {
-      const tier = new DiskTier(options, lock);
+      const tier = new DiskTier(options, lock, await blockSize(options.dir));
       await rm(join(options.dir, TEMP_DIR), { recursive: true, force: true });
       await mkdir(join(options.dir, TEMP_DIR));
       await tier.#rebuild();
@@ -192,11 +205,11 @@ export class DiskTier {
           void this.#remove(join(this.dir, sub, name));
           continue;
         }
-        this.#index.set(record.keyHash, { bytes: record.bytes, key: undefined, variants: 0, verified: false }, record.bytes);
+        this.#index.set(record.keyHash, { bytes: record.bytes, key: undefined, variants: 0, verified: false }, this.#allocated(record.bytes));
       }
     }
     this.#evictToFit(0);
-    this.#log.info({ event: 'disk_cache_indexed', dir: this.dir, objects: this.#index.size, bytes: this.#index.bytes, ms: Math.round(performance.now() - started) });
+    this.#log.info({ event: 'disk_cache_indexed', dir: this.dir, objects: this.#index.size, bytes: this.#index.bytes, blockBytes: this.#blockBytes, ms: Math.round(performance.now() - started) });
   }
 
   /** Whether the index lists key (its file may still turn out missing or corrupt). */
@@ -253,7 +266,7 @@ export class DiskTier {
       file = await open(path, 'r');
       const { value, variants } = await check(file, entry, path);
       this.stats.hits++;
-      if (this.#index.peek(keyHash) === entry) this.#index.set(keyHash, { bytes: entry.bytes, key, variants, verified: true }, entry.bytes);
+      if (this.#index.peek(keyHash) === entry) this.#index.set(keyHash, { bytes: entry.bytes, key, variants, verified: true }, this.#allocated(entry.bytes));
       return value;
     } catch (err) {
       this.#readFailed(keyHash, entry, key, path, err);
@@ -453,14 +466,15 @@ export class DiskTier {
       return;
     }
     const { chunks, bytes } = encodeRecord(blob);
-    if (bytes > this.budgetBytes) return; // larger than the whole budget: memory only
+    const allocated = this.#allocated(bytes);
+    if (allocated > this.budgetBytes) return; // larger than the whole budget: memory only
     const keyHash = hashKey(blob.key);
     const previous = this.#index.peek(keyHash);
     const sub = keyHash.slice(0, 2);
     const temp = join(this.dir, TEMP_DIR, `${keyHash}.${process.pid}.${this.#tempSeq++}`);
     // A write that began before another failed proves nothing about the disk now (two writers).
     const errorsBefore = this.stats.writeErrors;
-    const incoming = bytes - (previous?.bytes ?? 0);
+    const incoming = allocated - (previous === undefined ? 0 : this.#allocated(previous.bytes));
     this.#evictToFit(incoming);
     // Held for this write until it is indexed, so concurrent writers' room adds up.
     this.#reserved += incoming;
@@ -485,7 +499,7 @@ export class DiskTier {
     }
     if (previous !== undefined && previous.bytes !== bytes) void this.#remove(this.#pathOf(keyHash, previous.bytes));
     // Not verified: what reached the disk is checked on its first read, as after a restart.
-    this.#index.set(keyHash, { bytes, key: blob.key, variants: variantCount(blob), verified: false }, bytes);
+    this.#index.set(keyHash, { bytes, key: blob.key, variants: variantCount(blob), verified: false }, allocated);
     this.stats.writes++;
     if (this.#state !== 'ok' && errorsBefore === this.stats.writeErrors) {
       this.#log.info({ event: 'disk_write_recovered', dir: this.dir, was: this.#state });
@@ -512,8 +526,13 @@ export class DiskTier {
     while (this.#index.size > 0 && this.#index.bytes + this.#reserved + incoming > this.budgetBytes) {
       const victim = this.#index.evict()!;
       this.stats.evictions++;
-      void this.#remove(this.#pathOf(victim.id, victim.bytes));
+      void this.#remove(this.#pathOf(victim.id, victim.value.bytes));
     }
+  }
+
+  /** Bytes a file of `bytes` takes: its length rounded up to whole blocks (as nginx's proxy_cache counts). */
+  #allocated(bytes: number): number {
+    return Math.ceil(bytes / this.#blockBytes) * this.#blockBytes;
   }
 
   /** Unlinks a file in the background, tracked (see #unlinks); a file already gone is no error. */
@@ -528,6 +547,15 @@ export class DiskTier {
   #pathOf(keyHash: string, bytes: number): string {
     return join(this.dir, keyHash.slice(0, 2), recordName(keyHash, bytes));
   }
+}
+
+/**
+ * The block size of dir's file system (statfs f_bsize, as nginx reads it for proxy_cache), or
+ * DEFAULT_BLOCK_BYTES when it cannot be read or is not a power of two between 512 B and 64 KiB.
+ */
+async function blockSize(dir: string): Promise<number> {
+  const bsize = await statfs(dir).then((s) => s.bsize, () => undefined);
+  return bsize !== undefined && bsize >= 512 && bsize <= 65536 && (bsize & (bsize - 1)) === 0 ? bsize : DEFAULT_BLOCK_BYTES;
 }
 
 function variantCount(blob: Blob): number {
