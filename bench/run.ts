@@ -604,11 +604,11 @@ async function diskHit(): Promise<void> {
   const small = 8 * 2 ** 20;
   print('## Disk hits vs memory hits');
   print();
-  print(`The same load on each: uniform draws over a set of paths, ${WARMUP} s warm-up, ${SECONDS} s measured, ${CONNECTIONS} connections (${Math.min(CONNECTIONS, LARGE_CONNECTIONS)} for the large objects), identity bytes. Memory: --cache-size ${mib(2 * corpus)} MiB holds everything (the node also writes it all to --disk-cache, one request at a time). Disk: that node stopped and started again on the same directory with --cache-size ${mib(small)} MiB (--max-object-size the same): small objects are read from their files, SHA-256 checked and promoted (evicting others), large ones streamed from their files. "disk reads / request" says how many answers came from disk. µs CPU / request is the server process's own.`);
+  print(`The same load on each: uniform draws over a set of paths, ${WARMUP} s warm-up, ${SECONDS} s measured, ${CONNECTIONS} connections (${Math.min(CONNECTIONS, LARGE_CONNECTIONS)} for the large objects), identity bytes. Memory: --cache-size ${mib(2 * corpus)} MiB holds everything (the node also writes it all to --disk-cache, one request at a time). Disk: that node stopped and started again on the same directory with --cache-size ${mib(small)} MiB (--max-object-size the same): small objects are read from their files, SHA-256 checked and promoted (evicting others), large ones streamed from their files. "disk bytes read / sent" is the disk tier's bytes read over wrk's bytes received (about 1 when every answer comes from a file; more for small objects, whose files hold their variants too, every one read and checked). µs CPU / request is the server process's own.`);
   print();
   const dir = join(env.dir, 'disk-hit-tier');
   rmSync(dir, { recursive: true, force: true });
-  type Run = { r: LoadResult; cpuUs: number; diskHits: number; loads: number };
+  type Run = { r: LoadResult; cpuUs: number; diskBytesRead: number; loads: number };
   const measured = new Map<string, Run>();
   const runAll = async (h: Hashedge, tier: string) => {
     for (const set of sets) {
@@ -623,7 +623,7 @@ async function diskHit(): Promise<void> {
       measured.set(`${tier} ${set.name}`, {
         r,
         cpuUs: (cpu * 1e6) / requests,
-        diskHits: ((after as unknown as DiskStats).disk?.hits ?? 0) - ((before as unknown as DiskStats).disk?.hits ?? 0),
+        diskBytesRead: ((after as unknown as DiskStats).disk?.bytesRead ?? 0) - ((before as unknown as DiskStats).disk?.bytesRead ?? 0),
         loads: after.counters.originFetches - before.counters.originFetches,
       });
     }
@@ -655,7 +655,6 @@ async function diskHit(): Promise<void> {
     const reference = measured.get(`memory ${set.name}`)!;
     for (const [tier, label] of [['memory', 'memory'], ['disk', set.name.startsWith('small') ? 'disk tier (read, verified, promoted)' : 'disk tier (streamed from the file)']] as const) {
       const run = measured.get(`${tier} ${set.name}`)!;
-      const requests = Math.max(1, run.r.rps * SECONDS);
       rows.push([
         `${set.name}, ${label}`,
         `${set.paths.length} (${mib(set.bytes)} MiB)`,
@@ -663,13 +662,13 @@ async function diskHit(): Promise<void> {
         run.cpuUs.toFixed(1),
         tier === 'memory' ? '**1.00x**' : `${(run.r.rps / reference.r.rps).toFixed(2)}x`,
         tier === 'memory' ? '**1.00x**' : `${(run.cpuUs / reference.cpuUs).toFixed(2)}x`,
-        (run.diskHits / requests).toFixed(2),
+        (run.diskBytesRead / Math.max(1, run.r.mbps * 1e6 * SECONDS)).toFixed(2),
         `${run.r.non2xx} / ${run.r.errors}`,
         run.loads,
       ]);
     }
   }
-  print(table(['served from', 'objects', 'rps', 'p99 ms', 'MB/s', 'µs CPU / request', 'rps ÷ memory hits', 'CPU ÷ memory hits', 'disk reads / request', 'non-2xx / errors', 'origin loads'], rows));
+  print(table(['served from', 'objects', 'rps', 'p99 ms', 'MB/s', 'µs CPU / request', 'rps ÷ memory hits', 'CPU ÷ memory hits', 'disk bytes read / sent', 'non-2xx / errors', 'origin loads'], rows));
   print();
 }
 
@@ -677,7 +676,7 @@ async function diskHit(): Promise<void> {
 const LARGE_CONNECTIONS = 8;
 
 /** The disk tier's part of /_hashedge/stats (null without --disk-cache). */
-type DiskStats = { disk: { hits: number; queued: number } | null };
+type DiskStats = { disk: { bytesRead: number; queued: number } | null };
 
 /**
  * Warm a node under Zipf, restart it, and count origin loads in the first 10 s and the next 10 s:
