@@ -239,9 +239,9 @@ test('a corrupted byte in a large file is caught on the first read after restart
 });
 
 /** A GET whose body is paused after its first chunk until `then` has run; resolves with what arrived and whether it ended. */
-function pausedGet(url: string, then: () => Promise<void>): Promise<{ body: Buffer; complete: boolean }> {
+function pausedGet(url: string, then: () => Promise<void>, headers: Record<string, string> = {}): Promise<{ body: Buffer; complete: boolean }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { agent: false }, (res) => {
+    const req = httpRequest(url, { agent: false, headers }, (res) => {
       const chunks: Buffer[] = [];
       let complete = false;
       res.once('data', (first: Buffer) => {
@@ -406,6 +406,29 @@ test('a corrupt large file is never sent to a peer: the owner finds it on its fi
     assert.equal(owner.group.disk!.stats.verifyFailures, 1);
     assert.equal(owner.group.disk!.stats.hits, 0);
     assert.deepEqual(origin.assetRequests, [key], 'loaded once, by the owner');
+  } finally {
+    await close();
+  }
+});
+
+test('a peer reading slowly gets the file as it reads (backpressure): the owner reads ahead only what the socket holds', async () => {
+  const dir = freshDir();
+  const size = 12 * STREAM_FROM_BYTES; // far more than socket buffers hold while the reader waits
+  const body = randomBytes(size);
+  const { owner, key, close } = await ownerOnDisk(dir, body);
+  try {
+    const disk = owner.group.disk!;
+    const url = `${owner.url}/_hashedge/peer/${encodeURIComponent(key)}`;
+    const hop = { 'x-hashedge-hop': '1' };
+    assert.ok((await request(url, { headers: hop })).body.equals(body)); // the first read verifies
+    const before = disk.stats.bytesRead;
+    const res = await pausedGet(url, async () => {
+      const read = disk.stats.bytesRead - before;
+      assert.ok(read < size / 2, `the owner waits for its reader: ${read} of ${size} bytes read while it is paused`);
+    }, hop);
+    assert.ok(res.complete);
+    assert.ok(res.body.equals(body));
+    assert.equal(owner.group.cacheItems, 0, 'never read into memory');
   } finally {
     await close();
   }
