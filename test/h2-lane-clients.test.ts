@@ -1,0 +1,75 @@
+/**
+ * Real HTTP/2 clients against the HTTP/2 lane (--h2-lane on): curl --http2 (nghttp2 inside
+ * libcurl) gets the asset byte for byte with its headers, a miss and a refused admin path; h2load
+ * (the bench's load generator: 4 connections x 32 streams, HPACK's dynamic table and Huffman
+ * strings) gets every one of its requests answered 200 with the whole body.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { resolveConfig } from '../src/config.js';
+import { startEdge, type Edge } from '../src/edge.js';
+import { createTestCa, type TestCa, type TestCertificate } from './helpers/tls.js';
+
+const CSS = '/assets/site-0492830483.css';
+const BIN = '/assets/blob-0492830483.bin';
+const css = Buffer.from('.c{color:red}\n'.repeat(142));
+const bin = randomBytes(200_000);
+
+let ca: TestCa;
+let cert: TestCertificate;
+let root: string;
+let edge: Edge;
+
+before(async () => {
+  ca = createTestCa();
+  cert = ca.issue('edge');
+  root = await mkdtemp(join(tmpdir(), 'hashedge-h2clients-'));
+  await mkdir(join(root, 'assets'));
+  await writeFile(join(root, CSS), css);
+  await writeFile(join(root, BIN), bin);
+  edge = await startEdge(resolveConfig({ port: '0', host: '127.0.0.1', origin: root, 'tls-cert': cert.certFile, 'tls-key': cert.keyFile, 'h2-lane': 'on' }, {}));
+});
+
+after(async () => {
+  await edge?.close();
+  await rm(root, { recursive: true, force: true });
+  ca?.remove();
+});
+
+function run(cmd: string, args: string[]): Promise<{ stdout: Buffer; code: number }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { encoding: 'buffer', maxBuffer: 64 << 20 }, (err, stdout) => resolve({ stdout, code: err === null ? 0 : Number((err as { code?: number }).code ?? 1) }));
+  });
+}
+
+const caFile = () => join(ca.dir, 'ca.pem');
+
+test('curl --http2 gets assets (a miss, then a hit of 200 KB over several DATA frames) byte for byte, and HTTP_1_1_REQUIRED makes it retry an admin path over HTTP/1.1', async () => {
+  await writeFile(caFile(), ca.caPem);
+  for (const [path, body] of [[BIN, bin], [BIN, bin], [CSS, css]] as const) {
+    const res = await run('curl', ['-sS', '--http2', '--cacert', caFile(), '-D', '-', '-o', '-', `https://localhost:${edge.port}${path}`, '--resolve', `localhost:${edge.port}:127.0.0.1`]);
+    assert.equal(res.code, 0);
+    const split = res.stdout.indexOf('\r\n\r\n');
+    const head = res.stdout.subarray(0, split).toString('latin1');
+    assert.match(head, /^HTTP\/2 200 ?\r\n/);
+    assert.match(head, /\r\ncache-control: public, max-age=31536000, immutable\r\n/);
+    assert.ok(res.stdout.subarray(split + 4).equals(body), `${path}: the body byte for byte`);
+  }
+  const admin = await run('curl', ['-sS', '--http2', '--cacert', caFile(), '-o', '/dev/null', '-w', '%{http_version} %{http_code}', `https://localhost:${edge.port}/_hashedge/health/live`, '--resolve', `localhost:${edge.port}:127.0.0.1`]);
+  assert.equal(admin.stdout.toString(), '1.1 200', 'retried over HTTP/1.1 after HTTP_1_1_REQUIRED');
+});
+
+test('h2load: 2,000 requests on 4 connections x 32 streams, every one answered 200 with the whole body', async () => {
+  const res = await run('h2load', ['-n', '2000', '-c', '4', '-m', '32', `https://127.0.0.1:${edge.port}${CSS}`]);
+  const out = res.stdout.toString();
+  assert.equal(res.code, 0, out);
+  assert.match(out, /requests: 2000 total, 2000 started, 2000 done, 2000 succeeded, 0 failed, 0 errored, 0 timeout/);
+  assert.match(out, /status codes: 2000 2xx, 0 3xx, 0 4xx, 0 5xx/);
+  // Bytes of bodies received: every response carried the whole css.
+  assert.match(out, new RegExp(`\\(${2000 * css.length}\\) data`));
+});
