@@ -186,11 +186,12 @@ async function http2(avail: Availability): Promise<void> {
     print();
     return;
   }
-  print(`h2load -t1 -c${H2_CONNECTIONS} -m${H2_STREAMS} on CPU 0 (${H2_CONNECTIONS * H2_STREAMS} requests in flight, TLS 1.3, ALPN h2) against hashedge (--tls-port) and nginx 1.22 (\`listen ssl http2\`, one worker) with the same P-256 certificate, each on CPU 1. ${ROUNDS} rounds, each server in turn (warm-up run, then measured); rows show the median round, the ratio the median of same-round ratios (min-max). Zipf: ${'200,000'} draws under Zipf s=1 from the corpus (seeded, the same sequence for both), walked in order by each connection; identity bytes (no Accept-Encoding). Latency is h2load's mean (it reports no percentiles).`);
+  print(`h2load -t1 -c${H2_CONNECTIONS} -m${H2_STREAMS} on CPU 0 (${H2_CONNECTIONS * H2_STREAMS} requests in flight, TLS 1.3, ALPN h2) against hashedge (--tls-port, --h2-lane on) and nginx 1.22 (\`listen ssl http2\`, one worker) with the same P-256 certificate, each on CPU 1. ${ROUNDS} rounds, each server in turn (warm-up run, then measured); rows show the median round, the ratio the median of same-round ratios (min-max). Zipf: ${'200,000'} draws under Zipf s=1 from the corpus (seeded, the same sequence for both), walked in order by each connection; identity bytes (no Accept-Encoding). Latency is h2load's mean (it reports no percentiles).`);
   print();
   const tls = benchCertificate(env.dir);
   const tlsPort = await freePort();
-  const hashedge = await startHashedge(env, { origin: ORIGIN, extraArgs: ['--tls-port', String(tlsPort), '--tls-cert', tls.cert, '--tls-key', tls.key] });
+  // The HTTP/2 lane (README: The HTTP/2 lane) is what this workload measures; node:http2 is its --h2-lane off.
+  const hashedge = await startHashedge(env, { origin: ORIGIN, extraArgs: ['--tls-port', String(tlsPort), '--tls-cert', tls.cert, '--tls-key', tls.key, '--h2-lane', 'on'] });
   const servers: Array<{ name: string; url: string }> = [{ name: 'hashedge', url: `https://127.0.0.1:${tlsPort}` }];
   let nginx: { url: string; stop(): Promise<void> } | undefined;
   const results = new Map<string, Map<string, H2LoadResult[]>>();
