@@ -37,7 +37,7 @@ import {
   TYPE,
   windowUpdate,
 } from './frames.js';
-import { HEADER_TABLE_SIZE, HpackDecoder, HpackError, type FieldSink } from './hpack.js';
+import { HpackDecoder, HpackError, type FieldSink } from './hpack.js';
 import { RequestHead } from './request-head.js';
 import { LaneStream, type StreamHost } from './stream.js';
 
@@ -615,4 +615,3 @@ export class LaneConnection implements StreamHost {
   }
 }
 
-export { HEADER_TABLE_SIZE };

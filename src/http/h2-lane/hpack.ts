@@ -36,7 +36,7 @@ export class HpackError extends Error {
   readonly code = 'E_HPACK';
 }
 
-/** Receives each decoded field; `size` is name + value + 32 octets (the header list's unit). */
+/** Receives each decoded field (while the list is within its limit). */
 export interface FieldSink {
   field(name: string, value: string): void;
 }
