@@ -665,6 +665,7 @@ async function workers(avail: Availability): Promise<void> {
   print('This machine has 2 cores: the servers may use both, and wrk (on CPU 0) competes with one of them, so 2 workers cannot reach 2x here; the ratio shows what a second core buys when the load generator shares it.');
   print();
   const rows: Row[] = [];
+  const laneShares: string[] = [];
   for (const [label, paths] of [['small hot', write1(HOT_PATH)], ['Zipf', join(env.dir, 'paths.txt')]] as const) {
     for (const n of [1, 2]) {
       const h = await startHashedge({ ...env, serverCpus: '0,1' }, { origin: ORIGIN, extraArgs: ['--workers', String(n)] });
@@ -672,7 +673,11 @@ async function workers(avail: Availability): Promise<void> {
         for (let pass = 0; pass < 2; pass++) await warmAll(h.urls[0]!, paths);
         await h.settled();
         // No server CPU column: the workers share CPU 0 with wrk.
+        const before = await laneCounts(h.urls[0]!);
         rows.push({ name: `${label}, ${n} worker${n > 1 ? 's' : ''}`, result: await measure(h.urls[0]!, { paths }, false) });
+        const after = await laneCounts(h.urls[0]!);
+        // Every worker runs its own fast lane: the node's counters (summed over the workers) say how much it answered.
+        laneShares.push(`${label}, ${n} worker${n > 1 ? 's' : ''}: the fast lane answered ${(((after.hits - before.hits) / Math.max(1, after.requests - before.requests)) * 100).toFixed(1)}% of the requests (${after.workersWithHits} of ${n} worker${n > 1 ? 's' : ''} answered hits with it).`);
       } finally {
         await h.stop();
       }
@@ -691,6 +696,7 @@ async function workers(avail: Availability): Promise<void> {
   print(throughputTable(rows, 'none'));
   print();
   for (let i = 0; i < hashedgeRows; i += 2) print(`${rows[i]!.name.split(',')[0]}: 2 workers / 1 worker = ${(rows[i + 1]!.result.rps / rows[i]!.result.rps).toFixed(2)}x.`);
+  for (const line of laneShares) print(line);
   if (rows.length > hashedgeRows) print(`small hot, 2 workers: hashedge / nginx static with 2 workers = ${(rows[1]!.result.rps / rows[hashedgeRows]!.result.rps).toFixed(2)}x (target: ahead, ${verdict(rows[1]!.result.rps >= rows[hashedgeRows]!.result.rps)}).`);
   print();
 }
@@ -763,6 +769,16 @@ async function handover(): Promise<void> {
   print();
   print('Target: at most a few percent more per handed-over request (CPU lane / off <= ~1.05, rps lane / off >= ~0.95).');
   print();
+}
+
+/** The node's fast-lane hits and asset requests so far, and how many of its workers have answered hits in the lane. */
+async function laneCounts(url: string): Promise<{ hits: number; requests: number; workersWithHits: number }> {
+  const stats = (await (await fetch(`${url}/_hashedge/stats`)).json()) as {
+    traffic: { requests: number; fastLane: { hits: number } };
+    workers?: Array<{ traffic?: { fastLane: { hits: number } } }>;
+  };
+  const workers = stats.workers ?? [stats];
+  return { hits: stats.traffic.fastLane.hits, requests: stats.traffic.requests, workersWithHits: workers.filter((w) => (w.traffic?.fastLane.hits ?? 0) > 0).length };
 }
 
 /** utime + stime of a process, in seconds (/proc/<pid>/stat, USER_HZ = 100). */
