@@ -33,7 +33,7 @@ import {
   type BenchEnv,
 } from './lib/anchors.js';
 import { startHashedge, type Hashedge } from './lib/hashedge.js';
-import { has, residentMemory } from './lib/proc.js';
+import { connectionSpread, has, residentMemory } from './lib/proc.js';
 import { median, roundsRow, table, throughputTable, verdict, type Row } from './lib/table.js';
 import { wrk, wrkSpread, type Load, type LoadResult } from './lib/wrk.js';
 import { benchCertificate, h2load, type H2LoadResult } from './lib/h2load.js';
@@ -652,7 +652,10 @@ async function nodeLruPeak(origin: string, paths: string, budgetBytes: number, p
   }
 }
 
-/** --workers 2 vs 1 on this machine (both cores for the servers; wrk shares CPU 0), and nginx static with 2 workers. */
+/**
+ * --workers 2 vs 1 on this machine (both cores for the servers; wrk shares CPU 0), with node:cluster's
+ * round-robin and with the kernel's spread, and nginx static with 2 workers.
+ */
 async function workers(avail: Availability): Promise<void> {
   print('## --workers 2 vs 1');
   print();
@@ -666,18 +669,33 @@ async function workers(avail: Availability): Promise<void> {
   print();
   const rows: Row[] = [];
   const laneShares: string[] = [];
+  const spreads: string[] = [];
+  /** Measures while sampling how the connections are spread over the server's processes. */
+  const measureSpread = async (name: string, url: string, paths: string): Promise<void> => {
+    const [result, spread] = await Promise.all([measure(url, { paths }, false), connectionSpread(Number(new URL(url).port), (WARMUP + SECONDS / 2) * 1000)]);
+    rows.push({ name, result });
+    if (spread !== undefined) spreads.push(`${name}: ${spread}`);
+  };
+  // NODE_CLUSTER_SCHED_POLICY=none: the workers accept from the shared socket themselves and
+  // the kernel picks who wakes (as with nginx), instead of node:cluster's round-robin.
+  const setups = [
+    { n: 1, label: '', env: {} },
+    { n: 2, label: '', env: {} },
+    { n: 2, label: ', kernel spread', env: { NODE_CLUSTER_SCHED_POLICY: 'none' } },
+  ];
   for (const [label, paths] of [['small hot', write1(HOT_PATH)], ['Zipf', join(env.dir, 'paths.txt')]] as const) {
-    for (const n of [1, 2]) {
-      const h = await startHashedge({ ...env, serverCpus: '0,1' }, { origin: ORIGIN, extraArgs: ['--workers', String(n)] });
+    for (const setup of setups) {
+      const h = await startHashedge({ ...env, serverCpus: '0,1' }, { origin: ORIGIN, extraArgs: ['--workers', String(setup.n)], env: setup.env });
       try {
         for (let pass = 0; pass < 2; pass++) await warmAll(h.urls[0]!, paths);
         await h.settled();
         // No server CPU column: the workers share CPU 0 with wrk.
+        const name = `${label}, ${setup.n} worker${setup.n > 1 ? 's' : ''}${setup.label}`;
         const before = await laneCounts(h.urls[0]!);
-        rows.push({ name: `${label}, ${n} worker${n > 1 ? 's' : ''}`, result: await measure(h.urls[0]!, { paths }, false) });
+        await measureSpread(name, h.urls[0]!, paths);
         const after = await laneCounts(h.urls[0]!);
         // Every worker runs its own fast lane: the node's counters (summed over the workers) say how much it answered.
-        laneShares.push(`${label}, ${n} worker${n > 1 ? 's' : ''}: the fast lane answered ${(((after.hits - before.hits) / Math.max(1, after.requests - before.requests)) * 100).toFixed(1)}% of the requests (${after.workersWithHits} of ${n} worker${n > 1 ? 's' : ''} answered hits with it).`);
+        laneShares.push(`${name}: the fast lane answered ${(((after.hits - before.hits) / Math.max(1, after.requests - before.requests)) * 100).toFixed(1)}% of the requests (${after.workersWithHits} of ${setup.n} worker${setup.n > 1 ? 's' : ''} answered hits with it).`);
       } finally {
         await h.stop();
       }
@@ -688,16 +706,26 @@ async function workers(avail: Availability): Promise<void> {
     // The same two cores for nginx: worker_processes 2, started the way the kit starts it.
     const nginx = await startNginx({ ...env, serverCpus: '0,1' }, { edges: 1, workers: 2 });
     try {
-      rows.push({ name: 'nginx static, 2 workers, small hot', result: await measure(nginx.staticUrl, { paths: write1(HOT_PATH) }, false) });
+      await measureSpread('nginx static, 2 workers, small hot', nginx.staticUrl, write1(HOT_PATH));
     } finally {
       await nginx.stop();
     }
   }
   print(throughputTable(rows, 'none'));
   print();
-  for (let i = 0; i < hashedgeRows; i += 2) print(`${rows[i]!.name.split(',')[0]}: 2 workers / 1 worker = ${(rows[i + 1]!.result.rps / rows[i]!.result.rps).toFixed(2)}x.`);
   for (const line of laneShares) print(line);
-  if (rows.length > hashedgeRows) print(`small hot, 2 workers: hashedge / nginx static with 2 workers = ${(rows[1]!.result.rps / rows[hashedgeRows]!.result.rps).toFixed(2)}x (target: ahead, ${verdict(rows[1]!.result.rps >= rows[hashedgeRows]!.result.rps)}).`);
+  if (spreads.length > 0) print(`Established connections per server process in the middle of each run (ss -tnp; wrk's ${CONNECTIONS} and any the warm-up left open): ${spreads.join('; ')}.`);
+  print();
+  const perLoad = setups.length;
+  for (let i = 0; i < hashedgeRows; i += perLoad) {
+    const [one, two, kernel] = [rows[i]!, rows[i + 1]!, rows[i + 2]!];
+    print(`${one.name.split(',')[0]}: 2 workers / 1 worker = ${(two.result.rps / one.result.rps).toFixed(2)}x; with the kernel's spread ${(kernel.result.rps / one.result.rps).toFixed(2)}x.`);
+  }
+  if (rows.length > hashedgeRows) {
+    const nginxRps = rows[hashedgeRows]!.result.rps;
+    const best = Math.max(rows[1]!.result.rps, rows[2]!.result.rps);
+    print(`small hot, 2 workers: hashedge / nginx static with 2 workers = ${(rows[1]!.result.rps / nginxRps).toFixed(2)}x round-robin, ${(rows[2]!.result.rps / nginxRps).toFixed(2)}x kernel spread (target: ahead, ${verdict(best >= nginxRps)}).`);
+  }
   print();
 }
 

@@ -405,7 +405,7 @@ function renderCluster(cluster) {
     replaceRows(tbody, nodes.flatMap((n) => {
       const url = typeof n?.url === 'string' ? n.url : DASH;
       const workers = Array.isArray(n?.workers) ? n.workers : [];
-      const health = ['up', 'degraded', 'down'].includes(n?.state) ? n.state : 'unknown';
+      const health = ['unknown', 'up', 'degraded', 'down'].includes(n?.state) ? n.state : 'unknown';
       const up = workers.filter((w) => w?.state === 'up').length;
       return [
         h('tr', { 'data-testid': 'cluster-node', 'data-url': url, 'data-self': n?.self === true, class: `node-row${n?.self === true ? ' self' : ''}` },
@@ -429,8 +429,9 @@ function renderCluster(cluster) {
 function memberRow(m, maxShare, node, label) {
   const url = typeof m?.url === 'string' ? m.url : DASH;
   const share = num(m?.share);
-  // up: routed to; suspect: a fetch or probe failed; down: probes fail (both routed around).
-  const health = ['up', 'suspect', 'down'].includes(m?.state) ? m.state : 'unknown';
+  // unknown: not yet probed (routed to); up: routed to; suspect: a fetch or probe failed;
+  // down: probes fail (both routed around).
+  const health = ['unknown', 'up', 'suspect', 'down'].includes(m?.state) ? m.state : 'unknown';
   return h('tr', { 'data-testid': 'member', 'data-url': url, 'data-node': node, 'data-self': m?.self === true, class: [node ? 'worker-of-node' : '', m?.self === true ? 'self' : ''].join(' ').trim() || undefined },
     h('td', {}, h('div', { class: 'member' },
       label ? h('span', { class: 'muted' }, label) : null,

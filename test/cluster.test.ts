@@ -155,6 +155,29 @@ test('owner failing mid-body: the same one origin load in the same flight, nothi
   }
 });
 
+test('a member is unknown until it first answers: routed to meanwhile, not counted up; its first answer makes it up', async () => {
+  const origin = new TestOrigin();
+  // No probes: only the fetch below can move the owner out of unknown.
+  const nodes = await startCluster(2, origin, { 'peer-probe-interval': '0' });
+  try {
+    const [owner, front] = nodes as [Edge, Edge];
+    const stateOfOwner = (): string | undefined => front.cluster!.status().find((m) => m.url === owner.cluster!.self)?.state;
+    assert.equal(stateOfOwner(), 'unknown');
+    assert.equal(await metric(front, 'hashedge_cluster_healthy_members'), 1, 'only the node itself is counted up');
+    const key = keyOwnedBy(nodes, owner, 'assets/first');
+    origin.put(key, 'first answer');
+    const res = await request(`${front.url}/${key}`);
+    assert.equal(res.status, 200);
+    assert.equal(res.body.toString(), 'first answer');
+    assert.equal(owner.group.stats.originFetches, 1, 'an unknown owner is asked, not routed around');
+    assert.equal(front.group.stats.originFetches, 0);
+    assert.equal(stateOfOwner(), 'up');
+    assert.equal(await metric(front, 'hashedge_cluster_healthy_members'), 2);
+  } finally {
+    await Promise.all(nodes.map((n) => n.close()));
+  }
+});
+
 test("an owner whose origin fails answers 502 E_ORIGIN: the asking node answers the same, neither loads from the origin again nor routes around the owner", async () => {
   const origin = new TestOrigin();
   const nodes = await startCluster(2, origin, { 'peer-probe-interval': '0' });

@@ -75,16 +75,17 @@ test('a blob that is not immutable expires at its expiresAt: dropped from both t
   assert.ok(s.get('i'));
 });
 
-test('404s and refusals are remembered for negativeTtl; nothing when it is 0', async () => {
-  const { store: s } = store({ negativeTtl: 20 });
+test('404s and refusals are remembered for negativeTtl; nothing when it is 0', () => {
+  const { store: s, clock } = store({ negativeTtl: 20 });
   const verdict = { immutable: false, reason: 'no hash', open: false } as const;
   s.rememberNotFound('gone');
   s.rememberRefusal('mutable', verdict);
   assert.equal(s.notFound('gone'), true);
   assert.equal(s.notFound('other'), false);
   assert.deepEqual(s.refusal('mutable'), verdict);
-  // lru-cache's own ttl (performance.now), as before the split.
-  await new Promise((resolve) => setTimeout(resolve, 40));
+  clock.now += 19;
+  assert.equal(s.notFound('gone'), true, 'still within negativeTtl');
+  clock.now += 2;
   assert.equal(s.notFound('gone'), false);
   assert.equal(s.refusal('mutable'), undefined);
   const off = store({ negativeTtl: 0 }).store;

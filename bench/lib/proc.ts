@@ -84,3 +84,22 @@ export function residentMemory(pid: number): { rss: number; peak: number } {
   const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
   return { rss: kib('VmRSS'), peak: kib('VmHWM') };
 }
+
+/**
+ * How the established connections to `port` are spread over server processes, read with
+ * `ss -tnp` `afterMs` into a run: e.g. "32 / 32", largest first; undefined without ss. Multi-process
+ * servers differ here (node:cluster round-robin vs nginx's EPOLLEXCLUSIVE wake-ups), and on a
+ * machine whose load generator shares the servers' cores the spread decides the rps.
+ */
+export async function connectionSpread(port: number, afterMs: number): Promise<string | undefined> {
+  await new Promise((resolve) => setTimeout(resolve, afterMs));
+  let out: string;
+  try {
+    out = execFileSync('ss', ['-Htnp', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' });
+  } catch {
+    return undefined;
+  }
+  const perPid = new Map<string, number>();
+  for (const m of out.matchAll(/pid=(\d+)/g)) perPid.set(m[1]!, (perPid.get(m[1]!) ?? 0) + 1);
+  return [...perPid.values()].sort((a, b) => b - a).join(' / ') || undefined;
+}

@@ -92,8 +92,11 @@ export class Store {
     this.#onMain = onMain;
     this.#hot = hotBytes > 0 ? blobCache(hotBytes) : undefined;
     const negativeTtl = options.negativeTtl;
-    this.#negative = negativeTtl > 0 ? new LRUCache<string, true>({ max: NEGATIVE_CACHE_ENTRIES, ttl: negativeTtl }) : undefined;
-    this.#notImmutable = negativeTtl > 0 ? new LRUCache<string, Verdict>({ max: NEGATIVE_CACHE_ENTRIES, ttl: negativeTtl }) : undefined;
+    // lru-cache keeps its own time (performance.now, read at most once per ms); an injected
+    // clock is read on every check instead, so whoever moves it sees the move at once.
+    const ttlClock = options.clock === undefined ? {} : { perf: { now: options.clock }, ttlResolution: 0 };
+    this.#negative = negativeTtl > 0 ? new LRUCache<string, true>({ max: NEGATIVE_CACHE_ENTRIES, ttl: negativeTtl, ...ttlClock }) : undefined;
+    this.#notImmutable = negativeTtl > 0 ? new LRUCache<string, Verdict>({ max: NEGATIVE_CACHE_ENTRIES, ttl: negativeTtl, ...ttlClock }) : undefined;
     this.#errors = this.#errorTtl > 0 ? new LRUCache({ max: NEGATIVE_CACHE_ENTRIES }) : undefined;
   }
 

@@ -109,11 +109,11 @@ export class Cluster extends EventEmitter {
     return this.#ring.nodes;
   }
 
-  /** Each member: whether it is this node, its state (self is up), whether requests go to it, its ring share (0-1). */
+  /** Each member: whether it is this node, its state (self is up), whether it is confirmed up, its ring share (0-1). */
   status(): Array<ClusterMember> {
     const shares = this.#ring.shares();
     return this.#ring.nodes.map((url) => {
-      const state = url === this.self ? 'up' : (this.health.state(url) ?? 'up');
+      const state = url === this.self ? 'up' : (this.health.state(url) ?? 'unknown');
       return { url, self: url === this.self, state, healthy: state === 'up', share: shares.get(url) ?? 0 };
     });
   }

@@ -27,7 +27,7 @@ export interface ClusterNode {
   url: string;
   /** The node this answer comes from. */
   self: boolean;
-  /** up: every worker is; down: none is; degraded: some are. */
+  /** up: every worker is; unknown: the rest not yet heard from; down: every worker suspect or down; degraded: in between. */
   state: PeerState | 'degraded';
   healthy: boolean;
   /** Its workers' shares of the ring together (0-1). */
@@ -78,8 +78,9 @@ export function nodesOfMembers(members: readonly string[], workers: number): Nod
 }
 
 /**
- * Members as nodes with their workers under them. A node is up when all its workers are, down
- * when none is, else degraded; its ring share is its workers' together.
+ * Members as nodes with their workers under them. A node is up when all its workers are,
+ * unknown when none failed but some are not yet heard from, down when all failed, else
+ * degraded; its ring share is its workers' together.
  */
 export function groupByNode(members: readonly ClusterMember[], nodes: readonly NodeMembers[]): ClusterNode[] {
   const byUrl = new Map(members.map((m) => [m.url, m]));
@@ -89,10 +90,11 @@ export function groupByNode(members: readonly ClusterMember[], nodes: readonly N
       return member === undefined ? [] : [{ ...member, index }];
     });
     const up = workers.filter((w) => w.healthy).length;
+    const failed = workers.filter((w) => w.state === 'suspect' || w.state === 'down').length;
     return {
       url: node.url,
       self: workers.some((w) => w.self),
-      state: up === workers.length ? 'up' : up === 0 ? 'down' : 'degraded',
+      state: up === workers.length ? 'up' : failed === 0 ? 'unknown' : failed === workers.length ? 'down' : 'degraded',
       healthy: up === workers.length,
       share: workers.reduce((sum, w) => sum + w.share, 0),
       workers,

@@ -34,7 +34,7 @@ export class PeerPicker implements GroupPeerPicker {
 
   pickPeer(key: string): string | undefined {
     const owner = this.owner(key);
-    return owner !== this.#options.self && this.#options.health.isUp(owner) ? owner : undefined;
+    return owner !== this.#options.self && this.#options.health.isRoutable(owner) ? owner : undefined;
   }
 
   fetch(peer: string, key: string, options: Pick<OriginGetOptions, 'signal'>): Promise<OriginObject | null> {
@@ -46,7 +46,7 @@ export class PeerPicker implements GroupPeerPicker {
     const current = this.owner(key);
     for (const ring of this.#options.previousRings()) {
       const previous = ring.owner(key);
-      if (previous !== undefined && previous !== this.#options.self && previous !== current && this.#options.health.isUp(previous)) return previous;
+      if (previous !== undefined && previous !== this.#options.self && previous !== current && this.#options.health.isRoutable(previous)) return previous;
     }
     return undefined;
   }

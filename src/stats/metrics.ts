@@ -81,7 +81,7 @@ export class Metrics {
     gauge('hashedge_cluster_healthy_members', 'Nodes that are up (this one included): answering probes and fetches; with --workers, every worker of the node.', () => nodes()?.filter((m) => m.healthy).length ?? 1, 'min');
     gauge('hashedge_cluster_ring_members', 'Members of the consistent-hash ring: the nodes, or with --workers n, n per node (1 outside a cluster).', () => sources.clusterStatus()?.members.length ?? 1, 'max');
     new Gauge({
-      name: 'hashedge_cluster_member_up', help: '1 while a member is up, 0 while it is suspect or down (it is routed around), per member.', labelNames: ['member'], registers, aggregator: 'min',
+      name: 'hashedge_cluster_member_up', help: '1 while a member is up, 0 while it is unknown (not yet probed), suspect or down (the last two are routed around), per member.', labelNames: ['member'], registers, aggregator: 'min',
       collect() {
         this.reset();
         for (const m of sources.clusterStatus()?.members ?? []) this.set({ member: m.url }, m.healthy ? 1 : 0);

@@ -149,7 +149,7 @@ function sumTopKeys(lists: ReadonlyArray<ReadonlyArray<{ key: string; requests: 
     .map(([key, requests]) => ({ key, requests }));
 }
 
-const SEVERITY: Record<PeerState, number> = { up: 0, suspect: 1, down: 2 };
+const SEVERITY: Record<PeerState, number> = { up: 0, unknown: 1, suspect: 2, down: 3 };
 
 /** The answering worker's ring, each member as unhealthy as any worker sees it. */
 function mergeCluster(own: ClusterStatus | null, views: ReadonlyArray<ClusterStatus | null>): ClusterStatus | null {
