@@ -13,7 +13,9 @@
  * (Range: bytes=0-99), 404 (an unknown key, remembered). close=1 sends each request on a new
  * connection with `Connection: close`; otherwise `c` kept-alive connections send them in turn.
  * `extra='--access-log on'` adds serve flags; `cli=<path>/dist/cli.js` measures another build;
- * `keep=1` keeps callgrind's files for callgrind_annotate.
+ * `keep=1` keeps callgrind's files for callgrind_annotate; `node='--single-threaded'` adds Node flags
+ * (with it V8 compiles and collects garbage on the main thread, in step with the requests: the
+ * counts then vary less from run to run than with its background threads).
  * The client is this process (not counted); every answer's status is checked.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -36,6 +38,8 @@ const WARM = Number(args.warm ?? 2000);
 const CONCURRENCY = Number(args.c ?? 4);
 const DIR = args.dir ?? '/tmp/hashedge-bench';
 const EXTRA = args.extra ? args.extra.split(' ') : [];
+/** Node flags of the server, e.g. `node=--single-threaded`: V8 compiles and collects on the main thread, so the counts vary less. */
+const NODE_FLAGS = args.node ? args.node.split(' ') : [];
 /** The build to measure (another checkout's dist/cli.js, for a before/after). */
 const CLI = args.cli ?? fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const KIT = fileURLToPath(new URL('./kit/', import.meta.url));
@@ -54,8 +58,8 @@ async function main(): Promise<void> {
   const out = mkdtempSync(join(tmpdir(), 'hashedge-instr-'));
   const serve = [CLI, 'serve', '--host', '127.0.0.1', '--port', String(port), '--origin', ORIGIN, '--cache-size', '1GiB', '--log-level', 'warn', ...(LANE ? [] : ['--fast-lane', 'off']), ...EXTRA];
   const argv = TOOL === 'callgrind'
-    ? ['valgrind', '--tool=callgrind', '--separate-threads=yes', `--callgrind-out-file=${join(out, 'cg.out')}`, process.execPath, ...serve]
-    : [process.execPath, ...serve];
+    ? ['valgrind', '--tool=callgrind', '--separate-threads=yes', `--callgrind-out-file=${join(out, 'cg.out')}`, process.execPath, ...NODE_FLAGS, ...serve]
+    : [process.execPath, ...NODE_FLAGS, ...serve];
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output = (output + String(c)).slice(-4096)));
@@ -97,7 +101,8 @@ async function workload(base: string): Promise<(n: number) => Request[]> {
     case 'hit':
       return repeat({ path: HOT_PATH, header: '', expect: 200 });
     case '304': {
-      const etag = (await fetch(base + HOT_PATH)).headers.get('etag');
+      // the identity representation's ETag (fetch() would ask for br, and get that variant's)
+      const etag = (await fetch(base + HOT_PATH, { headers: { 'accept-encoding': 'identity' } })).headers.get('etag');
       return repeat({ path: HOT_PATH, header: `If-None-Match: ${etag}\r\n`, expect: 304 });
     }
     case '206':
