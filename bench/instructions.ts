@@ -222,19 +222,25 @@ class KeptAlive {
   }
 }
 
-/** Instructions per thread of the last dump (thread 1 is the main thread: JavaScript and libuv's loop). */
+/**
+ * Instructions per thread in the dump (thread 1 is the main thread: JavaScript and libuv's loop).
+ * A dump in more than one part is reported part by part (and should not happen: one -z, one -d).
+ */
 function callgrindTotals(dir: string): Record<string, number> {
   const counts: Record<string, number> = {};
+  const parts = new Set<string>();
   let all = 0;
-  for (const file of readdirSync(dir)) {
+  for (const file of readdirSync(dir).sort()) {
     const m = /\.(\d+)-(\d+)$/.exec(file);
     if (m === null) continue;
+    parts.add(m[1]!);
     const text = readFileSync(join(dir, file), 'utf8');
     const total = Number(/^(?:totals|summary): (\d+)/m.exec(text)?.[1] ?? 0);
-    counts[`instructions, thread ${Number(m[2])}`] = total;
+    counts[`instructions, part ${m[1]}, thread ${Number(m[2])}`] = total;
     all += total;
   }
-  counts['instructions, all threads'] = all;
+  counts['instructions, all parts and threads'] = all;
+  if (parts.size > 1) console.log(`warning: callgrind wrote ${parts.size} dump parts; each is listed`);
   return counts;
 }
 

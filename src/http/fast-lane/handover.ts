@@ -37,7 +37,7 @@ export function handOver(server: Server, nodeListener: ConnectionListener, socke
     // The usual case (the lane was reading the socket as bytes came, and holds all it read):
     // node:http is given the bytes as the 'data' event it would have had, at once: no pause,
     // unshift and resume, which cost every handed-over connection a 'pause' and a 'resume'
-    // event, a tick and a pass through the stream's buffer (instructions: bench/RESULTS.md).
+    // event, a tick and a pass through the stream's buffer.
     nodeListener.call(server, socket);
     if (unread !== undefined && unread.length > 0) socket.emit('data', unread);
     return;

@@ -20,7 +20,7 @@ import { ageSeconds } from '../headers.js';
  * Responses (head and body) under this many bytes go out as one buffer (a copy of a few KB
  * beats a writev); larger ones as head and body in one writev, the body never copied. Below it
  * Buffer.allocUnsafe() takes the memory from Buffer's pool (sizes under Buffer.poolSize / 2):
- * above, each copy was a malloc'd ArrayBuffer, which under Zipf cost more than the writev.
+ * above, each copy would be a malloc'd ArrayBuffer of its own for the collector to free.
  */
 const ONE_BUFFER_BYTES = 4096;
 /**
