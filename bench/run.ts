@@ -735,7 +735,7 @@ async function workers(avail: Availability): Promise<void> {
  * --fast-lane=off, side by side in alternating rounds as the small workload runs. Kept-alive
  * connections are handed over at their first request, so each shape also runs with
  * `Connection: close`, where every request is: the lane's whole cost (a strict parse that gives
- * up, the unshift, node:http's own parse). Besides rps, the server process's own CPU time per
+ * up, the hand-over, node:http's own parse). Besides rps, the server process's own CPU time per
  * request (/proc/<pid>/stat), which other processes on a shared machine do not inflate.
  */
 async function handover(): Promise<void> {
