@@ -10,7 +10,8 @@
  * nodes: origin fetches), large (8 MB cold: first byte vs the origin's), memory (working set
  * 3x the cache, for the kit's corpus and one 4x larger), workers (--workers 2 vs 1, and nginx
  * static with 2 workers), disk (working set 4x --cache-size, --disk-cache 8x: vs memory only and
- * nginx proxy_cache), restart (origin loads in the first 10 s after a restart, disk tier vs
+ * nginx proxy_cache), disk-hit (the same load answered from memory, from the disk tier and from
+ * files: rps and CPU per request against memory hits), restart (origin loads in the first 10 s after a restart, disk tier vs
  * memory only vs nginx), handover (conditional, Range and 404 requests on the hot asset, which
  * the fast lane hands to node:http: with the lane vs --fast-lane=off).
  */
@@ -47,7 +48,7 @@ const WARMUP = Number(args.warmup ?? 3);
 const CONNECTIONS = Number(args.connections ?? 64);
 /** Rounds of the small and Zipf workloads (every server measured once per round). */
 const ROUNDS = Number(args.rounds ?? 3);
-const WORKLOADS = ['small', 'zipf', 'h2', 'cluster', 'herd', 'large', 'memory', 'workers', 'disk', 'restart', 'handover'] as const;
+const WORKLOADS = ['small', 'zipf', 'h2', 'cluster', 'herd', 'large', 'memory', 'workers', 'disk', 'disk-hit', 'restart', 'handover'] as const;
 type Workload = (typeof WORKLOADS)[number];
 const ONLY = new Set((args.only ?? WORKLOADS.join(',')).split(',') as Workload[]);
 const env: BenchEnv = { dir: args.dir ?? '/tmp/hashedge-bench', serverCpus: '1' };
@@ -89,6 +90,7 @@ async function main(): Promise<void> {
   if (ONLY.has('memory')) await memory();
   if (ONLY.has('workers')) await workers(avail);
   if (ONLY.has('disk')) await diskTier(avail);
+  if (ONLY.has('disk-hit')) await diskHit();
   if (ONLY.has('restart')) await restart(avail);
   if (ONLY.has('handover')) await handover();
   writeFileSync(join(env.dir, 'last-run.md'), out.join('\n') + '\n');
@@ -573,6 +575,108 @@ async function diskTier(avail: Availability): Promise<void> {
   print(table(['server', 'rps', 'p99 ms', 'MB/s', 'hit ratio', 'origin loads'], rows));
   print();
 }
+
+/**
+ * A disk hit against a memory hit, the same load (uniform draws, so memory holds no hot set):
+ * small objects (every corpus asset under 1 MiB) answered from memory, then from the disk tier
+ * with memory too small to hold them (a disk hit reads the file, checks every section's
+ * SHA-256 and promotes it, evicting another); large objects (the corpus's 8 MB videos) from
+ * memory, then from their files (never promoted). The disk node is filled with memory large
+ * enough to write everything, then restarted with little memory on the same directory, so every
+ * file is verified on its first read as after any restart. CPU per request is the server
+ * process's own (/proc/<pid>/stat), which colleagues' load does not inflate as CPU 1's does.
+ */
+async function diskHit(): Promise<void> {
+  const corpus = corpusBytes();
+  const files = readFileSync(join(env.dir, 'paths.txt'), 'utf8').split('\n').filter(Boolean).map((path) => ({ path, bytes: statSync(join(ORIGIN, path)).size }));
+  // Large objects with fewer connections: 64 clients each waiting for 8 MB would wait past wrk's
+  // 2 s timeout on this machine (counted as errors, and their CPU charged to fewer requests).
+  const sets = [
+    { name: 'small (< 1 MiB)', paths: files.filter((f) => f.bytes < 2 ** 20), connections: CONNECTIONS },
+    { name: 'large (>= 1 MiB)', paths: files.filter((f) => f.bytes >= 2 ** 20), connections: Math.min(CONNECTIONS, LARGE_CONNECTIONS) },
+  ].map((set) => {
+    const file = join(env.dir, `disk-hit-${set.paths.length}.txt`);
+    writeFileSync(file, set.paths.map((f) => f.path).join('\n') + '\n');
+    return { ...set, file, bytes: set.paths.reduce((n, f) => n + f.bytes, 0) };
+  });
+  // The least memory that still lets the restarted node keep the videos' files (a file is kept
+  // under --max-object-size, which may not exceed --cache-size).
+  const small = 8 * 2 ** 20;
+  print('## Disk hits vs memory hits');
+  print();
+  print(`The same load on each: uniform draws over a set of paths, ${WARMUP} s warm-up, ${SECONDS} s measured, ${CONNECTIONS} connections (${Math.min(CONNECTIONS, LARGE_CONNECTIONS)} for the large objects), identity bytes. Memory: --cache-size ${mib(2 * corpus)} MiB holds everything (the node also writes it all to --disk-cache, one request at a time). Disk: that node stopped and started again on the same directory with --cache-size ${mib(small)} MiB (--max-object-size the same): small objects are read from their files, SHA-256 checked and promoted (evicting others), large ones streamed from their files. "disk bytes read / sent" is the disk tier's bytes read over wrk's bytes received (about 1 when every answer comes from a file; more for small objects, whose files hold their variants too, every one read and checked). µs CPU / request is the server process's own.`);
+  print();
+  const dir = join(env.dir, 'disk-hit-tier');
+  rmSync(dir, { recursive: true, force: true });
+  type Run = { r: LoadResult; cpuUs: number; diskBytesRead: number; loads: number };
+  const measured = new Map<string, Run>();
+  const runAll = async (h: Hashedge, tier: string) => {
+    for (const set of sets) {
+      const load = { paths: set.file, zipfS: 0, connections: set.connections };
+      await wrk(h.urls[0]!, { ...load, seconds: WARMUP });
+      const before = await h.stats(h.urls[0]!);
+      const cpu0 = processCpuSeconds(h.pids[0]!);
+      const r = await wrk(h.urls[0]!, { ...load, seconds: SECONDS });
+      const cpu = processCpuSeconds(h.pids[0]!) - cpu0;
+      const after = await h.stats(h.urls[0]!);
+      const requests = Math.max(1, r.rps * SECONDS);
+      measured.set(`${tier} ${set.name}`, {
+        r,
+        cpuUs: (cpu * 1e6) / requests,
+        diskBytesRead: ((after as unknown as DiskStats).disk?.bytesRead ?? 0) - ((before as unknown as DiskStats).disk?.bytesRead ?? 0),
+        loads: after.counters.originFetches - before.counters.originFetches,
+      });
+    }
+  };
+  const memory = await startHashedge(env, { origin: ORIGIN, cacheSize: String(2 * corpus), extraArgs: ['--shutdown-delay', '0', '--disk-cache', dir, '--disk-cache-size', String(2 * corpus)] });
+  try {
+    // One request at a time, so the two disk writers keep up (a fill beyond a full write queue
+    // is not written; those keys would be origin loads below, and the table counts them).
+    for (const set of sets) for (const f of set.paths) await status(memory.urls[0]! + f.path);
+    await memory.settled();
+    for (;;) {
+      const queued = ((await memory.stats(memory.urls[0]!)) as unknown as DiskStats).disk?.queued ?? 0;
+      if (queued === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await runAll(memory, 'memory');
+  } finally {
+    // SIGTERM: the node writes what it still has queued before it exits.
+    await memory.stop();
+  }
+  const disk = await startHashedge(env, { origin: ORIGIN, cacheSize: String(small), extraArgs: ['--shutdown-delay', '0', '--max-object-size', String(small), '--disk-cache', dir, '--disk-cache-size', String(2 * corpus)] });
+  try {
+    await runAll(disk, 'disk');
+  } finally {
+    await disk.stop();
+  }
+  const rows: (string | number)[][] = [];
+  for (const set of sets) {
+    const reference = measured.get(`memory ${set.name}`)!;
+    for (const [tier, label] of [['memory', 'memory'], ['disk', set.name.startsWith('small') ? 'disk tier (read, verified, promoted)' : 'disk tier (streamed from the file)']] as const) {
+      const run = measured.get(`${tier} ${set.name}`)!;
+      rows.push([
+        `${set.name}, ${label}`,
+        `${set.paths.length} (${mib(set.bytes)} MiB)`,
+        ...loadCells(run.r),
+        run.cpuUs.toFixed(1),
+        tier === 'memory' ? '**1.00x**' : `${(run.r.rps / reference.r.rps).toFixed(2)}x`,
+        tier === 'memory' ? '**1.00x**' : `${(run.cpuUs / reference.cpuUs).toFixed(2)}x`,
+        (run.diskBytesRead / Math.max(1, run.r.mbps * 1e6 * SECONDS)).toFixed(2),
+        `${run.r.non2xx} / ${run.r.errors}`,
+        run.loads,
+      ]);
+    }
+  }
+  print(table(['served from', 'objects', 'rps', 'p99 ms', 'MB/s', 'µs CPU / request', 'rps ÷ memory hits', 'CPU ÷ memory hits', 'disk bytes read / sent', 'non-2xx / errors', 'origin loads'], rows));
+  print();
+}
+
+/** Connections of the disk-hit workload's large objects (8 MB each). */
+const LARGE_CONNECTIONS = 8;
+
+/** The disk tier's part of /_hashedge/stats (null without --disk-cache). */
+type DiskStats = { disk: { bytesRead: number; queued: number } | null };
 
 /**
  * Warm a node under Zipf, restart it, and count origin loads in the first 10 s and the next 10 s:

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { Writable } from 'node:stream';
@@ -63,13 +63,14 @@ test('a restart keeps objects: the second node answers from disk without asking 
   try {
     const res = await request(`${second.url}/assets/app-0492830483.js`, { headers: { 'accept-encoding': 'br' } });
     assert.equal(res.status, 200);
-    assert.equal(res.headers['cache-status'], 'hashedge; hit');
+    assert.equal(res.headers['cache-status'], 'hashedge; hit; detail=disk', 'Cache-Status says the hit came from disk');
     assert.equal(res.headers['content-encoding'], 'br');
     assert.equal(res.headers.etag, fromOrigin.headers.etag);
     assert.equal(res.headers['last-modified'], 'Tue, 02 Jan 2024 03:04:05 GMT');
     assert.deepEqual(res.body, fromOrigin.body);
     const identity = await request(`${second.url}/assets/app-0492830483.js`);
     assert.deepEqual(identity.body, body);
+    assert.equal(identity.headers['cache-status'], 'hashedge; hit', 'promoted: the next hit is from memory');
     assert.deepEqual(again.assetRequests, [], 'the origin was not asked again');
     assert.equal(second.group.disk?.status().hits, 1);
   } finally {
@@ -93,7 +94,7 @@ test('a disk hit answers conditionals and ranges as a memory hit does', async ()
       const res = await request(`${node.url}/assets/data-0492830483.bin`, { headers });
       assert.equal(res.status, status);
       assert.equal(res.headers.etag, etag);
-      assert.equal(res.headers['cache-status'], 'hashedge; hit');
+      assert.equal(res.headers['cache-status'], 'hashedge; hit; detail=disk');
       if (status === 206) {
         assert.equal(res.headers['content-range'], `bytes 1000-1999/${body.length}`);
         assert.deepEqual(res.body, body.subarray(1000, 2000));
@@ -214,6 +215,43 @@ test('the disk budget holds under churn, and what stays is served right', async 
   }
 });
 
+test('the disk budget holds in du terms under churn of small objects: each file counted in whole blocks', async () => {
+  const dir = freshDir();
+  const origin = new TestOrigin();
+  // ~1.3 KB files: by length 800 of them fit 1 MiB, but each takes a whole block (4 KiB on ext4, XFS, tmpfs).
+  const keys = Array.from({ length: 600 }, (_, i) => `assets/s${i}-0492830483.bin`);
+  const bodies = new Map(keys.map((key) => [key, origin.put(key, randomBytes(1000))]));
+  const budget = 1024 * 1024;
+  const node = await start(dir, origin, { 'cache-size': '1MiB', 'disk-cache-size': String(budget) });
+  try {
+    for (let round = 0; round < 2; round++) {
+      for (const key of keys) assert.equal((await request(`${node.url}/${key}`)).status, 200);
+    }
+    await node.group.disk!.flushed();
+    // What du counts for the files: their allocated blocks (st_blocks, 512-byte units).
+    let allocated = 0;
+    let files = 0;
+    for (const sub of await readdir(dir)) {
+      if (!/^[0-9a-f]{2}$/.test(sub)) continue;
+      for (const name of await readdir(join(dir, sub))) {
+        allocated += (await stat(join(dir, sub, name))).blocks * 512;
+        files++;
+      }
+    }
+    const status = node.group.disk!.status();
+    assert.ok(allocated <= budget, `${files} files take ${allocated} bytes on the file system, over the ${budget}-byte budget`);
+    assert.ok(status.bytes <= budget, `${status.bytes} bytes counted`);
+    assert.equal(status.objects, files, 'the index lists exactly the files there are');
+    assert.ok(status.evictions > 0);
+    assert.ok(files >= 100, `the budget is used, not left empty: ${files} files`);
+    // Served right after the churn: the newest keys from disk or memory, with their bytes.
+    const last = keys.at(-1)!;
+    assert.ok((await request(`${node.url}/${last}`)).body.equals(bodies.get(last)!));
+  } finally {
+    await node.close();
+  }
+});
+
 test('a directory is one process\'s: a second node on it is refused with E_DISK_CACHE_LOCKED', async () => {
   const dir = freshDir();
   const first = await start(dir, new TestOrigin());
@@ -245,6 +283,48 @@ test('a purge removes the key from disk too: a restart does not bring it back', 
     assert.equal(again.count(key), 1);
   } finally {
     await next.close();
+  }
+});
+
+test('a prefix purge drops and counts the objects on disk too: after a restart its keys are misses, the others still hits', async () => {
+  const dir = freshDir();
+  const token = 'secret-token-1234';
+  const keys = { inMemory: 'assets/old/a-0492830483.js', onDiskOnly: 'assets/old/b-0492830483.js', kept: 'assets/new/c-0492830483.js' };
+  const fill = new TestOrigin();
+  for (const [i, key] of Object.values(keys).entries()) fill.put(key, script(20 + i));
+  const first = await start(dir, fill);
+  for (const key of Object.values(keys)) assert.equal((await request(`${first.url}/${key}`)).status, 200);
+  await first.close();
+  // A restart: the index knows the files by name only, so the purge reads their heads for keys.
+  const second = await start(dir, new TestOrigin(), { 'admin-token': token });
+  try {
+    const promoted = await request(`${second.url}/${keys.inMemory}`);
+    assert.equal(promoted.headers['cache-status'], 'hashedge; hit; detail=disk');
+    assert.equal(second.group.cacheItems, 1, 'one purged key is in memory (and on disk), the other on disk only');
+    const res = await fetch(`${second.url}/_hashedge/purge`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ prefix: '/assets/old/' }),
+    });
+    assert.equal(res.status, 200);
+    assert.equal(((await res.json()) as { removed: number }).removed, 2, 'both keys counted, the one in memory and on disk once');
+    assert.equal(second.group.disk!.status().objects, 1);
+  } finally {
+    await second.close();
+  }
+  const origin = new TestOrigin();
+  for (const [i, key] of Object.values(keys).entries()) origin.put(key, script(20 + i));
+  const third = await start(dir, origin);
+  try {
+    for (const key of [keys.inMemory, keys.onDiskOnly]) {
+      const res = await request(`${third.url}/${key}`);
+      assert.equal(res.headers['cache-status'], 'hashedge; fwd=miss; stored', `${key}: purged, so a miss`);
+    }
+    const kept = await request(`${third.url}/${keys.kept}`);
+    assert.equal(kept.headers['cache-status'], 'hashedge; hit; detail=disk', 'the key outside the prefix is still on disk');
+    assert.deepEqual(origin.assetRequests.sort(), [keys.inMemory, keys.onDiskOnly].sort());
+  } finally {
+    await third.close();
   }
 });
 

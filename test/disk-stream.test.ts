@@ -7,7 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { connect as connectH2, constants as h2constants } from 'node:http2';
 import { mkdtemp, open, readdir, rm, stat, truncate } from 'node:fs/promises';
@@ -17,8 +17,12 @@ import { resolveConfig, type RawOptions } from '../src/config.js';
 import { startEdge, type Edge } from '../src/edge.js';
 import { hashKey } from '../src/cache/disk/record.js';
 import { STREAM_FROM_BYTES } from '../src/cache/disk/tier.js';
+import { Ring } from '../src/cluster/ring.js';
+import { freePort } from './helpers/cluster.js';
+import { startTestEdge } from './helpers/edge.js';
 import { TestOrigin } from './helpers/origins.js';
-import { request, requestH2 } from './helpers/http.js';
+import { request, requestH2, type TestResponse } from './helpers/http.js';
+import { parseMultipart } from './helpers/multipart.js';
 import { createTestCa, type TestCa, type TestCertificate } from './helpers/tls.js';
 
 let root: string;
@@ -82,7 +86,7 @@ test('after a restart a large object is served from its file: verified once, the
     const disk = edge.group.disk!;
     const res = await request(`${edge.url}/${KEY}`);
     assert.equal(res.status, 200);
-    assert.equal(res.headers['cache-status'], 'hashedge; hit');
+    assert.equal(res.headers['cache-status'], 'hashedge; hit; detail=disk', 'a hit, from disk');
     assert.equal(res.headers['content-length'], String(SIZE));
     assert.ok(res.body.equals(body), 'exactly the origin bytes');
     assert.deepEqual(origin.assetRequests, [], 'the origin was not asked');
@@ -140,13 +144,69 @@ test('HTTP/2 serves a large disk-held object from its file: the same bytes, whol
   try {
     const whole = await requestH2(`${edge.tlsUrl}/${KEY}`, { ca: ca.caPem });
     assert.equal(whole.status, 200);
-    assert.equal(whole.headers['cache-status'], 'hashedge; hit');
+    assert.equal(whole.headers['cache-status'], 'hashedge; hit; detail=disk');
     assert.ok(whole.body.equals(body));
     const ranged = await requestH2(`${edge.tlsUrl}/${KEY}`, { ca: ca.caPem, headers: { range: 'bytes=2000000-2099999' } });
     assert.equal(ranged.status, 206);
     assert.ok(ranged.body.equals(body.subarray(2000000, 2100000)));
     assert.deepEqual(origin.assetRequests, []);
     assert.equal(edge.group.disk!.stats.hits, 2);
+  } finally {
+    await edge.close();
+  }
+});
+
+/** The headers two answers must share: all but those that tick (Date, Age) and say where a hit came from. */
+function comparable(res: TestResponse): Record<string, unknown> {
+  const { date: _date, age: _age, 'cache-status': _status, ...rest } = res.headers;
+  return rest;
+}
+
+test('a multi-range request is answered from the file exactly as from memory (HTTP/1 and HTTP/2), reading only the ranges', async () => {
+  const dir = freshDir();
+  const body = randomBytes(SIZE);
+  const ranges = 'bytes=0-9,100-199,2000000-2000099,-5';
+  const expected = [body.subarray(0, 10), body.subarray(100, 200), body.subarray(2000000, 2000100), body.subarray(SIZE - 5)];
+  const tls = { 'tls-port': '0', 'tls-cert': cert.certFile, 'tls-key': cert.keyFile };
+  // From memory: the node that filled the object answers from its blob (and writes it to disk).
+  const origin = new TestOrigin();
+  origin.put(KEY, body);
+  const first = await start(dir, origin, tls);
+  let memoryH1: TestResponse;
+  let memoryH2: TestResponse;
+  try {
+    assert.ok((await request(`${first.url}/${KEY}`)).body.equals(body));
+    memoryH1 = await request(`${first.url}/${KEY}`, { headers: { range: ranges } });
+    memoryH2 = await requestH2(`${first.tlsUrl}/${KEY}`, { ca: ca.caPem, headers: { range: ranges } });
+  } finally {
+    await first.close();
+  }
+  assert.equal(memoryH1.headers['cache-status'], 'hashedge; hit', 'the first answers came from memory');
+  const { edge, origin: second } = await restarted(dir, body, tls);
+  try {
+    const disk = edge.group.disk!;
+    assert.equal((await request(`${edge.url}/${KEY}`, { method: 'HEAD' })).status, 200); // the first read verifies
+    const before = disk.stats.bytesRead;
+    const fileH1 = await request(`${edge.url}/${KEY}`, { headers: { range: ranges } });
+    const read = disk.stats.bytesRead - before;
+    const fileH2 = await requestH2(`${edge.tlsUrl}/${KEY}`, { ca: ca.caPem, headers: { range: ranges } });
+    assert.equal(edge.group.cacheItems, 0, 'served from the file, not promoted');
+    assert.deepEqual(second.assetRequests, [], 'the origin was not asked');
+    for (const [label, memory, file] of [['HTTP/1', memoryH1, fileH1], ['HTTP/2', memoryH2, fileH2]] as const) {
+      assert.equal(file.status, 206, label);
+      assert.equal(memory.status, 206, label);
+      assert.deepEqual(comparable(file), comparable(memory), `${label}: the same headers`);
+      assert.equal(file.headers['cache-status'], 'hashedge; hit; detail=disk', label);
+      assert.ok(file.body.equals(memory.body), `${label}: the same bytes, part heads and boundaries included`);
+      const boundary = /^multipart\/byteranges; boundary=(\w+)$/.exec(String(file.headers['content-type']))?.[1];
+      assert.ok(boundary, `${label}: ${file.headers['content-type']}`);
+      assert.equal(file.headers['content-length'], String(file.body.length), label);
+      const parts = parseMultipart(file.body, boundary);
+      assert.deepEqual(parts.map((p) => p.headers['content-range']), ['bytes 0-9', 'bytes 100-199', 'bytes 2000000-2000099', `bytes ${SIZE - 5}-${SIZE - 1}`].map((r) => `${r}/${SIZE}`), label);
+      assert.deepEqual(parts.map((p) => p.body.toString('hex')), expected.map((b) => b.toString('hex')), `${label}: the ranges' bytes`);
+    }
+    const wanted = expected.reduce((n, b) => n + b.length, 0);
+    assert.ok(read >= wanted && read <= wanted + 8192, `the ranges and the head, not the object: ${read} bytes read`);
   } finally {
     await edge.close();
   }
@@ -179,9 +239,9 @@ test('a corrupted byte in a large file is caught on the first read after restart
 });
 
 /** A GET whose body is paused after its first chunk until `then` has run; resolves with what arrived and whether it ended. */
-function pausedGet(url: string, then: () => Promise<void>): Promise<{ body: Buffer; complete: boolean }> {
+function pausedGet(url: string, then: () => Promise<void>, headers: Record<string, string> = {}): Promise<{ body: Buffer; complete: boolean }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { agent: false }, (res) => {
+    const req = httpRequest(url, { agent: false, headers }, (res) => {
       const chunks: Buffer[] = [];
       let complete = false;
       res.once('data', (first: Buffer) => {
@@ -280,5 +340,96 @@ test('clients that go away mid-file (HTTP/1 close, HTTP/2 reset) are not read er
     assert.equal(disk.stats.readErrors, 0);
   } finally {
     await edge.close();
+  }
+});
+
+/**
+ * Two real nodes: `owner` on dir (a disk tier), `asker` with memory only, and a key the ring
+ * gives to the owner, its object written to dir beforehand (so the owner holds it on disk only).
+ */
+async function ownerOnDisk(dir: string, body: Buffer, corrupt = false): Promise<{ owner: Edge; asker: Edge; key: string; origin: TestOrigin; close(): Promise<void> }> {
+  const urls = [`http://127.0.0.1:${await freePort()}`, `http://127.0.0.1:${await freePort()}`];
+  const ring = new Ring(urls);
+  const key = Array.from({ length: 1000 }, (_, i) => `assets/movie${i}-0492830483.mp4`).find((k) => ring.owner(k) === urls[0])!;
+  await filled(dir, body, key);
+  if (corrupt) {
+    const file = await open(await fileOf(dir, key), 'r+');
+    await file.write(Buffer.from('garbage'), 0, 7, (await file.stat()).size - 1000);
+    await file.close();
+  }
+  const origin = new TestOrigin();
+  origin.put(key, body);
+  const cluster = { peers: urls.join(','), 'cache-size': '64MiB' };
+  const owner = await start(dir, origin, { ...cluster, port: new URL(urls[0]!).port, self: urls[0] });
+  const asker = await startTestEdge({ ...cluster, port: new URL(urls[1]!).port, self: urls[1] }, origin);
+  return { owner, asker, key, origin, close: async () => void (await Promise.all([owner.close(), asker.close()])) };
+}
+
+test('a peer asking for a large key held on disk gets it streamed from the file: verified first, never read into memory', async () => {
+  const dir = freshDir();
+  const body = randomBytes(SIZE);
+  const { owner, asker, key, origin, close } = await ownerOnDisk(dir, body);
+  try {
+    const fileBytes = (await stat(await fileOf(dir, key))).size;
+    const res = await request(`${asker.url}/${key}`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['cache-status'], 'hashedge; fwd=miss; detail=owner', 'from the owner');
+    assert.ok(res.body.equals(body), 'exactly the origin bytes');
+    assert.deepEqual(origin.assetRequests, [], 'neither node asked the origin');
+    const disk = owner.group.disk!;
+    assert.equal(disk.stats.hits, 1, 'the owner answered from its disk');
+    assert.equal(owner.group.cacheItems, 0, 'the owner did not read the object into memory');
+    // Verified (the whole file streamed through SHA-256), then the identity section streamed.
+    assert.ok(disk.stats.bytesRead >= fileBytes + SIZE && disk.stats.bytesRead <= 2 * fileBytes + 8192, `read ${disk.stats.bytesRead}`);
+    // A second peer request reads the body (and head) only: the file is verified once.
+    const before = disk.stats.bytesRead;
+    const again = await request(`${owner.url}/_hashedge/peer/${encodeURIComponent(key)}`, { headers: { 'x-hashedge-hop': '1' } });
+    assert.equal(again.status, 200);
+    assert.ok(again.body.equals(body));
+    assert.equal(again.headers['x-hashedge-sha256'], createHash('sha256').update(body).digest('hex'), 'the SHA-256 the asking node checks');
+    const read = disk.stats.bytesRead - before;
+    assert.ok(read >= SIZE && read <= SIZE + 8192, `a later read streams the body only: ${read}`);
+    assert.equal(owner.group.cacheItems, 0);
+  } finally {
+    await close();
+  }
+});
+
+test('a corrupt large file is never sent to a peer: the owner finds it on its first read and loads the key again', async () => {
+  const dir = freshDir();
+  const body = randomBytes(SIZE);
+  const { owner, asker, key, origin, close } = await ownerOnDisk(dir, body, true);
+  try {
+    const res = await request(`${asker.url}/${key}`);
+    assert.equal(res.status, 200);
+    assert.ok(res.body.equals(body), 'the right bytes, from the origin');
+    assert.equal(owner.group.disk!.stats.verifyFailures, 1);
+    assert.equal(owner.group.disk!.stats.hits, 0);
+    assert.deepEqual(origin.assetRequests, [key], 'loaded once, by the owner');
+  } finally {
+    await close();
+  }
+});
+
+test('a peer reading slowly gets the file as it reads (backpressure): the owner reads ahead only what the socket holds', async () => {
+  const dir = freshDir();
+  const size = 12 * STREAM_FROM_BYTES; // far more than socket buffers hold while the reader waits
+  const body = randomBytes(size);
+  const { owner, key, close } = await ownerOnDisk(dir, body);
+  try {
+    const disk = owner.group.disk!;
+    const url = `${owner.url}/_hashedge/peer/${encodeURIComponent(key)}`;
+    const hop = { 'x-hashedge-hop': '1' };
+    assert.ok((await request(url, { headers: hop })).body.equals(body)); // the first read verifies
+    const before = disk.stats.bytesRead;
+    const res = await pausedGet(url, async () => {
+      const read = disk.stats.bytesRead - before;
+      assert.ok(read < size / 2, `the owner waits for its reader: ${read} of ${size} bytes read while it is paused`);
+    }, hop);
+    assert.ok(res.complete);
+    assert.ok(res.body.equals(body));
+    assert.equal(owner.group.cacheItems, 0, 'never read into memory');
+  } finally {
+    await close();
   }
 });

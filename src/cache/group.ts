@@ -46,8 +46,11 @@ export type { FetchStatus } from './outcome.js';
 export type { PeerPicker } from './peers.js';
 
 export type Lookup =
-  /** stored: with status peer, whether this node kept the owner's copy (it is hot here). */
-  | { readonly kind: 'blob'; readonly blob: Blob; readonly status: FetchStatus; readonly stored?: boolean }
+  /**
+   * stored: with status peer, whether this node kept the owner's copy (it is hot here). disk:
+   * with status hit, read back from the disk tier by this lookup (and promoted to memory).
+   */
+  | { readonly kind: 'blob'; readonly blob: Blob; readonly status: FetchStatus; readonly stored?: boolean; readonly disk?: boolean }
   | { readonly kind: 'filling'; readonly fill: Fill; readonly status: FetchStatus }
   | { readonly kind: 'file'; readonly object: FileObject; readonly status: 'hit' }
   | { readonly kind: 'stream'; readonly object: OriginObject; readonly verdict: Verdict; readonly status: 'miss' | 'peer' }
@@ -94,9 +97,9 @@ export interface LookupOptions {
   /** A peer asked (hop header): load from the origin here, never forward again. */
   readonly local?: boolean;
   /**
-   * The caller can stream a large disk-held object from its file (the asset handler): it is
-   * answered as `file`, not read into memory. Others (a peer's request, which needs the bytes
-   * in a Blob) get it read whole, verified and promoted, as a small one.
+   * The caller can stream a large disk-held object from its file (the asset handler, the peer
+   * route): it is answered as `file`, not read into memory. Others (a caller that needs the
+   * bytes in a Blob) get it read whole, verified and promoted, as a small one.
    */
   readonly fromFile?: boolean;
 }
@@ -120,7 +123,6 @@ export class Group {
   readonly #inflight = new InFlight<LoadResult>();
   readonly #variants: VariantQueue;
   readonly #loader: Loader;
-  readonly #log: Logger;
   readonly #peers: PeerPicker | undefined;
   readonly #disk: DiskTier | undefined;
   /** One disk read per key at a time (readers of a key share its promotion). */
@@ -136,7 +138,6 @@ export class Group {
 
   constructor(options: GroupOptions) {
     const clock = options.clock ?? Date.now;
-    this.#log = options.log;
     const hotSize = options.hotCacheSize ?? 0;
     const encoder = new Encoder({ brotliQuality: options.brotliQuality });
     this.#peers = options.peers;
@@ -208,7 +209,7 @@ export class Group {
       // Gone, unreadable or corrupt (deleted, counted), or purged meanwhile: loaded again as a miss.
     } else if (disk?.has(key)) {
       const fromDisk = await this.#diskReads.do(key, () => this.#promote(key)).promise;
-      if (fromDisk !== undefined) return { kind: 'blob', blob: fromDisk, status: 'hit' };
+      if (fromDisk !== undefined) return { kind: 'blob', blob: fromDisk, status: 'hit', disk: true };
       // Gone, unreadable or corrupt (deleted, counted): loaded again as a miss.
     }
     // The route is decided once, here: the owner if it is another member that is up, else
@@ -273,21 +274,27 @@ export class Group {
     return removed;
   }
 
-  /** Removes every key starting with prefix; returns how many were cached in memory (the disk tier's files go in the background). */
-  purgePrefix(prefix: string): number {
-    if (this.#disk !== undefined) {
-      const disk = this.#disk;
-      const log = this.#log;
-      void disk.purgePrefix(prefix).catch((err: unknown) => log.warn({ event: 'disk_purge_failed', prefix, err: String(err) }));
-    }
+  /**
+   * Removes every key starting with prefix, from memory at once and from the disk tier (its
+   * files gone when this resolves); resolves with how many keys were cached, in memory, on disk
+   * or both (each counted once).
+   */
+  async purgePrefix(prefix: string): Promise<number> {
     const keys = this.#store.purgePrefix(prefix);
-    const removed = keys.size;
+    const removed = new Set(keys);
     for (const key of this.#inflight.loadingKeys()) if (key.startsWith(prefix)) keys.add(key);
     for (const key of keys) {
       this.#forget(key);
       this.#store.purge(key);
     }
-    return removed;
+    if (this.#disk !== undefined) {
+      for (const key of await this.#disk.purgePrefix(prefix)) {
+        // A key read back from disk while the purge read the files' heads is dropped again.
+        this.#store.purge(key);
+        removed.add(key);
+      }
+    }
+    return removed.size;
   }
 
   get cacheBytes(): number {

@@ -114,7 +114,7 @@ export function createAssetHandler(options: AssetHandlerOptions): AssetHandler {
     const lookup = await group.lookup(asset.key, verdict, { fromFile: true });
     switch (lookup.kind) {
       case 'blob':
-        send(req, res, planner.blob(req, lookup.blob, lookup.status, isHead, lookup.stored));
+        send(req, res, planner.blob(req, lookup.blob, lookup.status, isHead, lookup.stored ? 'stored' : lookup.disk ? 'disk' : undefined));
         return;
       case 'file':
         send(req, res, planner.file(req, lookup.object, isHead));

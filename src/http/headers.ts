@@ -30,9 +30,23 @@ export const CACHE_STATUS: Readonly<Record<CacheStatus, string>> = {
 /** `peer`, and this node kept the copy (the key is hot here): RFC 9211 `stored` as well. */
 export const CACHE_STATUS_PEER_STORED = 'hashedge; fwd=miss; stored; detail=owner';
 
-/** The Cache-Status of an answer; `stored` matters only for `peer` (the others say it by their name). */
-export function cacheStatusHeader(status: CacheStatus, stored = false): string {
-  return status === 'peer' && stored ? CACHE_STATUS_PEER_STORED : CACHE_STATUS[status];
+/**
+ * A hit read from the disk tier (promoted to memory by this request, or served from its file):
+ * RFC 9211's `detail` says where it came from. A memory hit stays `hashedge; hit`, byte for
+ * byte what the fast lane writes.
+ */
+export const CACHE_STATUS_DISK_HIT = 'hashedge; hit; detail=disk';
+
+/**
+ * What an answer's Cache-Status adds to its status: `stored`, a peer's copy this node kept;
+ * `disk`, a hit read from the disk tier.
+ */
+export type CacheStatusDetail = 'stored' | 'disk' | undefined;
+
+/** The Cache-Status of an answer; `stored` matters only for `peer`, `disk` only for `hit` (the others say it by their name). */
+export function cacheStatusHeader(status: CacheStatus, detail?: CacheStatusDetail): string {
+  if (status === 'hit' && detail === 'disk') return CACHE_STATUS_DISK_HIT;
+  return status === 'peer' && detail === 'stored' ? CACHE_STATUS_PEER_STORED : CACHE_STATUS[status];
 }
 
 export interface HeaderPolicyOptions {

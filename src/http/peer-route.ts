@@ -2,7 +2,8 @@
  * The owner side of the peer protocol: `GET /_hashedge/peer/<encodeURIComponent(key)>`.
  * Always served locally (cache, else origin), never forwarded again, so nodes that disagree
  * about the ring cannot loop. The key passes the same checks as a client's path: a peer
- * request reaches nothing a client request could not. Bodies stream (identity bytes).
+ * request reaches nothing a client request could not. Bodies stream (identity bytes); a large
+ * object on disk streams from its file (verified as the disk tier verifies, never read whole).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream';
@@ -59,15 +60,16 @@ export function createPeerRoute(options: PeerRouteOptions): (req: IncomingMessag
       if (blob === undefined) throw new NotFoundError();
       lookup = { kind: 'blob', blob, status: 'hit' };
     } else {
-      lookup = await group.lookup(key, verdict, { local: true });
+      // fromFile: a large object on disk is streamed from its file with backpressure, not read
+      // into memory and promoted (a 200 MB file per peer request would cost its size in memory).
+      lookup = await group.lookup(key, verdict, { local: true, fromFile: true });
     }
     if (lookup.kind === 'not-found') throw new NotFoundError();
     if (lookup.kind === 'not-immutable') throw new RequestPathError('E_NOT_HASHED', 'Only immutable keys are served.');
-    // Never answered without LookupOptions.fromFile: a peer's copy is read whole and verified.
-    if (lookup.kind === 'file') throw new Error('a file lookup for a peer');
     let meta: { size: number; contentType: string | undefined; lastModified: string | undefined; cacheControl: string | undefined };
-    if (lookup.kind === 'blob') {
-      meta = { size: lookup.blob.size, contentType: lookup.blob.contentType, lastModified: lookup.blob.lastModified, cacheControl: lookup.blob.originCacheControl };
+    if (lookup.kind === 'blob' || lookup.kind === 'file') {
+      const object = lookup.kind === 'blob' ? lookup.blob : lookup.object;
+      meta = { size: object.size, contentType: object.contentType, lastModified: object.lastModified, cacheControl: object.originCacheControl };
     } else {
       const object = lookup.kind === 'filling' ? lookup.fill.object : lookup.object;
       // The origin's Content-Type is untrusted (CR/LF would make writeHead throw): the same
@@ -80,6 +82,7 @@ export function createPeerRoute(options: PeerRouteOptions): (req: IncomingMessag
     // Evidence the asking node weighs as its own origin's word; untrusted, so only a clean value.
     if (meta.cacheControl !== undefined && /^[\x20-\x7e]{1,256}$/.test(meta.cacheControl)) headers[PEER_CACHE_CONTROL_HEADER] = meta.cacheControl;
     if (lookup.kind === 'blob') headers[PEER_SHA256_HEADER] = lookup.blob.sha256;
+    else if (lookup.kind === 'file') headers[PEER_SHA256_HEADER] = lookup.object.sha256;
     try {
       res.writeHead(200, headers);
     } catch (err) {
@@ -90,6 +93,14 @@ export function createPeerRoute(options: PeerRouteOptions): (req: IncomingMessag
       case 'blob':
         res.end(lookup.blob.identity.body);
         return;
+      case 'file': {
+        // The file was verified on its first read in this process (openFile); an I/O error or a
+        // short file mid-body cuts the response, which the asking node counts as the owner failing.
+        const { offset, length } = lookup.object.identity;
+        if (length === 0) res.end();
+        else pipeline(lookup.object.read(offset, offset + length - 1), res, () => {});
+        return;
+      }
       case 'filling':
         await pumpFill(lookup.fill, res, 0, lookup.fill.size - 1);
         return;

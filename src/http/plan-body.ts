@@ -16,7 +16,7 @@ export function writePlanBody(body: Exclude<PlanBody, undefined>, sink: Writable
     // Piped, not respondWithFD/sendfile: the disk tier's stream counts what it reads and fails on
     // a short file; an I/O error mid-file destroys the response (a cut, never wrong bytes), and a
     // client that goes away (HTTP/1 close, HTTP/2 reset) closes the file.
-    pipeline(body.file.read(body.start, body.end), sink, () => {});
+    pipeline(body.file.readParts(body.parts), sink, () => {});
   } else if (isStreamBody(body)) {
     // Backpressure end to end (socket buffer or HTTP/2 flow-control window); a client that goes
     // away destroys the origin stream with it.

@@ -76,7 +76,7 @@ export function createPurgeRouter(options: PurgeOptions): express.Router {
     const request = parsePurgeRequest(req.body);
     const { group, log } = options;
     let removed = group.purge(request.keys);
-    if (request.prefix !== undefined) removed += group.purgePrefix(request.prefix);
+    if (request.prefix !== undefined) removed += await group.purgePrefix(request.prefix);
     log.info({ event: 'purge', keys: request.keys.length, prefix: request.prefix, removed, fromPeer: req.headers[HOP_HEADER] !== undefined });
     const nodes: NodeResult[] = [{ node: options.self(), removed }];
     // A peer's forwarded purge stops here; a client's is told to every other member.

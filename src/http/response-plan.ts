@@ -10,11 +10,10 @@
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { randomBytes } from 'node:crypto';
 import { contentTypeFor } from '../asset/content-type.js';
 import type { Verdict } from '../asset/immutability.js';
 import type { Blob } from '../cache/blob.js';
-import type { FileObject } from '../cache/disk/file-object.js';
+import type { FileObject, FilePart } from '../cache/disk/file-object.js';
 import { isCompressible } from '../cache/encode.js';
 import type { Fill } from '../cache/fill.js';
 import type { FetchStatus } from '../cache/group.js';
@@ -23,7 +22,7 @@ import type { ByteRange, OriginObject } from '../origin/origin.js';
 import type { CacheResult } from '../stats/traffic.js';
 import { toHttpSecond } from '../units.js';
 import { evaluatePreconditions } from './conditional.js';
-import { ageSeconds, CACHE_STATUS, cacheStatusHeader, type CacheStatus, type HeaderPolicy } from './headers.js';
+import { ageSeconds, CACHE_STATUS, cacheStatusHeader, type CacheStatus, type CacheStatusDetail, type HeaderPolicy } from './headers.js';
 import { chooseRepresentation } from './negotiate.js';
 import type { PreparedHead } from './prepared-head.js';
 import { decideRange } from './range.js';
@@ -65,11 +64,13 @@ export interface StreamBody {
   readonly onError: (err: Error) => void;
 }
 
-/** Bytes [start, end] (file offsets) of a disk-held object's file, read as the client takes them. */
+/**
+ * Spans of a disk-held object's file (file offsets) and, for a multipart body, the part heads
+ * between them: read as the client takes them.
+ */
 export interface FileBody {
   readonly file: FileObject;
-  readonly start: number;
-  readonly end: number;
+  readonly parts: readonly FilePart[];
 }
 
 export type PlanBody = undefined | Buffer | readonly Buffer[] | FillBody | StreamBody | FileBody;
@@ -146,10 +147,11 @@ export class ResponsePlanner {
   }
 
   /**
-   * A cached blob: 200 (prepared for a plain hit), 304, 412, 206 (one range or multipart) or
-   * 416. `stored`: a blob fetched from its owner that this node kept (Cache-Status says both).
+   * A cached blob: 200 (prepared for a plain memory hit), 304, 412, 206 (one range or multipart)
+   * or 416. `detail` (Cache-Status): `stored`, a blob fetched from its owner that this node
+   * kept; `disk`, a hit this request read from the disk tier.
    */
-  blob(req: AssetRequest, blob: Blob, status: FetchStatus, isHead: boolean, stored = false): ResponsePlan {
+  blob(req: AssetRequest, blob: Blob, status: FetchStatus, isHead: boolean, detail?: CacheStatusDetail): ResponsePlan {
     const policy = this.#policy;
     const h = req.headers;
     const range = isHead ? undefined : h.range;
@@ -158,16 +160,16 @@ export class ResponsePlanner {
       const rep = chooseRepresentation(blob, h['accept-encoding']);
       const body = isHead ? undefined : rep.body;
       const bytes = isHead ? 0 : rep.body.length;
-      if (status === 'hit' && !policy.corsPerRequest && !debug) {
+      if (status === 'hit' && detail === undefined && !policy.corsPerRequest && !debug) {
         const prepared = policy.hit(blob, rep);
         return { status: 200, headers: prepared.all, prepared, age: ageSeconds(blob, this.#clock()), body, cache: status, bytes };
       }
-      return { status: 200, headers: policy.withCors(this.#withStatus(policy.base(blob, rep), blob, status, stored, debug), h), body, cache: status, bytes };
+      return { status: 200, headers: policy.withCors(this.#withStatus(policy.base(blob, rep), blob, status, detail, debug), h), body, cache: status, bytes };
     }
     // Ranges are served from the identity bytes, so a ranged request selects identity.
     const rep = range === undefined ? chooseRepresentation(blob, h['accept-encoding']) : blob.identity;
     const base = policy.base(blob, rep);
-    const answered = this.#preconditions(req, blob, rep.etag, base, isHead, status, stored);
+    const answered = this.#preconditions(req, blob, rep.etag, base, isHead, status, detail);
     if (answered !== undefined) return answered;
     if (range !== undefined) {
       const size = blob.size;
@@ -177,21 +179,21 @@ export class ResponsePlanner {
         const body = blob.identity.body;
         if (decision.ranges.length === 1) {
           const { start, end } = decision.ranges[0]!;
-          const out = this.#withStatus({ ...base, 'content-length': String(end - start + 1), 'content-range': `bytes ${start}-${end}/${size}` }, blob, status, stored);
+          const out = this.#withStatus({ ...base, 'content-length': String(end - start + 1), 'content-range': `bytes ${start}-${end}/${size}` }, blob, status, detail);
           return { status: 206, headers: policy.withCors(out, h), body: body.subarray(start, end + 1), cache: status, bytes: end - start + 1 };
         }
-        const multipart = multipartBody(body, decision.ranges, blob.contentType);
-        const out = this.#withStatus({ ...base, 'content-type': multipart.contentType, 'content-length': String(multipart.length) }, blob, status, stored);
+        const multipart = multipartBody(decision.ranges, size, blob.contentType, blob.sha256, (start, end) => body.subarray(start, end + 1));
+        const out = this.#withStatus({ ...base, 'content-type': multipart.contentType, 'content-length': String(multipart.length) }, blob, status, detail);
         return { status: 206, headers: policy.withCors(out, h), body: multipart.parts, cache: status, bytes: multipart.length };
       }
     }
-    return { status: 200, headers: policy.withCors(this.#withStatus(base, blob, status, stored), h), body: isHead ? undefined : rep.body, cache: status, bytes: isHead ? 0 : rep.body.length };
+    return { status: 200, headers: policy.withCors(this.#withStatus(base, blob, status, detail), h), body: isHead ? undefined : rep.body, cache: status, bytes: isHead ? 0 : rep.body.length };
   }
 
   /**
-   * A large object on disk, served from its file (group.ts `file`): the headers, 304, 412 and
-   * 416 a Blob gets; one range read from the file alone (206); several ranges answered with
-   * the whole object (200, as RFC 9110 allows), not a multipart read of the file.
+   * A large object on disk, served from its file (group.ts `file`): everything blob() answers,
+   * the same headers and bytes (a multipart body's boundary included), with the body read from
+   * the file: one range or several, only the bytes sent.
    */
   file(req: AssetRequest, object: FileObject, isHead: boolean): ResponsePlan {
     const policy = this.#policy;
@@ -202,21 +204,27 @@ export class ResponsePlanner {
     // Ranges are served from the identity bytes, so a ranged request selects identity.
     const rep = range === undefined ? chooseRepresentation(object, h['accept-encoding']) : object.identity;
     const base = policy.base(object, rep);
-    const answered = this.#preconditions(req, object, rep.etag, base, isHead, status, false);
+    const answered = this.#preconditions(req, object, rep.etag, base, isHead, status, 'disk');
     if (answered !== undefined) return answered;
     if (range !== undefined) {
       const size = object.size;
       const decision = decideRange(range, ifRange(h), size, rep.etag, object.lastModifiedMs);
       if (decision.kind === 'unsatisfiable') return this.rangeNotSatisfiable(req, size, status);
-      if (decision.kind === 'partial' && decision.ranges.length === 1) {
-        const { start, end } = decision.ranges[0]!;
-        const out = this.#withStatus({ ...base, 'content-length': String(end - start + 1), 'content-range': `bytes ${start}-${end}/${size}` }, object, status, false, debug);
-        const body: FileBody = { file: object, start: rep.offset + start, end: rep.offset + end };
-        return { status: 206, headers: policy.withCors(out, h), body, cache: status, bytes: end - start + 1 };
+      if (decision.kind === 'partial') {
+        const span = (start: number, end: number): FilePart => ({ start: rep.offset + start, end: rep.offset + end });
+        if (decision.ranges.length === 1) {
+          const { start, end } = decision.ranges[0]!;
+          const out = this.#withStatus({ ...base, 'content-length': String(end - start + 1), 'content-range': `bytes ${start}-${end}/${size}` }, object, status, 'disk');
+          const body: FileBody = { file: object, parts: [span(start, end)] };
+          return { status: 206, headers: policy.withCors(out, h), body, cache: status, bytes: end - start + 1 };
+        }
+        const multipart = multipartBody(decision.ranges, size, object.contentType, object.sha256, span);
+        const out = this.#withStatus({ ...base, 'content-type': multipart.contentType, 'content-length': String(multipart.length) }, object, status, 'disk');
+        return { status: 206, headers: policy.withCors(out, h), body: { file: object, parts: multipart.parts }, cache: status, bytes: multipart.length };
       }
     }
-    const body: FileBody | undefined = isHead || rep.length === 0 ? undefined : { file: object, start: rep.offset, end: rep.offset + rep.length - 1 };
-    return { status: 200, headers: policy.withCors(this.#withStatus(base, object, status, false, debug), h), body, cache: status, bytes: body === undefined ? 0 : rep.length };
+    const body: FileBody | undefined = isHead || rep.length === 0 ? undefined : { file: object, parts: [{ start: rep.offset, end: rep.offset + rep.length - 1 }] };
+    return { status: 200, headers: policy.withCors(this.#withStatus(base, object, status, 'disk', debug), h), body, cache: status, bytes: body === undefined ? 0 : rep.length };
   }
 
   /** An error with its code (respond.ts), plus the asset path's common headers given in `headers`. */
@@ -313,7 +321,7 @@ export class ResponsePlanner {
    * The 412 or 304 a conditional request gets (RFC 9110 §13.2.2), or undefined when the request
    * goes on to its 200 or 206. The same for an object in memory and one served from its file.
    */
-  #preconditions(req: AssetRequest, object: Blob | FileObject, etag: string, base: Readonly<OutgoingHttpHeaders>, isHead: boolean, status: FetchStatus, stored: boolean): ResponsePlan | undefined {
+  #preconditions(req: AssetRequest, object: Blob | FileObject, etag: string, base: Readonly<OutgoingHttpHeaders>, isHead: boolean, status: FetchStatus, detail: CacheStatusDetail): ResponsePlan | undefined {
     const policy = this.#policy;
     const h = req.headers;
     const precondition = evaluatePreconditions(h, etag, object.lastModifiedMs);
@@ -324,13 +332,13 @@ export class ResponsePlanner {
     if (precondition === 'not-modified') {
       const out: OutgoingHttpHeaders = { ...policy.common, etag, 'cache-control': base['cache-control'], 'last-modified': object.lastModified };
       if (base.vary !== undefined) out.vary = base.vary;
-      return { status: 304, headers: policy.withCors(this.#withStatus(out, object, status, stored), h), body: undefined, cache: status, bytes: 0 };
+      return { status: 304, headers: policy.withCors(this.#withStatus(out, object, status, detail), h), body: undefined, cache: status, bytes: 0 };
     }
     return undefined;
   }
 
-  #withStatus(headers: Readonly<OutgoingHttpHeaders>, blob: Pick<Blob, 'storedAt' | 'expiresAt' | 'immutability' | 'sha256'>, status: CacheStatus, stored: boolean, debug = false): OutgoingHttpHeaders {
-    const out: OutgoingHttpHeaders = { ...headers, age: String(ageSeconds(blob, this.#clock())), 'cache-status': cacheStatusHeader(status, stored) };
+  #withStatus(headers: Readonly<OutgoingHttpHeaders>, blob: Pick<Blob, 'storedAt' | 'expiresAt' | 'immutability' | 'sha256'>, status: CacheStatus, detail: CacheStatusDetail, debug = false): OutgoingHttpHeaders {
+    const out: OutgoingHttpHeaders = { ...headers, age: String(ageSeconds(blob, this.#clock())), 'cache-status': cacheStatusHeader(status, detail) };
     if (debug) {
       out[IMMUTABILITY_HEADER] = immutabilityHeader(blob.expiresAt === 0, blob.immutability);
       out[SHA256_HEADER] = blob.sha256;
@@ -348,14 +356,28 @@ function httpDate(date: Date | undefined): string {
   return (date ?? new Date()).toUTCString(); // toUTCString drops the milliseconds
 }
 
-function multipartBody(body: Buffer, ranges: readonly ByteRange[], contentType: string): { contentType: string; parts: Buffer[]; length: number } {
-  const boundary = randomBytes(12).toString('hex');
-  const parts: Buffer[] = [];
+/**
+ * A multipart/byteranges body (RFC 9110 §14.6) of `ranges` of a representation of `size` bytes:
+ * each part's head, then its bytes (`slice`: memory's bytes, or a span of a disk file), then the
+ * closing boundary. The boundary is the first 24 hex digits of the body's SHA-256, not random:
+ * the same answer from memory and from a file, on every node (as the ETag is), and a body cannot
+ * hold it unless its author found bytes containing their own hash (~2^96 tries).
+ */
+function multipartBody<T>(ranges: readonly ByteRange[], size: number, contentType: string, sha256: string, slice: (start: number, end: number) => T): { contentType: string; parts: (Buffer | T)[]; length: number } {
+  const boundary = sha256.slice(0, 24);
+  const parts: (Buffer | T)[] = [];
+  let length = 0;
+  const literal = (text: string) => {
+    const bytes = Buffer.from(text);
+    parts.push(bytes);
+    length += bytes.length;
+  };
   for (const { start, end } of ranges) {
-    parts.push(Buffer.from(`--${boundary}\r\nContent-Type: ${contentType}\r\nContent-Range: bytes ${start}-${end}/${body.length}\r\n\r\n`));
-    parts.push(body.subarray(start, end + 1));
-    parts.push(Buffer.from('\r\n'));
+    literal(`--${boundary}\r\nContent-Type: ${contentType}\r\nContent-Range: bytes ${start}-${end}/${size}\r\n\r\n`);
+    parts.push(slice(start, end));
+    length += end - start + 1;
+    literal('\r\n');
   }
-  parts.push(Buffer.from(`--${boundary}--\r\n`));
-  return { contentType: `multipart/byteranges; boundary=${boundary}`, parts, length: parts.reduce((n, p) => n + p.length, 0) };
+  literal(`--${boundary}--\r\n`);
+  return { contentType: `multipart/byteranges; boundary=${boundary}`, parts, length };
 }

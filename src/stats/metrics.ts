@@ -91,7 +91,7 @@ export class Metrics {
     const disk = group.disk;
     if (disk !== undefined) {
       const stat = disk.stats;
-      gauge('hashedge_disk_bytes', 'Bytes of files in the disk tier (--disk-cache).', () => disk.status().bytes);
+      gauge('hashedge_disk_bytes', 'Bytes the disk tier\'s files take (--disk-cache), each in whole file system blocks.', () => disk.status().bytes);
       gauge('hashedge_disk_objects', 'Objects in the disk tier.', () => disk.status().objects);
       gauge('hashedge_disk_budget_bytes', 'Bytes the disk tier may hold (--disk-cache-size).', () => disk.budgetBytes);
       gauge('hashedge_disk_write_queue_bytes', 'Bytes of filled objects waiting to be written to disk.', () => disk.status().queuedBytes);

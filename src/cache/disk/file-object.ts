@@ -1,8 +1,9 @@
 /**
  * A large object the disk tier serves from its file (not read into memory): the same metadata
  * and ETags a Blob has, and for each representation where its bytes lie in the file. The
- * HTTP layer plans it as it plans a Blob (same headers, 304, Range) and streams the bytes it
- * sends with read(), which opens the file when the body starts and reads only that span.
+ * HTTP layer plans it as it plans a Blob (same headers, 304, Range, multipart) and streams the
+ * bytes it sends with readParts(), which opens the file when the body starts and reads only the
+ * spans sent.
  */
 import type { Readable } from 'node:stream';
 import { etagBase, type Encoding } from '../blob.js';
@@ -17,8 +18,20 @@ export interface FileRepresentation {
   readonly length: number;
 }
 
-/** Opens a stream of the file's bytes [start, end] (inclusive, file offsets). */
-export type ReadSpan = (start: number, end: number) => Readable;
+/** Bytes [start, end] of the file (inclusive, file offsets). */
+export interface FileSpan {
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * What a body is made of, in order: spans of the file, and bytes of the response's own (a
+ * multipart body's part headers and boundaries) sent between them as they are.
+ */
+export type FilePart = FileSpan | Buffer;
+
+/** Opens one stream of parts: the file opened once, each span read when the client wants it. */
+export type ReadParts = (parts: readonly FilePart[]) => Readable;
 
 export class FileObject {
   readonly key: string;
@@ -31,12 +44,15 @@ export class FileObject {
   readonly expiresAt = 0;
   readonly compressible: boolean;
   readonly immutability: string;
+  /** The origin's stored Cache-Control, as a Blob keeps it (a peer passes it on). */
+  readonly originCacheControl: string | undefined;
   readonly identity: FileRepresentation;
   readonly br: FileRepresentation | undefined;
   readonly gzip: FileRepresentation | undefined;
-  readonly read: ReadSpan;
+  /** A body of file spans and literal bytes (one range, a representation, a multipart body). */
+  readonly readParts: ReadParts;
 
-  constructor(key: string, head: RecordHead, read: ReadSpan) {
+  constructor(key: string, head: RecordHead, readParts: ReadParts) {
     const [identity, br, gzip] = head.sections;
     this.key = key;
     this.sha256 = identity.sha256;
@@ -47,11 +63,17 @@ export class FileObject {
     this.storedAt = head.storedAt;
     this.compressible = head.compressible;
     this.immutability = head.immutability;
+    this.originCacheControl = head.originCacheControl;
     const tag = etagBase(identity.sha256);
     this.identity = { encoding: 'identity', etag: `"${tag}"`, offset: identity.offset, length: identity.length };
     this.br = br.length > 0 ? { encoding: 'br', etag: `"${tag}-br"`, offset: br.offset, length: br.length } : undefined;
     this.gzip = gzip.length > 0 ? { encoding: 'gzip', etag: `"${tag}-gz"`, offset: gzip.offset, length: gzip.length } : undefined;
-    this.read = read;
+    this.readParts = readParts;
+  }
+
+  /** Bytes [start, end] of the file as a stream. */
+  read(start: number, end: number): Readable {
+    return this.readParts([{ start, end }]);
   }
 
   get size(): number {
