@@ -773,6 +773,7 @@ async function workers(avail: Availability): Promise<void> {
   print('This machine has 2 cores: the servers may use both, and wrk (on CPU 0) competes with one of them, so 2 workers cannot reach 2x here; the ratio shows what a second core buys when the load generator shares it.');
   print();
   const rows: Row[] = [];
+  const laneShares: string[] = [];
   const spreads: string[] = [];
   /** Measures while sampling how the connections are spread over the server's processes. */
   const measureSpread = async (name: string, url: string, paths: string): Promise<void> => {
@@ -794,7 +795,12 @@ async function workers(avail: Availability): Promise<void> {
         for (let pass = 0; pass < 2; pass++) await warmAll(h.urls[0]!, paths);
         await h.settled();
         // No server CPU column: the workers share CPU 0 with wrk.
-        await measureSpread(`${label}, ${setup.n} worker${setup.n > 1 ? 's' : ''}${setup.label}`, h.urls[0]!, paths);
+        const name = `${label}, ${setup.n} worker${setup.n > 1 ? 's' : ''}${setup.label}`;
+        const before = await laneCounts(h.urls[0]!);
+        await measureSpread(name, h.urls[0]!, paths);
+        const after = await laneCounts(h.urls[0]!);
+        // Every worker runs its own fast lane: the node's counters (summed over the workers) say how much it answered.
+        laneShares.push(`${name}: the fast lane answered ${(((after.hits - before.hits) / Math.max(1, after.requests - before.requests)) * 100).toFixed(1)}% of the requests (${after.workersWithHits} of ${setup.n} worker${setup.n > 1 ? 's' : ''} answered hits with it).`);
       } finally {
         await h.stop();
       }
@@ -812,6 +818,7 @@ async function workers(avail: Availability): Promise<void> {
   }
   print(throughputTable(rows, 'none'));
   print();
+  for (const line of laneShares) print(line);
   if (spreads.length > 0) print(`Established connections per server process in the middle of each run (ss -tnp; wrk's ${CONNECTIONS} and any the warm-up left open): ${spreads.join('; ')}.`);
   print();
   const perLoad = setups.length;
@@ -833,7 +840,7 @@ async function workers(avail: Availability): Promise<void> {
  * --fast-lane=off, side by side in alternating rounds as the small workload runs. Kept-alive
  * connections are handed over at their first request, so each shape also runs with
  * `Connection: close`, where every request is: the lane's whole cost (a strict parse that gives
- * up, the unshift, node:http's own parse). Besides rps, the server process's own CPU time per
+ * up, the hand-over, node:http's own parse). Besides rps, the server process's own CPU time per
  * request (/proc/<pid>/stat), which other processes on a shared machine do not inflate.
  */
 async function handover(): Promise<void> {
@@ -895,6 +902,16 @@ async function handover(): Promise<void> {
   print();
   print('Target: at most a few percent more per handed-over request (CPU lane / off <= ~1.05, rps lane / off >= ~0.95).');
   print();
+}
+
+/** The node's fast-lane hits and asset requests so far, and how many of its workers have answered hits in the lane. */
+async function laneCounts(url: string): Promise<{ hits: number; requests: number; workersWithHits: number }> {
+  const stats = (await (await fetch(`${url}/_hashedge/stats`)).json()) as {
+    traffic: { requests: number; fastLane: { hits: number } };
+    workers?: Array<{ traffic?: { fastLane: { hits: number } } }>;
+  };
+  const workers = stats.workers ?? [stats];
+  return { hits: stats.traffic.fastLane.hits, requests: stats.traffic.requests, workersWithHits: workers.filter((w) => (w.traffic?.fastLane.hits ?? 0) > 0).length };
 }
 
 /** utime + stime of a process, in seconds (/proc/<pid>/stat, USER_HZ = 100). */

@@ -52,7 +52,7 @@ interface WorkerFigures {
   answered: boolean;
   reason?: string;
   member?: string;
-  traffic?: { requests: number };
+  traffic?: { requests: number; fastLane: { hits: number; handovers: number } };
   cache?: { budgetBytes: number; hot: { budgetBytes: number } };
 }
 
@@ -60,7 +60,7 @@ interface Stats {
   node: string;
   worker: { index: number; pid: number; count: number } | null;
   cache: { budgetBytes: number; hot: { budgetBytes: number } };
-  traffic: { requests: number; byCache: Record<string, number> };
+  traffic: { requests: number; byCache: Record<string, number>; fastLane: { hits: number; handovers: number } };
   topKeys: Array<{ key: string; requests: number }>;
   workers?: WorkerFigures[];
   cluster: null | {
@@ -274,6 +274,20 @@ describe('real processes', { concurrency: true }, () => {
         process.kill(stopped.pid!, 'SIGCONT');
       }
       await eventually('both workers answering again', 15_000, async () => ((await stats(node.url)).workers!.every((w) => w.answered) ? true : undefined));
+    });
+
+    test('every worker answers hits with its fast lane, and the node counts them', async () => {
+      const before = await stats(node.url);
+      // Each key four times, each request on a connection of its own (node:cluster deals them
+      // out in turn): every worker is asked for keys it holds (its own, or admitted hot).
+      for (let round = 0; round < 4; round++) {
+        for (const key of keys) assert.equal((await request(`${node.url}/${key}`)).status, 200);
+      }
+      const after = await stats(node.url);
+      const laneHits = after.workers!.map((w, i) => w.traffic!.fastLane.hits - before.workers![i]!.traffic!.fastLane.hits);
+      assert.ok(laneHits.every((h) => h > 0), `fast lane hits per worker: ${laneHits.join(', ')}`);
+      assert.equal(after.traffic.fastLane.hits - before.traffic.fastLane.hits, laneHits[0]! + laneHits[1]!, 'the node sums its workers');
+      assert.ok(metricSum(await metrics(node.url), 'hashedge_fast_lane_hits_total') >= after.traffic.fastLane.hits);
     });
 
     test('a worker killed with SIGKILL is replaced, and the node keeps answering', async () => {

@@ -21,6 +21,10 @@ export class Traffic {
   readonly #counts = new Map<number, number>();
   /** 200 hits, the hot path's one outcome, in a plain field (no Map update). */
   #hit200 = 0;
+  /** Hits the HTTP/1 fast lane answered itself (counted in the figures above too). */
+  laneHits = 0;
+  /** Connections the fast lane gave to node:http (at their first request it did not answer). */
+  laneHandovers = 0;
   readonly #topKeys = new TopKeys();
 
   record(status: number, cache: CacheResult, bytes: number): void {
@@ -56,6 +60,6 @@ export class Traffic {
       byStatus[status] = (byStatus[status] ?? 0) + count;
       byCache[cache] += count;
     }
-    return { requests: this.requests, bytesSent: this.bytesSent, byStatus, byCache };
+    return { requests: this.requests, bytesSent: this.bytesSent, byStatus, byCache, fastLane: { hits: this.laneHits, handovers: this.laneHandovers } };
   }
 }

@@ -67,11 +67,12 @@ export class LaneConnection {
     this.socket = socket;
     this.#host = host;
     this.receivingSince = host.clock();
+    // Only what every connection needs: most are handed over at their first request, and
+    // each listener is one more to add and remove ('timeout' comes with the idle timer).
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
-    socket.on('error', this.#onError);
+    socket.on('error', ignore);
     socket.on('close', this.#onClose);
-    socket.on('timeout', this.#onTimeout);
   }
 
   /** Shutdown (drain.ts): end once what is owed is sent; a request on its way is answered first. */
@@ -98,7 +99,7 @@ export class LaneConnection {
     if (this.#done) return; // after `Connection: close`: ignored, as llhttp does
     this.#pending = this.#pending === undefined ? chunk : Buffer.concat([this.#pending, chunk]);
     if (this.#blocked) return; // a paused socket's last read: kept for after 'drain'
-    if (this.receivingSince === 0) this.receivingSince = this.#host.clock();
+    // (receivingSince is set by #process only for a head left incomplete: one read whole is answered at once)
     this.#reads++;
     this.#process();
   };
@@ -150,9 +151,11 @@ export class LaneConnection {
       }
     }
     if (start < buf.length) {
-      // The start of a head: it began in this read if a request ended in it.
+      // The start of a head: it began in this read if a request ended in it, or if none was on its way.
       if (start > 0) {
         this.#reads = 1;
+        this.receivingSince = host.clock();
+      } else if (this.receivingSince === 0) {
         this.receivingSince = host.clock();
       }
       if (this.#reads >= MAX_READS_PER_HEAD) this.#handOver(buf.subarray(start), false);
@@ -164,6 +167,7 @@ export class LaneConnection {
     this.receivingSince = 0;
     if (!this.#idleTimerSet && host.keepAliveTimeoutMs > 0) {
       this.#idleTimerSet = true;
+      socket.on('timeout', this.#onTimeout);
       socket.setTimeout(host.keepAliveTimeoutMs);
     }
   }
@@ -201,9 +205,6 @@ export class LaneConnection {
     this.socket.end();
   };
 
-  // Socket errors (a reset) destroy the socket; 'close' follows.
-  readonly #onError = (): void => {};
-
   readonly #onClose = (): void => {
     this.#done = true;
     this.#host.forget(this);
@@ -222,14 +223,19 @@ export class LaneConnection {
     const socket = this.socket;
     socket.removeListener('data', this.#onData);
     socket.removeListener('end', this.#onEnd);
-    socket.removeListener('error', this.#onError);
+    socket.removeListener('error', ignore);
     socket.removeListener('close', this.#onClose);
-    socket.removeListener('timeout', this.#onTimeout);
-    socket.removeListener('drain', this.#onDrain);
-    if (this.#idleTimerSet) socket.setTimeout(0);
+    if (this.#blocked) socket.removeListener('drain', this.#onDrain);
+    if (this.#idleTimerSet) {
+      socket.removeListener('timeout', this.#onTimeout);
+      socket.setTimeout(0);
+    }
     this.#host.handOver(this, unread, atEnd);
   }
 }
+
+/** Socket errors (a reset) destroy the socket; 'close' follows. */
+function ignore(): void {}
 
 /** node:http's answer to a head that took longer than headersTimeout. */
 const REQUEST_TIMEOUT = Buffer.from('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n', 'latin1');

@@ -5,7 +5,10 @@
  * listener). From here node:http and llhttp own the connection, its parsing, its errors and
  * its timeouts; the lane never sees it again.
  *
- * The order matters (Node 20 to 26 alike):
+ * Usually the socket is flowing with nothing buffered (the lane takes every read as it comes), and
+ * the bytes are simply emitted as 'data' to node:http's listener once it is attached, as
+ * handOverAtEnd() does. Otherwise (the lane had paused it, waiting for 'drain', and it may have
+ * read more meanwhile) the bytes go back into the stream, and the order matters (Node 20 to 26 alike):
  *  1. the socket is paused first, so the unshifted bytes stay in its readable buffer instead of
  *     being emitted at once as 'data' while the socket is still flowing with no listener;
  *  2. node:http's listener attaches its 'data' listener (which does not resume a paused
@@ -30,6 +33,17 @@ import type { Socket } from 'node:net';
 export type ConnectionListener = (this: Server, socket: Socket) => void;
 
 export function handOver(server: Server, nodeListener: ConnectionListener, socket: Socket, unread: Buffer | undefined): void {
+  if (socket.readableFlowing === true && socket.readableLength === 0) {
+    // The usual case (the lane was reading the socket as bytes came, and holds all it read):
+    // node:http is given the bytes as the 'data' event it would have had, at once: no pause,
+    // unshift and resume, which cost every handed-over connection a 'pause' and a 'resume'
+    // event, a tick and a pass through the stream's buffer.
+    nodeListener.call(server, socket);
+    if (unread !== undefined && unread.length > 0) socket.emit('data', unread);
+    return;
+  }
+  // The socket is paused (the lane waited for 'drain') and may hold bytes it read meanwhile:
+  // ours go in front of them.
   socket.pause();
   if (unread !== undefined && unread.length > 0) socket.unshift(unread);
   nodeListener.call(server, socket);

@@ -122,6 +122,7 @@ export class FastLane implements LaneHost {
     const isHead = req.method === 'HEAD';
     const bytes = this.#writer.write(socket, blob, chooseRepresentation(blob, req.acceptEncoding), isHead, close);
     traffic.record(200, 'hit', bytes);
+    traffic.laneHits++;
     if (onResponse !== undefined) {
       const ms = Math.round((performance.now() - started) * 10) / 10;
       onResponse({ method: req.method, path: req.target, status: 200, bytes, ms, client: socket.remoteAddress, ua: req.userAgent });
@@ -131,6 +132,7 @@ export class FastLane implements LaneHost {
 
   handOver(connection: LaneConnection, unread: Buffer | undefined, atEnd: boolean): void {
     this.#connections.delete(connection.socket);
+    this.#options.traffic.laneHandovers++;
     if (atEnd) handOverAtEnd(this.#server, this.#nodeListener, connection.socket, unread!);
     else handOver(this.#server, this.#nodeListener, connection.socket, unread);
   }

@@ -1,0 +1,272 @@
+/**
+ * Instructions and system calls per request of one `hashedge serve` process: counts that other
+ * tenants of a shared machine do not change, unlike wall-clock and CPU time. The server runs
+ * under valgrind's callgrind (instructions) or with strace -c -f attached (system calls); after
+ * a warm-up the counters are zeroed (callgrind_control -z) or strace is attached, exactly `n`
+ * requests of one shape are sent, and the counts read (callgrind_control -d, or strace's summary
+ * when it detaches). Each figure is divided by `n`, so start-up is never in it.
+ *
+ *   npx tsx bench/instructions.ts shape=hit [close=1] [lane=off] [tool=callgrind|strace] [n=2000] [warm=2000] [c=4] [dir=/tmp/hashedge-bench]
+ *
+ * Shapes (the bench's, on the kit's corpus): hit (the 1990-byte css), zipf (paths.txt under
+ * Zipf s=1, seeded, identity bytes as wrk asks), 304 (If-None-Match of the css's ETag), 206
+ * (Range: bytes=0-99), 404 (an unknown key, remembered). close=1 sends each request on a new
+ * connection with `Connection: close`; otherwise `c` kept-alive connections send them in turn.
+ * `extra='--access-log on'` adds serve flags; `cli=<path>/dist/cli.js` measures another build;
+ * `keep=1` keeps callgrind's files for callgrind_annotate; `node='--single-threaded'` adds Node flags
+ * (with it V8 compiles and collects garbage on the main thread, in step with the requests: the
+ * counts then vary less from run to run than with its background threads).
+ * The client is this process (not counted); every answer's status is checked.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './lib/proc.js';
+import { zipfSampler } from './lib/zipf.js';
+
+const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
+const SHAPE = args.shape ?? 'hit';
+const CLOSE = args.close === '1';
+const LANE = (args.lane ?? 'on') !== 'off';
+const TOOL = args.tool ?? 'callgrind';
+const N = Number(args.n ?? 2000);
+const WARM = Number(args.warm ?? 2000);
+const CONCURRENCY = Number(args.c ?? 4);
+const DIR = args.dir ?? '/tmp/hashedge-bench';
+const EXTRA = args.extra ? args.extra.split(' ') : [];
+/** Node flags of the server, e.g. `node=--single-threaded`: V8 compiles and collects on the main thread, so the counts vary less. */
+const NODE_FLAGS = args.node ? args.node.split(' ') : [];
+/** The build to measure (another checkout's dist/cli.js, for a before/after). */
+const CLI = args.cli ?? fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const KIT = fileURLToPath(new URL('./kit/', import.meta.url));
+const HOT_PATH = '/asset00140-68ac0ac684.css';
+const ORIGIN = join(DIR, 'origin');
+
+interface Request {
+  readonly path: string;
+  readonly header: string;
+  readonly expect: number;
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(join(DIR, 'paths.txt'))) execFileSync('python3', [join(KIT, 'make_corpus.py'), ORIGIN, '2000'], { stdio: 'inherit' });
+  const port = await freePort();
+  const out = mkdtempSync(join(tmpdir(), 'hashedge-instr-'));
+  const serve = [CLI, 'serve', '--host', '127.0.0.1', '--port', String(port), '--origin', ORIGIN, '--cache-size', '1GiB', '--log-level', 'warn', ...(LANE ? [] : ['--fast-lane', 'off']), ...EXTRA];
+  const argv = TOOL === 'callgrind'
+    ? ['valgrind', '--tool=callgrind', '--separate-threads=yes', `--callgrind-out-file=${join(out, 'cg.out')}`, process.execPath, ...NODE_FLAGS, ...serve]
+    : [process.execPath, ...NODE_FLAGS, ...serve];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output = (output + String(c)).slice(-4096)));
+  child.stderr.on('data', (c: Buffer) => (output = (output + String(c)).slice(-4096)));
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    await ready(base, child.pid!, () => output);
+    const requests = await workload(base);
+    // warm-up: fills, compression settled, the JIT warm
+    if (SHAPE === 'zipf') for (const path of readFileSync(join(DIR, 'paths.txt'), 'utf8').split('\n').filter(Boolean)) await (await fetch(base + path)).arrayBuffer();
+    else await (await fetch(base + HOT_PATH)).arrayBuffer();
+    await settled(base);
+    await send(port, requests(WARM));
+    const measured = requests(N);
+    let counts: Record<string, number>;
+    if (TOOL === 'callgrind') {
+      execFileSync('callgrind_control', ['-z', String(child.pid)], { stdio: 'ignore' });
+      await send(port, measured);
+      execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
+      counts = callgrindTotals(out);
+    } else {
+      counts = await straced(child.pid!, () => send(port, measured));
+    }
+    const label = `${SHAPE}${CLOSE ? ', Connection: close' : ', kept alive'}, lane ${LANE ? 'on' : 'off'}`;
+    console.log(`${label}: ${N} requests (${TOOL}), per request:`);
+    for (const [name, count] of Object.entries(counts).sort((a, b) => b[1] - a[1])) console.log(`  ${name.padEnd(24)} ${(count / N).toFixed(TOOL === 'callgrind' ? 0 : 3)}`);
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+    if (args.keep === '1') console.log(`callgrind files kept in ${out} (callgrind_annotate <file>)`);
+    else rmSync(out, { recursive: true, force: true });
+  }
+}
+
+/** The request sequence of the shape: a function of how many. */
+async function workload(base: string): Promise<(n: number) => Request[]> {
+  const repeat = (r: Request) => (n: number) => Array.from({ length: n }, () => r);
+  switch (SHAPE) {
+    case 'hit':
+      return repeat({ path: HOT_PATH, header: '', expect: 200 });
+    case '304': {
+      // the identity representation's ETag (fetch() would ask for br, and get that variant's)
+      const etag = (await fetch(base + HOT_PATH, { headers: { 'accept-encoding': 'identity' } })).headers.get('etag');
+      return repeat({ path: HOT_PATH, header: `If-None-Match: ${etag}\r\n`, expect: 304 });
+    }
+    case '206':
+      return repeat({ path: HOT_PATH, header: 'Range: bytes=0-99\r\n', expect: 206 });
+    case '404':
+      return repeat({ path: '/asset99999-0492830483.css', header: '', expect: 404 });
+    case 'zipf': {
+      const paths = readFileSync(join(DIR, 'paths.txt'), 'utf8').split('\n').filter(Boolean);
+      let seed = 1;
+      return (n) => {
+        const next = zipfSampler(paths.length, 1, seed++);
+        return Array.from({ length: n }, () => ({ path: paths[next()]!, header: '', expect: 200 }));
+      };
+    }
+    default:
+      throw new Error(`unknown shape ${SHAPE}`);
+  }
+}
+
+async function ready(base: string, pid: number, output: () => string): Promise<void> {
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    const ok = await fetch(`${base}/_hashedge/stats`).then(async (r) => ((await r.json()) as { ready: boolean }).ready, () => false);
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`not ready: ${output()}`);
+    try {
+      process.kill(pid, 0);
+    } catch {
+      throw new Error(`exited: ${output()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Waits until no variant is waiting for the encoder (as the bench does before measuring). */
+async function settled(base: string): Promise<void> {
+  for (;;) {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    if (Number(/^hashedge_cache_pending_variants (\S+)$/m.exec(text)?.[1] ?? NaN) === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Sends the requests over CONCURRENCY connections (kept alive) or one connection each (close). */
+async function send(port: number, requests: readonly Request[]): Promise<void> {
+  let next = 0;
+  const head = (r: Request) => `GET ${r.path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${r.header}${CLOSE ? 'Connection: close\r\n' : ''}\r\n`;
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    if (CLOSE) {
+      while (next < requests.length) {
+        const r = requests[next++]!;
+        const status = await closeExchange(port, head(r));
+        if (status !== r.expect) throw new Error(`${r.path}: ${status}, expected ${r.expect}`);
+      }
+      return;
+    }
+    const conn = new KeptAlive(port);
+    await conn.connected;
+    while (next < requests.length) {
+      const r = requests[next++]!;
+      const status = await conn.exchange(head(r));
+      if (status !== r.expect) throw new Error(`${r.path}: ${status}, expected ${r.expect}`);
+    }
+    conn.close();
+  }));
+}
+
+/** One request on a new connection; the status once the server has closed it. */
+function closeExchange(port: number, head: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Number(Buffer.concat(chunks).toString('latin1', 9, 12))));
+    // No FIN of our own first: node:http drops the answer to a half-closed request still waiting for its origin.
+    socket.write(head);
+  });
+}
+
+/** A kept-alive connection answering one request at a time (responses framed by Content-Length). */
+class KeptAlive {
+  readonly connected: Promise<void>;
+  readonly #socket;
+  #buf: Buffer = Buffer.alloc(0);
+  #wait: (() => void) | undefined;
+
+  constructor(port: number) {
+    this.#socket = connect(port, '127.0.0.1');
+    this.#socket.setNoDelay(true);
+    this.connected = once(this.#socket, 'connect').then(() => {});
+    this.#socket.on('data', (c: Buffer) => {
+      this.#buf = this.#buf.length === 0 ? c : Buffer.concat([this.#buf, c]);
+      this.#wait?.();
+    });
+  }
+
+  async exchange(head: string): Promise<number> {
+    this.#socket.write(head);
+    for (;;) {
+      const end = this.#buf.indexOf('\r\n\r\n');
+      if (end !== -1) {
+        const text = this.#buf.toString('latin1', 0, end);
+        const status = Number(text.slice(9, 12));
+        const length = status === 304 ? 0 : Number(/\r\ncontent-length: *(\d+)/i.exec(text)?.[1] ?? 0);
+        if (this.#buf.length >= end + 4 + length) {
+          this.#buf = this.#buf.subarray(end + 4 + length);
+          return status;
+        }
+      }
+      await new Promise<void>((resolve) => (this.#wait = resolve));
+    }
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+}
+
+/**
+ * Instructions per thread in the dump (thread 1 is the main thread: JavaScript and libuv's loop).
+ * A dump in more than one part is reported part by part (and should not happen: one -z, one -d).
+ */
+function callgrindTotals(dir: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  const parts = new Set<string>();
+  let all = 0;
+  for (const file of readdirSync(dir).sort()) {
+    const m = /\.(\d+)-(\d+)$/.exec(file);
+    if (m === null) continue;
+    parts.add(m[1]!);
+    const text = readFileSync(join(dir, file), 'utf8');
+    const total = Number(/^(?:totals|summary): (\d+)/m.exec(text)?.[1] ?? 0);
+    counts[`instructions, part ${m[1]}, thread ${Number(m[2])}`] = total;
+    all += total;
+  }
+  counts['instructions, all parts and threads'] = all;
+  if (parts.size > 1) console.log(`warning: callgrind wrote ${parts.size} dump parts; each is listed`);
+  return counts;
+}
+
+/** System calls of every thread of `pid` while `run` runs (strace -c -f attached). */
+async function straced(pid: number, run: () => Promise<void>): Promise<Record<string, number>> {
+  const tasks = readdirSync(`/proc/${pid}/task`).length;
+  const strace = spawn('strace', ['-c', '-f', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  const attached = new Promise<void>((resolve) => {
+    strace.stderr.on('data', (c: Buffer) => {
+      err += String(c);
+      // `Process <pid> attached with <n> threads`, or one `attached` line per thread
+      if (/attached with/.test(err) || (err.match(/attached/g) ?? []).length >= tasks) resolve();
+    });
+  });
+  await attached;
+  await run();
+  const exited = once(strace, 'exit');
+  strace.kill('SIGINT');
+  await exited;
+  const counts: Record<string, number> = {};
+  for (const line of err.split('\n')) {
+    const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$/.exec(line);
+    if (m !== null) counts[m[2]!] = Number(m[1]);
+  }
+  return counts;
+}
+
+await main();
