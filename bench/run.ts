@@ -186,20 +186,27 @@ async function http2(avail: Availability): Promise<void> {
     print();
     return;
   }
-  print(`h2load -t1 -c${H2_CONNECTIONS} -m${H2_STREAMS} on CPU 0 (${H2_CONNECTIONS * H2_STREAMS} requests in flight, TLS 1.3, ALPN h2) against hashedge (--tls-port, --h2-lane on) and nginx 1.22 (\`listen ssl http2\`, one worker) with the same P-256 certificate, each on CPU 1. ${ROUNDS} rounds, each server in turn (warm-up run, then measured); rows show the median round, the ratio the median of same-round ratios (min-max). Zipf: ${'200,000'} draws under Zipf s=1 from the corpus (seeded, the same sequence for both), walked in order by each connection; identity bytes (no Accept-Encoding). Latency is h2load's mean (it reports no percentiles).`);
+  print(`h2load -t1 -c${H2_CONNECTIONS} -m${H2_STREAMS} on CPU 0 (${H2_CONNECTIONS * H2_STREAMS} requests in flight, TLS 1.3, ALPN h2) against hashedge (--tls-port, --h2-lane on; and off, node:http2) and nginx 1.22 (\`listen ssl http2\`, one worker) with the same P-256 certificate, each on CPU 1. ${ROUNDS} rounds, each server in turn (warm-up run, then measured); rows show the median round, the ratio the median of same-round ratios (min-max). Zipf: ${'200,000'} draws under Zipf s=1 from the corpus (seeded, the same sequence for both), walked in order by each connection; identity bytes (no Accept-Encoding). Latency is h2load's mean (it reports no percentiles).`);
   print();
   const tls = benchCertificate(env.dir);
   const tlsPort = await freePort();
-  // The HTTP/2 lane (README: The HTTP/2 lane) is what this workload measures; node:http2 is its --h2-lane off.
+  // The HTTP/2 lane (README: The HTTP/2 lane) is measured against nginx; node:http2 (--h2-lane off, the default) beside it.
   const hashedge = await startHashedge(env, { origin: ORIGIN, extraArgs: ['--tls-port', String(tlsPort), '--tls-cert', tls.cert, '--tls-key', tls.key, '--h2-lane', 'on'] });
-  const servers: Array<{ name: string; url: string }> = [{ name: 'hashedge', url: `https://127.0.0.1:${tlsPort}` }];
+  const offPort = await freePort();
+  const laneOff = await startHashedge(env, { origin: ORIGIN, extraArgs: ['--tls-port', String(offPort), '--tls-cert', tls.cert, '--tls-key', tls.key, '--h2-lane', 'off'] });
+  const servers: Array<{ name: string; url: string }> = [
+    { name: 'hashedge', url: `https://127.0.0.1:${tlsPort}` },
+    { name: 'hashedge --h2-lane off (node:http2)', url: `https://127.0.0.1:${offPort}` },
+  ];
   let nginx: { url: string; stop(): Promise<void> } | undefined;
   const results = new Map<string, Map<string, H2LoadResult[]>>();
   try {
     nginx = await startNginxH2(env, tls);
     servers.push({ name: 'nginx (http2, 1 worker)', url: nginx.url });
-    await warmAll(hashedge.urls[0]!, join(env.dir, 'paths.txt'));
-    await hashedge.settled();
+    for (const h of [hashedge, laneOff]) {
+      await warmAll(h.urls[0]!, join(env.dir, 'paths.txt'));
+      await h.settled();
+    }
     const loads = [
       { name: 'small hot asset (1990 B css)', paths: write1(HOT_PATH) },
       { name: 'Zipf', paths: join(env.dir, 'paths.txt') },
@@ -219,6 +226,7 @@ async function http2(avail: Availability): Promise<void> {
   } finally {
     await nginx?.stop();
     await hashedge.stop();
+    await laneOff.stop();
   }
   const verdicts: string[] = [];
   for (const [loadName, byServer] of results) {
@@ -231,7 +239,7 @@ async function http2(avail: Availability): Promise<void> {
       const r = runs.reduce((best, x) => (Math.abs(x.rps - middle) < Math.abs(best.rps - middle) ? x : best));
       const paired = runs.map((x, round) => ours[round]!.rps / x.rps);
       const ratio = name === 'hashedge' ? '-' : `${median(paired).toFixed(2)}x (${Math.min(...paired).toFixed(2)}-${Math.max(...paired).toFixed(2)})`;
-      if (name !== 'hashedge') verdicts.push(`${loadName}: ${median(paired).toFixed(2)}x nginx, ${verdict(median(paired) >= 1)}`);
+      if (name.startsWith('nginx')) verdicts.push(`${loadName}: ${median(paired).toFixed(2)}x nginx, ${verdict(median(paired) >= 1)}`);
       const cpu = r.serverCpu ? `${Math.round(r.serverCpu.busy * 100)}% | ${r.serverCpu.usPerRequest.toFixed(1)}` : '- | -';
       return [name === 'hashedge' ? '**hashedge**' : name, Math.round(middle).toLocaleString('en-US'), r.mbps.toFixed(1), r.meanMs.toFixed(2), `${r.non2xx} / ${r.failed}`, ...cpu.split(' | '), ratio];
     });
