@@ -67,9 +67,9 @@ export class Blob {
     this.immutability = init.immutability;
     this.originCacheControl = init.originCacheControl;
     const tag = etagBase(init.sha256);
-    this.identity = { encoding: 'identity', body: ownMemory(init.body), etag: `"${tag}"` };
-    this.br = variants.br ? { encoding: 'br', body: ownMemory(variants.br), etag: `"${tag}-br"` } : undefined;
-    this.gzip = variants.gzip ? { encoding: 'gzip', body: ownMemory(variants.gzip), etag: `"${tag}-gz"` } : undefined;
+    this.identity = { encoding: 'identity', body: ownMemory(init.body), etag: representationEtag(tag, 'identity') };
+    this.br = variants.br ? { encoding: 'br', body: ownMemory(variants.br), etag: representationEtag(tag, 'br') } : undefined;
+    this.gzip = variants.gzip ? { encoding: 'gzip', body: ownMemory(variants.gzip), etag: representationEtag(tag, 'gzip') } : undefined;
     this.byteSize = init.body.length + (variants.br?.length ?? 0) + (variants.gzip?.length ?? 0) + BLOB_OVERHEAD_BYTES;
   }
 
@@ -115,4 +115,14 @@ export function ownMemory(bytes: Buffer): Buffer {
 /** 22 base64url characters (132 bits) of the sha256: short, and collisions are not a concern. */
 export function etagBase(sha256Hex: string): string {
   return Buffer.from(sha256Hex, 'hex').toString('base64url').slice(0, 22);
+}
+
+const ETAG_SUFFIX: Record<Encoding, string> = { identity: '', br: '-br', gzip: '-gz' };
+
+/**
+ * The strong ETag of one representation, from etagBase(): one spelling for an object in memory
+ * and one served from its file (disk/file-object.ts), so a 304 or If-Range holds across tiers.
+ */
+export function representationEtag(tag: string, encoding: Encoding): string {
+  return `"${tag}${ETAG_SUFFIX[encoding]}"`;
 }

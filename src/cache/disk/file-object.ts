@@ -6,7 +6,7 @@
  * spans sent.
  */
 import type { Readable } from 'node:stream';
-import { etagBase, type Encoding } from '../blob.js';
+import { etagBase, representationEtag, type Encoding } from '../blob.js';
 import { toHttpSecond } from '../../units.js';
 import type { RecordHead } from './record.js';
 
@@ -65,9 +65,9 @@ export class FileObject {
     this.immutability = head.immutability;
     this.originCacheControl = head.originCacheControl;
     const tag = etagBase(identity.sha256);
-    this.identity = { encoding: 'identity', etag: `"${tag}"`, offset: identity.offset, length: identity.length };
-    this.br = br.length > 0 ? { encoding: 'br', etag: `"${tag}-br"`, offset: br.offset, length: br.length } : undefined;
-    this.gzip = gzip.length > 0 ? { encoding: 'gzip', etag: `"${tag}-gz"`, offset: gzip.offset, length: gzip.length } : undefined;
+    this.identity = { encoding: 'identity', etag: representationEtag(tag, 'identity'), offset: identity.offset, length: identity.length };
+    this.br = br.length > 0 ? { encoding: 'br', etag: representationEtag(tag, 'br'), offset: br.offset, length: br.length } : undefined;
+    this.gzip = gzip.length > 0 ? { encoding: 'gzip', etag: representationEtag(tag, 'gzip'), offset: gzip.offset, length: gzip.length } : undefined;
     this.readParts = readParts;
   }
 
