@@ -194,15 +194,15 @@ async function http2(avail: Availability): Promise<void> {
   const hashedge = await startHashedge(env, { origin: ORIGIN, extraArgs: ['--tls-port', String(tlsPort), '--tls-cert', tls.cert, '--tls-key', tls.key, '--h2-lane', 'on'] });
   const offPort = await freePort();
   const laneOff = await startHashedge(env, { origin: ORIGIN, extraArgs: ['--tls-port', String(offPort), '--tls-cert', tls.cert, '--tls-key', tls.key, '--h2-lane', 'off'] });
-  const servers: Array<{ name: string; url: string }> = [
-    { name: 'hashedge', url: `https://127.0.0.1:${tlsPort}` },
-    { name: 'hashedge --h2-lane off (node:http2)', url: `https://127.0.0.1:${offPort}` },
+  const servers: Array<{ name: string; url: string; pids: readonly number[] }> = [
+    { name: 'hashedge', url: `https://127.0.0.1:${tlsPort}`, pids: hashedge.pids },
+    { name: 'hashedge --h2-lane off (node:http2)', url: `https://127.0.0.1:${offPort}`, pids: laneOff.pids },
   ];
-  let nginx: { url: string; stop(): Promise<void> } | undefined;
+  let nginx: { url: string; pids: readonly number[]; stop(): Promise<void> } | undefined;
   const results = new Map<string, Map<string, H2LoadResult[]>>();
   try {
     nginx = await startNginxH2(env, tls);
-    servers.push({ name: 'nginx (http2, 1 worker)', url: nginx.url });
+    servers.push({ name: 'nginx (http2, 1 worker)', url: nginx.url, pids: nginx.pids });
     for (const h of [hashedge, laneOff]) {
       await warmAll(h.urls[0]!, join(env.dir, 'paths.txt'));
       await h.settled();
@@ -217,7 +217,7 @@ async function http2(avail: Availability): Promise<void> {
       for (let round = 0; round < ROUNDS; round++) {
         for (let i = 0; i < servers.length; i++) {
           const server = servers[(i + round) % servers.length]!;
-          const run = (seconds: number) => h2load(server.url, env.dir, { paths: load.paths, seconds, connections: H2_CONNECTIONS, streams: H2_STREAMS, serverCpus: env.serverCpus });
+          const run = (seconds: number) => h2load(server.url, env.dir, { paths: load.paths, seconds, connections: H2_CONNECTIONS, streams: H2_STREAMS, serverCpus: env.serverCpus, serverPids: server.pids });
           await run(WARMUP);
           byServer.get(server.name)!.push(await run(SECONDS));
         }
@@ -241,9 +241,12 @@ async function http2(avail: Availability): Promise<void> {
       const ratio = name === 'hashedge' ? '-' : `${median(paired).toFixed(2)}x (${Math.min(...paired).toFixed(2)}-${Math.max(...paired).toFixed(2)})`;
       if (name.startsWith('nginx')) verdicts.push(`${loadName}: ${median(paired).toFixed(2)}x nginx, ${verdict(median(paired) >= 1)}`);
       const cpu = r.serverCpu ? `${Math.round(r.serverCpu.busy * 100)}% | ${r.serverCpu.usPerRequest.toFixed(1)}` : '- | -';
-      return [name === 'hashedge' ? '**hashedge**' : name, Math.round(middle).toLocaleString('en-US'), r.mbps.toFixed(1), r.meanMs.toFixed(2), `${r.non2xx} / ${r.failed}`, ...cpu.split(' | '), ratio];
+      // The process's own CPU per request, every round (min-max): what other work on the CPU does not move.
+      const own = runs.map((x) => x.processUsPerRequest ?? NaN);
+      const process = own.every(Number.isFinite) ? `${median(own).toFixed(1)} (${Math.min(...own).toFixed(1)}-${Math.max(...own).toFixed(1)})` : '-';
+      return [name === 'hashedge' ? '**hashedge**' : name, Math.round(middle).toLocaleString('en-US'), r.mbps.toFixed(1), r.meanMs.toFixed(2), `${r.non2xx} / ${r.failed}`, ...cpu.split(' | '), process, ratio];
     });
-    print(table(['server', 'rps', 'MB/s', 'mean ms', 'non-2xx / failed', 'server CPU busy', 'µs CPU / request', 'hashedge ÷ server'], rows));
+    print(table(['server', 'rps', 'MB/s', 'mean ms', 'non-2xx / failed', 'server CPU busy', 'µs CPU / request', 'µs process CPU / request, median (min-max)', 'hashedge ÷ server'], rows));
     print();
   }
   print(`Target (ahead of nginx on both): ${verdicts.join('; ')}.`);

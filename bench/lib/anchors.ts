@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, has, startProcess, waitForExit, waitForHttp, type Proc } from './proc.js';
+import { childPids, freePort, has, startProcess, waitForExit, waitForHttp, type Proc } from './proc.js';
 
 const KIT = fileURLToPath(new URL('../kit/', import.meta.url));
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -94,7 +94,7 @@ export async function startNginx(env: BenchEnv, options: { edges: number; edgeUp
 }
 
 /** nginx serving the corpus over TLS with HTTP/2 (kit/nginx-h2.conf.template), one worker. */
-export async function startNginxH2(env: BenchEnv, tls: { cert: string; key: string }): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startNginxH2(env: BenchEnv, tls: { cert: string; key: string }): Promise<{ url: string; pids: number[]; stop(): Promise<void> }> {
   const port = await freePort();
   const confPath = join(env.dir, 'nginx-h2.conf');
   writeFileSync(confPath, fill(readFileSync(join(KIT, 'nginx-h2.conf.template'), 'utf8'), { DIR: env.dir, PORT: String(port), CERT: tls.cert, KEY: tls.key }));
@@ -103,6 +103,8 @@ export async function startNginxH2(env: BenchEnv, tls: { cert: string; key: stri
   await waitForHttp(`http://127.0.0.1:${port}`); // answers 400 to plain HTTP once up
   return {
     url,
+    // The worker (one): where the work is done; the master only waits.
+    pids: childPids(Number(readFileSync(join(env.dir, 'nginx-h2.pid'), 'utf8'))),
     async stop() {
       const pid = Number(readFileSync(join(env.dir, 'nginx-h2.pid'), 'utf8'));
       process.kill(pid, 'SIGQUIT');

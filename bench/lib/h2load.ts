@@ -7,7 +7,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pinned } from './proc.js';
+import { pinned, processCpuSeconds } from './proc.js';
 import { serverCpuDuring, type ServerCpu } from './wrk.js';
 
 export interface H2Load {
@@ -20,6 +20,8 @@ export interface H2Load {
   /** CPUs h2load runs on. @default '0' */
   readonly cpus?: string;
   readonly serverCpus?: string;
+  /** The server's processes: their own CPU time per request is measured. */
+  readonly serverPids?: readonly number[];
 }
 
 export interface H2LoadResult {
@@ -28,8 +30,12 @@ export interface H2LoadResult {
   /** Mean time for a request, ms. */
   readonly meanMs: number;
   readonly failed: number;
+  /** Requests done (h2load's count). */
+  readonly done: number;
   readonly non2xx: number;
   readonly serverCpu?: ServerCpu;
+  /** The server processes' own CPU time (user + system) per request, µs; with serverPids. */
+  readonly processUsPerRequest?: number;
 }
 
 /** Requests drawn per Zipf URI file: far more than a client sends in a run's first pass. */
@@ -71,15 +77,17 @@ export function uriFile(dir: string, base: string, pathsFile: string): string {
   return file;
 }
 
-export function h2load(base: string, dir: string, load: H2Load): Promise<H2LoadResult> {
+export async function h2load(base: string, dir: string, load: H2Load): Promise<H2LoadResult> {
   const uris = uriFile(dir, base, load.paths);
-  return serverCpuDuring(load.serverCpus, load.seconds, async () => {
+  const pids = load.serverPids ?? [];
+  const cpu0 = processCpuSeconds(pids);
+  const result = await serverCpuDuring(load.serverCpus, load.seconds, async () => {
     const [cmd, args] = pinned(load.cpus ?? '0', ['h2load', '-t1', `-c${load.connections}`, `-m${load.streams}`, `-D${load.seconds}`, '-i', uris]);
     const out = await new Promise<string>((resolve, reject) => {
       execFile(cmd, args, { encoding: 'utf8', timeout: (load.seconds + 30) * 1000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => (err ? reject(new Error(`h2load ${base}: ${err.message} ${stderr}`)) : resolve(stdout)));
     });
     const finished = /finished in [\d.]+s, ([\d.]+) req\/s, ([\d.]+)([KMG]?)B\/s/.exec(out);
-    const requests = /requests: \d+ total, \d+ started, \d+ done, \d+ succeeded, (\d+) failed/.exec(out);
+    const requests = /requests: \d+ total, \d+ started, (\d+) done, \d+ succeeded, (\d+) failed/.exec(out);
     const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
     const time = /time for request:\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)/.exec(out);
     if (!finished || !requests || !codes || !time) throw new Error(`h2load ${base}: unexpected output ${out}`);
@@ -89,10 +97,13 @@ export function h2load(base: string, dir: string, load: H2Load): Promise<H2LoadR
       rps: Number(finished[1]),
       mbps: Number(finished[2]) * unit,
       meanMs: ms,
-      failed: Number(requests[1]),
+      failed: Number(requests[2]),
+      done: Number(requests[1]),
       non2xx: Number(codes[2]) + Number(codes[3]) + Number(codes[4]),
     };
   });
+  if (pids.length === 0 || result.done === 0) return result;
+  return { ...result, processUsPerRequest: ((processCpuSeconds(pids) - cpu0) * 1e6) / result.done };
 }
 
 /** A self-signed certificate for 127.0.0.1 (made once with openssl): the same for every server. */

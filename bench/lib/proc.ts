@@ -1,7 +1,7 @@
 /** Processes for the benchmark: pinned to a CPU, waited for, stopped. */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { isAlive } from '../../test/helpers/cli.js';
 
 export function has(command: string): boolean {
@@ -19,6 +19,32 @@ const TASKSET = has('taskset');
 export function pinned(cpus: string | undefined, argv: readonly string[]): [string, string[]] {
   if (cpus === undefined || !TASKSET) return [argv[0]!, argv.slice(1)];
   return ['taskset', ['-c', cpus, ...argv]];
+}
+
+/**
+ * CPU seconds (user + system, every thread) the processes `pids` have used so far, from
+ * /proc/<pid>/stat: the server's own time, which other work on its CPU (a colleague's test
+ * suite) does not inflate, unlike the CPU's busy ticks.
+ */
+export function processCpuSeconds(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces), counted from field 3 (state).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+  }
+  return ticks / 100; // USER_HZ
+}
+
+/** The children of `pid` (an nginx master's workers). */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+    if (children !== '') out.push(...children.split(' ').map(Number));
+  }
+  return out;
 }
 
 /** A free port on 127.0.0.1: the test helpers' own. */
