@@ -267,16 +267,35 @@ export class LaneConnection implements StreamHost {
         this.#outBytes = 0;
         return;
       }
-      const out = this.#out.length === 1 ? this.#out[0]! : Buffer.concat(this.#out, this.#outBytes);
+      const out = this.#out;
       this.#out = [];
       this.#outBytes = 0;
-      this.#socket.write(out);
+      this.#write(out);
       // A client that does not read: stop reading it until it does (bounded memory).
       if (this.#socket.writableLength >= LANE_BOUNDS.pauseReadingBytes) this.#socket.pause();
       // DATA that waited for room in this write goes now; else 'drain' or a WINDOW_UPDATE wakes it.
       if (this.#waiting.length === 0 || this.blocked || this.#sendWindow <= 0) return;
       this.#pump();
     }
+  }
+
+  /**
+   * One socket write of the frames: one buffer as it is; several (frame headers beside views
+   * of cached bodies) corked into one writev, which node's TLS copies into one SSL_write (records
+   * of 16 KiB, not one per piece) in memory of its own, freed when the write returns. Not
+   * Buffer.concat: that made a new ArrayBuffer per write, counted as V8 external memory; under a
+   * slow reader those outlived scavenges and the external-memory limit then forced a full
+   * mark-compact every few hundred ms, twice the CPU per Zipf request (bench/RESULTS.md).
+   */
+  #write(out: Buffer[]): void {
+    const socket = this.#socket;
+    if (out.length === 1) {
+      socket.write(out[0]!);
+      return;
+    }
+    socket.cork();
+    for (const piece of out) socket.write(piece);
+    socket.uncork();
   }
 
   #drained(): void {

@@ -102,16 +102,24 @@ export class LaneStream implements ResponseSink {
     const body = plan.body;
     const host = this.#host;
     if (Buffer.isBuffer(body) && body.length > 0 && length <= host.maxFrame && body.length <= host.maxFrame && body.length <= this.sendWindow && body.length <= host.sendWindow && !host.blocked) {
-      // The common hit: HEADERS and the whole body in one DATA frame, one buffer, no other copy.
-      const out = Buffer.allocUnsafe(2 * FRAME_HEADER + length + body.length);
+      // The common hit: HEADERS and the whole body in one DATA frame. A small one in one buffer
+      // (from node's pool); a larger body stays a view, copied once by the socket's writev, as
+      // a buffer of its own per response would be V8 external memory (connection.ts #write).
+      const whole = body.length <= INLINE_BODY_BYTES;
+      const out = Buffer.allocUnsafe(2 * FRAME_HEADER + length + (whole ? body.length : 0));
       writeFrameHeader(out, 0, length, TYPE.HEADERS, FLAG.END_HEADERS, this.id);
       let at = FRAME_HEADER;
       for (const piece of pieces) at += piece.copy(out, at);
       writeFrameHeader(out, at, body.length, TYPE.DATA, FLAG.END_STREAM, this.id);
-      body.copy(out, at + FRAME_HEADER);
       this.sendWindow -= body.length;
       host.spend(body.length);
-      host.push(out);
+      if (whole) {
+        body.copy(out, at + FRAME_HEADER);
+        host.push(out);
+      } else {
+        host.push(out);
+        host.push(body);
+      }
       this.#endLocal();
       return;
     }
@@ -282,6 +290,8 @@ class LaneBody extends Writable {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Bodies up to this size are copied beside their headers: the buffer still comes from node's pool (Buffer.poolSize / 2). */
+const INLINE_BODY_BYTES = 2 * 1024;
 
 function frame(payload: Buffer, type: number, flags: number, id: number): Buffer {
   const out = Buffer.allocUnsafe(FRAME_HEADER + payload.length);
