@@ -115,6 +115,8 @@ export class LaneConnection implements StreamHost {
   #flushQueued = false;
   /** Streams with DATA waiting for the connection window or the socket. */
   #waiting: LaneStream[] = [];
+  /** In #pump (see there). */
+  #pumping = false;
   #acks = 0;
   #invalid = 0;
   #refused = 0;
@@ -306,15 +308,28 @@ export class LaneConnection implements StreamHost {
     this.#flush();
   }
 
-  /** Streams send what the windows and the socket allow, in turn. */
+  /**
+   * Streams send what the windows and the socket allow, in turn. Not re-entered: a stream's pump
+   * calls its body's write callback, which can write the next chunk at once (node's Writable
+   * clears its buffer inside the callback) and so call wait(); a nested pass would take streams
+   * off the list under this one's index, and this one then took off a stream that still had
+   * DATA, which nothing woke again (an h2load warm-up of fills hung so under load). Streams
+   * waiting meanwhile are appended and reached by this pass.
+   */
   #pump(): void {
-    let i = 0;
-    while (i < this.#waiting.length) {
-      if (this.blocked || this.#sendWindow <= 0) break;
-      const stream = this.#waiting[i]!;
-      const state = stream.isReset ? 'done' : stream.pump();
-      if (state === 'connection') break;
-      this.#waiting.splice(i, 1); // done, or waits for its own WINDOW_UPDATE
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      let i = 0;
+      while (i < this.#waiting.length) {
+        if (this.blocked || this.#sendWindow <= 0) break;
+        const stream = this.#waiting[i]!;
+        const state = stream.isReset ? 'done' : stream.pump();
+        if (state === 'connection') break;
+        this.#waiting.splice(i, 1); // done, or waits for its own WINDOW_UPDATE
+      }
+    } finally {
+      this.#pumping = false;
     }
   }
 
