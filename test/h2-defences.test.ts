@@ -18,7 +18,7 @@ import { startEdge, type Edge, type EdgeDependencies } from '../src/edge.js';
 import { H2_LIMITS } from '../src/http/tls-listener.js';
 import { RESET_BUDGET } from '../src/http/h2-reset-budget.js';
 import { requestH2 } from './helpers/http.js';
-import { ERROR, FLAG, FRAME, frame, headersFrames, openRawSession, requestBlock, rstStream, type RawSession } from './helpers/h2-frames.js';
+import { ERROR, FLAG, FRAME, frame, headersFrames, literalField, openRawSession, requestBlock, rstStream, type RawSession } from './helpers/h2-frames.js';
 import { createTestCa, type TestCa, type TestCertificate } from './helpers/tls.js';
 import { LANE_SUFFIX, laneFlags } from './helpers/h2-lane.js';
 
@@ -144,6 +144,106 @@ test(`rapid reset (CVE-2023-44487): ${RESET_BUDGET.burst} reset streams and the 
   await session.closed; // by the server: the test fails by time-out otherwise
   const answered = session.frames.filter((f) => f.type === FRAME.HEADERS).length;
   assert.ok(answered < 5_000, `the server stopped answering (${answered} of 5000 answered)`);
+  await assertStillServes();
+});
+
+test(`rapid reset counts streams cut before they were finished: ${RESET_BUDGET.burst + 100} downloads reset part-way end the connection`, async () => {
+  assert.equal((await requestH2(`${edge.url}${BIG}`, { ca: ca.caPem })).status, 200); // cached
+  const session = await openRawSession(edge.port, ca.caPem);
+  try {
+    // 4 MiB each, a 64 KiB window that is never opened: not one can finish before its reset.
+    // Fewer than nghttp2's 1000 RST_STREAM frames, so only the budget of cut streams can act.
+    const pairs: Buffer[] = [];
+    for (let i = 0; i < RESET_BUDGET.burst + 100; i++) pairs.push(headersFrames(1 + 2 * i, requestBlock(BIG), true), rstStream(1 + 2 * i, ERROR.CANCEL));
+    void session.write(Buffer.concat(pairs));
+    await session.closed; // by the server: the test fails by time-out otherwise
+  } finally {
+    session.destroy();
+  }
+  await assertStillServes();
+});
+
+test('resets of streams already answered in full do not count as rapid reset: 800 of them, and the connection still serves', async () => {
+  const session = await openRawSession(edge.port, ca.caPem);
+  try {
+    // 800 bodies are more than the connection's first 64 KiB window: open it.
+    const increment = Buffer.alloc(4);
+    increment.writeUInt32BE(1 << 30);
+    await session.write(frame(FRAME.WINDOW_UPDATE, 0, 0, increment));
+    await processed(session);
+    const batch = 100;
+    for (let first = 1; first < 1 + 2 * 800; first += 2 * batch) {
+      const ids = Array.from({ length: batch }, (_, i) => first + 2 * i);
+      await session.write(Buffer.concat(ids.map((id) => headersFrames(id, requestBlock(JS), true))));
+      // Each answered whole (END_STREAM) before the client resets it, as a client may.
+      for (const id of ids) assert.ok(await session.waitFor((f) => f.stream === id && f.type === FRAME.DATA && (f.flags & FLAG.END_STREAM) !== 0), `stream ${id} is answered`);
+      await session.write(Buffer.concat(ids.map((id) => rstStream(id, ERROR.CANCEL))));
+    }
+    await processed(session);
+    const next = 1 + 2 * 800;
+    await session.write(headersFrames(next, requestBlock(JS), true));
+    assert.ok(await session.waitFor(isStatusHeaders(next)), 'the connection still answers');
+    assert.equal(session.goawayCode(), undefined, 'no GOAWAY');
+  } finally {
+    session.destroy();
+  }
+});
+
+test('a content-length that disagrees with the body, or is repeated or not a number, gets RST_STREAM PROTOCOL_ERROR (RFC 9113 §8.1.1)', async () => {
+  const session = await openRawSession(edge.port, ca.caPem);
+  const data = (id: number, bytes: number, end: boolean) => frame(FRAME.DATA, end ? FLAG.END_STREAM : 0, id, Buffer.alloc(bytes, 0x61));
+  try {
+    await processed(session);
+    // Refused before any answer: a content-length with no body to follow, or the field malformed.
+    const refused: Array<[number, Buffer]> = [
+      [1, headersFrames(1, requestBlock(JS, { 'content-length': '5' }), true)],
+      [3, headersFrames(3, requestBlock(JS, { 'content-length': 'abc' }), false)],
+      [5, headersFrames(5, Buffer.concat([requestBlock(JS, { 'content-length': '1' }), literalField('content-length', '1')]), false)],
+    ];
+    for (const [id, frames] of refused) {
+      await session.write(frames);
+      const reset = await session.waitFor(isReset(id));
+      assert.equal(reset?.payload.readUInt32BE(0), ERROR.PROTOCOL_ERROR, `stream ${id} is reset`);
+      assert.ok(!session.frames.some(isStatusHeaders(id)), `stream ${id} is not answered`);
+    }
+    // The body longer, then shorter, than announced: the stream is reset.
+    await session.write(Buffer.concat([headersFrames(7, requestBlock(JS, { 'content-length': '2' }), false), data(7, 5, true)]));
+    await session.write(Buffer.concat([headersFrames(9, requestBlock(JS, { 'content-length': '5' }), false), data(9, 3, true)]));
+    for (const id of [7, 9]) assert.equal((await session.waitFor(isReset(id)))?.payload.readUInt32BE(0), ERROR.PROTOCOL_ERROR, `stream ${id} is reset`);
+    // As announced: answered, not reset.
+    await session.write(Buffer.concat([headersFrames(11, requestBlock(JS, { 'content-length': '3' }), false), data(11, 3, true)]));
+    assert.ok(await session.waitFor((f) => f.stream === 11 && f.type === FRAME.DATA && (f.flags & FLAG.END_STREAM) !== 0), 'stream 11 is answered');
+    await processed(session);
+    assert.ok(!session.frames.some(isReset(11)), 'stream 11 is not reset');
+  } finally {
+    session.destroy();
+  }
+  await assertStillServes();
+});
+
+test('an :authority with characters outside RFC 3986, or a request with neither :authority nor host, gets RST_STREAM PROTOCOL_ERROR', async () => {
+  const session = await openRawSession(edge.port, ca.caPem);
+  try {
+    await processed(session);
+    const cases: Array<[number, Buffer]> = [
+      [1, requestBlock(JS, {}, 'local host')],
+      [3, requestBlock(JS, {}, 'localhost/x')],
+      [5, requestBlock(JS, {}, 'a"b')],
+      [7, requestBlock(JS, {}, '')],
+      [9, requestBlock(JS, {}, null)],
+    ];
+    for (const [id, block] of cases) {
+      await session.write(headersFrames(id, block, true));
+      const reset = await session.waitFor(isReset(id));
+      assert.equal(reset?.payload.readUInt32BE(0), ERROR.PROTOCOL_ERROR, `stream ${id} is reset`);
+      assert.ok(!session.frames.some(isStatusHeaders(id)), `stream ${id} is not answered`);
+    }
+    // Without :authority, a host field names it: answered.
+    await session.write(headersFrames(11, requestBlock(JS, { host: 'localhost:8443' }, null), true));
+    assert.ok(await session.waitFor(isStatusHeaders(11)), 'a request with host only is answered');
+  } finally {
+    session.destroy();
+  }
   await assertStillServes();
 });
 

@@ -11,6 +11,13 @@
 /** Resets allowed at once, then per second, per session. */
 export const RESET_BUDGET = { burst: 500, perSecond: 33 } as const;
 
+/**
+ * RST_STREAM frames a session may receive at once, then per second, whatever their stream:
+ * nghttp2's own limit (nghttp2_option_set_stream_reset_rate_limit's default, node:http2's since
+ * node 20.8.1), applied by the HTTP/2 lane, which has no nghttp2 under it.
+ */
+export const RST_FRAME_BUDGET = { burst: 1000, perSecond: 33 } as const;
+
 export class ResetBudget {
   readonly #burst: number;
   readonly #perSecond: number;

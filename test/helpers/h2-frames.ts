@@ -7,7 +7,7 @@
 import { once } from 'node:events';
 import { connect, type TLSSocket } from 'node:tls';
 
-export const FRAME = { DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, PING: 6, GOAWAY: 7, CONTINUATION: 9 } as const;
+export const FRAME = { DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 } as const;
 export const FLAG = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4 } as const;
 export const ERROR = { NO_ERROR: 0, PROTOCOL_ERROR: 1, INTERNAL_ERROR: 2, CANCEL: 8, REFUSED_STREAM: 7, ENHANCE_YOUR_CALM: 11 } as const;
 
@@ -42,18 +42,19 @@ function hpackInt(value: number, prefixBits: number, firstByte: number): Buffer 
 }
 
 /** A literal header field without indexing, new name (RFC 7541 §6.2.2). */
-function literal(name: string, value: string): Buffer {
-  return Buffer.concat([Buffer.from([0x00]), hpackInt(name.length, 7, 0), Buffer.from(name), hpackInt(value.length, 7, 0), Buffer.from(value)]);
+export function literalField(name: string, value: string): Buffer {
+  return Buffer.concat([Buffer.from([0x00]), hpackInt(name.length, 7, 0), Buffer.from(name, 'latin1'), hpackInt(value.length, 7, 0), Buffer.from(value, 'latin1')]);
 }
 
-/** The header block of `GET path` (plus `extra` headers). */
-export function requestBlock(path: string, extra: Record<string, string> = {}): Buffer {
+/** The header block of `GET path` (plus `extra` headers); `authority` null: no :authority. */
+export function requestBlock(path: string, extra: Record<string, string> = {}, authority: string | null = 'localhost'): Buffer {
   const parts: Buffer[] = [
     Buffer.from([0x82, 0x87]), // :method GET, :scheme https (static table 2 and 7)
-    Buffer.concat([hpackInt(4, 4, 0x00), hpackInt(path.length, 7, 0), Buffer.from(path)]), // :path, name index 4
-    Buffer.concat([hpackInt(1, 4, 0x00), hpackInt(9, 7, 0), Buffer.from('localhost')]), // :authority, name index 1
+    Buffer.concat([hpackInt(4, 4, 0x00), hpackInt(path.length, 7, 0), Buffer.from(path, 'latin1')]), // :path, name index 4
   ];
-  for (const [name, value] of Object.entries(extra)) parts.push(literal(name, value));
+  // :authority, name index 1
+  if (authority !== null) parts.push(Buffer.concat([hpackInt(1, 4, 0x00), hpackInt(authority.length, 7, 0), Buffer.from(authority, 'latin1')]));
+  for (const [name, value] of Object.entries(extra)) parts.push(literalField(name, value));
   return Buffer.concat(parts);
 }
 

@@ -17,7 +17,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../../log.js';
 import type { H2Limits } from '../h2-limits.js';
-import { ResetBudget } from '../h2-reset-budget.js';
+import { ResetBudget, RST_FRAME_BUDGET } from '../h2-reset-budget.js';
 import type { AssetRequest, ResponseSink } from '../response-plan.js';
 import {
   CLIENT_PREFACE,
@@ -89,7 +89,10 @@ export class LaneConnection implements StreamHost {
   readonly #host: LaneConnectionHost;
   readonly #limits: H2Limits;
   readonly #decoder = new HpackDecoder();
+  /** Streams reset before they were finished (by either side): rapid reset (CVE-2023-44487). */
   readonly #budget = new ResetBudget();
+  /** RST_STREAM frames received, any stream, any code: nghttp2's own limit, so node:http2's. */
+  readonly #rstFrames = new ResetBudget(RST_FRAME_BUDGET.burst, RST_FRAME_BUDGET.perSecond);
   readonly #streams = new Map<number, LaneStream>();
   readonly #idle: NodeJS.Timeout;
   /** Bytes read but not yet a whole frame. */
@@ -539,7 +542,7 @@ export class LaneConnection implements StreamHost {
       }
       if (existing.remoteClosed) throw new ConnectionError(ERROR.STREAM_CLOSED, 'HEADERS after END_STREAM');
       if (!endStream) throw new ConnectionError(ERROR.PROTOCOL_ERROR, 'trailers without END_STREAM');
-      existing.remoteClose();
+      this.#endOfBody(existing);
       return;
     }
     if (id % 2 === 0) throw new ConnectionError(ERROR.PROTOCOL_ERROR, 'even stream id');
@@ -556,7 +559,9 @@ export class LaneConnection implements StreamHost {
       return;
     }
     const req = head.request();
-    if (req === undefined) {
+    // A content-length with no body to follow that is not 0 (§8.1.1), as nghttp2 checks it.
+    const length = req?.method === 'CONNECT' ? -1 : head.contentLength;
+    if (req === undefined || (endStream && length > 0)) {
       this.#refuse(id, ERROR.PROTOCOL_ERROR); // malformed (§8.1.1)
       return;
     }
@@ -567,7 +572,7 @@ export class LaneConnection implements StreamHost {
       this.push(rstStream(id, ERROR.REFUSED_STREAM));
       return;
     }
-    const stream = new LaneStream(this, id, this.#initialWindow, DEFAULT_WINDOW, endStream);
+    const stream = new LaneStream(this, id, this.#initialWindow, DEFAULT_WINDOW, endStream, length);
     this.#streams.set(id, stream);
     let served: boolean;
     try {
@@ -613,7 +618,22 @@ export class LaneConnection implements StreamHost {
     // The stream's window is never given back: a request body is bounded by it, then discarded.
     if (length > stream.recvWindow) throw new ConnectionError(ERROR.FLOW_CONTROL_ERROR, 'DATA over the stream window');
     stream.recvWindow -= length;
-    if (endStream) stream.remoteClose();
+    // The body against the request's content-length (§8.1.1), padding not counted, as nghttp2 does.
+    stream.bodyBytes += (flags & FLAG.PADDED) !== 0 ? length - 1 - buf[p]! : length;
+    if (stream.contentLength !== -1 && stream.bodyBytes > stream.contentLength) {
+      this.reset(stream, ERROR.PROTOCOL_ERROR);
+      return;
+    }
+    if (endStream) this.#endOfBody(stream);
+  }
+
+  /** The client ended the stream: a body shorter than its content-length makes the request malformed. */
+  #endOfBody(stream: LaneStream): void {
+    if (stream.contentLength !== -1 && stream.bodyBytes !== stream.contentLength) {
+      this.reset(stream, ERROR.PROTOCOL_ERROR);
+      return;
+    }
+    stream.remoteClose();
   }
 
   #invalidFrame(): void {
@@ -625,9 +645,13 @@ export class LaneConnection implements StreamHost {
     if (length !== 4) throw new ConnectionError(ERROR.FRAME_SIZE_ERROR, 'RST_STREAM not 4 bytes');
     if (id > this.#lastStream) throw new ConnectionError(ERROR.PROTOCOL_ERROR, 'RST_STREAM on an idle stream');
     const code = buf.readUInt32BE(p);
+    // nghttp2 counts every RST_STREAM it receives (1000, then 33/s), so node:http2 does too.
+    if (!this.#rstFrames.spend()) throw new ConnectionError(ERROR.ENHANCE_YOUR_CALM, 'RST_STREAM flood');
     const stream = this.#streams.get(id);
-    if (stream !== undefined) this.#drop(stream);
-    // Rapid reset (CVE-2023-44487): every reset counts, also of a stream answered a moment ago.
+    if (stream === undefined) return; // finished (both sides ended) or reset before: no work was cut short
+    this.#drop(stream);
+    // Rapid reset (CVE-2023-44487): a stream cut before the server finished it, as node:http2's
+    // session counts it (its 'close' with an error code); one already answered is not.
     if (code !== ERROR.NO_ERROR) this.#spendReset();
   }
 

@@ -51,6 +51,10 @@ export class LaneStream implements ResponseSink {
   sendWindow: number;
   /** Request body bytes the client may still send (never replenished: a body is discarded). */
   recvWindow: number;
+  /** The request's content-length, -1 without one; its DATA must add up to it (connection.ts). */
+  readonly contentLength: number;
+  /** Request body bytes received (padding not counted). */
+  bodyBytes = 0;
   readonly #host: StreamHost;
   #headersSent = false;
   /** The client has ended its side (END_STREAM). */
@@ -64,11 +68,12 @@ export class LaneStream implements ResponseSink {
   #onEnd: (() => void) | undefined;
   #body: LaneBody | undefined;
 
-  constructor(host: StreamHost, id: number, sendWindow: number, recvWindow: number, remoteClosed: boolean) {
+  constructor(host: StreamHost, id: number, sendWindow: number, recvWindow: number, remoteClosed: boolean, contentLength = -1) {
     this.#host = host;
     this.id = id;
     this.sendWindow = sendWindow;
     this.recvWindow = recvWindow;
+    this.contentLength = contentLength;
     this.#remoteClosed = remoteClosed;
   }
 
