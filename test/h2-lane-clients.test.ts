@@ -2,7 +2,7 @@
  * Real HTTP/2 clients against the HTTP/2 lane (--h2-lane on): curl --http2 (nghttp2 inside
  * libcurl) gets the asset byte for byte with its headers, a miss and a refused admin path; h2load
  * (the bench's load generator: 4 connections x 32 streams, HPACK's dynamic table and Huffman
- * strings) gets every one of its requests answered 200 with the whole body.
+ * strings) gets every one of its requests answered 200 with the whole body, hits and fills.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -72,4 +72,22 @@ test('h2load: 2,000 requests on 4 connections x 32 streams, every one answered 2
   assert.match(out, /status codes: 2000 2xx, 0 3xx, 0 4xx, 0 5xx/);
   // Bytes of bodies received: every response carried the whole css.
   assert.match(out, new RegExp(`\\(${2000 * css.length}\\) data`));
+});
+
+test('h2load: 48 misses of 1 MB filled through the lane on one connection, 16 streams at once, every one answered whole', { timeout: 60_000 }, async () => {
+  // Fills are written through the lane's Writable (each chunk's callback once it went out)
+  // while other streams wait for the socket: a stream left with DATA and not woken hangs h2load.
+  const paths: string[] = [];
+  for (let i = 0; i < 48; i++) {
+    const path = `/assets/fill${i}-0492830483.bin`;
+    await writeFile(join(root, path), randomBytes(1_000_000));
+    paths.push(`https://127.0.0.1:${edge.port}${path}`);
+  }
+  const list = join(root, 'uris.txt');
+  await writeFile(list, paths.join('\n') + '\n');
+  const res = await run('h2load', ['-n', '48', '-c', '1', '-m', '16', '-i', list]);
+  const out = res.stdout.toString();
+  assert.equal(res.code, 0, out);
+  assert.match(out, /requests: 48 total, 48 started, 48 done, 48 succeeded, 0 failed, 0 errored, 0 timeout/);
+  assert.match(out, new RegExp(`\\(${48 * 1_000_000}\\) data`));
 });
