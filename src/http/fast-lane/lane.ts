@@ -26,6 +26,12 @@ import type { LaneRequest } from './head-parser.js';
 import { HitWriter, keepAliveLines } from './hit-writer.js';
 import type { CloseMode, MissResponse } from './miss-response.js';
 
+/**
+ * The event the server emits (with the AssetRequest) when the lane takes a request it hands to
+ * the asset handler (a miss), as node:http emits 'request' for the requests it parses.
+ */
+export const LANE_REQUEST = 'hashedge:lane-request';
+
 /** One hit the lane answered, for the access log. */
 export interface LaneAccess {
   readonly method: string;
@@ -148,7 +154,11 @@ export class FastLane implements LaneHost {
     const headers: IncomingHttpHeaders = {};
     if (req.acceptEncoding !== undefined) headers['accept-encoding'] = req.acceptEncoding;
     if (req.userAgent !== undefined) headers['user-agent'] = req.userAgent;
-    serve({ method: req.method, url: req.target, headers }, res);
+    const request: AssetRequest = { method: req.method, url: req.target, headers };
+    // node:http's 'request' is not emitted for it (there is no IncomingMessage); this is its twin,
+    // for whoever waits on requests being taken (tests, diagnostics).
+    this.#server.emit(LANE_REQUEST, request);
+    serve(request, res);
     return true;
   }
 
