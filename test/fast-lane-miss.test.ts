@@ -122,6 +122,7 @@ test('a miss that fills, then hits on the same connection: node:http\'s bytes, t
   const after = on.traffic.toJSON();
   assert.equal(after.fastLane.hits - before.fastLane.hits, 2, 'the two hits after the miss are the lane\'s');
   assert.equal(after.fastLane.handovers, before.fastLane.handovers, 'no hand-over');
+  assert.equal(after.fastLane.misses - before.fastLane.misses, 1, 'the miss held by the lane');
   assert.equal(after.byCache.miss - before.byCache.miss, 1);
   assert.equal(after.byCache.hit - before.byCache.hit, 2);
 });

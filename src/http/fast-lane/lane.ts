@@ -157,6 +157,7 @@ export class FastLane implements LaneHost {
     const request: AssetRequest = { method: req.method, url: req.target, headers };
     // node:http's 'request' is not emitted for it (there is no IncomingMessage); this is its twin,
     // for whoever waits on requests being taken (tests, diagnostics).
+    this.#options.traffic.laneMisses++;
     this.#server.emit(LANE_REQUEST, request);
     serve(request, res);
     return true;
