@@ -14,16 +14,17 @@
  * test/fast-lane-miss.test.ts holds these bytes to node:http's for fills, 404s, refusals, origin
  * errors, streamed and uncached objects, HEAD, `Connection: close` and shutdown.
  *
- * The body goes through this Writable (the sink writePlanBody() pipes fills, files and origin
- * streams into): each chunk is written to the socket and the next taken once the socket drains,
- * so a slow client holds the source back as with node:http. A cut (the source failed, the
- * client went away) destroys the socket, as node:http's res.destroy() does.
+ * A body in memory is written with the head (one writev). Any other body (a fill, a file, an
+ * origin stream) goes through a Writable made for it (LaneBody, the sink writePlanBody() pipes
+ * into): each chunk is written to the socket and the next taken once the socket drains, so a
+ * slow client holds the source back as with node:http. A cut (the source failed, the client
+ * went away) destroys the socket, as node:http's res.destroy() does.
  */
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { writePlanBody } from '../plan-body.js';
-import type { ResponsePlan, ResponseSink } from '../response-plan.js';
+import { isStreamBody, type ResponsePlan, type ResponseSink } from '../response-plan.js';
 
 /** How the response ends the connection: as a hit's (hit-writer.ts). */
 export type CloseMode = false | 'client' | 'shutdown';
@@ -39,16 +40,16 @@ export interface MissOwner {
   sent(close: CloseMode, cut: boolean): void;
 }
 
-export class MissResponse extends Writable implements ResponseSink {
+export class MissResponse implements ResponseSink {
   readonly protocol = 'http/1.1';
   headersSent = false;
   readonly #owner: MissOwner;
   #close: CloseMode = false;
   #finished = false;
+  /** The body's Writable, only for a body read as the client takes it (a fill, a file, a stream). */
+  #body: LaneBody | undefined;
 
   constructor(owner: MissOwner) {
-    // autoDestroy off: destroy() means a cut here (the socket with it), not the end of a response.
-    super({ autoDestroy: false, emitClose: true });
     this.#owner = owner;
   }
 
@@ -59,9 +60,11 @@ export class MissResponse extends Writable implements ResponseSink {
   sendPlan(plan: ResponsePlan): void {
     const socket = this.#owner.socket;
     this.headersSent = true;
-    if (this.destroyed || !socket.writable) {
+    if (this.#finished || !socket.writable) {
       // The client went away or half-closed during the load (node:http ends its side then, and
-      // what it writes after is lost): nothing to send; a streamed body is stopped.
+      // what it writes after is lost): nothing to send, and an origin stream opened for it is
+      // closed (as pipeline() into a destroyed response closes it).
+      if (isStreamBody(plan.body)) plan.body.stream.destroy();
       this.destroy();
       return;
     }
@@ -85,26 +88,52 @@ export class MissResponse extends Writable implements ResponseSink {
       this.#done(false);
     } else {
       socket.write(head);
-      this.once('finish', () => this.#done(false));
-      writePlanBody(body, this);
+      const sink = new LaneBody(socket, (cut) => this.#done(cut));
+      this.#body = sink;
+      writePlanBody(body, sink);
     }
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (this.#owner.socket.write(chunk)) callback();
-    else this.#owner.socket.once('drain', () => callback());
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#owner.socket.destroy();
-    this.#done(true);
-    callback(error);
+  /** A cut: the socket goes (and a body being read stops its source), as node:http's res.destroy(). */
+  destroy(): void {
+    if (this.#body !== undefined) this.#body.destroy();
+    else {
+      this.#owner.socket.destroy();
+      this.#done(true);
+    }
   }
 
   #done(cut: boolean): void {
     if (this.#finished) return;
     this.#finished = true;
     this.#owner.sent(this.#close, cut);
+  }
+}
+
+/**
+ * A body read as the client takes it: each chunk written to the socket, the next one taken once
+ * the socket drains. autoDestroy is off: destroy() here means a cut (the socket with it).
+ */
+class LaneBody extends Writable {
+  readonly #socket: Socket;
+  readonly #done: (cut: boolean) => void;
+
+  constructor(socket: Socket, done: (cut: boolean) => void) {
+    super({ autoDestroy: false });
+    this.#socket = socket;
+    this.#done = done;
+    this.once('finish', () => done(false));
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.#socket.write(chunk)) callback();
+    else this.#socket.once('drain', () => callback());
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#socket.destroy();
+    this.#done(true);
+    callback(error);
   }
 }
 
