@@ -39,6 +39,20 @@ function start(dir: string, origin: TestOrigin, flags: RawOptions = {}, deps: Ed
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 const script = (n: number) => Buffer.from(`export const value${n} = ${JSON.stringify('x'.repeat(50))};\n`.repeat(200));
 
+/** The object files in dir's sub-directories: how many, and the bytes du counts for them (st_blocks, 512-byte units). */
+async function objectFiles(dir: string): Promise<{ files: number; allocated: number }> {
+  let allocated = 0;
+  let files = 0;
+  for (const sub of await readdir(dir)) {
+    if (!/^[0-9a-f]{2}$/.test(sub)) continue;
+    for (const name of await readdir(join(dir, sub))) {
+      allocated += (await stat(join(dir, sub, name))).blocks * 512;
+      files++;
+    }
+  }
+  return { files, allocated };
+}
+
 /** The file holding key in dir (its name is the SHA-256 of the key and its length). */
 async function fileOf(dir: string, key: string): Promise<string> {
   const keyHash = hashKey(key);
@@ -215,6 +229,73 @@ test('the disk budget holds under churn, and what stays is served right', async 
   }
 });
 
+test('a rewrite with variants holds the budget even when the file it replaces is evicted while it is written', async () => {
+  const dir = freshDir();
+  const origin = new TestOrigin();
+  // A compressible script over 1 MiB is written twice: identity only at its fill (a fill that
+  // large is answered before its variants are made), again once they are.
+  const script7 = 'assets/app-0492830483.js';
+  const bodies = new Map([[script7, origin.put(script7, Buffer.from(script(7).toString().repeat(80)))]]);
+  const others = Array.from({ length: 40 }, (_, i) => `assets/r${i}-0492830483.bin`);
+  for (const key of others) bodies.set(key, origin.put(key, randomBytes(60_000)));
+  const scriptHash = hashKey(script7);
+  let scriptWrites = 0;
+  let otherWrites = 0;
+  let rewriteHeld!: () => void;
+  const rewriteReached = new Promise<void>((resolve) => { rewriteHeld = resolve; });
+  let releaseRewrite!: () => void;
+  const rewriteReleased = new Promise<void>((resolve) => { releaseRewrite = resolve; });
+  let othersStarted!: () => void;
+  const allOthersStarted = new Promise<void>((resolve) => { othersStarted = resolve; });
+  // The real write (as the tier's own: exclusive create, all bytes), held for the script's rewrite.
+  const gatedWrite = async (path: string, chunks: readonly Buffer[]) => {
+    if (path.includes(scriptHash)) {
+      if (++scriptWrites === 2) {
+        rewriteHeld();
+        await rewriteReleased;
+      }
+    } else if (++otherWrites === others.length) {
+      othersStarted();
+    }
+    await writeFile(path, Buffer.concat(chunks), { flag: 'wx' });
+  };
+  const budget = 2 * 1024 * 1024;
+  const node = await start(dir, origin, { 'disk-cache-size': String(budget), 'cache-size': '16MiB' }, { diskWriteFile: gatedWrite });
+  try {
+    assert.equal((await request(`${node.url}/${script7}`)).status, 200);
+    await rewriteReached;
+    // The other writer fills the disk past its budget: the script's first file is evicted meanwhile.
+    for (const key of others) assert.equal((await request(`${node.url}/${key}`)).status, 200);
+    await allOthersStarted;
+    releaseRewrite();
+    await node.group.disk!.flushed();
+    const status = node.group.disk!.status();
+    assert.ok(status.evictions > 0);
+    const { allocated, files } = await objectFiles(dir);
+    assert.ok(status.bytes <= budget, `${status.bytes} bytes indexed against a ${budget}-byte budget`);
+    assert.ok(allocated <= budget, `${files} files take ${allocated} bytes`);
+    assert.equal(status.objects, files, 'the index lists exactly the files there are');
+  } finally {
+    await node.close();
+  }
+  // Every file left is whole: a restart serves each from disk, byte for byte, without the origin.
+  const empty = new TestOrigin();
+  const again = await start(dir, empty, { 'disk-cache-size': String(budget), 'cache-size': '16MiB' });
+  try {
+    let served = 0;
+    for (const key of [script7, ...others]) {
+      const res = await request(`${again.url}/${key}`);
+      if (res.status === 404) continue;
+      assert.equal(res.status, 200, key);
+      assert.equal(sha256(res.body), sha256(bodies.get(key)!), key);
+      served++;
+    }
+    assert.equal(served, again.group.disk!.status().objects);
+  } finally {
+    await again.close();
+  }
+});
+
 test('the disk budget holds in du terms under churn of small objects: each file counted in whole blocks', async () => {
   const dir = freshDir();
   const origin = new TestOrigin();
@@ -228,16 +309,7 @@ test('the disk budget holds in du terms under churn of small objects: each file 
       for (const key of keys) assert.equal((await request(`${node.url}/${key}`)).status, 200);
     }
     await node.group.disk!.flushed();
-    // What du counts for the files: their allocated blocks (st_blocks, 512-byte units).
-    let allocated = 0;
-    let files = 0;
-    for (const sub of await readdir(dir)) {
-      if (!/^[0-9a-f]{2}$/.test(sub)) continue;
-      for (const name of await readdir(join(dir, sub))) {
-        allocated += (await stat(join(dir, sub, name))).blocks * 512;
-        files++;
-      }
-    }
+    const { allocated, files } = await objectFiles(dir);
     const status = node.group.disk!.status();
     assert.ok(allocated <= budget, `${files} files take ${allocated} bytes on the file system, over the ${budget}-byte budget`);
     assert.ok(status.bytes <= budget, `${status.bytes} bytes counted`);

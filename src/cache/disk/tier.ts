@@ -114,6 +114,12 @@ export interface DiskStatus extends DiskCounters {
   readonly queuedBytes: number;
 }
 
+interface InWrite {
+  /** Encoded variants the file being written holds: a blob with no more need not follow it. */
+  readonly variants: number;
+  purged: boolean;
+}
+
 interface Entry {
   /** The file's length (it is in the name too); the index counts it rounded up to whole blocks. */
   readonly bytes: number;
@@ -146,15 +152,16 @@ export class DiskTier {
   readonly #writers = new Set<Promise<void>>();
   #closed = false;
   #tempSeq = 0;
-  /** Keys being written now, each with whether a purge named it meanwhile. */
-  readonly #inWrite = new Map<string, { purged: boolean }>();
+  /** Keys being written now, each with its variants and whether a purge named it meanwhile. */
+  readonly #inWrite = new Map<string, InWrite>();
   /** Bytes room was made for by writes not yet indexed. */
   #reserved = 0;
   /**
-   * Unlinks under way (evictions, purges, replaced files): flushed(), and so close(), waits for
-   * them, so a file purged is gone before the next process on the directory lists it.
+   * Unlinks under way (evictions, purges, replaced files) by path: flushed(), and so close(),
+   * waits for them, so a file purged is gone before the next process on the directory lists it;
+   * a write renames into a path only after its pending unlink is done (#store).
    */
-  readonly #unlinks = new Set<Promise<void>>();
+  readonly #unlinks = new Map<string, Promise<void>>();
   /** The file system's block: a file takes its length rounded up to a multiple of it. */
   readonly #blockBytes: number;
 
@@ -353,6 +360,9 @@ export class DiskTier {
     const keyHash = hashKey(blob.key);
     const entry = this.#index.peek(keyHash);
     if (entry !== undefined && (entry.key === undefined || entry.variants >= variantCount(blob))) return;
+    // Being written with as many variants (filled, then evicted from memory while written).
+    const writing = this.#inWrite.get(blob.key);
+    if (writing !== undefined && !writing.purged && writing.variants >= variantCount(blob)) return;
     const queued = this.#queue.get(blob.key);
     if (queued !== undefined) {
       this.#queuedBytes += blob.byteSize - queued.byteSize;
@@ -373,7 +383,7 @@ export class DiskTier {
 
   /** Resolves once every queued write is done (or skipped) and every file removed is gone. Tests and close() wait on it. */
   async flushed(): Promise<void> {
-    while (this.#writers.size > 0 || this.#unlinks.size > 0) await Promise.all([...this.#writers, ...this.#unlinks]);
+    while (this.#writers.size > 0 || this.#unlinks.size > 0) await Promise.all([...this.#writers, ...this.#unlinks.values()]);
   }
 
   /** Forgets key: its queued write and its file. Returns whether the disk held it. */
@@ -454,7 +464,7 @@ export class DiskTier {
       if (this.#inWrite.has(key)) continue;
       this.#queue.delete(key);
       this.#queuedBytes -= blob.byteSize;
-      const writing = { purged: false };
+      const writing: InWrite = { variants: variantCount(blob), purged: false };
       this.#inWrite.set(key, writing);
       try {
         await this.#store(blob, writing);
@@ -464,8 +474,13 @@ export class DiskTier {
     }
   }
 
-  /** One blob to its file: evict to make room, write a temporary file, rename it into place. */
-  async #store(blob: Blob, writing: { readonly purged: boolean }): Promise<void> {
+  /**
+   * One blob to its file: room made and reserved, a temporary file written and renamed into
+   * place, then indexed. A rewrite (the blob with its variants now) reserves its whole file too,
+   * not the difference: the entry it replaces may be evicted while it is written, and both files
+   * are on disk until the old one's unlink anyway.
+   */
+  async #store(blob: Blob, writing: InWrite): Promise<void> {
     if (this.#pausedUntil > this.#clock()) {
       this.stats.writesSkipped++;
       return;
@@ -474,35 +489,52 @@ export class DiskTier {
     const allocated = this.#allocated(bytes);
     if (allocated > this.budgetBytes) return; // larger than the whole budget: memory only
     const keyHash = hashKey(blob.key);
-    const previous = this.#index.peek(keyHash);
+    const path = this.#pathOf(keyHash, bytes);
     const sub = keyHash.slice(0, 2);
     const temp = join(this.dir, TEMP_DIR, `${keyHash}.${process.pid}.${this.#tempSeq++}`);
     // A write that began before another failed proves nothing about the disk now (two writers).
     const errorsBefore = this.stats.writeErrors;
-    const incoming = allocated - (previous === undefined ? 0 : this.#allocated(previous.bytes));
-    this.#evictToFit(incoming);
+    this.#evictToFit(allocated);
     // Held for this write until it is indexed, so concurrent writers' room adds up.
-    this.#reserved += incoming;
+    this.#reserved += allocated;
     try {
       if (!this.#madeDirs.has(sub)) {
         await mkdir(join(this.dir, sub), { recursive: true });
         this.#madeDirs.add(sub);
       }
       await this.#writeFile(temp, chunks);
-      await rename(temp, this.#pathOf(keyHash, bytes));
+      // The key's earlier file of this length, evicted or purged meanwhile, may still be being
+      // unlinked: renamed before that unlink ran, the new file would be the one removed.
+      for (let pending = this.#unlinks.get(path); pending !== undefined; pending = this.#unlinks.get(path)) await pending;
+      await rename(temp, path);
     } catch (err) {
       void this.#remove(temp);
       this.#writeFailed(err as NodeJS.ErrnoException);
       return;
     } finally {
-      this.#reserved -= incoming;
+      this.#reserved -= allocated;
     }
     // Purged while it was written: the file must not outlive the purge.
     if (writing.purged) {
-      void this.#remove(this.#pathOf(keyHash, bytes));
+      void this.#remove(path);
       return;
     }
-    if (previous !== undefined && previous.bytes !== bytes) void this.#remove(this.#pathOf(keyHash, previous.bytes));
+    // The key's earlier file of this length evicted during the rename: its unlink may have taken
+    // the new file, so it is not indexed (and removed, not left unaccounted). Memory still has it.
+    if (this.#unlinks.has(path)) {
+      this.stats.writesSkipped++;
+      void this.#remove(path);
+      return;
+    }
+    const replaced = this.#index.peek(keyHash);
+    if (replaced !== undefined) {
+      // Its room goes with it, and its file when the length (in the name) differs.
+      this.#index.delete(keyHash);
+      if (replaced.bytes !== bytes) void this.#remove(this.#pathOf(keyHash, replaced.bytes));
+    }
+    // The reservation made this room, unless the index was emptied while other writes held
+    // theirs (objects near the budget): then the last of them to be indexed evicts down to it.
+    this.#evictToFit(allocated);
     // Not verified: what reached the disk is checked on its first read, as after a restart.
     this.#index.set(keyHash, { bytes, key: blob.key, variants: variantCount(blob), verified: false }, allocated);
     this.stats.writes++;
@@ -540,12 +572,18 @@ export class DiskTier {
     return Math.ceil(bytes / this.#blockBytes) * this.#blockBytes;
   }
 
-  /** Unlinks a file in the background, tracked (see #unlinks); a file already gone is no error. */
+  /**
+   * Unlinks a file in the background, tracked by path (see #unlinks); a file already gone is no
+   * error. A second unlink of a path runs after the first.
+   */
   #remove(path: string): Promise<void> {
-    const done: Promise<void> = unlink(path)
+    const before = this.#unlinks.get(path);
+    const done: Promise<void> = (before === undefined ? unlink(path) : before.then(() => unlink(path)))
       .catch(() => {})
-      .finally(() => this.#unlinks.delete(done));
-    this.#unlinks.add(done);
+      .finally(() => {
+        if (this.#unlinks.get(path) === done) this.#unlinks.delete(path);
+      });
+    this.#unlinks.set(path, done);
     return done;
   }
 
