@@ -11,8 +11,10 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
+import { Writable } from 'node:stream';
 import { resolveConfig, type RawOptions } from '../src/config.js';
 import { startEdge, type Edge } from '../src/edge.js';
+import { createLogger } from '../src/log.js';
 import { RETRY_AT_ONCE, startTestEdge } from './helpers/edge.js';
 import { Gate, TestOrigin } from './helpers/origins.js';
 
@@ -292,5 +294,21 @@ test('no head timeout while a miss loads: a load longer than headersTimeout is a
     origin.gate = undefined;
     gate.open();
     await timed.close();
+  }
+});
+
+test('the access log has a held miss and the hits pipelined after it in the order they came, each once', T, async () => {
+  const logged: string[] = [];
+  const sink = new Writable({ write: (chunk: Buffer, _e, done) => (logged.push(chunk.toString()), done()) });
+  const node = await startEdge(resolveConfig({ port: '0', host: '127.0.0.1', 'access-log': 'true' }, {}), { origin, accessLog: createLogger('info', sink) });
+  try {
+    await converse(node.port, [get(key('fill'), 'Connection: close\r\n')]); // cached
+    logged.length = 0;
+    const { text } = await converse(node.port, [get(key('head')) + get(key('fill')) + get(key('fill'), 'Connection: close\r\n')]);
+    assert.deepEqual(statuses(text), ['200 OK', '200 OK', '200 OK']);
+    const lines = logged.map((line) => JSON.parse(line) as { path: string; cache: string; status: number });
+    assert.deepEqual(lines.map((l) => [l.path, l.cache, l.status]), [[`/${key('head')}`, 'miss', 200], [`/${key('fill')}`, 'hit', 200], [`/${key('fill')}`, 'hit', 200]]);
+  } finally {
+    await node.close();
   }
 });

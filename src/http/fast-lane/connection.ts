@@ -237,7 +237,9 @@ export class LaneConnection implements MissOwner {
       this.socket.destroySoon();
       return;
     }
-    if (!this.#serving) this.#afterMiss();
+    // Not at once: the asset handler counts and logs the miss after its sendPlan() returns, and
+    // the requests after it are to be logged after it, in the order they came.
+    if (!this.#serving) queueMicrotask(() => this.#afterMiss());
   }
 
   /** After a miss's response: the requests read meanwhile, then reading again. */
