@@ -200,17 +200,10 @@ export class Group {
       this.stats.collapsed++;
       return { kind: 'filling', fill: filling, status: 'collapsed' };
     }
-    const disk = this.#disk;
-    if (disk?.has(key) && options.fromFile && disk.servesFromFile(key)) {
-      // Large: served from the file and never promoted. Memory would hold one such object in
-      // place of hundreds of small ones, and the OS page cache keeps a hot file's pages anyway.
-      const file = await this.#diskOpens.do(key, () => disk.openFile(key)).promise;
-      if (file !== undefined && disk.has(key)) return { kind: 'file', object: file, status: 'hit' };
+    if (this.#disk?.has(key)) {
+      const fromDisk = await this.#fromDisk(key, options.fromFile ?? false, true);
+      if (fromDisk !== undefined) return fromDisk;
       // Gone, unreadable or corrupt (deleted, counted), or purged meanwhile: loaded again as a miss.
-    } else if (disk?.has(key)) {
-      const fromDisk = await this.#diskReads.do(key, () => this.#promote(key)).promise;
-      if (fromDisk !== undefined) return { kind: 'blob', blob: fromDisk, status: 'hit', disk: true };
-      // Gone, unreadable or corrupt (deleted, counted): loaded again as a miss.
     }
     // The route is decided once, here: the owner if it is another member that is up, else
     // this node (load.ts).
@@ -240,6 +233,38 @@ export class Group {
         return { kind: 'stream', object, verdict: result.verdict, status: 'miss' };
       }
     }
+  }
+
+  /**
+   * The copy this node holds, in memory or on disk, and never a load: what a hand-over asks for
+   * (the peer route's `Cache-Control: only-if-cached`). undefined: none (or a disk copy that
+   * turned out gone or corrupt). A disk-held key is read as for lookup() (a large one, for a
+   * caller that can stream it, served from its file), verified, but not promoted: the asking
+   * node is the key's new owner and keeps it, and this node's memory is for keys it owns.
+   */
+  async cached(key: string, options: Pick<LookupOptions, 'fromFile'> = {}): Promise<Extract<Lookup, { kind: 'blob' | 'file' }> | undefined> {
+    const blob = this.peek(key);
+    if (blob !== undefined) return { kind: 'blob', blob, status: 'hit' };
+    if (!this.#disk?.has(key)) return undefined;
+    return this.#fromDisk(key, options.fromFile ?? false, false);
+  }
+
+  /**
+   * key's object from the disk tier (which lists it): a large one served from its file when the
+   * caller can stream it (`fromFile`), else read whole, verified, and kept in memory again when
+   * `promote` (unless purged meanwhile). undefined: gone, unreadable or corrupt (deleted, counted).
+   */
+  async #fromDisk(key: string, fromFile: boolean, promote: boolean): Promise<Extract<Lookup, { kind: 'blob' | 'file' }> | undefined> {
+    const disk = this.#disk!;
+    if (fromFile && disk.servesFromFile(key)) {
+      // Large: served from the file and never promoted. Memory would hold one such object in
+      // place of hundreds of small ones, and the OS page cache keeps a hot file's pages anyway.
+      const file = await this.#diskOpens.do(key, () => disk.openFile(key)).promise;
+      return file !== undefined && disk.has(key) ? { kind: 'file', object: file, status: 'hit' } : undefined;
+    }
+    // Readers of a key share one read; a hand-over's read (not promoted) is a flight of its own.
+    const blob = promote ? await this.#diskReads.do(key, () => this.#promote(key)).promise : await disk.read(key);
+    return blob !== undefined && disk.has(key) ? { kind: 'blob', blob, status: 'hit', disk: true } : undefined;
   }
 
   /** A key read back from disk, verified, and kept in memory again (unless purged meanwhile). */
