@@ -285,17 +285,22 @@ export class Group {
   }
 
   /**
-   * Removes keys from the caches (main, hot and negative); returns how many were cached. A
-   * key loading now is not kept when it arrives, so a purge cannot be undone by a fill that
-   * started before it.
+   * Removes keys from the caches (main, hot, negative and disk) at once; resolves with how many
+   * were cached (in memory, on disk or both, each once) when their files are gone from the disk
+   * tier too. Without a disk tier (or none of the keys on it) nothing is waited for. A key
+   * loading now is not kept when it arrives, so a purge cannot be undone by a fill that started
+   * before it.
    */
-  purge(keys: Iterable<string>): number {
+  async purge(keys: Iterable<string>): Promise<number> {
     let removed = 0;
+    let unlinks: Promise<unknown>[] | undefined;
     for (const key of keys) {
       this.#forget(key);
-      const onDisk = this.#disk?.purge(key) ?? false;
-      if (this.#store.purge(key) || onDisk) removed++;
+      const disk = this.#disk?.purge(key);
+      if (disk?.gone !== undefined) (unlinks ??= []).push(disk.gone);
+      if (this.#store.purge(key) || disk?.held) removed++;
     }
+    if (unlinks !== undefined) await Promise.all(unlinks);
     return removed;
   }
 

@@ -118,6 +118,8 @@ interface InWrite {
   /** Encoded variants the file being written holds: a blob with no more need not follow it. */
   readonly variants: number;
   purged: boolean;
+  /** Settles when the write is over: renamed and indexed, or undone (a purge's file unlinked). */
+  done?: Promise<void>;
 }
 
 interface Entry {
@@ -386,8 +388,13 @@ export class DiskTier {
     while (this.#writers.size > 0 || this.#unlinks.size > 0) await Promise.all([...this.#writers, ...this.#unlinks.values()]);
   }
 
-  /** Forgets key: its queued write and its file. Returns whether the disk held it. */
-  purge(key: string): boolean {
+  /**
+   * Forgets key: its queued write and its file, at once (a read or write after this does not
+   * bring it back). `held`: whether the disk held it. `gone`: undefined when there was no file
+   * to remove, else settles once no file of the key is left: its unlink done, and a write of it
+   * under way finished and undone (as nginx's purge and Varnish's ban are done when they answer).
+   */
+  purge(key: string): { held: boolean; gone: Promise<unknown> | undefined } {
     const writing = this.#inWrite.get(key);
     if (writing !== undefined) writing.purged = true;
     const queued = this.#queue.get(key);
@@ -397,10 +404,13 @@ export class DiskTier {
     }
     const keyHash = hashKey(key);
     const entry = this.#index.peek(keyHash);
-    if (entry === undefined) return false;
-    this.#index.delete(keyHash);
-    void this.#remove(this.#pathOf(keyHash, entry.bytes));
-    return true;
+    let unlinked: Promise<void> | undefined;
+    if (entry !== undefined) {
+      this.#index.delete(keyHash);
+      unlinked = this.#remove(this.#pathOf(keyHash, entry.bytes));
+    }
+    const written = writing?.done;
+    return { held: entry !== undefined, gone: written === undefined ? unlinked : unlinked === undefined ? written : Promise.all([unlinked, written]) };
   }
 
   /**
@@ -415,12 +425,13 @@ export class DiskTier {
       this.purge(key);
       removed.add(key);
     }
+    const unlinks: Promise<unknown>[] = [];
     for (const [key, writing] of this.#inWrite) {
       if (!key.startsWith(prefix)) continue;
       writing.purged = true;
+      if (writing.done !== undefined) unlinks.push(writing.done);
       removed.add(key);
     }
-    const unlinks: Promise<void>[] = [];
     for (const [keyHash, entry] of [...this.#index.entries()]) {
       let key = entry.key;
       if (key === undefined) {
@@ -467,7 +478,9 @@ export class DiskTier {
       const writing: InWrite = { variants: variantCount(blob), purged: false };
       this.#inWrite.set(key, writing);
       try {
-        await this.#store(blob, writing);
+        // #store runs to its first await here, before a purge can look: done is set in time.
+        writing.done = this.#store(blob, writing);
+        await writing.done;
       } finally {
         this.#inWrite.delete(key);
       }
@@ -508,15 +521,15 @@ export class DiskTier {
       for (let pending = this.#unlinks.get(path); pending !== undefined; pending = this.#unlinks.get(path)) await pending;
       await rename(temp, path);
     } catch (err) {
-      void this.#remove(temp);
       this.#writeFailed(err as NodeJS.ErrnoException);
+      await this.#remove(temp); // a purge waiting on this write finds no file left
       return;
     } finally {
       this.#reserved -= allocated;
     }
-    // Purged while it was written: the file must not outlive the purge.
+    // Purged while it was written: the file must not outlive the purge (which waits for this).
     if (writing.purged) {
-      void this.#remove(path);
+      await this.#remove(path);
       return;
     }
     // The key's earlier file of this length evicted during the rename: its unlink may have taken
