@@ -13,6 +13,7 @@
  * counted), and a read that fails or does not verify is a miss (a corrupt file is deleted).
  * No fsync: a file lost or garbled by a machine crash is caught by the SHA-256 check on read.
  */
+import { close as closeFd, open as openFd, read as readFd } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -226,26 +227,61 @@ export class DiskTier {
     this.#log.info({ event: 'disk_cache_indexed', dir: this.dir, objects: this.#index.size, bytes: this.#index.bytes, blockBytes: this.#blockBytes, ms: Math.round(performance.now() - started) });
   }
 
+  /**
+   * SHA-256 of key, hex: the last key's remembered, as one lookup asks has(), servesFromFile(),
+   * read() and write() about the same key in turn (each hash a createHash object and a digest).
+   */
+  #hash(key: string): string {
+    if (key !== this.#hashedKey) {
+      this.#hashedKey = key;
+      this.#keyHash = hashKey(key);
+    }
+    return this.#keyHash;
+  }
+
+  #hashedKey: string | undefined;
+  #keyHash = '';
+
   /** Whether the index lists key (its file may still turn out missing or corrupt). */
   has(key: string): boolean {
-    return this.#index.has(hashKey(key));
+    return this.#index.has(this.#hash(key));
   }
 
   /**
-   * The key's object, read whole and verified (every section's SHA-256); undefined when the
-   * index lacks it, or the file is gone, unreadable, short or corrupt (then deleted): a miss.
+   * The key's object, read whole: one open, one read of the file's length (from its name), one
+   * close, through fs callbacks rather than a FileHandle (its object, promises and close
+   * bookkeeping were a visible share of a small disk hit's CPU). Every section's SHA-256 is
+   * checked when `verify` (a promotion to memory) and on the file's first read in this process;
+   * a later read that is not promoted is served unhashed, as a large file is after its first
+   * read. undefined when the index lacks it, or the file is gone, unreadable, short or corrupt
+   * (then deleted): a miss.
    */
-  async read(key: string): Promise<Blob | undefined> {
-    return this.#readChecked(key, async (file, entry) => {
-      const blob = await decodeRecord(file, key, entry.bytes);
+  async read(key: string, verify: boolean): Promise<Blob | undefined> {
+    const keyHash = this.#hash(key);
+    const entry = this.#index.get(keyHash);
+    if (entry === undefined) return undefined;
+    const path = this.#pathOf(keyHash, entry.bytes);
+    try {
+      const blob = decodeRecord(await readWhole(path, entry.bytes), key, verify || !entry.verified);
       this.stats.bytesRead += entry.bytes;
-      return { value: blob, variants: variantCount(blob) };
-    });
+      this.stats.hits++;
+      // What the read taught the index (key, variants, verified): once, not an entry per hit.
+      if (!entry.verified && this.#index.peek(keyHash) === entry) this.#index.set(keyHash, { bytes: entry.bytes, key, variants: variantCount(blob), verified: true }, this.#allocated(entry.bytes));
+      return blob;
+    } catch (err) {
+      this.#readFailed(keyHash, entry, key, path, err);
+      return undefined;
+    }
+  }
+
+  /** The length of key's file (its object, variants and head), if the index lists it. */
+  fileBytes(key: string): number | undefined {
+    return this.#index.peek(this.#hash(key))?.bytes;
   }
 
   /** Whether key's file is large enough to be served from the file (openFile) rather than read whole. */
   servesFromFile(key: string): boolean {
-    const entry = this.#index.peek(hashKey(key));
+    const entry = this.#index.peek(this.#hash(key));
     return entry !== undefined && entry.bytes >= STREAM_FROM_BYTES;
   }
 
@@ -265,13 +301,13 @@ export class DiskTier {
   }
 
   /**
-   * What read() and openFile() share: key's file opened, `check` run on it (it throws on a
+   * What openFile() does with the file: key's file opened, `check` run on it (it throws on a
    * short, corrupt or unreadable file: then deleted and counted, and undefined, a miss), the hit
    * counted, the entry marked verified with its key (for purges) and variants (for rewrites)
    * now known, and the file closed.
    */
   async #readChecked<T>(key: string, check: (file: FileHandle, entry: Entry, path: string) => Promise<{ value: T; variants: number }>): Promise<T | undefined> {
-    const keyHash = hashKey(key);
+    const keyHash = this.#hash(key);
     const entry = this.#index.get(keyHash);
     if (entry === undefined) return undefined;
     const path = this.#pathOf(keyHash, entry.bytes);
@@ -359,7 +395,7 @@ export class DiskTier {
    */
   write(blob: Blob): void {
     if (this.#closed || blob.expiresAt !== 0) return;
-    const keyHash = hashKey(blob.key);
+    const keyHash = this.#hash(blob.key);
     const entry = this.#index.peek(keyHash);
     if (entry !== undefined && (entry.key === undefined || entry.variants >= variantCount(blob))) return;
     // Being written with as many variants (filled, then evicted from memory while written).
@@ -616,6 +652,34 @@ async function blockSize(dir: string): Promise<number> {
 
 function variantCount(blob: Blob): number {
   return (blob.br !== undefined ? 1 : 0) + (blob.gzip !== undefined ? 1 : 0);
+}
+
+/**
+ * The whole file at path, `bytes` long: open, one read (more only if the kernel returns less),
+ * close (not waited for). A file shorter than its name says is corrupt.
+ */
+function readWhole(path: string, bytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    openFd(path, 'r', (err, fd) => {
+      if (err) return reject(err);
+      const whole = Buffer.allocUnsafeSlow(bytes);
+      const done = (error: unknown) => {
+        closeFd(fd, () => {});
+        if (error === undefined) resolve(whole);
+        else reject(error);
+      };
+      const readFrom = (offset: number): void => {
+        readFd(fd, whole, offset, bytes - offset, offset, (error, n) => {
+          if (error) return done(error);
+          if (offset + n === bytes) return done(undefined);
+          if (n === 0) return done(new CorruptRecordError('file shorter than its record'));
+          readFrom(offset + n);
+        });
+      };
+      if (bytes === 0) done(new CorruptRecordError('not a record (empty)'));
+      else readFrom(0);
+    });
+  });
 }
 
 async function writeChunks(path: string, chunks: readonly Buffer[]): Promise<void> {

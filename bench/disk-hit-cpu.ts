@@ -1,0 +1,187 @@
+/**
+ * CPU time per small disk hit, measured the deterministic ways this 2-core machine allows (rps
+ * swings with colleagues' load; a process's own CPU time and its system calls per request do
+ * not): the disk-hit workload of bench/run.ts for small objects only, on one build.
+ *
+ *   npx tsx bench/disk-hit-cpu.ts [cli=dist/cli.js] [dir=/tmp/hashedge-bench] [seconds=10] [warmup=3]
+ *                                 [connections=64] [strace=1] [prof=<dir>] [callgrind=<requests>]
+ *
+ * A node with memory for everything fills --disk-cache with every corpus object under 1 MiB
+ * (one request at a time, so no write is skipped), measured as the memory-hit reference, then
+ * stops; a node with --cache-size 8 MiB starts on the same directory and wrk draws uniformly over
+ * the same paths, so nearly every request is a disk hit (read, verified, promoted, or whatever
+ * the build does). Printed per phase: rps, µs CPU per request of the server process
+ * (/proc/<pid>/stat utime+stime, all its threads, libuv's pool included), the disk tier's
+ * counters per request. strace=1 runs the disk node under `strace -f -c` (slow: its rps and CPU
+ * mean nothing then) and prints system calls per request; prof=<dir> gives it --cpu-prof.
+ * callgrind=<n> runs the disk node under valgrind's callgrind, collecting nothing until every path
+ * was asked once (first reads verified), then counts the instructions of n requests made one
+ * at a time (uniform draws, a fixed seed): instructions per request, deterministic where CPU
+ * time on this shared machine is not (all threads, the kernel's work excluded).
+ * `cli=` names another build (a copy of an older commit) so before and after run the same way.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, startProcess, type Proc } from './lib/proc.js';
+import { wrk } from './lib/wrk.js';
+
+const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
+const CLI = resolve(args.cli ?? fileURLToPath(new URL('../dist/cli.js', import.meta.url)));
+const DIR = args.dir ?? '/tmp/hashedge-bench';
+const SECONDS = Number(args.seconds ?? 10);
+const WARMUP = Number(args.warmup ?? 3);
+const CONNECTIONS = Number(args.connections ?? 64);
+const STRACE = args.strace === '1';
+const PROF = args.prof;
+const CALLGRIND = args.callgrind === undefined ? 0 : Number(args.callgrind);
+const ORIGIN = join(DIR, 'origin');
+const SMALL_CACHE = 8 * 2 ** 20;
+
+interface Node {
+  readonly url: string;
+  readonly proc: Proc;
+  readonly pid: number;
+}
+
+async function startNode(cacheBytes: number, tier: string, wrap: string[] = [], node: string[] = []): Promise<Node> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const proc = startProcess('1', [
+    ...wrap, process.execPath, ...node, CLI, 'serve', '--host', '127.0.0.1', '--port', String(port), '--origin', ORIGIN,
+    '--cache-size', String(cacheBytes), '--max-object-size', String(SMALL_CACHE), '--log-level', 'warn', '--shutdown-delay', '0',
+    '--disk-cache', tier, '--disk-cache-size', String(4 * 2 ** 30),
+  ]);
+  const deadline = Date.now() + 600_000; // valgrind starts node slowly
+  for (;;) {
+    const ready = await stats(url).then((s) => s.ready === true, () => false);
+    if (ready) break;
+    if (proc.child.exitCode !== null || Date.now() > deadline) throw new Error(`node not ready: ${proc.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // Under strace the child is strace: the node is the process whose parent it is (valgrind is the node).
+  const pid = wrap[0] !== 'strace' ? proc.child.pid! : Number(execFileSync('pgrep', ['-P', String(proc.child.pid)], { encoding: 'utf8' }).trim().split('\n')[0]);
+  return { url, proc, pid };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function stats(url: string): Promise<any> {
+  return (await fetch(`${url}/_hashedge/stats`)).json();
+}
+
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function get(url: string): Promise<number> {
+  return new Promise((res, rej) => request(url, (r) => r.resume().on('end', () => res(r.statusCode!))).on('error', rej).end());
+}
+
+async function measure(node: Node, paths: string, label: string): Promise<void> {
+  await wrk(node.url, { paths, zipfS: 0, connections: CONNECTIONS, seconds: WARMUP });
+  const before = await stats(node.url);
+  const cpu0 = cpuSeconds(node.pid);
+  const r = await wrk(node.url, { paths, zipfS: 0, connections: CONNECTIONS, seconds: SECONDS });
+  const cpu = cpuSeconds(node.pid) - cpu0;
+  const after = await stats(node.url);
+  const requests = Math.max(1, r.rps * SECONDS);
+  const disk = (f: string) => ((after.disk?.[f] ?? 0) - (before.disk?.[f] ?? 0)) / requests;
+  process.stdout.write(
+    `${label}: ${r.rps.toFixed(0)} rps, p99 ${r.p99Ms} ms, ${((cpu * 1e6) / requests).toFixed(1)} µs CPU/request, ` +
+      `non-2xx ${r.non2xx}, errors ${r.errors}, origin loads ${after.counters.originFetches - before.counters.originFetches}; per request: ` +
+      `disk hits ${disk('hits').toFixed(3)}, disk bytes read ${disk('bytesRead').toFixed(0)}, disk writes ${disk('writes').toFixed(3)}, ` +
+      `memory items ${after.cache.items}\n`,
+  );
+}
+
+async function main(): Promise<void> {
+  const files = readFileSync(join(DIR, 'paths.txt'), 'utf8').split('\n').filter(Boolean).filter((p) => statSync(join(ORIGIN, p)).size < 2 ** 20);
+  const paths = join(DIR, `disk-hit-cpu-${files.length}.txt`);
+  writeFileSync(paths, files.join('\n') + '\n');
+  const tier = join(DIR, 'disk-hit-cpu-tier');
+  rmSync(tier, { recursive: true, force: true });
+  mkdirSync(tier, { recursive: true });
+  process.stdout.write(`${CLI}: ${files.length} objects under 1 MiB, ${CONNECTIONS} connections, ${WARMUP} s warm-up, ${SECONDS} s measured, server on CPU 1\n`);
+  const memory = await startNode(2 ** 30, tier);
+  try {
+    for (const p of files) if ((await get(memory.url + p)) !== 200) throw new Error(`${p} not 200`);
+    for (;;) {
+      const s = await stats(memory.url);
+      if (s.disk.queued === 0 && s.cache.pendingVariants === 0) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    if (!STRACE) await measure(memory, paths, 'memory hits');
+  } finally {
+    await memory.proc.stop();
+  }
+  const straceOut = join(DIR, 'disk-hit-cpu.strace');
+  const callgrindOut = join(DIR, 'disk-hit-cpu.callgrind');
+  for (const name of (await import('node:fs')).readdirSync(DIR)) if (name.startsWith('disk-hit-cpu.callgrind')) rmSync(join(DIR, name));
+  const wrap = STRACE
+    ? ['strace', '-f', '-c', '-o', straceOut]
+    : CALLGRIND > 0
+      ? ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', '--collect-atstart=no', '--dump-instr=no', `--callgrind-out-file=${callgrindOut}`]
+      : [];
+  const node = PROF ? ['--cpu-prof', `--cpu-prof-dir=${PROF}`] : [];
+  const disk = await startNode(SMALL_CACHE, tier, wrap, node);
+  let requests = 0;
+  try {
+    if (CALLGRIND > 0) {
+      for (const p of files) await get(disk.url + p);
+      for (const p of files) await get(disk.url + p);
+      execFileSync('callgrind_control', ['-i', 'on', String(disk.pid)]);
+      let seed = 12345;
+      for (let i = 0; i < CALLGRIND; i++) {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        await get(disk.url + files[seed % files.length]!);
+      }
+      execFileSync('callgrind_control', ['-d', String(disk.pid)]);
+      execFileSync('callgrind_control', ['-i', 'off', String(disk.pid)]);
+    } else if (STRACE) {
+      // Every path once (first reads verify), then counted: the requests of one wrk run.
+      for (const p of files) await get(disk.url + p);
+      const before = await stats(disk.url);
+      const r = await wrk(disk.url, { paths, zipfS: 0, connections: CONNECTIONS, seconds: SECONDS });
+      const after = await stats(disk.url);
+      requests = r.rps * SECONDS;
+      process.stdout.write(`disk hits under strace: ${requests.toFixed(0)} requests, disk hits ${after.disk.hits - before.disk.hits}\n`);
+    } else {
+      await measure(disk, paths, 'disk hits');
+    }
+  } finally {
+    // Under strace the node is signalled itself: strace then exits with it and writes its
+    // summary (strace signalled would detach and leave the node running).
+    if (STRACE || CALLGRIND > 0) {
+      const exited = new Promise((r) => disk.proc.child.once('exit', r));
+      process.kill(disk.pid, 'SIGTERM');
+      await exited;
+    } else {
+      await disk.proc.stop();
+    }
+  }
+  if (CALLGRIND > 0) {
+    // The dump made after the n requests (collection was on for them only); the final dump at exit is empty.
+    const { readdirSync } = await import('node:fs');
+    let ir = 0;
+    for (const name of readdirSync(DIR).filter((n) => n.startsWith('disk-hit-cpu.callgrind'))) {
+      const total = /^(?:summary|totals): (\d+)/m.exec(readFileSync(join(DIR, name), 'utf8'));
+      if (total) ir += Number(total[1]);
+    }
+    process.stdout.write(`callgrind: ${CALLGRIND} disk-hit requests, ${(ir / CALLGRIND / 1000).toFixed(0)} thousand instructions per request (all threads, user space)\n`);
+  }
+  if (STRACE) {
+    // The whole run's counts (start-up and the first pass included: small next to the wrk run).
+    const lines = readFileSync(straceOut, 'utf8').split('\n').filter((l) => /^\s*[\d.]+\s+[\d.]+\s+\d+\s+\d+/.test(l));
+    for (const line of lines) {
+      const f = line.trim().split(/\s+/);
+      const calls = Number(f[3]);
+      const name = f[f.length - 1];
+      if (calls / requests >= 0.05) process.stdout.write(`  ${name}: ${(calls / requests).toFixed(2)} per request\n`);
+    }
+  }
+}
+
+await main();
