@@ -39,6 +39,20 @@ function start(dir: string, origin: TestOrigin, flags: RawOptions = {}, deps: Ed
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 const script = (n: number) => Buffer.from(`export const value${n} = ${JSON.stringify('x'.repeat(50))};\n`.repeat(200));
 
+/** The object files in dir's sub-directories: how many, and the bytes du counts for them (st_blocks, 512-byte units). */
+async function objectFiles(dir: string): Promise<{ files: number; allocated: number }> {
+  let allocated = 0;
+  let files = 0;
+  for (const sub of await readdir(dir)) {
+    if (!/^[0-9a-f]{2}$/.test(sub)) continue;
+    for (const name of await readdir(join(dir, sub))) {
+      allocated += (await stat(join(dir, sub, name))).blocks * 512;
+      files++;
+    }
+  }
+  return { files, allocated };
+}
+
 /** The file holding key in dir (its name is the SHA-256 of the key and its length). */
 async function fileOf(dir: string, key: string): Promise<string> {
   const keyHash = hashKey(key);
@@ -315,15 +329,7 @@ test('a rewrite with variants holds the budget even when the file it replaces is
     await node.group.disk!.flushed();
     const status = node.group.disk!.status();
     assert.ok(status.evictions > 0);
-    let allocated = 0;
-    let files = 0;
-    for (const sub of await readdir(dir)) {
-      if (!/^[0-9a-f]{2}$/.test(sub)) continue;
-      for (const name of await readdir(join(dir, sub))) {
-        allocated += (await stat(join(dir, sub, name))).blocks * 512;
-        files++;
-      }
-    }
+    const { allocated, files } = await objectFiles(dir);
     assert.ok(status.bytes <= budget, `${status.bytes} bytes indexed against a ${budget}-byte budget`);
     assert.ok(allocated <= budget, `${files} files take ${allocated} bytes`);
     assert.equal(status.objects, files, 'the index lists exactly the files there are');
@@ -361,16 +367,7 @@ test('the disk budget holds in du terms under churn of small objects: each file 
       for (const key of keys) assert.equal((await request(`${node.url}/${key}`)).status, 200);
     }
     await node.group.disk!.flushed();
-    // What du counts for the files: their allocated blocks (st_blocks, 512-byte units).
-    let allocated = 0;
-    let files = 0;
-    for (const sub of await readdir(dir)) {
-      if (!/^[0-9a-f]{2}$/.test(sub)) continue;
-      for (const name of await readdir(join(dir, sub))) {
-        allocated += (await stat(join(dir, sub, name))).blocks * 512;
-        files++;
-      }
-    }
+    const { allocated, files } = await objectFiles(dir);
     const status = node.group.disk!.status();
     assert.ok(allocated <= budget, `${files} files take ${allocated} bytes on the file system, over the ${budget}-byte budget`);
     assert.ok(status.bytes <= budget, `${status.bytes} bytes counted`);
