@@ -14,7 +14,7 @@
  * (/proc/<pid>/stat utime+stime, all its threads, libuv's pool included), the disk tier's
  * counters per request. strace=1 runs the disk node under `strace -f -c` (slow: its rps and CPU
  * mean nothing then) and prints system calls per request; prof=<dir> gives it --cpu-prof.
- * callgrind=<n> runs the disk node under valgrind's callgrind, collecting nothing until every path
+ * callgrind=<n> runs the disk node under valgrind's callgrind, instrumenting nothing until every path
  * was asked once (first reads verified), then counts the instructions of n requests made one
  * at a time (uniform draws, a fixed seed): instructions per request, deterministic where CPU
  * time on this shared machine is not (all threads, the kernel's work excluded).
@@ -71,9 +71,10 @@ async function stats(url: string): Promise<any> {
   return (await fetch(`${url}/_hashedge/stats`)).json();
 }
 
-function cpuSeconds(pid: number): number {
+/** [user, system] CPU seconds of pid, all its threads. */
+function cpuSeconds(pid: number): [number, number] {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return [Number(fields[11]) / 100, Number(fields[12]) / 100];
 }
 
 function get(url: string): Promise<number> {
@@ -85,12 +86,14 @@ async function measure(node: Node, paths: string, label: string): Promise<void> 
   const before = await stats(node.url);
   const cpu0 = cpuSeconds(node.pid);
   const r = await wrk(node.url, { paths, zipfS: 0, connections: CONNECTIONS, seconds: SECONDS });
-  const cpu = cpuSeconds(node.pid) - cpu0;
+  const cpu1 = cpuSeconds(node.pid);
+  const [user, sys] = [cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]];
+  const cpu = user + sys;
   const after = await stats(node.url);
   const requests = Math.max(1, r.rps * SECONDS);
   const disk = (f: string) => ((after.disk?.[f] ?? 0) - (before.disk?.[f] ?? 0)) / requests;
   process.stdout.write(
-    `${label}: ${r.rps.toFixed(0)} rps, p99 ${r.p99Ms} ms, ${((cpu * 1e6) / requests).toFixed(1)} µs CPU/request, ` +
+    `${label}: ${r.rps.toFixed(0)} rps, p99 ${r.p99Ms} ms, ${((cpu * 1e6) / requests).toFixed(1)} µs CPU/request (user ${((user * 1e6) / requests).toFixed(1)}, system ${((sys * 1e6) / requests).toFixed(1)}), ` +
       `non-2xx ${r.non2xx}, errors ${r.errors}, origin loads ${after.counters.originFetches - before.counters.originFetches}; per request: ` +
       `disk hits ${disk('hits').toFixed(3)}, disk bytes read ${disk('bytesRead').toFixed(0)}, disk writes ${disk('writes').toFixed(3)}, ` +
       `memory items ${after.cache.items}\n`,
@@ -113,7 +116,7 @@ async function main(): Promise<void> {
       if (s.disk.queued === 0 && s.cache.pendingVariants === 0) break;
       await new Promise((r) => setTimeout(r, 200));
     }
-    if (!STRACE) await measure(memory, paths, 'memory hits');
+    if (!STRACE && CALLGRIND === 0) await measure(memory, paths, 'memory hits');
   } finally {
     await memory.proc.stop();
   }
@@ -123,7 +126,7 @@ async function main(): Promise<void> {
   const wrap = STRACE
     ? ['strace', '-f', '-c', '-o', straceOut]
     : CALLGRIND > 0
-      ? ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', '--collect-atstart=no', '--dump-instr=no', `--callgrind-out-file=${callgrindOut}`]
+      ? ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', '--dump-instr=no', `--callgrind-out-file=${callgrindOut}`]
       : [];
   const node = PROF ? ['--cpu-prof', `--cpu-prof-dir=${PROF}`] : [];
   const disk = await startNode(SMALL_CACHE, tier, wrap, node);
@@ -166,8 +169,8 @@ async function main(): Promise<void> {
     // The dump made after the n requests (collection was on for them only); the final dump at exit is empty.
     const { readdirSync } = await import('node:fs');
     let ir = 0;
-    for (const name of readdirSync(DIR).filter((n) => n.startsWith('disk-hit-cpu.callgrind'))) {
-      const total = /^(?:summary|totals): (\d+)/m.exec(readFileSync(join(DIR, name), 'utf8'));
+    for (const name of readdirSync(DIR).filter((n) => /^disk-hit-cpu\.callgrind\.\d+$/.test(n))) {
+      const total = /^totals: (\d+)/m.exec(readFileSync(join(DIR, name), 'utf8'));
       if (total) ir += Number(total[1]);
     }
     process.stdout.write(`callgrind: ${CALLGRIND} disk-hit requests, ${(ir / CALLGRIND / 1000).toFixed(0)} thousand instructions per request (all threads, user space)\n`);
