@@ -4,7 +4,7 @@
  * not): the disk-hit workload of bench/run.ts for small objects only, on one build.
  *
  *   npx tsx bench/disk-hit-cpu.ts [cli=dist/cli.js] [dir=/tmp/hashedge-bench] [seconds=10] [warmup=3]
- *                                 [connections=64] [strace=1] [prof=<dir>] [callgrind=<requests>]
+ *                                 [connections=64] [strace=<requests>] [prof=<dir>] [callgrind=<requests>]
  *
  * A node with memory for everything fills --disk-cache with every corpus object under 1 MiB
  * (one request at a time, so no write is skipped), measured as the memory-hit reference, then
@@ -12,16 +12,18 @@
  * the same paths, so nearly every request is a disk hit (read, verified, promoted, or whatever
  * the build does). Printed per phase: rps, µs CPU per request of the server process
  * (/proc/<pid>/stat utime+stime, all its threads, libuv's pool included), the disk tier's
- * counters per request. strace=1 runs the disk node under `strace -f -c` (slow: its rps and CPU
- * mean nothing then) and prints system calls per request; prof=<dir> gives it --cpu-prof.
+ * counters per request. strace=<n> attaches `strace -c -f` to the disk node once every path was
+ * asked twice (first reads verified) and prints the system calls of n requests (made as for
+ * callgrind below) per request; prof=<dir> gives it --cpu-prof.
  * callgrind=<n> runs the disk node under valgrind's callgrind, instrumenting nothing until every path
  * was asked once (first reads verified), then counts the instructions of n requests made one
  * at a time (uniform draws, a fixed seed): instructions per request, deterministic where CPU
  * time on this shared machine is not (all threads, the kernel's work excluded).
  * `cli=` names another build (a copy of an older commit) so before and after run the same way.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,7 +36,7 @@ const DIR = args.dir ?? '/tmp/hashedge-bench';
 const SECONDS = Number(args.seconds ?? 10);
 const WARMUP = Number(args.warmup ?? 3);
 const CONNECTIONS = Number(args.connections ?? 64);
-const STRACE = args.strace === '1';
+const STRACE = args.strace === undefined ? 0 : Number(args.strace);
 const PROF = args.prof;
 const CALLGRIND = args.callgrind === undefined ? 0 : Number(args.callgrind);
 const ORIGIN = join(DIR, 'origin');
@@ -61,8 +63,8 @@ async function startNode(cacheBytes: number, tier: string, wrap: string[] = [], 
     if (proc.child.exitCode !== null || Date.now() > deadline) throw new Error(`node not ready: ${proc.output()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  // Under strace the child is strace: the node is the process whose parent it is (valgrind is the node).
-  const pid = wrap[0] !== 'strace' ? proc.child.pid! : Number(execFileSync('pgrep', ['-P', String(proc.child.pid)], { encoding: 'utf8' }).trim().split('\n')[0]);
+  // taskset and valgrind exec: the child's pid is the node's.
+  const pid = proc.child.pid!;
   return { url, proc, pid };
 }
 
@@ -116,48 +118,53 @@ async function main(): Promise<void> {
       if (s.disk.queued === 0 && s.cache.pendingVariants === 0) break;
       await new Promise((r) => setTimeout(r, 200));
     }
-    if (!STRACE && CALLGRIND === 0) await measure(memory, paths, 'memory hits');
+    if (STRACE === 0 && CALLGRIND === 0) await measure(memory, paths, 'memory hits');
   } finally {
     await memory.proc.stop();
   }
-  const straceOut = join(DIR, 'disk-hit-cpu.strace');
   const callgrindOut = join(DIR, 'disk-hit-cpu.callgrind');
   for (const name of (await import('node:fs')).readdirSync(DIR)) if (name.startsWith('disk-hit-cpu.callgrind')) rmSync(join(DIR, name));
-  const wrap = STRACE
-    ? ['strace', '-f', '-c', '-o', straceOut]
-    : CALLGRIND > 0
+  const wrap = CALLGRIND > 0
       ? ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', '--dump-instr=no', `--callgrind-out-file=${callgrindOut}`]
       : [];
   const node = PROF ? ['--cpu-prof', `--cpu-prof-dir=${PROF}`] : [];
   const disk = await startNode(SMALL_CACHE, tier, wrap, node);
-  let requests = 0;
+  // n requests one at a time, uniform draws with a fixed seed (the same on every build).
+  const counted = async (n: number) => {
+    let seed = 12345;
+    for (let i = 0; i < n; i++) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; // 32-bit LCG (a float product would lose bits and cycle)
+      if ((await get(disk.url + files[(seed >>> 8) % files.length]!)) !== 200) throw new Error('not 200');
+    }
+  };
   try {
+    if (CALLGRIND > 0 || STRACE > 0) {
+      for (const p of files) await get(disk.url + p);
+      for (const p of files) await get(disk.url + p);
+    }
     if (CALLGRIND > 0) {
-      for (const p of files) await get(disk.url + p);
-      for (const p of files) await get(disk.url + p);
       execFileSync('callgrind_control', ['-i', 'on', String(disk.pid)]);
-      let seed = 12345;
-      for (let i = 0; i < CALLGRIND; i++) {
-        seed = (seed * 1103515245 + 12345) % 2 ** 31;
-        await get(disk.url + files[seed % files.length]!);
-      }
+      await counted(CALLGRIND);
       execFileSync('callgrind_control', ['-d', String(disk.pid)]);
       execFileSync('callgrind_control', ['-i', 'off', String(disk.pid)]);
-    } else if (STRACE) {
-      // Every path once (first reads verify), then counted: the requests of one wrk run.
-      for (const p of files) await get(disk.url + p);
+    } else if (STRACE > 0) {
       const before = await stats(disk.url);
-      const r = await wrk(disk.url, { paths, zipfS: 0, connections: CONNECTIONS, seconds: SECONDS });
+      const counts = await straced(disk.pid, () => counted(STRACE));
       const after = await stats(disk.url);
-      requests = r.rps * SECONDS;
-      process.stdout.write(`disk hits under strace: ${requests.toFixed(0)} requests, disk hits ${after.disk.hits - before.disk.hits}\n`);
+      process.stdout.write(`strace: ${STRACE} requests, disk hits ${after.disk.hits - before.disk.hits}, system calls per request (>= 0.05):\n`);
+      let total = 0;
+      for (const [name, calls] of Object.entries(counts).sort((a, b) => b[1] - a[1])) {
+        if (name === 'total') continue;
+        total += calls;
+        if (calls / STRACE >= 0.05) process.stdout.write(`  ${name}: ${(calls / STRACE).toFixed(2)}\n`);
+      }
+      process.stdout.write(`  all: ${(total / STRACE).toFixed(2)}\n`);
     } else {
       await measure(disk, paths, 'disk hits');
     }
   } finally {
-    // Under strace the node is signalled itself: strace then exits with it and writes its
-    // summary (strace signalled would detach and leave the node running).
-    if (STRACE || CALLGRIND > 0) {
+    // Under valgrind the node is signalled itself (valgrind's own start-up wrapper may not pass it on).
+    if (CALLGRIND > 0) {
       const exited = new Promise((r) => disk.proc.child.once('exit', r));
       process.kill(disk.pid, 'SIGTERM');
       await exited;
@@ -175,16 +182,29 @@ async function main(): Promise<void> {
     }
     process.stdout.write(`callgrind: ${CALLGRIND} disk-hit requests, ${(ir / CALLGRIND / 1000).toFixed(0)} thousand instructions per request (all threads, user space)\n`);
   }
-  if (STRACE) {
-    // The whole run's counts (start-up and the first pass included: small next to the wrk run).
-    const lines = readFileSync(straceOut, 'utf8').split('\n').filter((l) => /^\s*[\d.]+\s+[\d.]+\s+\d+\s+\d+/.test(l));
-    for (const line of lines) {
-      const f = line.trim().split(/\s+/);
-      const calls = Number(f[3]);
-      const name = f[f.length - 1];
-      if (calls / requests >= 0.05) process.stdout.write(`  ${name}: ${(calls / requests).toFixed(2)} per request\n`);
-    }
+}
+
+/** System calls of every thread of `pid` while `run` runs (strace -c -f attached), as bench/instructions.ts counts them. */
+async function straced(pid: number, run: () => Promise<void>): Promise<Record<string, number>> {
+  const tasks = readdirSync(`/proc/${pid}/task`).length;
+  const strace = spawn('strace', ['-c', '-f', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  await new Promise<void>((resolve) => {
+    strace.stderr.on('data', (c: Buffer) => {
+      err += String(c);
+      if (/attached with/.test(err) || (err.match(/attached/g) ?? []).length >= tasks) resolve();
+    });
+  });
+  await run();
+  const exited = once(strace, 'exit');
+  strace.kill('SIGINT');
+  await exited;
+  const counts: Record<string, number> = {};
+  for (const line of err.split('\n')) {
+    const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$/.exec(line);
+    if (m !== null) counts[m[2]!] = Number(m[1]);
   }
+  return counts;
 }
 
 await main();
