@@ -143,10 +143,13 @@ async function main(): Promise<void> {
       for (const p of files) await get(disk.url + p);
     }
     if (CALLGRIND > 0) {
+      const before = await stats(disk.url);
       execFileSync('callgrind_control', ['-i', 'on', String(disk.pid)]);
       await counted(CALLGRIND);
       execFileSync('callgrind_control', ['-d', String(disk.pid)]);
       execFileSync('callgrind_control', ['-i', 'off', String(disk.pid)]);
+      const after = await stats(disk.url);
+      process.stdout.write(`callgrind: of ${CALLGRIND} requests, ${after.disk.hits - before.disk.hits} disk hits\n`);
     } else if (STRACE > 0) {
       const before = await stats(disk.url);
       const counts = await straced(disk.pid, () => counted(STRACE));
