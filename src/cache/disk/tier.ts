@@ -85,7 +85,7 @@ export interface DiskTierOptions {
 }
 
 export interface DiskCounters {
-  /** Keys read from disk, verified and handed to memory. */
+  /** Keys memory lacked that were answered from disk: read whole (promoted or not) or served from the file. */
   hits: number;
   /** Objects written (renamed into place). */
   writes: number;
