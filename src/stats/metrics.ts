@@ -96,7 +96,7 @@ export class Metrics {
       gauge('hashedge_disk_objects', 'Objects in the disk tier.', () => disk.status().objects);
       gauge('hashedge_disk_budget_bytes', 'Bytes the disk tier may hold (--disk-cache-size).', () => disk.budgetBytes);
       gauge('hashedge_disk_write_queue_bytes', 'Bytes of filled objects waiting to be written to disk.', () => disk.status().queuedBytes);
-      counter('hashedge_disk_hits_total', 'Keys memory lacked that were read from disk and verified: promoted to memory, or (1 MiB and more) served from the file.', () => stat.hits);
+      counter('hashedge_disk_hits_total', 'Keys memory lacked that were answered from disk: read whole (promoted to memory or not; see README) or, from 1 MiB, served from the file.', () => stat.hits);
       counter('hashedge_disk_writes_total', 'Objects written to the disk tier.', () => stat.writes);
       counter('hashedge_disk_writes_skipped_total', 'Objects not written: the write queue was full, or writing was paused after a failed write.', () => stat.writesSkipped);
       counter('hashedge_disk_write_errors_total', 'Writes that failed (disk full, read-only, I/O error); writing pauses for 30 s after one.', () => stat.writeErrors);
