@@ -591,8 +591,8 @@ async function diskTier(avail: Availability): Promise<void> {
 /**
  * A disk hit against a memory hit, the same load (uniform draws, so memory holds no hot set):
  * small objects (every corpus asset under 1 MiB) answered from memory, then from the disk tier
- * with memory too small to hold them (a disk hit reads the file, checks every section's
- * SHA-256 and promotes it, evicting another); large objects (the corpus's 8 MB videos) from
+ * with memory too small to hold them (a disk hit reads the file; promoted, every section's
+ * SHA-256 checked, only when read again soon after: promotion.ts); large objects (the corpus's 8 MB videos) from
  * memory, then from their files (never promoted). The disk node is filled with memory large
  * enough to write everything, then restarted with little memory on the same directory, so every
  * file is verified on its first read as after any restart. CPU per request is the server
@@ -616,7 +616,7 @@ async function diskHit(): Promise<void> {
   const small = 8 * 2 ** 20;
   print('## Disk hits vs memory hits');
   print();
-  print(`The same load on each: uniform draws over a set of paths, ${WARMUP} s warm-up, ${SECONDS} s measured, ${CONNECTIONS} connections (${Math.min(CONNECTIONS, LARGE_CONNECTIONS)} for the large objects), identity bytes. Memory: --cache-size ${mib(2 * corpus)} MiB holds everything (the node also writes it all to --disk-cache, one request at a time). Disk: that node stopped and started again on the same directory with --cache-size ${mib(small)} MiB (--max-object-size the same): small objects are read from their files, SHA-256 checked and promoted (evicting others), large ones streamed from their files. "disk bytes read / sent" is the disk tier's bytes read over wrk's bytes received (about 1 when every answer comes from a file; more for small objects, whose files hold their variants too, every one read and checked). µs CPU / request is the server process's own.`);
+  print(`The same load on each: uniform draws over a set of paths, ${WARMUP} s warm-up, ${SECONDS} s measured, ${CONNECTIONS} connections (${Math.min(CONNECTIONS, LARGE_CONNECTIONS)} for the large objects), identity bytes. Memory: --cache-size ${mib(2 * corpus)} MiB holds everything (the node also writes it all to --disk-cache, one request at a time). Disk: that node stopped and started again on the same directory with --cache-size ${mib(small)} MiB (--max-object-size the same): small objects are read from their files (one read each) and answered, promoted to memory (SHA-256 checked, evicting another) only when read again soon after (src/cache/promotion.ts: among the last reads from disk, as many as memory holds objects), large ones streamed from their files. "disk bytes read / sent" is the disk tier's bytes read over wrk's bytes received (about 1 when every answer comes from a file; more for small objects, whose files hold their variants too, every one read and checked). µs CPU / request is the server process's own.`);
   print();
   const dir = join(env.dir, 'disk-hit-tier');
   rmSync(dir, { recursive: true, force: true });
@@ -665,7 +665,7 @@ async function diskHit(): Promise<void> {
   const rows: (string | number)[][] = [];
   for (const set of sets) {
     const reference = measured.get(`memory ${set.name}`)!;
-    for (const [tier, label] of [['memory', 'memory'], ['disk', set.name.startsWith('small') ? 'disk tier (read, verified, promoted)' : 'disk tier (streamed from the file)']] as const) {
+    for (const [tier, label] of [['memory', 'memory'], ['disk', set.name.startsWith('small') ? 'disk tier (read; promoted on reuse)' : 'disk tier (streamed from the file)']] as const) {
       const run = measured.get(`${tier} ${set.name}`)!;
       rows.push([
         `${set.name}, ${label}`,

@@ -130,13 +130,71 @@ test('objects memory evicts are served from disk: a working set larger than memo
   try {
     for (const key of keys) assert.equal((await request(`${node.url}/${key}`)).status, 200);
     await node.group.disk!.flushed();
+    const inMemory = node.group.cacheItems;
+    assert.ok(inMemory < keys.length / 2, `memory kept ${inMemory}`);
     for (const [i, key] of keys.entries()) {
       const res = await request(`${node.url}/${key}`);
       assert.equal(res.status, 200);
       assert.equal(sha256(res.body), sha256(bodies[i]!));
     }
     assert.equal(origin.assetRequests.length, keys.length, 'each key loaded from the origin once');
-    assert.ok(node.group.disk!.status().hits >= keys.length - 2, `disk hits: ${node.group.disk!.status().hits}`);
+    // One pass with memory full: a key read once from disk is not promoted (promotion.ts), so it
+    // evicts none of the keys memory kept, which are memory hits.
+    assert.equal(node.group.disk!.status().hits, keys.length - inMemory, 'every key memory did not keep came from disk');
+    assert.equal(node.group.cacheItems, inMemory);
+  } finally {
+    await node.close();
+  }
+});
+
+test('with memory full, a key read from disk once is answered and dropped; read again soon, it is promoted (verified) and then a memory hit', async () => {
+  const dir = freshDir();
+  const origin = new TestOrigin();
+  // 20 objects of 200 KB against 1 MiB of memory: it holds about four, the last ones filled.
+  const keys = Array.from({ length: 20 }, (_, i) => `assets/twice${i}-0492830483.bin`);
+  const bodies = keys.map((key) => origin.put(key, randomBytes(200_000)));
+  const node = await start(dir, origin, { 'cache-size': '1MiB' });
+  try {
+    for (const key of keys) assert.equal((await request(`${node.url}/${key}`)).status, 200);
+    await node.group.disk!.flushed();
+    const evictionsBefore = node.group.stats.evictions;
+    for (let round = 0; round < 2; round++) {
+      const res = await request(`${node.url}/${keys[0]}`);
+      assert.equal(res.headers['cache-status'], 'hashedge; hit; detail=disk', `read ${round + 1}: from disk`);
+      assert.equal(sha256(res.body), sha256(bodies[0]!));
+      // Read once it was not kept (memory evicted nothing for it); read twice, it was.
+      assert.equal(node.group.stats.evictions > evictionsBefore, round === 1, `read ${round + 1}: evictions ${node.group.stats.evictions - evictionsBefore}`);
+    }
+    const third = await request(`${node.url}/${keys[0]}`);
+    assert.equal(third.headers['cache-status'], 'hashedge; hit', 'then a memory hit');
+    assert.equal(sha256(third.body), sha256(bodies[0]!));
+    assert.equal(origin.assetRequests.length, keys.length, 'the origin was asked for nothing more');
+  } finally {
+    await node.close();
+  }
+});
+
+test('a promotion checks the SHA-256 again: a file garbled after its first read is caught when its key would go back to memory', async () => {
+  const dir = freshDir();
+  const origin = new TestOrigin();
+  const keys = Array.from({ length: 20 }, (_, i) => `assets/rot${i}-0492830483.bin`);
+  const bodies = keys.map((key) => origin.put(key, randomBytes(200_000)));
+  const node = await start(dir, origin, { 'cache-size': '1MiB' });
+  try {
+    for (const key of keys) assert.equal((await request(`${node.url}/${key}`)).status, 200);
+    await node.group.disk!.flushed();
+    const key = keys[0]!;
+    assert.equal((await request(`${node.url}/${key}`)).headers['cache-status'], 'hashedge; hit; detail=disk', 'first read: verified, not kept');
+    const path = await fileOf(dir, key);
+    const bytes = await readFile(path);
+    bytes[bytes.length - 1000]! ^= 0xff; // the same length: only its SHA-256 can tell
+    await writeFile(path, bytes);
+    const res = await request(`${node.url}/${key}`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['cache-status'], 'hashedge; fwd=miss; stored', 'the promotion found it corrupt: a miss');
+    assert.equal(sha256(res.body), sha256(bodies[0]!), 'the origin\'s bytes, never the garbled ones');
+    assert.equal(node.group.disk!.stats.verifyFailures, 1);
+    assert.equal(origin.count(key), 2);
   } finally {
     await node.close();
   }
@@ -345,7 +403,7 @@ test('a purge removes the key from disk too: a restart does not bring it back', 
   const node = await start(dir, origin, { 'admin-token': 'secret-token-1234' });
   await request(`${node.url}/${key}`);
   await node.group.disk!.flushed();
-  assert.equal(node.group.purge([key]), 1);
+  assert.equal(await node.group.purge([key]), 1);
   await node.close();
   const again = new TestOrigin();
   again.put(key, script(3));
@@ -355,6 +413,77 @@ test('a purge removes the key from disk too: a restart does not bring it back', 
     assert.equal(again.count(key), 1);
   } finally {
     await next.close();
+  }
+});
+
+/** Every file under dir (the fan-out sub-directories and tmp/), by name. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for (const sub of await readdir(dir)) {
+    if (/^[0-9a-f]{2}$/.test(sub) || sub === 'tmp') names.push(...(await readdir(join(dir, sub))));
+  }
+  return names;
+}
+
+test('a purge by keys answers once their files are unlinked: the directory listed right after holds none of them', async () => {
+  const dir = freshDir();
+  const token = 'secret-token-1234';
+  const purged = Array.from({ length: 40 }, (_, i) => `assets/purged${i}-0492830483.js`);
+  const kept = 'assets/kept-0492830483.js';
+  const fill = new TestOrigin();
+  for (const [i, key] of [...purged, kept].entries()) fill.put(key, script(100 + i));
+  const first = await start(dir, fill);
+  for (const key of [...purged, kept]) assert.equal((await request(`${first.url}/${key}`)).status, 200);
+  await first.close();
+  // Restarted: the keys are on disk only, but for the first, read back into memory too.
+  const node = await start(dir, new TestOrigin(), { 'admin-token': token });
+  try {
+    assert.equal((await request(`${node.url}/${purged[0]}`)).headers['cache-status'], 'hashedge; hit; detail=disk');
+    const res = await fetch(`${node.url}/_hashedge/purge`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ keys: purged }),
+    });
+    assert.equal(res.status, 200);
+    // Listed at once, nothing else awaited: the answer came after the unlinks.
+    const left = await filesUnder(dir);
+    const gone = new Set(purged.map(hashKey));
+    assert.deepEqual(left.filter((name) => gone.has(name.split('.')[0]!)), [], 'no purged key has a file left');
+    assert.equal(left.filter((name) => name.startsWith(hashKey(kept))).length, 1, 'the other key keeps its file');
+    assert.equal(((await res.json()) as { removed: number }).removed, purged.length, 'each key counted once, in memory and on disk or on disk only');
+  } finally {
+    await node.close();
+  }
+});
+
+test('a purge of a key whose file is being written resolves once that write is undone: no file is left, in tmp/ or in place', async () => {
+  const dir = freshDir();
+  const key = 'assets/writing-0492830483.js';
+  const origin = new TestOrigin();
+  origin.put(key, script(7));
+  let reached!: () => void;
+  const writeReached = new Promise<void>((resolve) => (reached = resolve));
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  // The tier's own write (exclusive create, all bytes), held after the temporary file is whole.
+  const heldWrite = async (path: string, chunks: readonly Buffer[]) => {
+    await writeFile(path, Buffer.concat(chunks), { flag: 'wx' });
+    reached();
+    await released;
+  };
+  const node = await start(dir, origin, {}, { diskWriteFile: heldWrite });
+  try {
+    assert.equal((await request(`${node.url}/${key}`)).status, 200);
+    await writeReached;
+    assert.equal((await filesUnder(dir)).length, 1, 'the temporary file is there, the write not done');
+    const purge = node.group.purge([key]);
+    release();
+    assert.equal(await purge, 1, 'the key was in memory');
+    assert.deepEqual(await filesUnder(dir), [], 'neither the temporary file nor the renamed one is left');
+    await node.group.disk!.flushed();
+    assert.equal(node.group.disk!.status().objects, 0);
+  } finally {
+    await node.close();
   }
 });
 

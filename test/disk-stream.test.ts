@@ -269,7 +269,7 @@ test('a file purged while it is being streamed: the response completes from the 
   try {
     const path = await fileOf(dir, KEY);
     const res = await pausedGet(`${edge.url}/${KEY}`, async () => {
-      assert.equal(edge.group.purge([KEY]), 1);
+      assert.equal(await edge.group.purge([KEY]), 1);
       await edge.group.disk!.flushed();
     });
     assert.ok(res.complete);

@@ -24,6 +24,7 @@ import { pipeline, Transform } from 'node:stream';
 import { Ring } from '../src/cluster/ring.js';
 import { resolveConfig, type RawOptions } from '../src/config.js';
 import { startEdge, type Edge } from '../src/edge.js';
+import { LANE_REQUEST } from '../src/http/fast-lane/lane.js';
 import type { OriginGetOptions, OriginObject } from '../src/origin/origin.js';
 import { freePort, keyOwnedBy, startCluster } from './helpers/cluster.js';
 import { RETRY_AT_ONCE, startTestEdge } from './helpers/edge.js';
@@ -59,8 +60,9 @@ function download(url: string): Promise<Download> {
 }
 
 /**
- * Resolves once the server has taken n more requests. Listeners run in order, so by then the
- * asset handler has run for each and every one is waiting on (or has started) its load.
+ * Resolves once the server has taken n more requests: node:http's, and the misses the fast lane
+ * holds (LANE_REQUEST). Listeners run in order, so by then the asset handler has run for each
+ * and every one is waiting on (or has started) its load.
  */
 function requestsTaken(server: Server, n: number): Promise<void> {
   return new Promise((resolve) => {
@@ -68,9 +70,11 @@ function requestsTaken(server: Server, n: number): Promise<void> {
     const onRequest = () => {
       if (++seen < n) return;
       server.off('request', onRequest);
+      server.off(LANE_REQUEST, onRequest);
       resolve();
     };
     server.on('request', onRequest);
+    server.on(LANE_REQUEST, onRequest);
   });
 }
 

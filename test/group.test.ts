@@ -115,9 +115,9 @@ test('a failed load is remembered for errorTtl: requests meanwhile get the same 
   assert.equal(origin.count(KEY), 2);
   // A purge forgets a remembered error too.
   origin.behaviour = { kind: 'error' };
-  g.purge([KEY]);
+  await g.purge([KEY]);
   await assert.rejects(g.lookup(KEY, IMMUTABLE));
-  g.purge([KEY]);
+  await g.purge([KEY]);
   await assert.rejects(g.lookup(KEY, IMMUTABLE));
   assert.equal(origin.count(KEY), 4);
 });

@@ -15,6 +15,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { LANE_REQUEST } from '../src/http/fast-lane/lane.js';
 import { startTestEdge } from './helpers/edge.js';
 import { Gate, TestOrigin } from './helpers/origins.js';
 import { request } from './helpers/http.js';
@@ -74,7 +75,8 @@ test('under load, close() refuses new connections and completes every response i
   let received = 0;
   let allReceived!: () => void;
   const all = new Promise<void>((resolve) => (allReceived = resolve));
-  edge.server.on('request', () => ++received === 50 && allReceived());
+  // node:http's requests, and the misses the fast lane holds
+  for (const event of ['request', LANE_REQUEST]) edge.server.on(event, () => ++received === 50 && allReceived());
   try {
     // 5 clients of the large asset get its headers; the origin holds the body after a first chunk.
     origin.midBodyGate = new Gate();

@@ -31,6 +31,11 @@ export interface BlobInit {
   readonly immutability: string;
   /** The Cache-Control the origin stored with it, passed on to peers as evidence. */
   readonly originCacheControl?: string | undefined;
+  /**
+   * The bodies are views of one buffer that holds little else (a disk read: the file's head):
+   * kept as they are, not copied (see ownMemory). @default false
+   */
+  readonly viewsOfOwnBuffer?: boolean;
 }
 
 /** Bytes counted per blob beyond its bodies: metadata, header sets, LRU bookkeeping. */
@@ -67,9 +72,10 @@ export class Blob {
     this.immutability = init.immutability;
     this.originCacheControl = init.originCacheControl;
     const tag = etagBase(init.sha256);
-    this.identity = { encoding: 'identity', body: ownMemory(init.body), etag: representationEtag(tag, 'identity') };
-    this.br = variants.br ? { encoding: 'br', body: ownMemory(variants.br), etag: representationEtag(tag, 'br') } : undefined;
-    this.gzip = variants.gzip ? { encoding: 'gzip', body: ownMemory(variants.gzip), etag: representationEtag(tag, 'gzip') } : undefined;
+    const own = init.viewsOfOwnBuffer ? (bytes: Buffer) => bytes : ownMemory;
+    this.identity = { encoding: 'identity', body: own(init.body), etag: representationEtag(tag, 'identity') };
+    this.br = variants.br ? { encoding: 'br', body: own(variants.br), etag: representationEtag(tag, 'br') } : undefined;
+    this.gzip = variants.gzip ? { encoding: 'gzip', body: own(variants.gzip), etag: representationEtag(tag, 'gzip') } : undefined;
     this.byteSize = init.body.length + (variants.br?.length ?? 0) + (variants.gzip?.length ?? 0) + BLOB_OVERHEAD_BYTES;
   }
 
@@ -102,8 +108,9 @@ export class Blob {
  * hands its output back as views into 16 KiB chunks, sockets as views into their 64 KiB reads,
  * and small Buffer copies come from a shared 8 KiB pool: kept as they are, a 1 KiB variant pins
  * 16 KiB the budget never sees (on the bench corpus, the variants of 400 scripts and styles held
- * 15.9 MiB for 12.2 MiB counted). Bodies that own their memory already (disk reads) are not
- * copied; allocUnsafeSlow, because allocUnsafe would put a small copy back in the pool.
+ * 15.9 MiB for 12.2 MiB counted). Bodies that own their memory already are not copied, nor
+ * a disk read's sections (BlobInit.viewsOfOwnBuffer: one file's buffer, its head the only
+ * excess); allocUnsafeSlow, because allocUnsafe would put a small copy back in the pool.
  */
 export function ownMemory(bytes: Buffer): Buffer {
   if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length) return bytes;

@@ -10,7 +10,7 @@
  *  - inflight.ts:  flights, fills arriving, loads a purge must discard;
  *  - variants.ts:  compressed variants made when the encoder has room;
  *  - disk/tier.ts: the disk tier under memory (--disk-cache): main-tier blobs written behind,
- *    a key memory lacks read back, verified and promoted before any load (a large one, for a
+ *    a key memory lacks read back before any load, promoted when promotion.ts says (a large one, for a
  *    caller that can stream it, served from its file instead: `file` below).
  *
  * Outcomes of a lookup:
@@ -26,7 +26,7 @@ import type { Verdict } from '../asset/immutability.js';
 import type { Logger } from '../log.js';
 import type { ByteRange, Origin, OriginObject } from '../origin/origin.js';
 import { Admission } from './admission.js';
-import type { Blob } from './blob.js';
+import { BLOB_OVERHEAD_BYTES, type Blob } from './blob.js';
 import type { FileObject } from './disk/file-object.js';
 import type { DiskTier } from './disk/tier.js';
 import { Encoder } from './encoder.js';
@@ -35,6 +35,7 @@ import { InFlight } from './inflight.js';
 import { Loader, type LoadCounters, type LoadResult } from './load.js';
 import type { FetchStatus } from './outcome.js';
 import type { PeerPicker } from './peers.js';
+import { Promotion } from './promotion.js';
 import { Reclaimer } from './reclaim.js';
 import { SingleFlight } from './singleflight.js';
 import { Store, type TierUsage } from './store.js';
@@ -48,7 +49,7 @@ export type { PeerPicker } from './peers.js';
 export type Lookup =
   /**
    * stored: with status peer, whether this node kept the owner's copy (it is hot here). disk:
-   * with status hit, read back from the disk tier by this lookup (and promoted to memory).
+   * with status hit, read back from the disk tier by this lookup (promoted to memory or not).
    */
   | { readonly kind: 'blob'; readonly blob: Blob; readonly status: FetchStatus; readonly stored?: boolean; readonly disk?: boolean }
   | { readonly kind: 'filling'; readonly fill: Fill; readonly status: FetchStatus }
@@ -99,7 +100,7 @@ export interface LookupOptions {
   /**
    * The caller can stream a large disk-held object from its file (the asset handler, the peer
    * route): it is answered as `file`, not read into memory. Others (a caller that needs the
-   * bytes in a Blob) get it read whole, verified and promoted, as a small one.
+   * bytes in a Blob) get it read whole, as a small one.
    */
   readonly fromFile?: boolean;
 }
@@ -125,8 +126,10 @@ export class Group {
   readonly #loader: Loader;
   readonly #peers: PeerPicker | undefined;
   readonly #disk: DiskTier | undefined;
-  /** One disk read per key at a time (readers of a key share its promotion). */
+  /** One disk read per key at a time (readers of a key share it, and its promotion). */
   readonly #diskReads = new SingleFlight<Blob | undefined>();
+  /** Which disk hits go back to memory (see promotion.ts). */
+  readonly #promotion = new Promotion();
   /** One head read (and first-read verification) per large key at a time. */
   readonly #diskOpens = new SingleFlight<FileObject | undefined>();
   /** Gives evicted bodies' memory back (see reclaim.ts). */
@@ -200,17 +203,10 @@ export class Group {
       this.stats.collapsed++;
       return { kind: 'filling', fill: filling, status: 'collapsed' };
     }
-    const disk = this.#disk;
-    if (disk?.has(key) && options.fromFile && disk.servesFromFile(key)) {
-      // Large: served from the file and never promoted. Memory would hold one such object in
-      // place of hundreds of small ones, and the OS page cache keeps a hot file's pages anyway.
-      const file = await this.#diskOpens.do(key, () => disk.openFile(key)).promise;
-      if (file !== undefined && disk.has(key)) return { kind: 'file', object: file, status: 'hit' };
+    if (this.#disk?.has(key)) {
+      const fromDisk = await this.#fromDisk(key, options.fromFile ?? false, true);
+      if (fromDisk !== undefined) return fromDisk;
       // Gone, unreadable or corrupt (deleted, counted), or purged meanwhile: loaded again as a miss.
-    } else if (disk?.has(key)) {
-      const fromDisk = await this.#diskReads.do(key, () => this.#promote(key)).promise;
-      if (fromDisk !== undefined) return { kind: 'blob', blob: fromDisk, status: 'hit', disk: true };
-      // Gone, unreadable or corrupt (deleted, counted): loaded again as a miss.
     }
     // The route is decided once, here: the owner if it is another member that is up, else
     // this node (load.ts).
@@ -242,11 +238,51 @@ export class Group {
     }
   }
 
-  /** A key read back from disk, verified, and kept in memory again (unless purged meanwhile). */
-  async #promote(key: string): Promise<Blob | undefined> {
-    const blob = await this.#disk!.read(key);
-    if (blob === undefined || !this.#disk!.has(key)) return undefined;
-    this.#store.set('main', key, blob);
+  /**
+   * The copy this node holds, in memory or on disk, and never a load: what a hand-over asks for
+   * (the peer route's `Cache-Control: only-if-cached`). undefined: none (or a disk copy that
+   * turned out gone or corrupt). A disk-held key is read as for lookup() (a large one, for a
+   * caller that can stream it, served from its file), verified, but not promoted: the asking
+   * node is the key's new owner and keeps it, and this node's memory is for keys it owns.
+   */
+  async cached(key: string, options: Pick<LookupOptions, 'fromFile'> = {}): Promise<Extract<Lookup, { kind: 'blob' | 'file' }> | undefined> {
+    const blob = this.peek(key);
+    if (blob !== undefined) return { kind: 'blob', blob, status: 'hit' };
+    if (!this.#disk?.has(key)) return undefined;
+    return this.#fromDisk(key, options.fromFile ?? false, false);
+  }
+
+  /**
+   * key's object from the disk tier (which lists it): a large one served from its file when the
+   * caller can stream it (`fromFile`), else read whole; kept in memory again (verified) when
+   * `promote` allows and promotion.ts admits it, unless purged meanwhile. undefined: gone,
+   * unreadable or corrupt (deleted, counted).
+   */
+  async #fromDisk(key: string, fromFile: boolean, promote: boolean): Promise<Extract<Lookup, { kind: 'blob' | 'file' }> | undefined> {
+    const disk = this.#disk!;
+    if (fromFile && disk.servesFromFile(key)) {
+      // Large: served from the file and never promoted. Memory would hold one such object in
+      // place of hundreds of small ones, and the OS page cache keeps a hot file's pages anyway.
+      const file = await this.#diskOpens.do(key, () => disk.openFile(key)).promise;
+      return file !== undefined && disk.has(key) ? { kind: 'file', object: file, status: 'hit' } : undefined;
+    }
+    // Readers of a key share one read; a hand-over's read (never promoted) is a flight of its own.
+    const blob = promote ? await this.#diskReads.do(key, () => this.#readBack(key)).promise : await disk.read(key, true);
+    return blob !== undefined && disk.has(key) ? { kind: 'blob', blob, status: 'hit', disk: true } : undefined;
+  }
+
+  /**
+   * A key read back from disk. Promoted (verified, and kept in memory again unless purged
+   * meanwhile) when promotion.ts admits it; otherwise answered from the bytes read and dropped.
+   */
+  async #readBack(key: string): Promise<Blob | undefined> {
+    const disk = this.#disk!;
+    const memory = this.#store.usage('main');
+    const fits = memory.bytes + (disk.fileBytes(key) ?? 0) + BLOB_OVERHEAD_BYTES <= memory.budgetBytes;
+    const promote = this.#promotion.admit(key, fits, memory.items);
+    const blob = await disk.read(key, promote);
+    if (blob === undefined || !disk.has(key)) return undefined;
+    if (promote) this.#store.set('main', key, blob);
     return blob;
   }
 
@@ -260,17 +296,22 @@ export class Group {
   }
 
   /**
-   * Removes keys from the caches (main, hot and negative); returns how many were cached. A
-   * key loading now is not kept when it arrives, so a purge cannot be undone by a fill that
-   * started before it.
+   * Removes keys from the caches (main, hot, negative and disk) at once; resolves with how many
+   * were cached (in memory, on disk or both, each once) when their files are gone from the disk
+   * tier too. Without a disk tier (or none of the keys on it) nothing is waited for. A key
+   * loading now is not kept when it arrives, so a purge cannot be undone by a fill that started
+   * before it.
    */
-  purge(keys: Iterable<string>): number {
+  async purge(keys: Iterable<string>): Promise<number> {
     let removed = 0;
+    let unlinks: Promise<unknown>[] | undefined;
     for (const key of keys) {
       this.#forget(key);
-      const onDisk = this.#disk?.purge(key) ?? false;
-      if (this.#store.purge(key) || onDisk) removed++;
+      const disk = this.#disk?.purge(key);
+      if (disk?.gone !== undefined) (unlinks ??= []).push(disk.gone);
+      if (this.#store.purge(key) || disk?.held) removed++;
     }
+    if (unlinks !== undefined) await Promise.all(unlinks);
     return removed;
   }
 
@@ -329,5 +370,6 @@ export class Group {
     // Later requests start a fresh load instead of joining the purged fill.
     this.#inflight.discard(key);
     this.#admission?.forget(key);
+    this.#promotion.forget(key);
   }
 }

@@ -53,12 +53,13 @@ export function createPeerRoute(options: PeerRouteOptions): (req: IncomingMessag
     // A refused key answers 404 like a missing one: the asking node refuses it in turn.
     if (options.immutability.refusesBeforeFetch(verdict)) throw new RequestPathError('E_NOT_HASHED', 'Only immutable keys are served.');
 
-    // A hand-over asks for a copy only (Cache-Control: only-if-cached): never a load here.
+    // A hand-over asks for a copy only (Cache-Control: only-if-cached): never a load here. A
+    // copy on disk counts (read and verified, or streamed from its file, as below).
     let lookup: Lookup;
     if (/\bonly-if-cached\b/i.test(String(req.headers['cache-control'] ?? ''))) {
-      const blob = group.peek(key);
-      if (blob === undefined) throw new NotFoundError();
-      lookup = { kind: 'blob', blob, status: 'hit' };
+      const cached = await group.cached(key, { fromFile: true });
+      if (cached === undefined) throw new NotFoundError();
+      lookup = cached;
     } else {
       // fromFile: a large object on disk is streamed from its file with backpressure, not read
       // into memory and promoted (a 200 MB file per peer request would cost its size in memory).

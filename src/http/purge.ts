@@ -75,7 +75,8 @@ export function createPurgeRouter(options: PurgeOptions): express.Router {
   async function purge(req: Request): Promise<{ status: number; body: object }> {
     const request = parsePurgeRequest(req.body);
     const { group, log } = options;
-    let removed = group.purge(request.keys);
+    // Both resolve once the disk tier's files are unlinked: a purge that answered is done.
+    let removed = await group.purge(request.keys);
     if (request.prefix !== undefined) removed += await group.purgePrefix(request.prefix);
     log.info({ event: 'purge', keys: request.keys.length, prefix: request.prefix, removed, fromPeer: req.headers[HOP_HEADER] !== undefined });
     const nodes: NodeResult[] = [{ node: options.self(), removed }];

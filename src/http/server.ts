@@ -143,6 +143,11 @@ export function createEdgeServers(options: EdgeServerOptions): EdgeServers {
           traffic: options.traffic,
           isAssetTarget: (url) => !isMetricsPath(url) && !isAdminPath(url),
           ...(options.accessLog ? { onResponse: laneAccessLogger(options.accessLog) } : {}),
+          // Misses: the public server's own asset handler, timed for the access log from here.
+          serveMiss: (req, res) => {
+            if (options.accessLog !== undefined) requestStarts.set(req, performance.now());
+            assets(req, res);
+          },
         })
       : undefined;
   const peerRoute = options.peerRoute;

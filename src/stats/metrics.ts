@@ -42,7 +42,8 @@ export class Metrics {
     });
     counter('hashedge_response_bytes_total', 'Body bytes of asset responses (as announced in Content-Length).', () => traffic.bytesSent);
     counter('hashedge_fast_lane_hits_total', 'Hits the HTTP/1 fast lane answered before node:http (also counted in hashedge_requests_total).', () => traffic.laneHits);
-    counter('hashedge_fast_lane_handovers_total', 'Connections the fast lane gave to node:http at the first request it did not answer (a miss, a conditional, a Range, anything but a plain GET/HEAD hit).', () => traffic.laneHandovers);
+    counter('hashedge_fast_lane_misses_total', 'Misses the HTTP/1 fast lane held while the asset handler answered them, on its own connection (also counted in hashedge_requests_total).', () => traffic.laneMisses);
+    counter('hashedge_fast_lane_handovers_total', 'Connections the fast lane gave to node:http at the first request it did not take (a conditional, a Range, anything but a plain GET/HEAD of an asset).', () => traffic.laneHandovers);
     this.#fetchSeconds = new Histogram({
       name: 'hashedge_fetch_duration_seconds', help: 'Time until the origin (source="origin") or a key\'s owner (source="peer") answered a load.',
       labelNames: ['source', 'result'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers,
@@ -95,7 +96,7 @@ export class Metrics {
       gauge('hashedge_disk_objects', 'Objects in the disk tier.', () => disk.status().objects);
       gauge('hashedge_disk_budget_bytes', 'Bytes the disk tier may hold (--disk-cache-size).', () => disk.budgetBytes);
       gauge('hashedge_disk_write_queue_bytes', 'Bytes of filled objects waiting to be written to disk.', () => disk.status().queuedBytes);
-      counter('hashedge_disk_hits_total', 'Keys memory lacked that were read from disk and verified: promoted to memory, or (1 MiB and more) served from the file.', () => stat.hits);
+      counter('hashedge_disk_hits_total', 'Keys memory lacked that were answered from disk: read whole (promoted to memory or not; see README) or, from 1 MiB, served from the file.', () => stat.hits);
       counter('hashedge_disk_writes_total', 'Objects written to the disk tier.', () => stat.writes);
       counter('hashedge_disk_writes_skipped_total', 'Objects not written: the write queue was full, or writing was paused after a failed write.', () => stat.writesSkipped);
       counter('hashedge_disk_write_errors_total', 'Writes that failed (disk full, read-only, I/O error); writing pauses for 30 s after one.', () => stat.writeErrors);

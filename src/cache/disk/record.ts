@@ -76,15 +76,16 @@ export function encodeRecord(blob: Blob): { chunks: Buffer[]; bytes: number } {
 }
 
 /**
- * Reads and checks a whole record from an open file of `bytes` bytes (its name's length): one
- * read of the whole file (one trip to libuv's threads, where a read per section took four),
- * then each section copied out into memory of its own by the Blob. Throws CorruptRecordError
- * for anything that is not exactly what was written for `key`.
+ * Checks and decodes a whole record, `whole` being its file's bytes (read at once: one trip to
+ * libuv's threads, the length taken from the file's name). The magic, the lengths, the key are
+ * always checked; every section's SHA-256 when `verify` (the file's first read in this process,
+ * and every promotion to memory). The Blob's bodies are views of `whole`, not copies: it holds
+ * nothing else but the head (a few hundred bytes, within BLOB_OVERHEAD_BYTES). Throws
+ * CorruptRecordError for anything that is not exactly what was written for `key`.
  */
-export async function decodeRecord(file: FileHandle, key: string, bytes: number): Promise<Blob> {
-  const whole = Buffer.allocUnsafeSlow(bytes);
-  await readExactly(file, whole, 0);
-  if (bytes < PREAMBLE_BYTES || !whole.subarray(0, MAGIC.length).equals(MAGIC)) throw new CorruptRecordError('not a record (short, or no magic)');
+export function decodeRecord(whole: Buffer, key: string, verify: boolean): Blob {
+  const bytes = whole.length;
+  if (bytes < PREAMBLE_BYTES || whole.compare(MAGIC, 0, MAGIC.length, 0, MAGIC.length) !== 0) throw new CorruptRecordError('not a record (short, or no magic)');
   const headBytes = whole.readUInt32BE(MAGIC.length);
   if (headBytes > MAX_HEAD_BYTES || PREAMBLE_BYTES + headBytes > bytes) throw new CorruptRecordError('head length out of bounds');
   let head: Head;
@@ -98,12 +99,12 @@ export async function decodeRecord(file: FileHandle, key: string, bytes: number)
   if (!Array.isArray(sections) || sections.length !== 3 || sections.some((s) => !Array.isArray(s) || !Number.isSafeInteger(s[0]) || s[0] < 0)) {
     throw new CorruptRecordError('bad section table');
   }
-  if (PREAMBLE_BYTES + headBytes + sections.reduce((n, s) => n + s[0], 0) !== bytes) throw new CorruptRecordError('lengths do not add up to the file');
+  if (PREAMBLE_BYTES + headBytes + sections[0]![0] + sections[1]![0] + sections[2]![0] !== bytes) throw new CorruptRecordError('lengths do not add up to the file');
   const bodies: Buffer[] = [];
   let offset = PREAMBLE_BYTES + headBytes;
   for (const [length, expected] of sections) {
     const body = whole.subarray(offset, offset + length);
-    if (length > 0 && sha256(body) !== expected) throw new CorruptRecordError('SHA-256 mismatch');
+    if (verify && length > 0 && sha256(body) !== expected) throw new CorruptRecordError('SHA-256 mismatch');
     bodies.push(body);
     offset += length;
   }
@@ -120,6 +121,7 @@ export async function decodeRecord(file: FileHandle, key: string, bytes: number)
       compressible: head.compressible,
       immutability: head.immutability,
       originCacheControl: head.originCacheControl,
+      viewsOfOwnBuffer: true,
     },
     { ...(br.length > 0 ? { br } : {}), ...(gzip.length > 0 ? { gzip } : {}) },
   );

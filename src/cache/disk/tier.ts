@@ -13,6 +13,7 @@
  * counted), and a read that fails or does not verify is a miss (a corrupt file is deleted).
  * No fsync: a file lost or garbled by a machine crash is caught by the SHA-256 check on read.
  */
+import { closeSync, open as openFd, read as readFd } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -84,7 +85,7 @@ export interface DiskTierOptions {
 }
 
 export interface DiskCounters {
-  /** Keys read from disk, verified and handed to memory. */
+  /** Keys memory lacked that were answered from disk: read whole (promoted or not) or served from the file. */
   hits: number;
   /** Objects written (renamed into place). */
   writes: number;
@@ -118,6 +119,8 @@ interface InWrite {
   /** Encoded variants the file being written holds: a blob with no more need not follow it. */
   readonly variants: number;
   purged: boolean;
+  /** Settles when the write is over: renamed and indexed, or undone (a purge's file unlinked). */
+  done?: Promise<void>;
 }
 
 interface Entry {
@@ -224,26 +227,61 @@ export class DiskTier {
     this.#log.info({ event: 'disk_cache_indexed', dir: this.dir, objects: this.#index.size, bytes: this.#index.bytes, blockBytes: this.#blockBytes, ms: Math.round(performance.now() - started) });
   }
 
+  /**
+   * SHA-256 of key, hex: the last key's remembered, as one lookup asks has(), servesFromFile(),
+   * read() and write() about the same key in turn (each hash a createHash object and a digest).
+   */
+  #hash(key: string): string {
+    if (key !== this.#hashedKey) {
+      this.#hashedKey = key;
+      this.#keyHash = hashKey(key);
+    }
+    return this.#keyHash;
+  }
+
+  #hashedKey: string | undefined;
+  #keyHash = '';
+
   /** Whether the index lists key (its file may still turn out missing or corrupt). */
   has(key: string): boolean {
-    return this.#index.has(hashKey(key));
+    return this.#index.has(this.#hash(key));
   }
 
   /**
-   * The key's object, read whole and verified (every section's SHA-256); undefined when the
-   * index lacks it, or the file is gone, unreadable, short or corrupt (then deleted): a miss.
+   * The key's object, read whole: one open, one read of the file's length (from its name), one
+   * close, through fs callbacks rather than a FileHandle (its object, promises and close
+   * bookkeeping were a visible share of a small disk hit's CPU). Every section's SHA-256 is
+   * checked when `verify` (a promotion to memory) and on the file's first read in this process;
+   * a later read that is not promoted is served unhashed, as a large file is after its first
+   * read. undefined when the index lacks it, or the file is gone, unreadable, short or corrupt
+   * (then deleted): a miss.
    */
-  async read(key: string): Promise<Blob | undefined> {
-    return this.#readChecked(key, async (file, entry) => {
-      const blob = await decodeRecord(file, key, entry.bytes);
+  async read(key: string, verify: boolean): Promise<Blob | undefined> {
+    const keyHash = this.#hash(key);
+    const entry = this.#index.get(keyHash);
+    if (entry === undefined) return undefined;
+    const path = this.#pathOf(keyHash, entry.bytes);
+    try {
+      const blob = decodeRecord(await readWhole(path, entry.bytes), key, verify || !entry.verified);
       this.stats.bytesRead += entry.bytes;
-      return { value: blob, variants: variantCount(blob) };
-    });
+      this.stats.hits++;
+      // What the read taught the index (key, variants, verified): once, not an entry per hit.
+      if (!entry.verified && this.#index.peek(keyHash) === entry) this.#index.set(keyHash, { bytes: entry.bytes, key, variants: variantCount(blob), verified: true }, this.#allocated(entry.bytes));
+      return blob;
+    } catch (err) {
+      this.#readFailed(keyHash, entry, key, path, err);
+      return undefined;
+    }
+  }
+
+  /** The length of key's file (its object, variants and head), if the index lists it. */
+  fileBytes(key: string): number | undefined {
+    return this.#index.peek(this.#hash(key))?.bytes;
   }
 
   /** Whether key's file is large enough to be served from the file (openFile) rather than read whole. */
   servesFromFile(key: string): boolean {
-    const entry = this.#index.peek(hashKey(key));
+    const entry = this.#index.peek(this.#hash(key));
     return entry !== undefined && entry.bytes >= STREAM_FROM_BYTES;
   }
 
@@ -263,13 +301,13 @@ export class DiskTier {
   }
 
   /**
-   * What read() and openFile() share: key's file opened, `check` run on it (it throws on a
+   * What openFile() does with the file: key's file opened, `check` run on it (it throws on a
    * short, corrupt or unreadable file: then deleted and counted, and undefined, a miss), the hit
    * counted, the entry marked verified with its key (for purges) and variants (for rewrites)
    * now known, and the file closed.
    */
   async #readChecked<T>(key: string, check: (file: FileHandle, entry: Entry, path: string) => Promise<{ value: T; variants: number }>): Promise<T | undefined> {
-    const keyHash = hashKey(key);
+    const keyHash = this.#hash(key);
     const entry = this.#index.get(keyHash);
     if (entry === undefined) return undefined;
     const path = this.#pathOf(keyHash, entry.bytes);
@@ -357,7 +395,7 @@ export class DiskTier {
    */
   write(blob: Blob): void {
     if (this.#closed || blob.expiresAt !== 0) return;
-    const keyHash = hashKey(blob.key);
+    const keyHash = this.#hash(blob.key);
     const entry = this.#index.peek(keyHash);
     if (entry !== undefined && (entry.key === undefined || entry.variants >= variantCount(blob))) return;
     // Being written with as many variants (filled, then evicted from memory while written).
@@ -386,8 +424,13 @@ export class DiskTier {
     while (this.#writers.size > 0 || this.#unlinks.size > 0) await Promise.all([...this.#writers, ...this.#unlinks.values()]);
   }
 
-  /** Forgets key: its queued write and its file. Returns whether the disk held it. */
-  purge(key: string): boolean {
+  /**
+   * Forgets key: its queued write and its file, at once (a read or write after this does not
+   * bring it back). `held`: whether the disk held it. `gone`: undefined when there was no file
+   * to remove, else settles once no file of the key is left: its unlink done, and a write of it
+   * under way finished and undone (as nginx's purge and Varnish's ban are done when they answer).
+   */
+  purge(key: string): { held: boolean; gone: Promise<unknown> | undefined } {
     const writing = this.#inWrite.get(key);
     if (writing !== undefined) writing.purged = true;
     const queued = this.#queue.get(key);
@@ -397,10 +440,13 @@ export class DiskTier {
     }
     const keyHash = hashKey(key);
     const entry = this.#index.peek(keyHash);
-    if (entry === undefined) return false;
-    this.#index.delete(keyHash);
-    void this.#remove(this.#pathOf(keyHash, entry.bytes));
-    return true;
+    let unlinked: Promise<void> | undefined;
+    if (entry !== undefined) {
+      this.#index.delete(keyHash);
+      unlinked = this.#remove(this.#pathOf(keyHash, entry.bytes));
+    }
+    const written = writing?.done;
+    return { held: entry !== undefined, gone: written === undefined ? unlinked : unlinked === undefined ? written : Promise.all([unlinked, written]) };
   }
 
   /**
@@ -415,12 +461,13 @@ export class DiskTier {
       this.purge(key);
       removed.add(key);
     }
+    const unlinks: Promise<unknown>[] = [];
     for (const [key, writing] of this.#inWrite) {
       if (!key.startsWith(prefix)) continue;
       writing.purged = true;
+      if (writing.done !== undefined) unlinks.push(writing.done);
       removed.add(key);
     }
-    const unlinks: Promise<void>[] = [];
     for (const [keyHash, entry] of [...this.#index.entries()]) {
       let key = entry.key;
       if (key === undefined) {
@@ -467,7 +514,9 @@ export class DiskTier {
       const writing: InWrite = { variants: variantCount(blob), purged: false };
       this.#inWrite.set(key, writing);
       try {
-        await this.#store(blob, writing);
+        // #store runs to its first await here, before a purge can look: done is set in time.
+        writing.done = this.#store(blob, writing);
+        await writing.done;
       } finally {
         this.#inWrite.delete(key);
       }
@@ -508,15 +557,15 @@ export class DiskTier {
       for (let pending = this.#unlinks.get(path); pending !== undefined; pending = this.#unlinks.get(path)) await pending;
       await rename(temp, path);
     } catch (err) {
-      void this.#remove(temp);
       this.#writeFailed(err as NodeJS.ErrnoException);
+      await this.#remove(temp); // a purge waiting on this write finds no file left
       return;
     } finally {
       this.#reserved -= allocated;
     }
-    // Purged while it was written: the file must not outlive the purge.
+    // Purged while it was written: the file must not outlive the purge (which waits for this).
     if (writing.purged) {
-      void this.#remove(path);
+      await this.#remove(path);
       return;
     }
     // The key's earlier file of this length evicted during the rename: its unlink may have taken
@@ -603,6 +652,42 @@ async function blockSize(dir: string): Promise<number> {
 
 function variantCount(blob: Blob): number {
   return (blob.br !== undefined ? 1 : 0) + (blob.gzip !== undefined ? 1 : 0);
+}
+
+/**
+ * The whole file at path, `bytes` long: open, one read (more only if the kernel returns less),
+ * close. A file shorter than its name says is corrupt. Hand-written on fs callbacks for the
+ * small disk hit's sake (bench/disk-hit-cpu.ts): open and read go to libuv's pool (either may
+ * wait for the disk), but close is called here, synchronously: closing a file opened read-only
+ * writes nothing back and does not wait for the device, and a trip to the pool (a futex wake-up
+ * each way and an epoll wake-up) cost more than the system call itself.
+ */
+function readWhole(path: string, bytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    openFd(path, 'r', (err, fd) => {
+      if (err) return reject(err);
+      const whole = Buffer.allocUnsafeSlow(bytes);
+      const done = (error: unknown) => {
+        try {
+          closeSync(fd);
+        } catch {
+          // EIO on close of a read-only descriptor: nothing was lost, the bytes are read.
+        }
+        if (error === undefined) resolve(whole);
+        else reject(error);
+      };
+      const readFrom = (offset: number): void => {
+        readFd(fd, whole, offset, bytes - offset, offset, (error, n) => {
+          if (error) return done(error);
+          if (offset + n === bytes) return done(undefined);
+          if (n === 0) return done(new CorruptRecordError('file shorter than its record'));
+          readFrom(offset + n);
+        });
+      };
+      if (bytes === 0) done(new CorruptRecordError('not a record (empty)'));
+      else readFrom(0);
+    });
+  });
 }
 
 async function writeChunks(path: string, chunks: readonly Buffer[]): Promise<void> {

@@ -1,7 +1,9 @@
 /**
  * One connection while the fast lane owns it: reads request heads, answers the hits in order
- * (pipelined requests included) and hands the connection to node:http at the first request it
- * does not answer, with every byte from that request on put back.
+ * (pipelined requests included), holds a miss while node:http's asset handler answers it
+ * (miss-response.ts writes that answer; the requests read after it wait, in order), and hands
+ * the connection to node:http at the first request it does not take, with every byte from that
+ * request on put back.
  *
  * Behaviour kept equal to node:http's:
  *  - backpressure: while the socket's write buffer is full (writableNeedDrain) no further
@@ -15,10 +17,15 @@
  *  - `Connection: close`: the response says so, and the connection ends after it; bytes after
  *    that request are ignored, as llhttp ignores them;
  *  - the client's FIN: with nothing pending, the lane ends its side too (node:http's
- *    httpAllowHalfOpen is false); with part of a head pending, node:http is given it and judges.
+ *    httpAllowHalfOpen is false); with part of a head pending, node:http is given it and judges;
+ *  - while a miss loads: no head or idle timeout runs (node:http's requestTimeout ends once a GET's
+ *    head is in, and its keep-alive timer starts after the response); reading goes on, so a FIN
+ *    ends the connection's writing side and the answer is dropped, as node:http's socketOnEnd does;
+ *    more than HOLD_BYTES read meanwhile pauses the socket.
  */
 import type { Socket } from 'node:net';
 import { HANDOVER, INCOMPLETE, scanHead, type LaneRequest } from './head-parser.js';
+import { MissResponse, type CloseMode, type MissOwner } from './miss-response.js';
 
 /**
  * How many reads one head may span before node:http is given the connection. Clients write a
@@ -28,12 +35,22 @@ import { HANDOVER, INCOMPLETE, scanHead, type LaneRequest } from './head-parser.
  */
 export const MAX_READS_PER_HEAD = 3;
 
+/** Bytes read while a miss loads beyond which the socket is paused until it is answered. */
+export const HOLD_BYTES = 64 * 1024;
+
 /** What a connection needs of the lane. */
 export interface LaneHost {
   /** The cache key of a request node:http would send to the asset handler; undefined for any other. */
   route(req: LaneRequest): string | undefined;
   /** Answers `req` if `key` is cached (a hit), and says whether it did. */
-  answer(socket: Socket, req: LaneRequest, key: string, close: false | 'client' | 'shutdown'): boolean;
+  answer(socket: Socket, req: LaneRequest, key: string, close: CloseMode): boolean;
+  /**
+   * Has node:http's asset handler answer `req` (not a hit) into `res`; false where the lane does
+   * not hold misses (the connection is then handed over).
+   */
+  serveMiss(req: LaneRequest, res: MissResponse): boolean;
+  /** node:http's Connection and Keep-Alive lines of a keep-alive response. */
+  readonly keepAliveLines: string;
   /** Gives the connection to node:http with `unread` in front; `atEnd`: the client has ended its side. */
   handOver(connection: LaneConnection, unread: Buffer | undefined, atEnd: boolean): void;
   /** The connection closed while the lane owned it. */
@@ -44,7 +61,7 @@ export interface LaneHost {
   readonly clock: () => number;
 }
 
-export class LaneConnection {
+export class LaneConnection implements MissOwner {
   readonly socket: Socket;
   /** When the head being received began (ms), from the accept for the first one; 0: between requests. */
   receivingSince: number;
@@ -62,6 +79,12 @@ export class LaneConnection {
   /** Handed over or ending: the lane has nothing more to do here. */
   #done = false;
   #idleTimerSet = false;
+  /** The miss being answered (the requests after it wait in #pending). */
+  #miss: MissResponse | undefined;
+  /** It asked for `Connection: close`. */
+  #missClose = false;
+  /** Inside serveMiss(): an answer sent at once is followed up by the caller. */
+  #serving = false;
 
   constructor(socket: Socket, host: LaneHost) {
     this.socket = socket;
@@ -79,8 +102,8 @@ export class LaneConnection {
   settle(): void {
     this.#closing = true;
     if (this.#done) return;
-    // requests read and waiting, or a head (or the first request) on its way: answered with close
-    if (this.#blocked || this.#pending !== undefined || this.receivingSince !== 0) return;
+    // a miss loading, requests read and waiting, or a head (or the first request) on its way: answered with close
+    if (this.#miss !== undefined || this.#blocked || this.#pending !== undefined || this.receivingSince !== 0) return;
     this.#done = true;
     if (this.socket.writableLength > 0) this.socket.end(); // a FIN behind the response
     else this.socket.destroy(); // idle: nothing owed
@@ -99,6 +122,11 @@ export class LaneConnection {
     if (this.#done) return; // after `Connection: close`: ignored, as llhttp does
     this.#pending = this.#pending === undefined ? chunk : Buffer.concat([this.#pending, chunk]);
     if (this.#blocked) return; // a paused socket's last read: kept for after 'drain'
+    if (this.#miss !== undefined) {
+      // Read after the miss: answered once it is (a client that pipelines a lot waits for it).
+      if (this.#pending.length > HOLD_BYTES) this.socket.pause();
+      return;
+    }
     // (receivingSince is set by #process only for a head left incomplete: one read whole is answered at once)
     this.#reads++;
     this.#process();
@@ -135,9 +163,9 @@ export class LaneConnection {
         return;
       }
       const close = this.#closing ? 'shutdown' : request.close ? 'client' : false;
-      // A miss: node:http answers it and everything after it.
       if (!host.answer(socket, request, key, close)) {
-        this.#handOver(buf.subarray(start), false);
+        // A miss: the asset handler answers it; the lane then goes on with what follows it.
+        this.#holdMiss(buf, start, request);
         return;
       }
       start = request.end;
@@ -165,10 +193,83 @@ export class LaneConnection {
     this.#pending = undefined;
     this.#reads = 0;
     this.receivingSince = 0;
-    if (!this.#idleTimerSet && host.keepAliveTimeoutMs > 0) {
+    this.#armIdleTimer();
+  }
+
+  /** Has the asset handler answer the request at buf[start..] (else node:http gets the connection). */
+  #holdMiss(buf: Buffer, start: number, request: LaneRequest): void {
+    const miss = new MissResponse(this);
+    this.#miss = miss;
+    this.#missClose = request.close;
+    // llhttp ignores what follows `Connection: close`
+    this.#pending = request.close || request.end === buf.length ? undefined : buf.subarray(request.end);
+    this.receivingSince = 0;
+    this.#serving = true;
+    const held = this.#host.serveMiss(request, miss);
+    this.#serving = false;
+    if (!held) {
+      this.#miss = undefined;
+      this.#pending = undefined;
+      this.#handOver(buf.subarray(start), false);
+      return;
+    }
+    // Answered at once (a refusal, a negative-cache 404): go on here, not inside sent().
+    if (this.#miss === undefined) this.#afterMiss();
+  }
+
+  closeMode(): CloseMode {
+    return this.#closing ? 'shutdown' : this.#missClose ? 'client' : false;
+  }
+
+  get keepAliveLines(): string {
+    return this.#host.keepAliveLines;
+  }
+
+  /** The miss's response is written (MissOwner). */
+  sent(close: CloseMode, cut: boolean): void {
+    this.#miss = undefined;
+    if (cut) this.#done = true; // the socket is destroyed
+    if (this.#done) return;
+    if (close !== false) {
+      // as after a hit that said close
+      this.#done = true;
+      this.#pending = undefined;
+      this.socket.destroySoon();
+      return;
+    }
+    // Not at once: the asset handler counts and logs the miss after its sendPlan() returns, and
+    // the requests after it are to be logged after it, in the order they came.
+    if (!this.#serving) queueMicrotask(() => this.#afterMiss());
+  }
+
+  /** After a miss's response: the requests read meanwhile, then reading again. */
+  #afterMiss(): void {
+    if (this.#done) return;
+    const socket = this.socket;
+    if (this.#pending !== undefined) {
+      this.#reads = 1;
+      this.receivingSince = this.#host.clock();
+      this.#process();
+      if (this.#done || this.#blocked || this.#miss !== undefined) return;
+    } else {
+      this.#reads = 0;
+      if (this.#closing) {
+        // Shutdown began after this response's head went out with keep-alive: it was the last.
+        this.#done = true;
+        socket.end();
+        return;
+      }
+      this.#armIdleTimer();
+    }
+    if (this.#ended) this.#onEnd();
+    else if (socket.isPaused()) socket.resume();
+  }
+
+  #armIdleTimer(): void {
+    if (!this.#idleTimerSet && this.#host.keepAliveTimeoutMs > 0) {
       this.#idleTimerSet = true;
-      socket.on('timeout', this.#onTimeout);
-      socket.setTimeout(host.keepAliveTimeoutMs);
+      this.socket.on('timeout', this.#onTimeout);
+      this.socket.setTimeout(this.#host.keepAliveTimeoutMs);
     }
   }
 
@@ -197,6 +298,14 @@ export class LaneConnection {
       this.#ended = true;
       return;
     }
+    if (this.#miss !== undefined) {
+      // node:http (httpAllowHalfOpen false) ends its side at the client's FIN, with a response
+      // still to come: that response is lost (MissResponse sees the socket not writable).
+      this.#done = true;
+      this.#pending = undefined;
+      this.socket.end();
+      return;
+    }
     if (this.#pending !== undefined) {
       this.#handOver(this.#pending, true);
       return;
@@ -208,12 +317,13 @@ export class LaneConnection {
   readonly #onClose = (): void => {
     this.#done = true;
     this.#host.forget(this);
+    this.#miss?.destroy(); // a body still streaming stops its source
   };
 
   readonly #onTimeout = (): void => {
     // Idle past keepAliveTimeout. A response still being sent is not idle (node:http has no
     // timer then either); a head on its way is the head timeout's business.
-    if (this.#done || this.#blocked || this.socket.writableLength > 0) return;
+    if (this.#done || this.#blocked || this.#miss !== undefined || this.socket.writableLength > 0) return;
     this.socket.destroy();
   };
 

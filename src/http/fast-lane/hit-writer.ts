@@ -51,6 +51,12 @@ export interface HitWriterOptions {
   readonly clock?: () => number;
 }
 
+/** node:http's Connection and Keep-Alive lines on a keep-alive response, for its keepAliveTimeout (ms). */
+export function keepAliveLines(keepAliveTimeoutMs: number): string {
+  const seconds = Math.floor(keepAliveTimeoutMs / 1000);
+  return 'Connection: keep-alive\r\n' + (keepAliveTimeoutMs > 0 ? `Keep-Alive: timeout=${seconds}\r\n` : '');
+}
+
 export class HitWriter {
   readonly #policy: HeaderPolicy;
   readonly #clock: () => number;
@@ -67,8 +73,7 @@ export class HitWriter {
   constructor(options: HitWriterOptions) {
     this.#policy = options.policy;
     this.#clock = options.clock ?? Date.now;
-    const seconds = Math.floor(options.keepAliveTimeoutMs / 1000);
-    this.#keepAliveLines = 'Connection: keep-alive\r\n' + (options.keepAliveTimeoutMs > 0 ? `Keep-Alive: timeout=${seconds}\r\n` : '');
+    this.#keepAliveLines = keepAliveLines(options.keepAliveTimeoutMs);
   }
 
   /**

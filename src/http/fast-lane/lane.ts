@@ -12,17 +12,25 @@
  * `settle`), and its timeouts are the server's own (keepAliveTimeout, headersTimeout,
  * requestTimeout, connectionsCheckingInterval), read from the server it is installed on.
  */
-import type { Server } from 'node:http';
+import type { IncomingHttpHeaders, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { parseAssetPath } from '../../asset/key.js';
 import type { Group } from '../../cache/group.js';
 import type { Traffic } from '../../stats/traffic.js';
 import type { HeaderPolicy } from '../headers.js';
 import { chooseRepresentation } from '../negotiate.js';
+import type { AssetRequest, ResponseSink } from '../response-plan.js';
 import { LaneConnection, type LaneHost } from './connection.js';
 import { handOver, handOverAtEnd, type ConnectionListener } from './handover.js';
 import type { LaneRequest } from './head-parser.js';
-import { HitWriter } from './hit-writer.js';
+import { HitWriter, keepAliveLines } from './hit-writer.js';
+import type { CloseMode, MissResponse } from './miss-response.js';
+
+/**
+ * The event the server emits (with the AssetRequest) when the lane takes a request it hands to
+ * the asset handler (a miss), as node:http emits 'request' for the requests it parses.
+ */
+export const LANE_REQUEST = 'hashedge:lane-request';
 
 /** One hit the lane answered, for the access log. */
 export interface LaneAccess {
@@ -45,12 +53,19 @@ export interface FastLaneOptions {
   readonly isAssetTarget: (target: string) => boolean;
   /** Told of each hit the lane answers (the access log). */
   readonly onResponse?: (access: LaneAccess) => void;
+  /**
+   * node:http's asset handler (the same function, counters and access log), for the requests the
+   * lane takes but does not answer from memory (misses): the lane holds the connection and writes
+   * the answer as node:http would (miss-response.ts). Without it, a miss hands the connection over.
+   */
+  readonly serveMiss?: (req: AssetRequest, res: ResponseSink) => void;
   readonly clock?: () => number;
 }
 
 export class FastLane implements LaneHost {
   readonly wantUserAgent: boolean;
   readonly keepAliveTimeoutMs: number;
+  readonly keepAliveLines: string;
   readonly clock: () => number;
   readonly #server: Server;
   readonly #nodeListener: ConnectionListener;
@@ -78,6 +93,7 @@ export class FastLane implements LaneHost {
     this.clock = options.clock ?? Date.now;
     this.wantUserAgent = options.onResponse !== undefined;
     this.keepAliveTimeoutMs = server.keepAliveTimeout;
+    this.keepAliveLines = keepAliveLines(server.keepAliveTimeout);
     this.#writer = new HitWriter({ policy: options.policy, keepAliveTimeoutMs: server.keepAliveTimeout, clock: this.clock });
     server.removeListener('connection', nodeListener);
     server.on('connection', (socket: Socket) => {
@@ -113,7 +129,7 @@ export class FastLane implements LaneHost {
     }
   }
 
-  answer(socket: Socket, req: LaneRequest, key: string, close: false | 'client' | 'shutdown'): boolean {
+  answer(socket: Socket, req: LaneRequest, key: string, close: CloseMode): boolean {
     const { group, traffic, onResponse } = this.#options;
     const started = onResponse === undefined ? 0 : performance.now();
     const blob = group.peek(key);
@@ -127,6 +143,23 @@ export class FastLane implements LaneHost {
       const ms = Math.round((performance.now() - started) * 10) / 10;
       onResponse({ method: req.method, path: req.target, status: 200, bytes, ms, client: socket.remoteAddress, ua: req.userAgent });
     }
+    return true;
+  }
+
+  serveMiss(req: LaneRequest, res: MissResponse): boolean {
+    const serve = this.#options.serveMiss;
+    if (serve === undefined) return false;
+    // What the asset handler reads of a request the lane accepts (Range, the conditionals and the
+    // debug header are handed over; CORS per Origin keeps the lane off: install()).
+    const headers: IncomingHttpHeaders = {};
+    if (req.acceptEncoding !== undefined) headers['accept-encoding'] = req.acceptEncoding;
+    if (req.userAgent !== undefined) headers['user-agent'] = req.userAgent;
+    const request: AssetRequest = { method: req.method, url: req.target, headers };
+    // node:http's 'request' is not emitted for it (there is no IncomingMessage); this is its twin,
+    // for whoever waits on requests being taken (tests, diagnostics).
+    this.#options.traffic.laneMisses++;
+    this.#server.emit(LANE_REQUEST, request);
+    serve(request, res);
     return true;
   }
 

@@ -1,0 +1,314 @@
+/**
+ * Misses held by the fast lane: the asset handler answers them and the lane writes the answer,
+ * so the connection stays in the lane for the hits after it. Each answer is held to node:http's
+ * (the same origin behind a node with --fast-lane off) byte for byte, Date and Age aside: fills
+ * (buffered and streamed), HEAD, 404s, refusals, origin errors, objects too large to keep,
+ * `Connection: close`; and the connection's life around a held miss: the hits after it, a client
+ * that goes away or half-closes during the load, SIGTERM during the load, no head timeout
+ * during the load.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { after, before, test } from 'node:test';
+import { Writable } from 'node:stream';
+import { resolveConfig, type RawOptions } from '../src/config.js';
+import { startEdge, type Edge } from '../src/edge.js';
+import { createLogger } from '../src/log.js';
+import { RETRY_AT_ONCE, startTestEdge } from './helpers/edge.js';
+import { Gate, TestOrigin } from './helpers/origins.js';
+
+const T = { timeout: 30_000 };
+const LAST_MODIFIED = new Date('2026-01-02T03:04:05Z');
+/** Over the 1 MiB an object is buffered whole below: streamed to the client as it fills. */
+const FILL_BYTES = 1536 * 1024;
+/** Over --max-object-size below: streamed from the origin, not kept. */
+const LARGE_BYTES = 3 * 1024 * 1024;
+const FLAGS: RawOptions = { 'max-object-size': '2MiB', ...RETRY_AT_ONCE };
+
+let origin: TestOrigin;
+let on: Edge;
+let off: Edge;
+
+const key = (name: string, ext = 'css') => `assets/${name}-0492830483.${ext}`;
+
+before(async () => {
+  origin = new TestOrigin();
+  for (const name of ['fill', 'head', 'close', 'br', 'after', 'shutdown', 'gone', 'fin', 'slow', 'second']) {
+    origin.put(key(name), `.${name} { color: red; }\n`.repeat(100), { lastModified: LAST_MODIFIED });
+  }
+  origin.put(key('filling', 'js'), noise(FILL_BYTES), { lastModified: LAST_MODIFIED });
+  origin.put(key('large', 'js'), noise(LARGE_BYTES), { lastModified: LAST_MODIFIED });
+  on = await startTestEdge(FLAGS, origin);
+  off = await startTestEdge({ ...FLAGS, 'fast-lane': 'off' }, origin);
+});
+
+after(async () => {
+  await Promise.all([on?.close(), off?.close()]);
+});
+
+function noise(n: number): Buffer {
+  return Buffer.from(Array.from({ length: n }, (_, i) => (i * 104729 + (i >> 3)) % 256));
+}
+
+const get = (path: string, extra = '', method = 'GET') => `${method} /${path} HTTP/1.1\r\nHost: edge\r\n${extra}\r\n`;
+
+/** Date and Age tick. */
+function normalise(text: string): string {
+  return text.replace(/\r\nDate: [^\r]*/g, '\r\nDate: *').replace(/\r\nage: \d+/g, '\r\nage: *');
+}
+
+/** The length of the first whole response in `buf` (`head`: a HEAD request's), or undefined. */
+function responseLength(buf: Buffer, head: boolean): number | undefined {
+  const end = buf.indexOf('\r\n\r\n');
+  if (end < 0) return undefined;
+  const length = /\r\ncontent-length: (\d+)/i.exec(buf.toString('latin1', 0, end));
+  const status = Number(buf.toString('latin1', 9, 12));
+  const body = head || status === 304 || length === null ? 0 : Number(length[1]);
+  return buf.length >= end + 4 + body ? end + 4 + body : undefined;
+}
+
+/**
+ * One connection: each request written once the answer to the one before has arrived whole (no
+ * pipelining: node:http would start every pipelined load at once), then, after the last, what
+ * the server sends until it closes (the last request says `Connection: close`).
+ */
+async function converse(port: number, requests: readonly string[]): Promise<{ text: string; server: Socket & { parser?: unknown } }> {
+  const socket = connect(port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  let waiting: Buffer = Buffer.alloc(0);
+  let wake = () => {};
+  socket.on('data', (c: Buffer) => {
+    chunks.push(c);
+    waiting = Buffer.concat([waiting, c]);
+    wake();
+  });
+  await once(socket, 'connect');
+  const closed = once(socket, 'close');
+  for (const [i, req] of requests.entries()) {
+    socket.write(req);
+    if (i === requests.length - 1) break;
+    const isHead = req.startsWith('HEAD ');
+    let length: number | undefined;
+    while ((length = responseLength(waiting, isHead)) === undefined) await new Promise<void>((resolve) => (wake = resolve));
+    waiting = waiting.subarray(length);
+  }
+  await closed;
+  return { text: Buffer.concat(chunks).toString('latin1'), server: socket as never };
+}
+
+/** The same conversation with the lane and without it, each on a fresh key: the same bytes. */
+async function differential(requests: readonly string[]): Promise<string> {
+  const [lane, plain] = await Promise.all([converse(on.port, requests), converse(off.port, requests)]);
+  assert.equal(normalise(lane.text), normalise(plain.text));
+  return lane.text;
+}
+
+/** Response status lines of `text`. */
+function statuses(text: string): string[] {
+  return [...text.matchAll(/HTTP\/1\.1 (\d{3} [^\r]*)\r\n/g)].map((m) => m[1]!);
+}
+
+/** The server side of the next connection accepted by `edge`. */
+function nextServerSocket(edge: Edge): Promise<Socket & { parser?: unknown }> {
+  return new Promise((resolve) => edge.server.once('connection', resolve));
+}
+
+test('a miss that fills, then hits on the same connection: node:http\'s bytes, the miss counted as node:http counts it, and the hits answered by the lane without a hand-over', T, async () => {
+  const before = on.traffic.toJSON();
+  const accepted = nextServerSocket(on);
+  const text = await differential([get(key('fill'), 'Accept-Encoding: br, gzip\r\n'), get(key('fill')), get(key('fill'), 'Accept-Encoding: gzip\r\nConnection: close\r\n')]);
+  assert.deepEqual(statuses(text), ['200 OK', '200 OK', '200 OK']);
+  assert.match(text, /\r\ncache-status: hashedge; fwd=miss; stored\r\n/);
+  assert.equal((await accepted).parser, undefined, 'node:http never had the connection');
+  const after = on.traffic.toJSON();
+  assert.equal(after.fastLane.hits - before.fastLane.hits, 2, 'the two hits after the miss are the lane\'s');
+  assert.equal(after.fastLane.handovers, before.fastLane.handovers, 'no hand-over');
+  assert.equal(after.fastLane.misses - before.fastLane.misses, 1, 'the miss held by the lane');
+  assert.equal(after.byCache.miss - before.byCache.miss, 1);
+  assert.equal(after.byCache.hit - before.byCache.hit, 2);
+});
+
+test('HEAD of a miss, a miss that asks for Connection: close, and one chosen for brotli: node:http\'s bytes', T, async () => {
+  const head = await differential([get(key('head'), '', 'HEAD'), get(key('head'), 'Connection: close\r\n', 'HEAD')]);
+  assert.deepEqual(statuses(head), ['200 OK', '200 OK']);
+  const close = await differential([get(key('close'), 'Connection: close\r\n')]);
+  assert.match(close, /\r\nConnection: close\r\n\r\n/);
+  await differential([get(key('br'), 'Accept-Encoding: br\r\n'), get(key('br'), 'Accept-Encoding: br\r\nConnection: close\r\n')]);
+});
+
+test('a 404 from the origin, its negative-cache hit, a name that is not hashed, and an origin failure: node:http\'s bytes, and the connection stays in the lane', T, async () => {
+  const accepted = nextServerSocket(on);
+  const text = await differential([get(key('absent')), get(key('absent')), get('assets/plain.css'), get(key('fill'), 'Connection: close\r\n')]);
+  assert.deepEqual(statuses(text), ['404 Not Found', '404 Not Found', '404 Not Found', '200 OK']);
+  assert.equal((await accepted).parser, undefined);
+  origin.behaviour = { kind: 'error' };
+  try {
+    const failed = await differential([get(key('broken')), get(key('broken'), 'Connection: close\r\n')]);
+    assert.deepEqual(statuses(failed), ['502 Bad Gateway', '502 Bad Gateway']);
+  } finally {
+    origin.behaviour = { kind: 'ok' };
+  }
+});
+
+test('an object streamed while it fills, and one too large to keep (streamed from the origin): node:http\'s bytes, and a hit after each', T, async () => {
+  const filling = await differential([get(key('filling', 'js')), get(key('filling', 'js'), 'Connection: close\r\n')]);
+  assert.deepEqual(statuses(filling), ['200 OK', '200 OK']);
+  assert.ok(filling.length > 2 * FILL_BYTES);
+  const large = await differential([get(key('large', 'js')), get(key('fill'), 'Connection: close\r\n')]);
+  assert.deepEqual(statuses(large), ['200 OK', '200 OK']);
+  assert.match(large, /\r\ncache-status: hashedge; fwd=miss; detail=too-large\r\n/);
+});
+
+test('a held miss keeps the requests pipelined after it, answers them in order once it is answered, and hands over at one the lane does not take', T, async () => {
+  const accepted = nextServerSocket(on);
+  const socket = connect(on.port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  await once(socket, 'connect');
+  // (no FIN: a client's FIN during a load ends the connection before its answer, lane or not)
+  socket.write(get(key('after')) + get(key('after'), 'Accept-Encoding: gzip\r\n') + get(key('after'), 'If-None-Match: *\r\n') + get(key('after'), 'Connection: close\r\n'));
+  await once(socket, 'close');
+  const text = Buffer.concat(chunks).toString('latin1');
+  // The conditional is read with the rest before anything is answered: node:http gets them all.
+  assert.deepEqual(statuses(text), ['200 OK', '200 OK', '304 Not Modified', '200 OK']);
+  assert.notEqual((await accepted).parser, undefined);
+
+  const again = connect(on.port, '127.0.0.1');
+  const more: Buffer[] = [];
+  again.on('data', (c: Buffer) => more.push(c));
+  await once(again, 'connect');
+  const before = on.traffic.toJSON().fastLane;
+  again.write(get(key('second')) + get(key('second')) + get(key('second'), 'Connection: close\r\n'));
+  await once(again, 'close');
+  const answers = Buffer.concat(more).toString('latin1');
+  assert.deepEqual(statuses(answers), ['200 OK', '200 OK', '200 OK']);
+  assert.deepEqual([...answers.matchAll(/cache-status: ([^\r]*)/g)].map((m) => m[1]), ['hashedge; fwd=miss; stored', 'hashedge; hit', 'hashedge; hit']);
+  assert.equal(on.traffic.toJSON().fastLane.hits - before.hits, 2);
+});
+
+test('SIGTERM while the lane holds a miss: the load finishes, its answer goes out whole with connection: close, then the node stops', T, async () => {
+  const node = await startTestEdge({ 'shutdown-timeout': '20s' }, origin);
+  const gate = new Gate();
+  try {
+    origin.gate = gate;
+    const socket = connect(node.port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    const accepted = nextServerSocket(node);
+    await once(socket, 'connect');
+    const arrived = origin.arrived(origin.count(key('shutdown')) + 1, key('shutdown'));
+    socket.write(get(key('shutdown')));
+    await arrived;
+    const closed = node.close();
+    gate.open();
+    await once(socket, 'end');
+    const text = Buffer.concat(chunks).toString('latin1');
+    assert.deepEqual(statuses(text), ['200 OK']);
+    assert.match(text, /\r\nconnection: close\r\n/);
+    assert.ok(text.endsWith(`.shutdown { color: red; }\n`.repeat(100)), 'the whole body');
+    assert.equal((await accepted).parser, undefined, 'the lane held it to the end');
+    socket.end();
+    await closed;
+  } finally {
+    origin.gate = undefined;
+    gate.open();
+    await node.close();
+  }
+});
+
+test('a client that goes away, or half-closes, while its miss loads: nothing is written after, the load still fills, the node goes on; the half-close answered as node:http answers it', T, async () => {
+  const gate = new Gate();
+  origin.gate = gate;
+  try {
+    // gone: the client closes before the origin answers
+    const serverSide = nextServerSocket(on);
+    const gone = connect(on.port, '127.0.0.1');
+    await once(gone, 'connect');
+    const arrived = origin.arrived(origin.count(key('gone')) + 1, key('gone'));
+    gone.write(get(key('gone')));
+    await arrived;
+    const server = await serverSide;
+    gone.destroy();
+    await once(server, 'close');
+    // half-closed: both nodes see the FIN before the origin answers
+    const transcripts: Array<{ socket: Socket; chunks: Buffer[] }> = [];
+    for (const edge of [on, off]) {
+      const accepted = nextServerSocket(edge);
+      const socket = connect(edge.port, '127.0.0.1');
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      await once(socket, 'connect');
+      const asked = origin.arrived(origin.count(key('fin')) + 1, key('fin'));
+      socket.write(get(key('fin')));
+      const serverSocket = await accepted;
+      await asked;
+      const ended = once(serverSocket, 'end');
+      socket.end();
+      await ended;
+      transcripts.push({ socket, chunks });
+    }
+    gate.open();
+    for (const { socket } of transcripts) if (!socket.destroyed) await once(socket, 'close');
+    const [laneText, plainText] = transcripts.map(({ chunks }) => normalise(Buffer.concat(chunks).toString('latin1')));
+    assert.equal(laneText, plainText);
+  } finally {
+    origin.gate = undefined;
+    gate.open();
+  }
+  // The abandoned load filled the cache: the next request is a hit.
+  const hit = await converse(on.port, [get(key('gone'), 'Connection: close\r\n')]);
+  assert.match(hit.text, /\r\ncache-status: hashedge; hit\r\n/);
+});
+
+test('no head timeout while a miss loads: a load longer than headersTimeout is answered, not cut with a 408', T, async () => {
+  const timed = await startEdge(resolveConfig({ port: '0', host: '127.0.0.1' }, {}), {
+    origin,
+    serverTimeouts: { headersTimeoutMs: 200, requestTimeoutMs: 300, keepAliveTimeoutMs: 200, checkIntervalMs: 50 },
+  });
+  const gate = new Gate();
+  try {
+    origin.gate = gate;
+    const socket = connect(timed.port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    await once(socket, 'connect');
+    const arrived = origin.arrived(origin.count(key('slow')) + 1, key('slow'));
+    socket.write(get(key('slow')));
+    await arrived;
+    // A witness opened after it: a head that stops gets its 408 once headersTimeout has passed
+    // and a check has run; that check would have cut the held miss too, had its head clock run.
+    const witness = connect(timed.port, '127.0.0.1');
+    const witnessed: Buffer[] = [];
+    witness.on('data', (c: Buffer) => witnessed.push(c));
+    await once(witness, 'connect');
+    witness.write(`GET /${key('slow')} HTTP/1.1\r\nHo`);
+    await once(witness, 'close');
+    assert.match(Buffer.concat(witnessed).toString('latin1'), /^HTTP\/1\.1 408 /);
+    gate.open();
+    await once(socket, 'close'); // the keep-alive timeout closes it after the answer
+    const text = Buffer.concat(chunks).toString('latin1');
+    assert.deepEqual(statuses(text), ['200 OK']);
+    assert.doesNotMatch(text, /408/);
+  } finally {
+    origin.gate = undefined;
+    gate.open();
+    await timed.close();
+  }
+});
+
+test('the access log has a held miss and the hits pipelined after it in the order they came, each once', T, async () => {
+  const logged: string[] = [];
+  const sink = new Writable({ write: (chunk: Buffer, _e, done) => (logged.push(chunk.toString()), done()) });
+  const node = await startEdge(resolveConfig({ port: '0', host: '127.0.0.1', 'access-log': 'true' }, {}), { origin, accessLog: createLogger('info', sink) });
+  try {
+    await converse(node.port, [get(key('fill'), 'Connection: close\r\n')]); // cached
+    logged.length = 0;
+    const { text } = await converse(node.port, [get(key('head')) + get(key('fill')) + get(key('fill'), 'Connection: close\r\n')]);
+    assert.deepEqual(statuses(text), ['200 OK', '200 OK', '200 OK']);
+    const lines = logged.map((line) => JSON.parse(line) as { path: string; cache: string; status: number });
+    assert.deepEqual(lines.map((l) => [l.path, l.cache, l.status]), [[`/${key('head')}`, 'miss', 200], [`/${key('fill')}`, 'hit', 200], [`/${key('fill')}`, 'hit', 200]]);
+  } finally {
+    await node.close();
+  }
+});
