@@ -21,12 +21,12 @@
  * time on this shared machine is not (all threads, the kernel's work excluded).
  * `cli=` names another build (a copy of an older commit) so before and after run the same way.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { straced } from './lib/strace.js';
 import { freePort, startProcess, type Proc } from './lib/proc.js';
 import { wrk } from './lib/wrk.js';
 
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
     await memory.proc.stop();
   }
   const callgrindOut = join(DIR, 'disk-hit-cpu.callgrind');
-  for (const name of (await import('node:fs')).readdirSync(DIR)) if (name.startsWith('disk-hit-cpu.callgrind')) rmSync(join(DIR, name));
+  for (const name of readdirSync(DIR)) if (name.startsWith('disk-hit-cpu.callgrind')) rmSync(join(DIR, name));
   const wrap = CALLGRIND > 0
       ? ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', '--dump-instr=no', `--callgrind-out-file=${callgrindOut}`]
       : [];
@@ -177,7 +177,6 @@ async function main(): Promise<void> {
   }
   if (CALLGRIND > 0) {
     // The dump made after the n requests (collection was on for them only); the final dump at exit is empty.
-    const { readdirSync } = await import('node:fs');
     let ir = 0;
     for (const name of readdirSync(DIR).filter((n) => /^disk-hit-cpu\.callgrind\.\d+$/.test(n))) {
       const total = /^totals: (\d+)/m.exec(readFileSync(join(DIR, name), 'utf8'));
@@ -185,29 +184,6 @@ async function main(): Promise<void> {
     }
     process.stdout.write(`callgrind: ${CALLGRIND} disk-hit requests, ${(ir / CALLGRIND / 1000).toFixed(0)} thousand instructions per request (all threads, user space)\n`);
   }
-}
-
-/** System calls of every thread of `pid` while `run` runs (strace -c -f attached), as bench/instructions.ts counts them. */
-async function straced(pid: number, run: () => Promise<void>): Promise<Record<string, number>> {
-  const tasks = readdirSync(`/proc/${pid}/task`).length;
-  const strace = spawn('strace', ['-c', '-f', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  await new Promise<void>((resolve) => {
-    strace.stderr.on('data', (c: Buffer) => {
-      err += String(c);
-      if (/attached with/.test(err) || (err.match(/attached/g) ?? []).length >= tasks) resolve();
-    });
-  });
-  await run();
-  const exited = once(strace, 'exit');
-  strace.kill('SIGINT');
-  await exited;
-  const counts: Record<string, number> = {};
-  for (const line of err.split('\n')) {
-    const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$/.exec(line);
-    if (m !== null) counts[m[2]!] = Number(m[1]);
-  }
-  return counts;
 }
 
 await main();

@@ -25,6 +25,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { straced } from './lib/strace.js';
 import { freePort } from './lib/proc.js';
 import { zipfSampler } from './lib/zipf.js';
 
@@ -241,31 +242,6 @@ function callgrindTotals(dir: string): Record<string, number> {
   }
   counts['instructions, all parts and threads'] = all;
   if (parts.size > 1) console.log(`warning: callgrind wrote ${parts.size} dump parts; each is listed`);
-  return counts;
-}
-
-/** System calls of every thread of `pid` while `run` runs (strace -c -f attached). */
-async function straced(pid: number, run: () => Promise<void>): Promise<Record<string, number>> {
-  const tasks = readdirSync(`/proc/${pid}/task`).length;
-  const strace = spawn('strace', ['-c', '-f', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  const attached = new Promise<void>((resolve) => {
-    strace.stderr.on('data', (c: Buffer) => {
-      err += String(c);
-      // `Process <pid> attached with <n> threads`, or one `attached` line per thread
-      if (/attached with/.test(err) || (err.match(/attached/g) ?? []).length >= tasks) resolve();
-    });
-  });
-  await attached;
-  await run();
-  const exited = once(strace, 'exit');
-  strace.kill('SIGINT');
-  await exited;
-  const counts: Record<string, number> = {};
-  for (const line of err.split('\n')) {
-    const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$/.exec(line);
-    if (m !== null) counts[m[2]!] = Number(m[1]);
-  }
   return counts;
 }
 
