@@ -206,10 +206,20 @@ test('a content-length that disagrees with the body, or is repeated or not a num
       assert.equal(reset?.payload.readUInt32BE(0), ERROR.PROTOCOL_ERROR, `stream ${id} is reset`);
       assert.ok(!session.frames.some(isStatusHeaders(id)), `stream ${id} is not answered`);
     }
-    // The body longer, then shorter, than announced: the stream is reset.
-    await session.write(Buffer.concat([headersFrames(7, requestBlock(JS, { 'content-length': '2' }), false), data(7, 5, true)]));
-    await session.write(Buffer.concat([headersFrames(9, requestBlock(JS, { 'content-length': '5' }), false), data(9, 3, true)]));
-    for (const id of [7, 9]) assert.equal((await session.waitFor(isReset(id)))?.payload.readUInt32BE(0), ERROR.PROTOCOL_ERROR, `stream ${id} is reset`);
+    // The body longer, then shorter, than announced: the stream is reset (a GET may have been
+    // answered before its DATA came: the reset then cuts the request, not the answer). Each on a
+    // connection of its own: node:http2 on Node 26 then also ends the session after a body longer
+    // than announced (nghttp2 reports a session error), where Node 20's and the lane reset the stream only.
+    for (const [id, announced, sent] of [[7, 2, 5], [9, 5, 3]] as const) {
+      const own = await openRawSession(edge.port, ca.caPem);
+      try {
+        await processed(own);
+        await own.write(Buffer.concat([headersFrames(id, requestBlock(JS, { 'content-length': String(announced) }), false), data(id, sent, true)]));
+        assert.equal((await own.waitFor(isReset(id)))?.payload.readUInt32BE(0), ERROR.PROTOCOL_ERROR, `stream ${id} is reset`);
+      } finally {
+        own.destroy();
+      }
+    }
     // As announced: answered, not reset.
     await session.write(Buffer.concat([headersFrames(11, requestBlock(JS, { 'content-length': '3' }), false), data(11, 3, true)]));
     assert.ok(await session.waitFor((f) => f.stream === 11 && f.type === FRAME.DATA && (f.flags & FLAG.END_STREAM) !== 0), 'stream 11 is answered');
