@@ -167,6 +167,9 @@ export class DiskTier {
   readonly #unlinks = new Map<string, Promise<void>>();
   /** The file system's block: a file takes its length rounded up to a multiple of it. */
   readonly #blockBytes: number;
+  /** The key #hash() hashed last, and its hash (one lookup asks about the same key in turn). */
+  #hashedKey: string | undefined;
+  #keyHash = '';
 
   private constructor(options: DiskTierOptions, lock: DirectoryLock, blockBytes: number) {
     this.dir = options.dir;
@@ -238,9 +241,6 @@ export class DiskTier {
     }
     return this.#keyHash;
   }
-
-  #hashedKey: string | undefined;
-  #keyHash = '';
 
   /** Whether the index lists key (its file may still turn out missing or corrupt). */
   has(key: string): boolean {
