@@ -52,7 +52,7 @@ interface WorkerFigures {
   answered: boolean;
   reason?: string;
   member?: string;
-  traffic?: { requests: number; fastLane: { hits: number; misses: number; handovers: number } };
+  traffic?: { requests: number; fastLane: { hits: number; held: number; handovers: number } };
   cache?: { budgetBytes: number; hot: { budgetBytes: number } };
 }
 
@@ -60,7 +60,7 @@ interface Stats {
   node: string;
   worker: { index: number; pid: number; count: number } | null;
   cache: { budgetBytes: number; hot: { budgetBytes: number } };
-  traffic: { requests: number; byCache: Record<string, number>; fastLane: { hits: number; misses: number; handovers: number } };
+  traffic: { requests: number; byCache: Record<string, number>; fastLane: { hits: number; held: number; handovers: number } };
   topKeys: Array<{ key: string; requests: number }>;
   workers?: WorkerFigures[];
   cluster: null | {

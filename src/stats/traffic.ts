@@ -23,8 +23,11 @@ export class Traffic {
   #hit200 = 0;
   /** Hits the HTTP/1 fast lane answered itself (counted in the figures above too). */
   laneHits = 0;
-  /** Requests the fast lane held for the asset handler (misses), answered on its connection. */
-  laneMisses = 0;
+  /**
+   * Requests the fast lane held on its connection while the asset handler answered them: misses,
+   * and requests with Range, If-Range or a conditional (their cache result is in byCache).
+   */
+  laneHeld = 0;
   /** Connections the fast lane gave to node:http (at their first request it did not take). */
   laneHandovers = 0;
   readonly #topKeys = new TopKeys();
@@ -62,6 +65,6 @@ export class Traffic {
       byStatus[status] = (byStatus[status] ?? 0) + count;
       byCache[cache] += count;
     }
-    return { requests: this.requests, bytesSent: this.bytesSent, byStatus, byCache, fastLane: { hits: this.laneHits, misses: this.laneMisses, handovers: this.laneHandovers } };
+    return { requests: this.requests, bytesSent: this.bytesSent, byStatus, byCache, fastLane: { hits: this.laneHits, held: this.laneHeld, handovers: this.laneHandovers } };
   }
 }

@@ -1,9 +1,12 @@
 /**
  * One connection while the fast lane owns it: reads request heads, answers the hits in order
- * (pipelined requests included), holds a miss while node:http's asset handler answers it
- * (miss-response.ts writes that answer; the requests read after it wait, in order), and hands
- * the connection to node:http at the first request it does not take, with every byte from that
- * request on put back.
+ * (pipelined requests included), holds any other request it takes (a miss, or one with Range,
+ * If-Range or a conditional) while node:http's asset handler answers it (miss-response.ts
+ * writes that answer; the requests read after it wait, in order), and hands the connection to
+ * node:http at the first request it does not take, with every byte from that request on put
+ * back. A held request answered at once (a 304, 206, 412 or 416 of a cached object, a
+ * remembered 404) is followed by the next request of the same read in the same pass: the
+ * heads of a read are parsed once, however many of them the asset handler answers.
  *
  * Behaviour kept equal to node:http's:
  *  - backpressure: while the socket's write buffer is full (writableNeedDrain) no further
@@ -42,11 +45,11 @@ export const HOLD_BYTES = 64 * 1024;
 export interface LaneHost {
   /** The cache key of a request node:http would send to the asset handler; undefined for any other. */
   route(req: LaneRequest): string | undefined;
-  /** Answers `req` if `key` is cached (a hit), and says whether it did. */
+  /** Answers `req` if it is a plain hit (`key` cached, no Range or conditional), and says whether it did. */
   answer(socket: Socket, req: LaneRequest, key: string, close: CloseMode): boolean;
   /**
-   * Has node:http's asset handler answer `req` (not a hit) into `res`; false where the lane does
-   * not hold misses (the connection is then handed over).
+   * Has node:http's asset handler answer `req` (not a plain hit) into `res`; false where the lane
+   * does not hold such requests (the connection is then handed over).
    */
   serveMiss(req: LaneRequest, res: MissResponse): boolean;
   /** node:http's Connection and Keep-Alive lines of a keep-alive response. */
@@ -164,9 +167,11 @@ export class LaneConnection implements MissOwner {
       }
       const close = this.#closing ? 'shutdown' : request.close ? 'client' : false;
       if (!host.answer(socket, request, key, close)) {
-        // A miss: the asset handler answers it; the lane then goes on with what follows it.
-        this.#holdMiss(buf, start, request);
-        return;
+        // Not a plain hit: the asset handler answers it; the lane goes on with what follows it
+        // here if that was at once, else once it is answered (#afterMiss).
+        if (!this.#holdMiss(buf, start, request)) return;
+        start = request.end;
+        continue;
       }
       start = request.end;
       if (close) {
@@ -196,8 +201,12 @@ export class LaneConnection implements MissOwner {
     this.#armIdleTimer();
   }
 
-  /** Has the asset handler answer the request at buf[start..] (else node:http gets the connection). */
-  #holdMiss(buf: Buffer, start: number, request: LaneRequest): void {
+  /**
+   * Has the asset handler answer the request at buf[start..] (else node:http gets the
+   * connection). True when it was answered at once and the connection goes on: the caller
+   * (#process) then answers the requests after it, already parsed.
+   */
+  #holdMiss(buf: Buffer, start: number, request: LaneRequest): boolean {
     const miss = new MissResponse(this);
     this.#miss = miss;
     this.#missClose = request.close;
@@ -211,10 +220,11 @@ export class LaneConnection implements MissOwner {
       this.#miss = undefined;
       this.#pending = undefined;
       this.#handOver(buf.subarray(start), false);
-      return;
+      return false;
     }
-    // Answered at once (a refusal, a negative-cache 404): go on here, not inside sent().
-    if (this.#miss === undefined) this.#afterMiss();
+    // Answered at once (a 304, a 206, a refusal, a negative-cache 404), and the connection goes
+    // on (not closed or cut by sent()): the caller goes on here, not inside sent().
+    return this.#miss === undefined && !this.#done;
   }
 
   closeMode(): CloseMode {

@@ -1,8 +1,8 @@
 /**
- * The fast lane's request-head parser: strict on purpose, and only for the one request shape
- * the lane answers. It never has to be right about a request it does not answer, so whatever
- * it does not recognise with certainty is `handover` (node:http and llhttp decide), and it only
- * reads what a hit depends on.
+ * The fast lane's request-head parser: strict on purpose, and only for the request shapes the
+ * lane takes. It never has to be right about a request it does not take, so whatever it does
+ * not recognise with certainty is `handover` (node:http and llhttp decide), and it only reads
+ * what the asset handler reads of such a request.
  *
  * Accepted (RFC 9112 §3 and §5, RFC 9110 §5.1, §5.5):
  *  - request line `GET|HEAD SP origin-form SP HTTP/1.1 CRLF`, the target made of RFC 3986 path
@@ -10,12 +10,21 @@
  *  - header lines `token ":" OWS value OWS CRLF`, the value of visible ASCII, SP and HTAB;
  *  - exactly one Host (non-empty, host[:port] characters); at most one Accept-Encoding and one
  *    Connection, which must be `close` or `keep-alive`;
+ *  - at most one each of Range, If-Range, If-Match, If-None-Match, If-Modified-Since and
+ *    If-Unmodified-Since, whatever their value: they are captured (`held`) under node's
+ *    lower-case names, OWS trimmed as node:http trims it, and the asset handler judges them
+ *    (response-plan.ts: 304, 412, 206, 416, or a 200 where a value is malformed or ignored);
  *  - at most MAX_HEAD_BYTES bytes and MAX_HEADER_LINES header lines.
  * Handed over: any other method or version, a leading empty line, bare LF or CR, obs-fold, any
  * other control byte or a byte >= 0x80, Transfer-Encoding, Content-Length (a GET has no body;
- * llhttp decides what one means), Upgrade, Expect, Range, If-Range and the four conditionals,
- * the hashedge-debug header, and a head longer than the bounds. A byte the lane cannot accept
- * hands the connection over at once, before the rest of the head arrives.
+ * llhttp decides what one means), Upgrade, Expect, the hashedge-debug header, a second line of
+ * any of the six headers above (node:http joins some duplicates with ", " and drops others:
+ * _http_incoming.js matchKnownFields; the lane does not guess), and a head longer than the
+ * bounds. A byte the lane cannot accept hands the connection over at once, before the rest of
+ * the head arrives.
+ *
+ * A plain hit pays nothing for the six: their names were already looked up to hand them over,
+ * and `held` stays undefined (one more field of the request) unless one is present.
  *
  * Why hand-written and not llhttp: llhttp is reachable from JavaScript only through node:http's
  * parser binding, whose callbacks, header arrays and IncomingMessage are the per-request cost
@@ -28,7 +37,14 @@ export const MAX_HEAD_BYTES = 8192;
 /** Most header lines the lane reads; node:http allows 2000. */
 export const MAX_HEADER_LINES = 64;
 
-/** A request the lane may answer: what a hit depends on. */
+/**
+ * Range, If-Range and the four conditionals of a request, by node's lower-case names, as
+ * node:http's IncomingMessage.headers would hold them (each at most once).
+ */
+export type HeldHeaders = { [name in HeldName]?: string };
+export type HeldName = 'range' | 'if-range' | 'if-match' | 'if-none-match' | 'if-modified-since' | 'if-unmodified-since';
+
+/** A request the lane takes: what a hit depends on, and what the asset handler reads of the rest. */
 export interface LaneRequest {
   readonly method: 'GET' | 'HEAD';
   /** The request target as sent (origin-form). */
@@ -38,6 +54,11 @@ export interface LaneRequest {
   readonly userAgent: string | undefined;
   /** The client asked for `Connection: close`. */
   readonly close: boolean;
+  /**
+   * Range, If-Range and the conditionals, when the request has any (undefined: none): such a
+   * request is the asset handler's to answer, cached or not (lane.ts).
+   */
+  readonly held: HeldHeaders | undefined;
   /** Offset just past the head's final CRLF. */
   readonly end: number;
 }
@@ -80,7 +101,16 @@ const enum Field {
   Connection,
   UserAgent,
   HandOver,
+  // captured for the asset handler (HELD_NAMES, in this order)
+  Range,
+  IfRange,
+  IfMatch,
+  IfNoneMatch,
+  IfModifiedSince,
+  IfUnmodifiedSince,
 }
+/** The lower-case names of the held fields, indexed by `field - Field.Range`. */
+const HELD_NAMES: readonly HeldName[] = ['range', 'if-range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'];
 /** Lower-case names by length, for a case-insensitive comparison without a string per line. */
 const FIELDS = new Map<number, Array<[string, Field]>>();
 for (const [name, field] of [
@@ -93,13 +123,14 @@ for (const [name, field] of [
   ['content-length', Field.HandOver],
   ['upgrade', Field.HandOver],
   ['expect', Field.HandOver],
-  // answers that depend on more than the cached representation
-  ['range', Field.HandOver],
-  ['if-range', Field.HandOver],
-  ['if-match', Field.HandOver],
-  ['if-none-match', Field.HandOver],
-  ['if-modified-since', Field.HandOver],
-  ['if-unmodified-since', Field.HandOver],
+  // answers that depend on more than the cached representation: the asset handler's
+  ['range', Field.Range],
+  ['if-range', Field.IfRange],
+  ['if-match', Field.IfMatch],
+  ['if-none-match', Field.IfNoneMatch],
+  ['if-modified-since', Field.IfModifiedSince],
+  ['if-unmodified-since', Field.IfUnmodifiedSince],
+  // adds the immutability verdict and hash to a hit's headers (response-plan.ts): rare, node:http's
   ['hashedge-debug', Field.HandOver],
 ] as const) {
   const list = FIELDS.get(name.length) ?? [];
@@ -173,6 +204,7 @@ export function scanHead(buf: Buffer, start: number, wantUserAgent: boolean): He
   let connection = false;
   let close = false;
   let userAgent: string | undefined;
+  let held: HeldHeaders | undefined;
   let lines = 0;
   for (;;) {
     if (at >= limit) return tooLong(limit, start);
@@ -182,7 +214,7 @@ export function scanHead(buf: Buffer, start: number, wantUserAgent: boolean): He
       if (at + 1 >= limit) return tooLong(limit, start);
       if (buf[at + 1] !== LF) return HANDOVER;
       if (hosts !== 1) return HANDOVER;
-      return { method, target: buf.toString('latin1', targetStart, targetEnd), acceptEncoding, userAgent, close, end: at + 2 };
+      return { method, target: buf.toString('latin1', targetStart, targetEnd), acceptEncoding, userAgent, close, held, end: at + 2 };
     }
     // obs-fold (a line starting with SP/HTAB), bare LF, a name that is not a token
     if (TCHAR[first] !== 1) return HANDOVER;
@@ -229,6 +261,15 @@ export function scanHead(buf: Buffer, start: number, wantUserAgent: boolean): He
           userAgent = buf.toString('latin1', valueStart, valueEnd);
         }
         break;
+      case Field.Other:
+        break;
+      default: {
+        // Range, If-Range, a conditional: node's value (OWS trimmed, latin1, possibly empty)
+        const name = HELD_NAMES[field - Field.Range]!;
+        if (held === undefined) held = {};
+        else if (held[name] !== undefined) return HANDOVER; // a duplicate: node:http joins or drops it
+        held[name] = buf.toString('latin1', valueStart, valueEnd);
+      }
     }
   }
 }

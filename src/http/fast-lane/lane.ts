@@ -1,8 +1,12 @@
 /**
  * The fast lane: a plain HTTP/1.1 listener's connections are accepted here instead of by
- * node:http; cache hits of the one common request shape (head-parser.ts) are answered
- * directly, and at the first request that is anything else the connection is handed to
- * node:http for good (handover.ts). node:http's per-request objects (IncomingMessage,
+ * node:http; cache hits of the one common request shape (a GET/HEAD of an asset with no
+ * conditional or Range: head-parser.ts) are answered directly. The other requests the parser
+ * accepts (a miss, or a GET/HEAD with Range, If-Range or a conditional, cached or not) are
+ * held: node:http's own asset handler answers them and the lane writes its plan in node:http's
+ * bytes (miss-response.ts), so a browser's revalidation or a media player's Range does not
+ * cost the connection. At the first request that is anything else the connection is handed
+ * to node:http for good (handover.ts). node:http's per-request objects (IncomingMessage,
  * ServerResponse, header objects, llhttp callbacks) were most of a small hit's cost
  * (bench/RESULTS.md); the lane answers such a hit with a parse of a few hundred bytes and
  * one write.
@@ -28,7 +32,8 @@ import type { CloseMode, MissResponse } from './miss-response.js';
 
 /**
  * The event the server emits (with the AssetRequest) when the lane takes a request it hands to
- * the asset handler (a miss), as node:http emits 'request' for the requests it parses.
+ * the asset handler (a miss, a conditional, a Range), as node:http emits 'request' for the
+ * requests it parses.
  */
 export const LANE_REQUEST = 'hashedge:lane-request';
 
@@ -55,8 +60,9 @@ export interface FastLaneOptions {
   readonly onResponse?: (access: LaneAccess) => void;
   /**
    * node:http's asset handler (the same function, counters and access log), for the requests the
-   * lane takes but does not answer from memory (misses): the lane holds the connection and writes
-   * the answer as node:http would (miss-response.ts). Without it, a miss hands the connection over.
+   * lane takes but does not answer from memory itself (misses, and requests with Range, If-Range
+   * or a conditional): the lane holds the connection and writes the answer as node:http would
+   * (miss-response.ts). Without it, such a request hands the connection over.
    */
   readonly serveMiss?: (req: AssetRequest, res: ResponseSink) => void;
   readonly clock?: () => number;
@@ -130,6 +136,8 @@ export class FastLane implements LaneHost {
   }
 
   answer(socket: Socket, req: LaneRequest, key: string, close: CloseMode): boolean {
+    // Range, If-Range, a conditional: the asset handler's (a 304, 412, 206, 416 or 200), via serveMiss.
+    if (req.held !== undefined) return false;
     const { group, traffic, onResponse } = this.#options;
     const started = onResponse === undefined ? 0 : performance.now();
     const blob = group.peek(key);
@@ -149,15 +157,17 @@ export class FastLane implements LaneHost {
   serveMiss(req: LaneRequest, res: MissResponse): boolean {
     const serve = this.#options.serveMiss;
     if (serve === undefined) return false;
-    // What the asset handler reads of a request the lane accepts (Range, the conditionals and the
-    // debug header are handed over; CORS per Origin keeps the lane off: install()).
-    const headers: IncomingHttpHeaders = {};
+    // What the asset handler reads of a request the lane accepts, under node's names: Range,
+    // If-Range and the conditionals (the parser's fresh object, each at most once), Accept-Encoding,
+    // and User-Agent for the access log. The debug header is handed over; CORS per Origin keeps
+    // the lane off (install()); OPTIONS, whose answer reads Origin, is not accepted.
+    const headers: IncomingHttpHeaders = req.held ?? {};
     if (req.acceptEncoding !== undefined) headers['accept-encoding'] = req.acceptEncoding;
     if (req.userAgent !== undefined) headers['user-agent'] = req.userAgent;
     const request: AssetRequest = { method: req.method, url: req.target, headers };
     // node:http's 'request' is not emitted for it (there is no IncomingMessage); this is its twin,
     // for whoever waits on requests being taken (tests, diagnostics).
-    this.#options.traffic.laneMisses++;
+    this.#options.traffic.laneHeld++;
     this.#server.emit(LANE_REQUEST, request);
     serve(request, res);
     return true;
