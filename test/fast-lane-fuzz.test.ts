@@ -4,8 +4,13 @@
  * it closes the connection, must be the same bytes (Date and Age lines aside: they tick).
  * The streams are request heads valid, borderline and malformed (duplicate and missing Host,
  * obs-fold, CL+TE, bare LF and CR, NUL and other control bytes, UTF-8 in names and targets,
- * heads over the lane's bounds and over node:http's, conditionals, Range, Upgrade, Expect,
- * HTTP/1.0...), pipelined one to four per connection and split across writes at random offsets;
+ * heads over the lane's bounds and over node:http's, Upgrade, Expect, HTTP/1.0...), with Range,
+ * If-Range and the four conditionals (which the lane holds for the asset handler) valid
+ * (the assets' own ETags and Last-Modified in each date form), borderline (empty, spaces and
+ * tabs around, odd case, many ranges, other units), malformed (control bytes, UTF-8, quotes
+ * left open) and repeated (which the lane hands over), and half the heads of the shape the
+ * lane takes, carrying those headers; pipelined one to four per connection and split across
+ * writes at random offsets;
  * one pipelined stream is also split at every offset. The client half-closes after its last
  * write, so each transcript ends where the server ends it.
  *
@@ -31,6 +36,11 @@ const CSS = 'assets/style-0492830483.css'; // compressible: br and gzip variants
 const PNG = 'assets/logo-0492830483.png'; // identity only, under the lane's one-buffer size
 const JS = 'assets/big-0492830483.js'; // 20 KB of noise: identity only, head and body written apart
 const LAST_MODIFIED = new Date('2026-01-02T03:04:05Z');
+/**
+ * The assets' ETags, learnt in before() (content-derived: the same on both nodes): generated
+ * heads name them as `@css@`, `@css-br@`, `@png@`, `@js@`, replaced when a case is made.
+ */
+const ETAGS = new Map<string, string>();
 
 let on: Edge;
 let off: Edge;
@@ -46,6 +56,11 @@ before(async () => {
     for (const key of [CSS, PNG, JS]) assert.equal((await request(`${edge.url}/${key}`, { headers: { 'accept-encoding': 'br, gzip' } })).status, 200);
     // Both nodes hold the same representations before the comparison starts.
     assert.ok(edge.group.peek(CSS)?.br !== undefined && edge.group.peek(CSS)?.gzip !== undefined, 'the css has its variants');
+  }
+  for (const [name, key, acceptEncoding] of [['@css@', CSS, ''], ['@css-br@', CSS, 'br'], ['@png@', PNG, ''], ['@js@', JS, '']] as const) {
+    const tags = await Promise.all([on, off].map(async (edge) => (await request(`${edge.url}/${key}`, { headers: acceptEncoding ? { 'accept-encoding': acceptEncoding } : {} })).headers.etag));
+    assert.ok(tags[0] !== undefined && tags[0] === tags[1], `${name}: one ETag on both nodes`);
+    ETAGS.set(name, tags[0]);
   }
 });
 
@@ -136,12 +151,46 @@ const eol = fc.oneof({ weight: 30, arbitrary: lit('\r\n') }, { weight: 1, arbitr
 
 const host = lit('Host: edge', 'host: 127.0.0.1:8080', 'HOST: [::1]:80', 'Host:  edge  ', 'Host:\tedge');
 const oddHost = lit('Host:', 'Host: a b', 'Host: ed/ge', 'Host: caf\xc3\xa9', 'Host : edge', 'Host: edge, other');
+/** Range, If-Range and the conditionals the lane holds for the asset handler: what they should be. */
+const LM = 'Fri, 02 Jan 2026 03:04:05 GMT';
+const heldValid = lit(
+  'If-None-Match: @css@', 'If-None-Match: @css-br@', 'If-None-Match: @png@', 'If-None-Match: @js@', 'If-None-Match: W/@css@', 'If-None-Match: "x", W/"y", @png@',
+  'If-None-Match: *', 'If-None-Match: "nope"', 'If-Match: @css@', 'If-Match: @js@', 'If-Match: *', 'If-Match: "nope"', 'If-Match: W/@png@',
+  `If-Modified-Since: ${LM}`, 'If-Modified-Since: Friday, 02-Jan-26 03:04:05 GMT', 'If-Modified-Since: Fri Jan  2 03:04:05 2026', 'If-Modified-Since: Thu, 01 Jan 2099 00:00:00 GMT', 'If-Modified-Since: Thu, 01 Jan 2015 00:00:00 GMT',
+  `If-Unmodified-Since: ${LM}`, 'If-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 GMT', 'If-Unmodified-Since: Thu, 01 Jan 2099 00:00:00 GMT',
+  'Range: bytes=0-9', 'Range: bytes=0-0', 'Range: bytes=-10', 'Range: bytes=10-', 'Range: bytes=0-0,2-3', 'Range: bytes=0-1,5-6,10-20', 'Range: bytes=99999-', 'Range: bytes=0-99999',
+  'If-Range: @css@', 'If-Range: @png@', `If-Range: ${LM}`, 'If-Range: "x"',
+);
+/** Legal but odd: empty, spaces and tabs around, the name's case, many or inverted ranges, other units, dates in no HTTP form. */
+const heldBorderline = lit(
+  'If-None-Match:', 'If-None-Match:   *  ', 'If-None-Match:\t@css@\t', 'if-none-match: @png@', 'IF-NONE-MATCH: W/"x"', 'If-None-Match: @css@,', 'If-None-Match: ,,,',
+  'If-Match:', 'if-match:  *', 'If-Modified-Since:', `If-Modified-Since:  ${LM}  `, 'If-Modified-Since: 2026-01-02T03:04:05Z', 'If-Modified-Since: Sat, 30 Feb 2026 00:00:00 GMT', 'If-Modified-Since: 1',
+  'If-Unmodified-Since: 2099', `if-unmodified-since:\t${LM}`,
+  'Range:', 'Range: bytes=', 'Range: BYTES=0-5', 'Range: bytes = 0-5', 'Range: bytes=0-5,', 'Range: bytes=5-2', 'Range: items=0-5', 'Range: bytes=0-99999999999999999999', 'range:\tbytes=0-3\t',
+  'Range: bytes=' + Array.from({ length: 17 }, (_, i) => `${i}-${i}`).join(','), 'Range: bytes=' + Array.from({ length: 16 }, () => '0-').join(','), 'Range: bytes=-0', 'Range: bytes=--1',
+  'If-Range:', 'If-Range: W/@css@', 'If-Range: Thu, 01 Jan 2015 00:00:00 GMT', 'if-range: @js@',
+);
+/** Bytes the lane does not take in a value (node:http judges them after the hand-over), and quotes left open. */
+const heldMalformed = lit(
+  'If-None-Match: "a\x01"', 'If-None-Match: "caf\xc3\xa9"', 'If-None-Match: "unterminated', 'If-None-Match: W/"', 'If-Match: \x7f', 'Range: bytes=0-9\x00', 'Range : bytes=0-1',
+  'If-Range: "x\x0b"', 'If-Modified-Since: Fri, 02 Jan 2026 03:04:05 GMT\x80',
+);
+/** The same header twice (node:http joins some repeats with ", " and keeps the first of others): handed over. */
+const heldRepeated = lit(
+  'Range: bytes=0-1\r\nRange: bytes=2-3', 'If-None-Match: "a"\r\nIf-None-Match: @css@', 'If-Match: *\r\nif-match: "x"', `If-Modified-Since: ${LM}\r\nIf-Modified-Since: Thu, 01 Jan 2015 00:00:00 GMT`,
+  `If-Unmodified-Since: ${LM}\r\nIf-Unmodified-Since: x`, 'Range: bytes=0-1\r\nIf-Range: @css@\r\nIf-Range: "x"', 'Range:\r\nRange: bytes=0-0',
+);
+
 const field = fc.oneof(
   { weight: 4, arbitrary: lit('Accept-Encoding: gzip, deflate, br', 'accept-encoding: gzip', 'Accept-Encoding: br;q=0, gzip;q=0.5', 'Accept-Encoding: identity', 'Accept-Encoding: *', 'Accept-Encoding:') },
   { weight: 3, arbitrary: lit('User-Agent: fuzz/1.0', 'Accept: */*', 'Cookie: a=b', 'X-Empty:', 'X-Tab:\tv\t', 'Referer: http://x/', "X-Token-!#$%&'*+-.^_`|~: v") },
   { weight: 2, arbitrary: lit('Connection: close', 'Connection: keep-alive', 'connection: Close', 'Connection: close, keep-alive', 'Connection: upgrade', 'Connection: foo', 'Keep-Alive: 5') },
   { weight: 2, arbitrary: lit('Content-Length: 0', 'Content-Length: 5', 'Content-Length: -1', 'Content-Length: 0, 5', 'Content-Length: +0', 'Transfer-Encoding: chunked', 'Transfer-Encoding: identity', 'Transfer-Encoding: chunked, identity') },
-  { weight: 2, arbitrary: lit('If-None-Match: *', 'If-None-Match: "nope"', 'If-Modified-Since: Thu, 01 Jan 2099 00:00:00 GMT', 'If-Match: "nope"', 'If-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 GMT', 'Range: bytes=0-9', 'Range: bytes=5-2', 'Range: bytes=0-0,2-3', 'Range: bytes=99999-', 'If-Range: "x"', 'Expect: 100-continue', 'Upgrade: websocket', 'Hashedge-Debug: 1') },
+  { weight: 1, arbitrary: lit('Expect: 100-continue', 'Upgrade: websocket', 'Hashedge-Debug: 1') },
+  { weight: 4, arbitrary: heldValid },
+  { weight: 2, arbitrary: heldBorderline },
+  { weight: 1, arbitrary: heldMalformed },
+  { weight: 1, arbitrary: heldRepeated },
   { weight: 2, arbitrary: lit(' folded', '\tfolded', 'X-Bad : v', 'X-Nul: a\x00b', 'X-Hi: caf\xc3\xa9', '\xc3\x9c-Name: 1', 'X-Ctl: a\x01b', 'X-Del: a\x7fb', 'NoColon', ': novalue', 'X\x00Y: 1', 'X-CR: a\rb', 'X-LF: a\nb') },
   { weight: 1, arbitrary: lit('X-Long: ' + 'a'.repeat(9000), 'X-Huge: ' + 'a'.repeat(17_000), 'X-Mid: ' + 'a'.repeat(4000)) },
 );
@@ -173,9 +222,36 @@ const head = fc
     return `${h.method} ${h.target} ${h.version}${h.eol}${lines.map((line, i) => line + ends[i]).join('')}${h.eol}${h.body}`;
   });
 
+/**
+ * A head of the shape the lane takes, with Range, If-Range and conditionals valid or borderline
+ * (a repeat, for a hand-over, now and then): most heads above carry something the lane hands
+ * over, so without these the requests it holds for the asset handler would be few.
+ */
+const laneHead = fc
+  .record({
+    method: fc.oneof({ weight: 4, arbitrary: lit('GET') }, { weight: 1, arbitrary: lit('HEAD') }),
+    target: goodTarget,
+    host,
+    fields: fc.array(
+      fc.oneof(
+        { weight: 2, arbitrary: lit('Accept-Encoding: gzip, deflate, br', 'Accept-Encoding: gzip', 'Accept-Encoding: br;q=0, gzip;q=0.5', 'User-Agent: fuzz/1.0', 'Accept: */*', 'Connection: keep-alive') },
+        { weight: 5, arbitrary: heldValid },
+        { weight: 2, arbitrary: heldBorderline },
+        { weight: 1, arbitrary: heldRepeated },
+      ),
+      { minLength: 1, maxLength: 4 },
+    ),
+    hostAt: fc.nat(),
+  })
+  .map((h) => {
+    const lines = [...h.fields];
+    lines.splice(h.hostAt % (lines.length + 1), 0, h.host);
+    return `${h.method} ${h.target} HTTP/1.1\r\n${lines.map((line) => line + '\r\n').join('')}\r\n`;
+  });
+
 const streamCase = fc.record({
   leading: fc.oneof({ weight: 20, arbitrary: fc.constant('') }, { weight: 1, arbitrary: lit('\r\n', '\n', ' ') }),
-  heads: fc.array(head, { minLength: 1, maxLength: 4 }),
+  heads: fc.array(fc.oneof({ weight: 1, arbitrary: head }, { weight: 1, arbitrary: laneHead }), { minLength: 1, maxLength: 4 }),
   truncate: fc.oneof({ weight: 10, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.nat() }),
   splits: fc.array(fc.nat(), { maxLength: 3 }),
 });
@@ -186,7 +262,8 @@ interface Case {
 }
 
 function toCase(c: { leading: string; heads: string[]; truncate: number | undefined; splits: number[] }): Case {
-  let bytes = Buffer.from(c.leading + c.heads.join(''), 'latin1');
+  const text = (c.leading + c.heads.join('')).replace(/@(css|css-br|png|js)@/g, (name) => ETAGS.get(name)!);
+  let bytes = Buffer.from(text, 'latin1');
   // A stream that stops part-way through a head.
   if (c.truncate !== undefined) bytes = bytes.subarray(0, c.truncate % (bytes.length + 1));
   const splits = [...new Set(c.splits.map((s) => (bytes.length < 2 ? 0 : 1 + (s % (bytes.length - 1)))))].filter((s) => s > 0).sort((a, b) => a - b);
@@ -237,12 +314,16 @@ async function compareAll(cases: readonly Case[], label: string): Promise<number
 test(`${RUNS} generated request streams: byte for byte the same answers with the fast lane and without (seed ${SEED})`, { timeout: 300_000 }, async (t) => {
   const cases = fc.sample(streamCase, { numRuns: RUNS, seed: SEED }).map(toCase);
   const before = on.traffic.requests;
+  const heldBefore = on.traffic.laneHeld;
   const truncated = await compareAll(cases, 'generated');
   // A lane that broke pipelining broadly would show up here as well as in the exact comparisons.
   assert.ok(truncated <= RUNS * 0.08, `${truncated} of ${RUNS} cases differed after a parse error (FUZZ_SEED=${SEED})`);
   t.diagnostic(`seed ${SEED}: ${cases.length} streams, ${truncated} differing only as truncatedAtParseError() allows`);
   // The lane answered (and counted) requests of its own, not only handed them over.
   assert.ok(on.traffic.requests > before, 'the lane node answered requests');
+  // and held Range and conditional requests for the asset handler rather than handing them all over
+  t.diagnostic(`the lane answered ${on.traffic.laneHits} hits and held ${on.traffic.laneHeld - heldBefore} requests; ${on.traffic.laneHandovers} connections handed over`);
+  assert.ok(on.traffic.laneHeld - heldBefore > RUNS / 20, `the lane held ${on.traffic.laneHeld - heldBefore} requests`);
 });
 
 test('a pipelined stream split into two writes at every offset: the same answers with the fast lane and without', { timeout: 120_000 }, async () => {
