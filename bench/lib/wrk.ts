@@ -17,6 +17,8 @@ export interface Load {
   readonly zipfS?: number;
   /** Request headers sent with every request, `Name: value` lines joined by \n (conditionals, ranges, Connection: close). */
   readonly header?: string;
+  /** The request method. @default 'GET' */
+  readonly method?: string;
   /** CPUs the server runs on (`1` or `1,2`): how busy they were is measured. */
   readonly serverCpus?: string;
 }
@@ -76,7 +78,7 @@ export async function serverCpuDuring<R extends { readonly rps: number }>(server
 
 async function runWrk(url: string, load: Load): Promise<LoadResult> {
   const [cmd, args] = pinned(load.cpus ?? '0', ['wrk', '-t1', `-c${load.connections}`, `-d${load.seconds}s`, '-s', ZIPF_LUA, url]);
-  const env = { ...process.env, PATHS: load.paths, ZIPF_S: String(load.zipfS ?? 1), HEADER: load.header ?? '' };
+  const env = { ...process.env, PATHS: load.paths, ZIPF_S: String(load.zipfS ?? 1), HEADER: load.header ?? '', METHOD: load.method ?? 'GET' };
   const out = await new Promise<string>((resolve, reject) => {
     execFile(cmd, args, { env, encoding: 'utf8', timeout: (load.seconds + 30) * 1000 }, (err, stdout, stderr) => (err ? reject(new Error(`wrk ${url}: ${err.message} ${stderr}`)) : resolve(stdout)));
   });
