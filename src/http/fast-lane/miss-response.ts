@@ -1,8 +1,8 @@
 /**
- * The response to a request the lane holds while node:http's asset handler answers it (a miss:
- * asset.ts runs its lookup, load, plan, counters and access log exactly as for node:http), written
- * by the lane in the bytes node:http would send for the same plan, so the connection stays in the
- * lane for the hits that follow.
+ * The response to a request the lane holds while node:http's asset handler answers it (a miss,
+ * or a request with Range, If-Range or a conditional: asset.ts runs its lookup, load, plan,
+ * counters and access log exactly as for node:http), written by the lane in the bytes node:http
+ * would send for the same plan, so the connection stays in the lane for the requests that follow.
  *
  * The head is what ServerResponse.writeHead(status, plan.headers) serialises (node's
  * _storeHeader): the status line with node's reason phrase; a prepared plan's lines and its Age
@@ -12,9 +12,10 @@
  * Plans from response-plan.ts carry Content-Length on every response with a body, so node adds
  * none (a Buffer body without one gets the Content-Length node's end(body) would give it).
  * test/fast-lane-miss.test.ts holds these bytes to node:http's for fills, 404s, refusals, origin
- * errors, streamed and uncached objects, HEAD, `Connection: close` and shutdown.
+ * errors, streamed and uncached objects, HEAD, `Connection: close`, shutdown, 304, 412, 206 (one
+ * range and multipart), 416 and If-Range.
  *
- * A body in memory is written with the head (one writev). Any other body (a fill, a file, an
+ * A body in memory (a 206's slice, a multipart body's parts) is written with the head (one writev). Any other body (a fill, a file, an
  * origin stream) goes through a Writable made for it (LaneBody, the sink writePlanBody() pipes
  * into): each chunk is written to the socket and the next taken once the socket drains, so a
  * slow client holds the source back as with node:http. A cut (the source failed, the client
