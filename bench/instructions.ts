@@ -124,7 +124,8 @@ async function workload(base: string): Promise<(n: number) => Request[]> {
 }
 
 async function ready(base: string, pid: number, output: () => string): Promise<void> {
-  const deadline = Date.now() + 180_000;
+  // generous: valgrind starts node slowly, and slower still on a machine shared with test suites
+  const deadline = Date.now() + 600_000;
   for (;;) {
     const ok = await fetch(`${base}/_hashedge/stats`).then(async (r) => ((await r.json()) as { ready: boolean }).ready, () => false);
     if (ok) return;
