@@ -27,17 +27,25 @@ export interface TempDir {
   remove(): Promise<void>;
 }
 
+/** Writes `files` under `dir`, making the directories they need. */
+export async function writeFiles(dir: string, files: Files): Promise<void> {
+  const entries = Symbol.iterator in files ? (files as Iterable<readonly [string, FileBody]>) : Object.entries(files);
+  for (const [file, body] of entries) {
+    await mkdir(dirname(join(dir, file)), { recursive: true });
+    await writeFile(join(dir, file), body);
+  }
+}
+
 /** A new directory named `hashedge-<name>-XXXXXX`, holding `files`. */
 export async function tempDir(name: string, files: Files = {}): Promise<TempDir> {
   const dir = await mkdtemp(join(tmpdir(), `hashedge-${name}-`));
-  const path = (file: string) => join(dir, file);
-  const write = async (file: string, body: FileBody) => {
-    await mkdir(dirname(path(file)), { recursive: true });
-    await writeFile(path(file), body);
+  await writeFiles(dir, files);
+  return {
+    dir,
+    path: (file) => join(dir, file),
+    write: (file, body) => writeFiles(dir, [[file, body]]),
+    remove: () => rm(dir, { recursive: true, force: true }),
   };
-  const entries = Symbol.iterator in files ? (files as Iterable<readonly [string, FileBody]>) : Object.entries(files);
-  for (const [file, body] of entries) await write(file, body);
-  return { dir, path, write, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /** A disk origin holding `files`, for an edge's --origin (its `dir`). */
