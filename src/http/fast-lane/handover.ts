@@ -32,7 +32,17 @@ import type { Socket } from 'node:net';
 
 export type ConnectionListener = (this: Server, socket: Socket) => void;
 
-export function handOver(server: Server, nodeListener: ConnectionListener, socket: Socket, unread: Buffer | undefined): void {
+export function handOver(server: Server, nodeListener: ConnectionListener, socket: Socket, unread: Buffer | undefined, ownReads: boolean): void {
+  if (ownReads) {
+    // The socket read into the lane's buffer (read-buffer.ts): its stream holds nothing, and it
+    // reads again as soon as it is resumed. node:http's 'data' listener does not resume a socket
+    // the lane paused (waiting for 'drain'): resumed after the bytes, as below.
+    const paused = socket.isPaused();
+    nodeListener.call(server, socket);
+    if (unread !== undefined && unread.length > 0) socket.emit('data', unread);
+    if (paused) socket.resume();
+    return;
+  }
   if (socket.readableFlowing === true && socket.readableLength === 0) {
     // The usual case (the lane was reading the socket as bytes came, and holds all it read):
     // node:http is given the bytes as the 'data' event it would have had, at once: no pause,
