@@ -5,9 +5,9 @@
  * listener). From here node:http and llhttp own the connection, its parsing, its errors and
  * its timeouts; the lane never sees it again.
  *
- * Usually the socket is flowing with nothing buffered (the lane takes every read as it comes), and
- * the bytes are simply emitted as 'data' to node:http's listener once it is attached, as
- * handOverAtEnd() does. Otherwise (the lane had paused it, waiting for 'drain', and it may have
+ * Usually the socket reads into the lane's own buffer (read-buffer.ts), or is flowing with nothing
+ * buffered (the lane takes every read as it comes), and the bytes are simply emitted as 'data' to
+ * node:http's listener once it is attached, as handOverAtEnd() does. Otherwise (the lane had paused it, waiting for 'drain', and it may have
  * read more meanwhile) the bytes go back into the stream, and the order matters (Node 20 to 26 alike):
  *  1. the socket is paused first, so the unshifted bytes stay in its readable buffer instead of
  *     being emitted at once as 'data' while the socket is still flowing with no listener;
