@@ -6,7 +6,7 @@
  * requests of one shape are sent, and the counts read (callgrind_control -d, or strace's summary
  * when it detaches). Each figure is divided by `n`, so start-up is never in it.
  *
- *   npx tsx bench/instructions.ts shape=hit [close=1] [lane=off] [tool=callgrind|strace] [n=2000] [warm=2000] [c=4] [dir=/tmp/hashedge-bench]
+ *   npx tsx bench/instructions.ts shape=hit [close=1] [lane=off] [tool=callgrind|strace] [n=2000] [warm=2000] [h2load=0] [wrk=0] [c=4] [dir=/tmp/hashedge-bench]
  *
  * Shapes (the bench's, on the kit's corpus): hit (the 1990-byte css), zipf (paths.txt under
  * Zipf s=1, seeded, identity bytes as wrk asks), 304 (If-None-Match of the css's ETag), 206
@@ -16,6 +16,12 @@
  * `keep=1` keeps callgrind's files for callgrind_annotate; `node='--single-threaded'` adds Node flags
  * (with it V8 compiles and collects garbage on the main thread, in step with the requests: the
  * counts then vary less from run to run than with its background threads).
+ * `h2load=<requests>` (kept alive) or `wrk=<seconds>` (either) add that many requests of h2load
+ * --h1, or that long a run of wrk, 4 connections sending the shape's request, to the warm-up:
+ * under valgrind this client gets ~200 requests/s through and wrk ~1,300, and V8 was still
+ * compiling and deoptimizing (`--trace-opt --trace-deopt`) until ~100,000 requests had been
+ * answered, so without them the counts carry JIT work a long-running node does not pay (a
+ * count, h2load's, warms the same under any load; wrk's seconds do not).
  * The client is this process (not counted); every answer's status is checked.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -36,6 +42,10 @@ const LANE = (args.lane ?? 'on') !== 'off';
 const TOOL = args.tool ?? 'callgrind';
 const N = Number(args.n ?? 2000);
 const WARM = Number(args.warm ?? 2000);
+/** Seconds of wrk after the warm-up (the JIT settled: see the header). */
+const WRK = Number(args.wrk ?? 0);
+/** Requests of h2load --h1 after the warm-up (kept alive only). */
+const H2LOAD = Number(args.h2load ?? 0);
 const CONCURRENCY = Number(args.c ?? 4);
 const DIR = args.dir ?? '/tmp/hashedge-bench';
 const EXTRA = args.extra ? args.extra.split(' ') : [];
@@ -74,6 +84,7 @@ async function main(): Promise<void> {
     else await (await fetch(base + HOT_PATH)).arrayBuffer();
     await settled(base);
     await send(port, requests(WARM));
+    if (WRK > 0 || H2LOAD > 0) warmWithLoad(port, requests(1)[0]!);
     const measured = requests(N);
     let counts: Record<string, number>;
     if (TOOL === 'callgrind') {
@@ -124,8 +135,7 @@ async function workload(base: string): Promise<(n: number) => Request[]> {
 }
 
 async function ready(base: string, pid: number, output: () => string): Promise<void> {
-  // generous: valgrind starts node slowly, and slower still on a machine shared with test suites
-  const deadline = Date.now() + 600_000;
+  const deadline = Date.now() + 600_000; // valgrind on a loaded machine can take minutes
   for (;;) {
     const ok = await fetch(`${base}/_hashedge/stats`).then(async (r) => ((await r.json()) as { ready: boolean }).ready, () => false);
     if (ok) return;
@@ -146,6 +156,17 @@ async function settled(base: string): Promise<void> {
     if (Number(/^hashedge_cache_pending_variants (\S+)$/m.exec(text)?.[1] ?? NaN) === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
+}
+
+/** H2LOAD requests of h2load, then WRK seconds of wrk, sending `r` (the JIT's warm-up at a rate valgrind allows; answers not checked). */
+function warmWithLoad(port: number, r: Request): void {
+  const lines = [...r.header.split('\r\n').filter(Boolean), ...(CLOSE ? ['Connection: close'] : [])];
+  const url = `http://127.0.0.1:${port}${r.path}`;
+  if (H2LOAD > 0) {
+    if (CLOSE) throw new Error('h2load= is for kept-alive shapes; use wrk= with close=1');
+    execFileSync('h2load', ['--h1', '-n', String(H2LOAD), '-c4', ...lines.flatMap((h) => ['-H', h]), url], { stdio: 'ignore' });
+  }
+  if (WRK > 0) execFileSync('wrk', ['-t1', '-c4', `-d${WRK}s`, ...lines.flatMap((h) => ['-H', h]), url], { stdio: 'ignore' });
 }
 
 /** Sends the requests over CONCURRENCY connections (kept alive) or one connection each (close). */

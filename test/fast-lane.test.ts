@@ -44,6 +44,14 @@ function nextServerSocket(e: Edge): Promise<Socket & { parser?: unknown }> {
   return new Promise((resolve) => e.server.once('connection', resolve));
 }
 
+/**
+ * Resolves once the server side of a connection has read `n` bytes, checked at each turn of the
+ * event loop (the lane reads into a buffer of its own: there is no 'data' event to wait for).
+ */
+async function readBy(server: Socket, n: number): Promise<void> {
+  while (server.bytesRead < n) await new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Response heads in `text`, in order (status line and headers of each). */
 function heads(text: string): string[] {
   return text.split('HTTP/1.1 ').slice(1).map((part) => 'HTTP/1.1 ' + part.slice(0, part.indexOf('\r\n\r\n')));
@@ -89,11 +97,12 @@ test('a head that comes in more than three reads is handed to node:http with wha
   socket.on('data', (c: Buffer) => chunks.push(c));
   await once(socket, 'connect');
   const server = await accepted;
-  // Each piece is read by the lane before the next is sent (it owns the socket's 'data' until the hand-over).
+  // Each piece is read by the lane before the next is sent (the lane reads the socket until the hand-over).
+  let sent = 0;
   for (const piece of [`GET /${CSS} HT`, 'TP/1.1\r\nHo', 'st: edge\r\n']) {
-    const read = once(server, 'data');
     socket.write(piece);
-    await read;
+    sent += piece.length;
+    await readBy(server, sent);
   }
   assert.notEqual(server.parser, undefined, 'node:http has the connection after the third read');
   socket.end(`Accept: */*\r\n\r\n${get(CSS, 'If-None-Match: *\r\n')}${get(CSS)}`);
@@ -101,6 +110,41 @@ test('a head that comes in more than three reads is handed to node:http with wha
   const text = Buffer.concat(chunks).toString('latin1');
   assert.deepEqual(heads(text).map((h) => h.split('\r\n')[0]), ['HTTP/1.1 200 OK', 'HTTP/1.1 304 Not Modified', 'HTTP/1.1 200 OK']);
   assert.ok(text.includes(CSS_BODY.toString('latin1')));
+});
+
+test("heads that connections send in pieces, interleaved, are each read whole: the bytes a connection keeps between its reads are its own, not the next read's", T, async () => {
+  // The lane reads every connection into one buffer (read-buffer.ts): what one keeps of a read
+  // must be copied out before another connection's read overwrites it.
+  const acceptedA = nextServerSocket(edge);
+  const a = connect(edge.port, '127.0.0.1');
+  const serverA = await acceptedA;
+  const acceptedB = nextServerSocket(edge);
+  const b = connect(edge.port, '127.0.0.1');
+  const serverB = await acceptedB;
+  assert.equal(serverA.listenerCount('data'), 0, "read into the lane's buffer, not through 'data' events (the path under test)");
+  const replies = [a, b].map((socket) => {
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    return once(socket, 'close').then(() => Buffer.concat(chunks).toString('latin1'));
+  });
+  // A: a whole request and the start of the next; B: the start of a longer head; then the rests.
+  const pieces: Array<[Socket, Socket, string]> = [
+    [a, serverA, get(CSS) + `GET /${CSS} HTTP/1.1\r\nHo`],
+    [b, serverB, `GET /${BIG} HTTP/1.1\r\nHost: edge\r\nAccept-Encoding: identity\r\nUser-Agent: x`],
+    [a, serverA, 'st: edge\r\nConnection: close\r\n\r\n'],
+    [b, serverB, 'yz\r\nConnection: close\r\n\r\n'],
+  ];
+  const sent = new Map<Socket, number>();
+  for (const [client, server, piece] of pieces) {
+    client.write(piece);
+    sent.set(server, (sent.get(server) ?? 0) + piece.length);
+    await readBy(server, sent.get(server)!);
+  }
+  const [textA, textB] = await Promise.all(replies);
+  assert.deepEqual(heads(textA!).map((h) => h.split('\r\n')[0]), ['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK']);
+  assert.equal(textA!.split(CSS_BODY.toString('latin1')).length, 3, 'both CSS bodies');
+  assert.deepEqual(heads(textB!).map((h) => h.split('\r\n')[0]), ['HTTP/1.1 200 OK']);
+  assert.ok(textB!.endsWith(BIG_BODY.toString('latin1')), 'the big body');
 });
 
 test('pipelined: the lane answers hits in order, hands over at the first request it does not answer with the rest put back, and node:http answers the rest', T, async () => {

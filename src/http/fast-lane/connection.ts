@@ -29,6 +29,7 @@
 import type { Socket } from 'node:net';
 import { HANDOVER, INCOMPLETE, scanHead, type LaneRequest } from './head-parser.js';
 import { MissResponse, type CloseMode, type MissOwner } from './miss-response.js';
+import type { ReadBuffer } from './read-buffer.js';
 
 /**
  * How many reads one head may span before node:http is given the connection. Clients write a
@@ -54,8 +55,13 @@ export interface LaneHost {
   serveMiss(req: LaneRequest, res: MissResponse): boolean;
   /** node:http's Connection and Keep-Alive lines of a keep-alive response. */
   readonly keepAliveLines: string;
-  /** Gives the connection to node:http with `unread` in front; `atEnd`: the client has ended its side. */
-  handOver(connection: LaneConnection, unread: Buffer | undefined, atEnd: boolean): void;
+  /**
+   * Gives the connection to node:http with `unread` in front; `atEnd`: the client has ended its
+   * side; `ownReads`: the socket read into the lane's buffer (nothing is in its stream's buffer).
+   */
+  handOver(connection: LaneConnection, unread: Buffer | undefined, atEnd: boolean, ownReads: boolean): void;
+  /** The lane's read buffer (undefined: connections read with a 'data' listener). */
+  readonly reads: ReadBuffer | undefined;
   /** The connection closed while the lane owned it. */
   forget(connection: LaneConnection): void;
   readonly wantUserAgent: boolean;
@@ -72,7 +78,9 @@ export class LaneConnection implements MissOwner {
   /** Bytes read and not answered yet: part of a head, or requests waiting for the socket to drain. */
   #pending: Buffer | undefined;
   /** Reads the head at the front of #pending has spanned. */
-  #reads = 0;
+  #headReads = 0;
+  /** The lane's read buffer, when the socket reads into it (else it emits 'data'). */
+  readonly #reads: ReadBuffer | undefined;
   /** Waiting for 'drain' before parsing more. */
   #blocked = false;
   /** The client ended its side while the connection was blocked. */
@@ -95,7 +103,9 @@ export class LaneConnection implements MissOwner {
     this.receivingSince = host.clock();
     // Only what every connection needs: most are handed over at their first request, and
     // each listener is one more to add and remove ('timeout' comes with the idle timer).
-    socket.on('data', this.#onData);
+    // Reads go to the lane's own buffer where Node allows it (read-buffer.ts), else 'data'.
+    this.#reads = host.reads?.attach(socket, this.#onRead) === true ? host.reads : undefined;
+    if (this.#reads === undefined) socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('error', ignore);
     socket.on('close', this.#onClose);
@@ -108,8 +118,12 @@ export class LaneConnection implements MissOwner {
     // a miss loading, requests read and waiting, or a head (or the first request) on its way: answered with close
     if (this.#miss !== undefined || this.#blocked || this.#pending !== undefined || this.receivingSince !== 0) return;
     this.#done = true;
-    if (this.socket.writableLength > 0) this.socket.end(); // a FIN behind the response
-    else this.socket.destroy(); // idle: nothing owed
+    if (this.socket.writableLength > 0) {
+      this.socket.end(); // a FIN behind the response
+      this.#readToEnd();
+    } else {
+      this.socket.destroy(); // idle: nothing owed
+    }
   }
 
   /** headersTimeout passed while receiving a head: node:http's 408 and close. */
@@ -121,6 +135,13 @@ export class LaneConnection implements MissOwner {
     this.socket.destroy();
   }
 
+  /** A read into the lane's buffer: what is kept of it past this call is copied out of the buffer. */
+  readonly #onRead = (bytes: Buffer): void => {
+    this.#onData(bytes);
+    const pending = this.#pending;
+    if (pending !== undefined && this.#reads!.shares(pending)) this.#pending = Buffer.from(pending);
+  };
+
   readonly #onData = (chunk: Buffer): void => {
     if (this.#done) return; // after `Connection: close`: ignored, as llhttp does
     this.#pending = this.#pending === undefined ? chunk : Buffer.concat([this.#pending, chunk]);
@@ -131,7 +152,7 @@ export class LaneConnection implements MissOwner {
       return;
     }
     // (receivingSince is set by #process only for a head left incomplete: one read whole is answered at once)
-    this.#reads++;
+    this.#headReads++;
     this.#process();
   };
 
@@ -180,23 +201,24 @@ export class LaneConnection implements MissOwner {
         this.#done = true;
         this.#pending = undefined;
         socket.destroySoon();
+        this.#readToEnd();
         return;
       }
     }
     if (start < buf.length) {
       // The start of a head: it began in this read if a request ended in it, or if none was on its way.
       if (start > 0) {
-        this.#reads = 1;
+        this.#headReads = 1;
         this.receivingSince = host.clock();
       } else if (this.receivingSince === 0) {
         this.receivingSince = host.clock();
       }
-      if (this.#reads >= MAX_READS_PER_HEAD) this.#handOver(buf.subarray(start), false);
+      if (this.#headReads >= MAX_READS_PER_HEAD) this.#handOver(buf.subarray(start), false);
       else this.#pending = start === 0 ? buf : buf.subarray(start);
       return;
     }
     this.#pending = undefined;
-    this.#reads = 0;
+    this.#headReads = 0;
     this.receivingSince = 0;
     this.#armIdleTimer();
   }
@@ -245,6 +267,7 @@ export class LaneConnection implements MissOwner {
       this.#done = true;
       this.#pending = undefined;
       this.socket.destroySoon();
+      this.#readToEnd();
       return;
     }
     // Not at once: the asset handler counts and logs the miss after its sendPlan() returns, and
@@ -257,22 +280,32 @@ export class LaneConnection implements MissOwner {
     if (this.#done) return;
     const socket = this.socket;
     if (this.#pending !== undefined) {
-      this.#reads = 1;
+      this.#headReads = 1;
       this.receivingSince = this.#host.clock();
       this.#process();
       if (this.#done || this.#blocked || this.#miss !== undefined) return;
     } else {
-      this.#reads = 0;
+      this.#headReads = 0;
       if (this.#closing) {
         // Shutdown began after this response's head went out with keep-alive: it was the last.
         this.#done = true;
         socket.end();
+        this.#readToEnd();
         return;
       }
       this.#armIdleTimer();
     }
     if (this.#ended) this.#onEnd();
     else if (socket.isPaused()) socket.resume();
+  }
+
+  /**
+   * The lane has ended its side. A socket reading into the lane's buffer stops reading when paused
+   * (a 'data' socket reads on into its stream's buffer): it must read on, its bytes ignored, to
+   * see the client's FIN, which closes it (during shutdown, drain.ts waits for that).
+   */
+  #readToEnd(): void {
+    if (this.#reads !== undefined && this.socket.isPaused()) this.socket.resume();
   }
 
   #armIdleTimer(): void {
@@ -294,7 +327,7 @@ export class LaneConnection implements MissOwner {
   readonly #onDrain = (): void => {
     this.#blocked = false;
     if (this.#done) return;
-    this.#reads = 1;
+    this.#headReads = 1;
     this.receivingSince = this.#host.clock();
     this.#process();
     if (this.#done || this.#blocked) return;
@@ -341,7 +374,13 @@ export class LaneConnection implements MissOwner {
     this.#done = true;
     this.#pending = undefined;
     const socket = this.socket;
-    socket.removeListener('data', this.#onData);
+    if (this.#reads === undefined) {
+      socket.removeListener('data', this.#onData);
+    } else {
+      this.#reads.release(socket);
+      // node:http may keep what it is given (an upgrade's head): never the lane's buffer.
+      if (unread !== undefined && this.#reads.shares(unread)) unread = Buffer.from(unread);
+    }
     socket.removeListener('end', this.#onEnd);
     socket.removeListener('error', ignore);
     socket.removeListener('close', this.#onClose);
@@ -350,7 +389,7 @@ export class LaneConnection implements MissOwner {
       socket.removeListener('timeout', this.#onTimeout);
       socket.setTimeout(0);
     }
-    this.#host.handOver(this, unread, atEnd);
+    this.#host.handOver(this, unread, atEnd, this.#reads !== undefined);
   }
 }
 

@@ -5,9 +5,9 @@
  * listener). From here node:http and llhttp own the connection, its parsing, its errors and
  * its timeouts; the lane never sees it again.
  *
- * Usually the socket is flowing with nothing buffered (the lane takes every read as it comes), and
- * the bytes are simply emitted as 'data' to node:http's listener once it is attached, as
- * handOverAtEnd() does. Otherwise (the lane had paused it, waiting for 'drain', and it may have
+ * Usually the socket reads into the lane's own buffer (read-buffer.ts), or is flowing with nothing
+ * buffered (the lane takes every read as it comes), and the bytes are simply emitted as 'data' to
+ * node:http's listener once it is attached, as handOverAtEnd() does. Otherwise (the lane had paused it, waiting for 'drain', and it may have
  * read more meanwhile) the bytes go back into the stream, and the order matters (Node 20 to 26 alike):
  *  1. the socket is paused first, so the unshifted bytes stay in its readable buffer instead of
  *     being emitted at once as 'data' while the socket is still flowing with no listener;
@@ -32,7 +32,17 @@ import type { Socket } from 'node:net';
 
 export type ConnectionListener = (this: Server, socket: Socket) => void;
 
-export function handOver(server: Server, nodeListener: ConnectionListener, socket: Socket, unread: Buffer | undefined): void {
+export function handOver(server: Server, nodeListener: ConnectionListener, socket: Socket, unread: Buffer | undefined, ownReads: boolean): void {
+  if (ownReads) {
+    // The socket read into the lane's buffer (read-buffer.ts): its stream holds nothing, and it
+    // reads again as soon as it is resumed. node:http's 'data' listener does not resume a socket
+    // the lane paused (waiting for 'drain'): resumed after the bytes, as below.
+    const paused = socket.isPaused();
+    nodeListener.call(server, socket);
+    if (unread !== undefined && unread.length > 0) socket.emit('data', unread);
+    if (paused) socket.resume();
+    return;
+  }
   if (socket.readableFlowing === true && socket.readableLength === 0) {
     // The usual case (the lane was reading the socket as bytes came, and holds all it read):
     // node:http is given the bytes as the 'data' event it would have had, at once: no pause,

@@ -29,6 +29,7 @@ import { handOver, handOverAtEnd, type ConnectionListener } from './handover.js'
 import type { LaneRequest } from './head-parser.js';
 import { HitWriter, keepAliveLines } from './hit-writer.js';
 import type { CloseMode, MissResponse } from './miss-response.js';
+import { ReadBuffer } from './read-buffer.js';
 
 /**
  * The event the server emits (with the AssetRequest) when the lane takes a request it hands to
@@ -79,6 +80,9 @@ export class FastLane implements LaneHost {
   readonly #writer: HitWriter;
   readonly #connections = new Map<Socket, LaneConnection>();
   readonly #checker: NodeJS.Timeout;
+  /** One buffer every connection reads into (read-buffer.ts); undefined where Node has not the shape. */
+  #reads: ReadBuffer | undefined;
+  #readsProbed = false;
 
   /**
    * Puts the lane in front of `server`'s own connection handling. Undefined where it cannot be:
@@ -103,6 +107,11 @@ export class FastLane implements LaneHost {
     this.#writer = new HitWriter({ policy: options.policy, keepAliveTimeoutMs: server.keepAliveTimeout, clock: this.clock });
     server.removeListener('connection', nodeListener);
     server.on('connection', (socket: Socket) => {
+      if (!this.#readsProbed) {
+        // The first accepted socket shows whether this Node has what read-buffer.ts relies on.
+        this.#readsProbed = true;
+        this.#reads = ReadBuffer.open(socket);
+      }
       this.#connections.set(socket, new LaneConnection(socket, this));
     });
     // node:http's slowloris check, for the heads the lane is receiving.
@@ -119,6 +128,10 @@ export class FastLane implements LaneHost {
   /** Shutdown: the connection ends once what it owes is sent (LaneConnection.settle). */
   settle(socket: Socket): void {
     this.#connections.get(socket)?.settle();
+  }
+
+  get reads(): ReadBuffer | undefined {
+    return this.#reads;
   }
 
   /** Connections the lane owns now. */
@@ -173,11 +186,11 @@ export class FastLane implements LaneHost {
     return true;
   }
 
-  handOver(connection: LaneConnection, unread: Buffer | undefined, atEnd: boolean): void {
+  handOver(connection: LaneConnection, unread: Buffer | undefined, atEnd: boolean, ownReads: boolean): void {
     this.#connections.delete(connection.socket);
     this.#options.traffic.laneHandovers++;
     if (atEnd) handOverAtEnd(this.#server, this.#nodeListener, connection.socket, unread!);
-    else handOver(this.#server, this.#nodeListener, connection.socket, unread);
+    else handOver(this.#server, this.#nodeListener, connection.socket, unread, ownReads);
   }
 
   forget(connection: LaneConnection): void {

@@ -1,0 +1,102 @@
+/**
+ * The lane's reads land in one buffer of its own, reused for every read of every connection it
+ * owns, instead of in a new Buffer per read passed through the socket's Readable stream.
+ *
+ * Why hand-written: a plain 'data' listener costs, per read, a 64 KiB malloc shrunk to the bytes
+ * read and wrapped in an ArrayBuffer that the collector's sweeper frees later, a FastBuffer, the
+ * stream's push/addChunk/emit and a nextTick (maybeReadMore) that reads nothing: most of a small
+ * hit's instructions outside the lane's own code (bench/RESULTS.md, "Fast lane reads"). node:http
+ * avoids all of it by having llhttp consume the socket's handle with one shared buffer; this does
+ * the same for the lane. net.Socket has the documented way, the `onread` option ({ buffer,
+ * callback }), but only for sockets a program creates (net.connect, new net.Socket): a server's
+ * accepted sockets cannot be given it. So this sets up on an accepted socket what that option sets
+ * up (net.js initSocketHandle): the socket's kBuffer and kBufferCb slots, found by their symbols'
+ * descriptions, and the handle's useUserBuffer(). From then on Node's own code does the rest as
+ * for a socket created with `onread`: onStreamRead calls the callback with the bytes in the
+ * buffer, and pause() and resume() stop and start the handle's reading.
+ *
+ * Undocumented Node internals, so guarded: `open()` checks the shape on a real socket (the three
+ * slots present and empty, a handle with useUserBuffer) and gives undefined otherwise; the lane
+ * then reads with a 'data' listener as before. Tested on Node 20 and 26 (the fast-lane suites run
+ * in CI on both; test/fast-lane-reads.test.ts checks that this path is the one taken).
+ *
+ * The buffer is overwritten by the next read: a connection that keeps bytes past its callback
+ * (part of a head, requests waiting) copies them (connection.ts), and bytes handed to node:http
+ * are copies. After a hand-over node:http's parser consumes the handle and the callback is never
+ * called again; should node:http stop consuming (an upgrade), `release()` has made the callback
+ * push a copy of each read into the stream, which is what the socket would have done.
+ */
+import type { Socket } from 'node:net';
+
+/** Called with the bytes of one read (a view of the shared buffer, valid until the callback returns). */
+export type OnRead = (bytes: Buffer) => void;
+
+/** The shared buffer's size: libuv's suggested read size, and node:http's parser buffer's. */
+export const READ_BUFFER_BYTES = 64 * 1024;
+
+interface Slots {
+  readonly buffer: symbol;
+  readonly callback: symbol;
+}
+
+type Slotted = Socket & Record<symbol, unknown> & { _handle?: { useUserBuffer?: (buf: Uint8Array) => void } | null };
+
+export class ReadBuffer {
+  readonly #slots: Slots;
+  readonly #buffer = Buffer.alloc(READ_BUFFER_BYTES);
+
+  /** A ReadBuffer if `socket` (an accepted socket no one has read from) has the shape this relies on, else undefined. */
+  static open(socket: Socket): ReadBuffer | undefined {
+    const slots = findSlots(socket);
+    return slots === undefined ? undefined : new ReadBuffer(slots);
+  }
+
+  private constructor(slots: Slots) {
+    this.#slots = slots;
+  }
+
+  /**
+   * Reads of `socket` go to `onRead` from now on (no 'data' events); false if this socket has not
+   * the shape (then nothing changed). Call before the first read is delivered (in 'connection').
+   */
+  attach(socket: Socket, onRead: OnRead): boolean {
+    const s = socket as Slotted;
+    const handle = s._handle;
+    if (handle == null || typeof handle.useUserBuffer !== 'function' || s[this.#slots.buffer] !== null) return false;
+    const buffer = this.#buffer;
+    s[this.#slots.buffer] = buffer;
+    // net's onStreamRead calls this with the socket as `this`; a result of false would stop reading
+    // (the lane pauses the socket itself when it must).
+    s[this.#slots.callback] = (nread: number): void => onRead(buffer.subarray(0, nread));
+    handle.useUserBuffer(buffer);
+    return true;
+  }
+
+  /**
+   * The lane lets go of `socket` (a hand-over): any later read the handle delivers to the callback
+   * (only if node:http stops consuming it) is pushed into the stream as a Buffer of its own.
+   */
+  release(socket: Socket): void {
+    const buffer = this.#buffer;
+    (socket as Slotted)[this.#slots.callback] = (nread: number): boolean => socket.push(Buffer.from(buffer.subarray(0, nread)));
+  }
+
+  /** Whether `bytes` is (a view of) the shared buffer, and so is overwritten by the next read. */
+  shares(bytes: Buffer): boolean {
+    return bytes.buffer === this.#buffer.buffer;
+  }
+}
+
+/** net.Socket's kBuffer and kBufferCb symbols, if this socket has both and neither is in use. */
+function findSlots(socket: Socket): Slots | undefined {
+  let buffer: symbol | undefined;
+  let callback: symbol | undefined;
+  for (const symbol of Object.getOwnPropertySymbols(socket)) {
+    if (symbol.description === 'kBuffer') buffer = symbol;
+    else if (symbol.description === 'kBufferCb') callback = symbol;
+  }
+  if (buffer === undefined || callback === undefined) return undefined;
+  const s = socket as Slotted;
+  if (s[buffer] !== null || s[callback] !== null || typeof s._handle?.useUserBuffer !== 'function') return undefined;
+  return { buffer, callback };
+}
