@@ -1,6 +1,6 @@
 /**
- * Where the CPU goes with --workers on a small machine (issue 18): hashedge with 1 worker, with
- * --workers 2 and nginx static with 2 workers, each under the same wrk load (small hot asset by
+ * Where the CPU goes with --workers on a small machine (issue 18): hashedge as one process, with
+ * --workers 2 and nginx static with 1 or 2 workers, each under the same wrk load (small hot asset by
  * default), measured in turn, round after round. For every process and every thread of the
  * server: CPU seconds (/proc/<pid>/task/<tid>/stat utime+stime) and voluntary / involuntary
  * context switches (/proc/<pid>/task/<tid>/status) over the measured run, divided by the
@@ -10,8 +10,8 @@
  * CPU per request much less.
  *
  *   npx tsx bench/workers-cpu.ts [seconds=10 warmup=3 rounds=2 setups=one,two,nginx zipf=0
- *                                 wrkCpus=0 serverCpus=0,1 strace=0 perf=0 dir=/tmp/hashedge-bench
- *                                 node=--single-threaded-gc,--v8-pool-size=1 worker2args=]
+ *                                 wrkCpus=0 serverCpus=0,1 strace=0 perf=0 dir=/tmp/hashedge-bench]
+ *   npx tsx bench/workers-cpu.ts setups=two,two:gc two:gc=--single-threaded-gc,--v8-pool-size=1
  *
  * `npm run build` first (it runs dist/cli.js) and `npm run bench -- only=small` once (the corpus).
  * setups: one (hashedge, one process), two (--workers 2), two-kernel (--workers 2 with
@@ -50,6 +50,8 @@ interface Running {
   readonly url: string;
   /** The process tree's root: hashedge's primary (or its one process), nginx's master. */
   readonly root: number;
+  /** hashedge: resolves once the variants of what it holds are made (compression after a fill). */
+  settled?(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -77,7 +79,7 @@ async function start(setup: string): Promise<Running> {
   const schedule = kind === 'two-kernel' ? { NODE_CLUSTER_SCHED_POLICY: 'none' } : {};
   // Node flags reach the workers too: node:cluster forks with the primary's execArgv.
   const h = await startHashedge(env, { origin: ORIGIN, extraArgs: workers, nodeArgs: nodeFlags, env: schedule });
-  return { url: h.urls[0]!, root: h.pids[0]!, stop: h.stop };
+  return { url: h.urls[0]!, root: h.pids[0]!, settled: h.settled, stop: h.stop };
 }
 
 /** The process and its descendants. */
@@ -199,7 +201,22 @@ async function perfStat(pids: number[]): Promise<{ stop(): Promise<string> } | u
   };
 }
 
+/** Zipf: every path requested once (16 at a time, twice: a worker's peer fetches fill its hot cache) before the warm-up. */
+async function prewarm(running: Running, paths: string): Promise<void> {
+  if (args.zipf !== '1') return;
+  const url = running.url;
+  const list = readFileSync(paths, 'utf8').split('\n').filter(Boolean);
+  for (let pass = 0; pass < 2; pass++) {
+    let next = 0;
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (next < list.length) await (await fetch(url + list[next++]!)).arrayBuffer();
+    }));
+  }
+  await running.settled?.();
+}
+
 async function measureOnce(setup: string, round: number, running: Running, paths: string): Promise<Row> {
+  await prewarm(running, paths);
   await wrk(running.url, { paths, connections: CONNECTIONS, seconds: WARMUP, cpus: WRK_CPUS });
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   const perf = await perfStat(tree(running.root));
@@ -266,6 +283,7 @@ async function strace(paths: string): Promise<void> {
   for (const setup of SETUPS) {
     const running = await start(setup);
     try {
+      await prewarm(running, paths);
       await wrk(running.url, { paths, connections: CONNECTIONS, seconds: WARMUP, cpus: WRK_CPUS });
       const pids = tree(running.root);
       const counts: Array<Record<string, number>> = [];

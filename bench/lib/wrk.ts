@@ -55,7 +55,10 @@ function cpuTicks(cpus: string): [number, number] {
 }
 
 export function wrk(url: string, load: Load): Promise<LoadResult> {
-  return withServerCpu(load, () => runWrk(url, load));
+  return withServerCpu(load, async () => {
+    const { stderr: _, ...result } = await runWrk(url, load);
+    return result;
+  });
 }
 
 /** Runs `run`, adding how busy load.serverCpus were meanwhile. */
