@@ -17,6 +17,7 @@ import { Ring } from '../src/cluster/ring.js';
 import { errorCode, request } from './helpers/http.js';
 import { Gate, TestOrigin } from './helpers/origins.js';
 import { runCli } from './helpers/cli.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 const TOKEN = 'admin-token-for-tests-0123456789';
 const SECRET = 'peer-secret-for-tests-0123456789';
@@ -186,13 +187,9 @@ test('hashedge health finds the port however it was set: flag, env var, config f
   const port = await freePort();
   const adminPort = await freePort();
   const edge = await startTestEdge({ port: String(port), 'admin-port': String(adminPort) });
-  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const dir = await mkdtemp(join(tmpdir(), 'hashedge-health-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const file = join(dir, 'edge.json');
-  await writeFile(file, JSON.stringify({ port, 'admin-port': adminPort, host: '127.0.0.1' }));
+  const dir = await tempDir('health', { 'edge.json': JSON.stringify({ port, 'admin-port': adminPort, host: '127.0.0.1' }) });
+  t.after(() => dir.remove());
+  const file = dir.path('edge.json');
   try {
     const cases: Array<[string, string[], Record<string, string>]> = [
       ['flags', ['--port', String(port), '--admin-port', String(adminPort)], {}],

@@ -10,18 +10,16 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { S3Target } from '../src/upload/target-s3.js';
 import { uploadDirectory } from '../src/upload/upload.js';
 import { loadCorpora, requestable, writeBuild, type Corpus } from './helpers/bundler-corpus.js';
 import { startTestEdge } from './helpers/edge.js';
 import { errorCode, request } from './helpers/http.js';
 import { startS3Server, S3RVER_CREDENTIALS, type S3TestServer } from './helpers/s3-server.js';
+import { tempDir, type TempDir } from './helpers/temp-dir.js';
 
 let corpora: Corpus[] = [];
-let root: string;
+let root: TempDir;
 let s3: S3TestServer;
 
 before(async () => {
@@ -29,13 +27,13 @@ before(async () => {
   // The edge's S3 origin takes its credentials from the standard AWS env chain.
   process.env.AWS_ACCESS_KEY_ID = S3RVER_CREDENTIALS.accessKeyId;
   process.env.AWS_SECRET_ACCESS_KEY = S3RVER_CREDENTIALS.secretAccessKey;
-  root = await mkdtemp(join(tmpdir(), 'hashedge-bundlers-s3-'));
+  root = await tempDir('bundlers-s3');
   corpora = await loadCorpora();
 });
 
 after(async () => {
   await s3?.stop();
-  await rm(root, { recursive: true, force: true });
+  await root?.remove();
 });
 
 test('the corpus is there: every bundler set-up, hashed and unhashed files', () => {
@@ -46,7 +44,7 @@ test('the corpus is there: every bundler set-up, hashed and unhashed files', () 
 test('each build, uploaded to S3 with hashedge upload and served by an edge with default options: every file hashed by design is immutable under its original name, none emitted unhashed is', async (t) => {
   for (const corpus of corpora) {
     await t.test(`${corpus.setup} (${Object.entries(corpus.tools).map(([k, v]) => `${k} ${v}`).join(', ')})`, async () => {
-      const dir = join(root, corpus.setup);
+      const dir = root.path(corpus.setup);
       await writeBuild(corpus, dir);
       const target = new S3Target({ bucket: s3.bucket, prefix: `${corpus.setup}/`, region: 'us-east-1', forcePathStyle: true, client: s3.client });
       const uploaded = await uploadDirectory({ dir, target, manifestFile: null });

@@ -8,29 +8,27 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Edge } from '../src/edge.js';
 import { loadCorpora, requestable, writeBuild, type Corpus } from './helpers/bundler-corpus.js';
 import { startTestEdge } from './helpers/edge.js';
 import { errorCode, request } from './helpers/http.js';
+import { tempDir, writeFiles, type TempDir } from './helpers/temp-dir.js';
 
 let corpora: Corpus[] = [];
-let root: string;
+let root: TempDir;
 
 before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'hashedge-bundlers-'));
+  root = await tempDir('bundlers');
   corpora = await loadCorpora();
 });
 
 after(async () => {
-  await rm(root, { recursive: true, force: true });
+  await root?.remove();
 });
 
 /** Writes a corpus as a build directory and starts a node on it with default options. */
 async function serveCorpus(corpus: Corpus): Promise<Edge> {
-  const dir = join(root, corpus.setup);
+  const dir = root.path(corpus.setup);
   await writeBuild(corpus, dir);
   return startTestEdge({ origin: dir });
 }
@@ -68,10 +66,8 @@ test('every file a bundler hashes by design is served immutable, and no file it 
 });
 
 test("Next.js's page payloads (__next.*.txt, rewritten by every build under the same name) are refused, and the verdict says why", async () => {
-  const dir = join(root, 'next-payloads');
-  await mkdir(join(dir, 'faq'), { recursive: true });
-  await writeFile(join(dir, '__next.__PAGE__.txt'), 'payload');
-  await writeFile(join(dir, 'faq/__next.faq.__PAGE__.txt'), 'payload');
+  const dir = root.path('next-payloads');
+  await writeFiles(dir, { '__next.__PAGE__.txt': 'payload', 'faq/__next.faq.__PAGE__.txt': 'payload' });
   const edge = await startTestEdge({ origin: dir });
   try {
     for (const path of ['__next.__PAGE__.txt', 'faq/__next.faq.__PAGE__.txt']) {

@@ -8,13 +8,12 @@ import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { totalmem } from 'node:os';
 import { OPTIONS } from '../src/config.js';
 import { request } from './helpers/http.js';
 import { runCli, spawnCli } from './helpers/cli.js';
 import { freePort } from './helpers/cluster.js';
+import { diskOrigin, tempDir } from './helpers/temp-dir.js';
 
 const hashedge = spawnCli;
 const run = runCli;
@@ -74,13 +73,8 @@ test('the start-up lines name the status page and the JSON stats; with --workers
 });
 
 test('--immutable and --mutable may be repeated: each adds globs (as a comma list would)', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'hashedge-cli-rules-'));
-  await mkdir(join(dir, 'fonts'));
-  await mkdir(join(dir, 'media'));
-  await writeFile(join(dir, 'fonts/inter.woff2'), 'font');
-  await writeFile(join(dir, 'media/intro.mp4'), 'video');
-  await writeFile(join(dir, 'media/live.mp4'), 'video');
-  const child = hashedge(['serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--origin', dir, '--immutable', 'fonts/**', '--immutable', 'media/*.mp4', '--mutable', 'media/live.*']);
+  const origin = await diskOrigin({ 'fonts/inter.woff2': 'font', 'media/intro.mp4': 'video', 'media/live.mp4': 'video' }, 'cli-rules');
+  const child = hashedge(['serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--origin', origin.dir, '--immutable', 'fonts/**', '--immutable', 'media/*.mp4', '--mutable', 'media/live.*']);
   try {
     let url: string | undefined;
     for await (const line of createInterface({ input: child.stdout })) {
@@ -94,7 +88,7 @@ test('--immutable and --mutable may be repeated: each adds globs (as a comma lis
     assert.equal((await request(`${url}/media/live.mp4`)).status, 404);
   } finally {
     child.kill('SIGKILL');
-    await rm(dir, { recursive: true, force: true });
+    await origin.remove();
   }
 });
 
@@ -274,10 +268,10 @@ test('the built dist/cli.js, which the Dockerfile runs, starts and answers --ver
 });
 
 test('--config reads options from a JSON file; flags win over it; a bad value names the file', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'hashedge-config-'));
+  const dir = await tempDir('config');
   try {
-    const good = join(dir, 'edge.json');
-    await writeFile(good, JSON.stringify({ host: '127.0.0.1', port: 1, 'log-level': 'warn', 'cache-size': '64MiB' }));
+    const good = dir.path('edge.json');
+    await dir.write('edge.json', JSON.stringify({ host: '127.0.0.1', port: 1, 'log-level': 'warn', 'cache-size': '64MiB' }));
     // The file's port (1, privileged) is overridden by the flag; the server starts and answers.
     const child = hashedge(['serve', '--config', good, '--port', '0']);
     try {
@@ -292,16 +286,16 @@ test('--config reads options from a JSON file; flags win over it; a bad value na
     } finally {
       child.kill('SIGKILL');
     }
-    const bad = join(dir, 'bad.json');
-    await writeFile(bad, JSON.stringify({ 'cache-size': 'huge' }));
+    const bad = dir.path('bad.json');
+    await dir.write('bad.json', JSON.stringify({ 'cache-size': 'huge' }));
     const badValue = await run(['serve', '--config', bad]);
     assert.equal(badValue.code, 2);
     assert.match(badValue.stderr, /"cache-size" in .*bad\.json: expected a size/);
-    await writeFile(bad, JSON.stringify({ 'cache-sise': '1GiB' }));
+    await dir.write('bad.json', JSON.stringify({ 'cache-sise': '1GiB' }));
     const typo = await run(['serve', '--config', bad]);
     assert.equal(typo.code, 2);
     assert.match(typo.stderr, /unknown option "cache-sise"/);
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await dir.remove();
   }
 });

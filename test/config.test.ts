@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { totalmem } from 'node:os';
 import { cacheSizeWarning, editDistance, memoryLimit, unknownEnvWarnings, readConfigFile, resolveConfig, renderOptionsMarkdown, OPTIONS, envName } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 import { parseDuration, parseSize } from '../src/units.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 test('sizes and durations take units, SI and IEC exactly', () => {
   assert.equal(parseSize('512MB'), 512e6);
@@ -121,12 +121,11 @@ test('with NODE_ENV=production there is no default origin: flag, env or config f
   assert.equal(resolveConfig({}, { NODE_ENV: 'development' }).origin.kind, 'disk', 'outside production: the bundled sample');
   assert.deepEqual(resolveConfig({ origin: 's3://assets' }, production).origin, { kind: 's3', bucket: 'assets', prefix: '' });
   assert.deepEqual(resolveConfig({}, { ...production, HASHEDGE_ORIGIN: '/srv/assets' }).origin, { kind: 'disk', root: '/srv/assets' });
-  const dir = await mkdtemp(join(tmpdir(), 'hashedge-config-'));
+  const dir = await tempDir('config', { 'edge.json': JSON.stringify({ origin: '/srv/assets' }) });
   try {
-    await writeFile(join(dir, 'edge.json'), JSON.stringify({ origin: '/srv/assets' }));
-    assert.deepEqual(resolveConfig({}, production, readConfigFile(join(dir, 'edge.json'))).origin, { kind: 'disk', root: '/srv/assets' });
+    assert.deepEqual(resolveConfig({}, production, readConfigFile(dir.path('edge.json'))).origin, { kind: 'disk', root: '/srv/assets' });
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await dir.remove();
   }
 });
 
@@ -149,10 +148,10 @@ test('the README options table is the one rendered from the option table', async
 });
 
 test('a --config file: option names or camelCase keys, lists as arrays, below flags and env', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'hashedge-config-'));
+  const dir = await tempDir('config');
   try {
-    const path = join(dir, 'edge.json');
-    await writeFile(path, JSON.stringify({ port: 9000, cacheSize: '1GiB', 'allow-unhashed': true, self: 'http://10.0.0.1:8080', peers: ['http://10.0.0.1:8080', 'http://10.0.0.2:8080'] }));
+    const path = dir.path('edge.json');
+    await dir.write('edge.json', JSON.stringify({ port: 9000, cacheSize: '1GiB', 'allow-unhashed': true, self: 'http://10.0.0.1:8080', peers: ['http://10.0.0.1:8080', 'http://10.0.0.2:8080'] }));
     const file = readConfigFile(path);
     const config = resolveConfig({}, {}, file);
     assert.equal(config.port, 9000);
@@ -162,7 +161,7 @@ test('a --config file: option names or camelCase keys, lists as arrays, below fl
     assert.equal(resolveConfig({}, { HASHEDGE_PORT: '9100' }, file).port, 9100, 'env wins over the file');
     assert.equal(resolveConfig({ port: '9200' }, { HASHEDGE_PORT: '9100' }, file).port, 9200, 'flags win over both');
     // Globs as a list, commas inside braces kept; presets by name.
-    await writeFile(path, JSON.stringify({ immutable: ['_next/static/**', '/media/*.{mp4,webm}'], mutable: 'assets/config-*.js', presets: 'sveltekit,vite' }));
+    await dir.write('edge.json', JSON.stringify({ immutable: ['_next/static/**', '/media/*.{mp4,webm}'], mutable: 'assets/config-*.js', presets: 'sveltekit,vite' }));
     const rules = resolveConfig({}, {}, readConfigFile(path));
     assert.deepEqual(rules.immutable, ['_next/static/**', 'media/*.{mp4,webm}']);
     assert.deepEqual(rules.mutable, ['assets/config-*.js']);
@@ -171,13 +170,13 @@ test('a --config file: option names or camelCase keys, lists as arrays, below fl
     assert.deepEqual(resolveConfig().presets, ['nextjs', 'sveltekit', 'astro', 'nuxt']);
     assert.throws(() => resolveConfig({ presets: 'nextjs,gatsby' }), /--presets: expected none, or a comma list of nextjs, sveltekit, astro, nuxt, vite/);
     assert.throws(() => resolveConfig({ immutable: '../secrets/**' }), /--immutable: expected globs/);
-    await writeFile(path, '{"port": ');
+    await dir.write('edge.json', '{"port": ');
     assert.throws(() => readConfigFile(path), /--config .*edge\.json: cannot read it as JSON/);
-    assert.throws(() => readConfigFile(join(dir, 'missing.json')), /no such file/);
-    await writeFile(path, JSON.stringify({ peers: { a: 1 } }));
+    assert.throws(() => readConfigFile(dir.path('missing.json')), /no such file/);
+    await dir.write('edge.json', JSON.stringify({ peers: { a: 1 } }));
     assert.throws(() => readConfigFile(path), /"peers" must be a string, number, boolean or list of strings/);
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await dir.remove();
   }
 });
 

@@ -7,7 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -20,6 +20,7 @@ import { freePortRun } from './helpers/ports.js';
 import { startTestEdge } from './helpers/edge.js';
 import { request } from './helpers/http.js';
 import { TestOrigin } from './helpers/origins.js';
+import { diskOrigin, tempDir } from './helpers/temp-dir.js';
 
 // Without Chromium a developer's run skips these with the reason; CI (.ci/run installs it)
 // never skips them.
@@ -199,13 +200,13 @@ test('with --disk-cache the status page shows the disk tier, and says when a ful
   const origin = new TestOrigin();
   const keys = ['assets/a-1d18a1d220.js', 'assets/b-1d18a1d220.js'];
   for (const key of keys) origin.put(key, 'console.log("disk");'.repeat(100));
-  const dir = await mkdtemp(join(tmpdir(), 'hashedge-dashboard-disk-'));
+  const cache = await tempDir('dashboard-disk');
   let full = false;
   const writeFile_ = async (path: string, chunks: readonly Buffer[]) => {
     if (full) throw Object.assign(new Error('ENOSPC: simulated'), { code: 'ENOSPC' });
     await writeFile(path, Buffer.concat(chunks));
   };
-  const node = await startEdge(resolveConfig({ port: '0', host: '127.0.0.1', 'disk-cache': dir }, {}), { origin, diskWriteFile: writeFile_ });
+  const node = await startEdge(resolveConfig({ port: '0', host: '127.0.0.1', 'disk-cache': cache.dir }, {}), { origin, diskWriteFile: writeFile_ });
   const page = await browser!.newPage();
   try {
     assert.equal((await request(`${node.url}/${keys[0]}`)).status, 200);
@@ -221,7 +222,7 @@ test('with --disk-cache the status page shows the disk tier, and says when a ful
   } finally {
     await page.close();
     await node.close();
-    await rm(dir, { recursive: true, force: true });
+    await cache.remove();
   }
 });
 
@@ -256,12 +257,11 @@ test('a page opened after a burst shows it: the last minute comes from the node\
 });
 
 test('two nodes of two workers each: the page shows the node, the worker that answered, the node\'s figures, each worker\'s, and the cluster as nodes with their workers', { skip }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'hashedge-dashboard-workers-'));
-  await writeFile(join(dir, 'app-1d18a1d220.js'), 'console.log("app");');
+  const origin = await diskOrigin({ 'app-1d18a1d220.js': 'console.log("app");' }, 'dashboard-workers');
   const pa = await freePortRun(3);
   const pb = await freePortRun(3, [pa, pa + 1, pa + 2]);
   const [na, nb] = [pa, pb].map((p) => `http://127.0.0.1:${p}`) as [string, string];
-  const common = ['--workers', '2', '--origin', dir, '--cache-size', '64MiB', '--peers', `${na},${nb}`, '--peer-secret', 'a-long-enough-shared-secret'];
+  const common = ['--workers', '2', '--origin', origin.dir, '--cache-size', '64MiB', '--peers', `${na},${nb}`, '--peer-secret', 'a-long-enough-shared-secret'];
   const started = await Promise.allSettled([pa, pb].map((port) => startServe([...common, '--port', String(port), '--self', `http://127.0.0.1:${port}`])));
   const nodes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const page = await browser!.newPage();
@@ -304,7 +304,7 @@ test('two nodes of two workers each: the page shows the node, the worker that an
     await page.close();
     for (const n of nodes) n.child.kill('SIGTERM');
     await Promise.all(nodes.map((n) => n.exited));
-    await rm(dir, { recursive: true, force: true });
+    await origin.remove();
   }
 });
 

@@ -13,6 +13,7 @@ import { startTestEdge } from './helpers/edge.js';
 import { freePort } from './helpers/cluster.js';
 import { request } from './helpers/http.js';
 import { runCli } from './helpers/cli.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 const read = (path: string) => readFile(new URL(`../${path}`, import.meta.url), 'utf8');
 const OPTION_ENVS = new Set(OPTIONS.map((spec) => envName(spec.name)));
@@ -153,12 +154,8 @@ test('Dockerfile: the runtime image copies every file the package ships, runs di
   assert.equal(imageEnv['HASHEDGE_PORT'], '8080');
   const port = await freePort();
   const adminPort = await freePort();
-  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const dir = await mkdtemp(join(tmpdir(), 'hashedge-docker-'));
-  const file = join(dir, 'edge.json');
-  await writeFile(file, JSON.stringify({ port, 'admin-port': adminPort }));
+  const dir = await tempDir('docker', { 'edge.json': JSON.stringify({ port, 'admin-port': adminPort }) });
+  const file = dir.path('edge.json');
   const node = await startTestEdge({ port: String(port), 'admin-port': String(adminPort) });
   const ways: Array<[string, Record<string, string>]> = [
     ['HASHEDGE_PORT', { HASHEDGE_PORT: String(port) }],
@@ -179,7 +176,7 @@ test('Dockerfile: the runtime image copies every file the package ships, runs di
   }
   const down = await runCli(argv.slice(2), { ...imageEnv, HASHEDGE_PORT: String(port) });
   assert.equal(down.code, 1, 'exit 1 when nothing answers');
-  await rm(dir, { recursive: true, force: true });
+  await dir.remove();
 });
 
 test('Dockerfile, engines and CI agree on Node: the image runs the LTS that CI runs the suite on, one that engines accepts', async () => {

@@ -8,9 +8,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { tmpdir } from 'node:os';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { resolveConfig, type RawOptions } from '../src/config.js';
@@ -18,18 +17,19 @@ import { startEdge, type Edge, type EdgeDependencies } from '../src/edge.js';
 import { hashKey } from '../src/cache/disk/record.js';
 import { TestOrigin } from './helpers/origins.js';
 import { request } from './helpers/http.js';
+import { tempDir, type TempDir } from './helpers/temp-dir.js';
 
 const execFileAsync = promisify(execFile);
-let root: string;
+let root: TempDir;
 before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'hashedge-disk-cache-'));
+  root = await tempDir('disk-cache');
 });
 after(async () => {
-  await rm(root, { recursive: true, force: true });
+  await root?.remove();
 });
 
 let dirs = 0;
-const freshDir = () => join(root, `cache-${dirs++}`);
+const freshDir = () => root.path(`cache-${dirs++}`);
 
 function start(dir: string, origin: TestOrigin, flags: RawOptions = {}, deps: EdgeDependencies = {}): Promise<Edge> {
   const config = resolveConfig({ port: '0', host: '127.0.0.1', 'disk-cache': dir, 'cache-size': '4MiB', ...flags }, {});

@@ -8,17 +8,17 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { cp, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { resolveConfig } from '../src/config.js';
 import { startEdge } from '../src/edge.js';
 import { TestOrigin } from './helpers/origins.js';
 import { request } from './helpers/http.js';
+import { tempDir, type TempDir } from './helpers/temp-dir.js';
 
 const KEYS = Array.from({ length: 6 }, (_, i) => `assets/part${i}-0492830483.${i % 2 ? 'js' : 'bin'}`);
-let root: string;
+let root: TempDir;
 let pristine: string;
 const origin = new TestOrigin();
 /** The stored files, relative to the cache directory. */
@@ -29,8 +29,8 @@ function config(dir: string) {
 }
 
 before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'hashedge-disk-crash-'));
-  pristine = join(root, 'pristine');
+  root = await tempDir('disk-crash');
+  pristine = root.path('pristine');
   for (const [i, key] of KEYS.entries()) {
     // Scripts get brotli and gzip variants in their files too; binaries identity only.
     origin.put(key, i % 2 ? Buffer.from(`export const v${i} = ${JSON.stringify(randomBytes(2000).toString('hex'))};\n`) : randomBytes(5_000 + i * 7_000));
@@ -45,7 +45,7 @@ before(async () => {
 });
 
 after(async () => {
-  await rm(root, { recursive: true, force: true });
+  await root?.remove();
 });
 
 type Damage =
@@ -68,7 +68,7 @@ let runs = 0;
 test('after any crash point, every 200 is exactly the origin\'s bytes', async () => {
   await fc.assert(
     fc.asyncProperty(fc.array(damage, { minLength: KEYS.length, maxLength: KEYS.length }), async (damages) => {
-      const dir = join(root, `run-${runs++}`);
+      const dir = root.path(`run-${runs++}`);
       await cp(pristine, dir, { recursive: true });
       await rm(join(dir, 'lock'), { force: true });
       let damaged = 0;

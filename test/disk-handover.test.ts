@@ -8,8 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashKey } from '../src/cache/disk/record.js';
 import { STREAM_FROM_BYTES } from '../src/cache/disk/tier.js';
@@ -20,16 +19,17 @@ import { TestDnsServer } from './helpers/dns-server.js';
 import { startTestEdge } from './helpers/edge.js';
 import { request } from './helpers/http.js';
 import { TestOrigin } from './helpers/origins.js';
+import { tempDir, type TempDir } from './helpers/temp-dir.js';
 
 const NAME = 'hashedge-disk-handover.test';
 const HOSTS = ['127.0.0.1', '127.0.0.2'] as const;
 
-let root: string;
+let root: TempDir;
 before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'hashedge-disk-handover-'));
+  root = await tempDir('disk-handover');
 });
 after(async () => {
-  await rm(root, { recursive: true, force: true });
+  await root?.remove();
 });
 
 interface Scene {
@@ -55,7 +55,7 @@ async function scene(objects: ReadonlyMap<string, Buffer>, corruptOne = false): 
   const port = await portFreeOnAll(HOSTS);
   const ring = new Ring(HOSTS.map((h) => `http://${h}:${port}`));
   const moved = [...objects.keys()].filter((key) => ring.owner(key) === `http://${HOSTS[1]}:${port}`);
-  const dir = await mkdtemp(join(root, 'cache-'));
+  const dir = await mkdtemp(root.path('cache-'));
   const fillOrigin = new TestOrigin();
   for (const [key, body] of objects) fillOrigin.put(key, body);
   const filler = await startTestEdge({ 'disk-cache': dir, 'cache-size': '64MiB' }, fillOrigin);

@@ -6,31 +6,31 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, spawnCli, startServe } from './helpers/cli.js';
 import { request } from './helpers/http.js';
+import { tempDir, type TempDir } from './helpers/temp-dir.js';
 
-let root: string;
+/** The origin and the disk caches side by side. */
+let root: TempDir;
 let origin: string;
 const bodies = new Map<string, Buffer>();
 
 before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'hashedge-disk-process-'));
-  origin = join(root, 'origin');
-  await mkdir(join(origin, 'assets'), { recursive: true });
+  root = await tempDir('disk-process');
+  origin = root.path('origin');
   for (let i = 0; i < 40; i++) {
     const path = `/assets/blob${i}-0492830483.bin`;
     const body = randomBytes(40_000 + i * 1000);
     bodies.set(path, body);
-    await writeFile(join(origin, path), body);
+    await root.write(join('origin', path), body);
   }
 });
 
 after(async () => {
-  await rm(root, { recursive: true, force: true });
+  await root?.remove();
 });
 
 interface DiskFigures { dir: string; objects: number; budgetBytes: number; queued: number }
@@ -52,7 +52,7 @@ async function serve(args: readonly string[]) {
 }
 
 test('kill -9 during writes: the next process takes the stale lock, and every 200 is exactly the origin\'s bytes', async () => {
-  const dir = join(root, 'killed');
+  const dir = root.path('killed');
   const first = await serve(['--disk-cache', dir]);
   // Every key at once, then SIGKILL as soon as the answers are in: writes behind are under way.
   await Promise.all([...bodies.keys()].map((path) => request(`${first.url}${path}`)));
@@ -73,7 +73,7 @@ test('kill -9 during writes: the next process takes the stale lock, and every 20
 });
 
 test('a second process on a directory in use is refused at start, naming the holder', async () => {
-  const dir = join(root, 'shared');
+  const dir = root.path('shared');
   const first = await serve(['--disk-cache', dir]);
   try {
     const refused = await runCli(['serve', '--port', '0', '--host', '127.0.0.1', '--origin', origin, '--disk-cache', dir]);
@@ -86,7 +86,7 @@ test('a second process on a directory in use is refused at start, naming the hol
 });
 
 test('with --workers 2 each worker keeps its own sub-directory, within its share of the budget', async () => {
-  const dir = join(root, 'workers');
+  const dir = root.path('workers');
   const node = await startServe(['--workers', '2', '--origin', origin, '--disk-cache', dir, '--disk-cache-size', '4MiB']);
   try {
     for (const path of bodies.keys()) assert.equal((await request(`${node.url}${path}`)).status, 200);

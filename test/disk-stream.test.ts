@@ -10,8 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { connect as connectH2, constants as h2constants } from 'node:http2';
-import { mkdtemp, open, readdir, rm, stat, truncate } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, readdir, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveConfig, type RawOptions } from '../src/config.js';
 import { startEdge, type Edge } from '../src/edge.js';
@@ -23,23 +22,22 @@ import { startTestEdge } from './helpers/edge.js';
 import { TestOrigin } from './helpers/origins.js';
 import { request, requestH2, type TestResponse } from './helpers/http.js';
 import { parseMultipart } from './helpers/multipart.js';
-import { createTestCa, type TestCa, type TestCertificate } from './helpers/tls.js';
+import { tempDir, type TempDir } from './helpers/temp-dir.js';
+import { edgeTls, type EdgeTls } from './helpers/tls.js';
 
-let root: string;
-let ca: TestCa;
-let cert: TestCertificate;
+let root: TempDir;
+let tls: EdgeTls;
 before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'hashedge-disk-stream-'));
-  ca = createTestCa();
-  cert = ca.issue('edge');
+  root = await tempDir('disk-stream');
+  tls = edgeTls();
 });
 after(async () => {
-  await rm(root, { recursive: true, force: true });
-  ca?.remove();
+  await root?.remove();
+  tls?.remove();
 });
 
 let dirs = 0;
-const freshDir = () => join(root, `cache-${dirs++}`);
+const freshDir = () => root.path(`cache-${dirs++}`);
 const KEY = 'assets/video-0492830483.mp4';
 const SIZE = 3 * STREAM_FROM_BYTES;
 
@@ -140,13 +138,13 @@ test('HTTP/2 serves a large disk-held object from its file: the same bytes, whol
   const dir = freshDir();
   const body = randomBytes(SIZE);
   await filled(dir, body);
-  const { edge, origin } = await restarted(dir, body, { 'tls-port': '0', 'tls-cert': cert.certFile, 'tls-key': cert.keyFile });
+  const { edge, origin } = await restarted(dir, body, { 'tls-port': '0', ...tls.flags });
   try {
-    const whole = await requestH2(`${edge.tlsUrl}/${KEY}`, { ca: ca.caPem });
+    const whole = await requestH2(`${edge.tlsUrl}/${KEY}`, { ca: tls.ca.caPem });
     assert.equal(whole.status, 200);
     assert.equal(whole.headers['cache-status'], 'hashedge; hit; detail=disk');
     assert.ok(whole.body.equals(body));
-    const ranged = await requestH2(`${edge.tlsUrl}/${KEY}`, { ca: ca.caPem, headers: { range: 'bytes=2000000-2099999' } });
+    const ranged = await requestH2(`${edge.tlsUrl}/${KEY}`, { ca: tls.ca.caPem, headers: { range: 'bytes=2000000-2099999' } });
     assert.equal(ranged.status, 206);
     assert.ok(ranged.body.equals(body.subarray(2000000, 2100000)));
     assert.deepEqual(origin.assetRequests, []);
@@ -167,29 +165,29 @@ test('a multi-range request is answered from the file exactly as from memory (HT
   const body = randomBytes(SIZE);
   const ranges = 'bytes=0-9,100-199,2000000-2000099,-5';
   const expected = [body.subarray(0, 10), body.subarray(100, 200), body.subarray(2000000, 2000100), body.subarray(SIZE - 5)];
-  const tls = { 'tls-port': '0', 'tls-cert': cert.certFile, 'tls-key': cert.keyFile };
+  const overTls = { 'tls-port': '0', ...tls.flags };
   // From memory: the node that filled the object answers from its blob (and writes it to disk).
   const origin = new TestOrigin();
   origin.put(KEY, body);
-  const first = await start(dir, origin, tls);
+  const first = await start(dir, origin, overTls);
   let memoryH1: TestResponse;
   let memoryH2: TestResponse;
   try {
     assert.ok((await request(`${first.url}/${KEY}`)).body.equals(body));
     memoryH1 = await request(`${first.url}/${KEY}`, { headers: { range: ranges } });
-    memoryH2 = await requestH2(`${first.tlsUrl}/${KEY}`, { ca: ca.caPem, headers: { range: ranges } });
+    memoryH2 = await requestH2(`${first.tlsUrl}/${KEY}`, { ca: tls.ca.caPem, headers: { range: ranges } });
   } finally {
     await first.close();
   }
   assert.equal(memoryH1.headers['cache-status'], 'hashedge; hit', 'the first answers came from memory');
-  const { edge, origin: second } = await restarted(dir, body, tls);
+  const { edge, origin: second } = await restarted(dir, body, overTls);
   try {
     const disk = edge.group.disk!;
     assert.equal((await request(`${edge.url}/${KEY}`, { method: 'HEAD' })).status, 200); // the first read verifies
     const before = disk.stats.bytesRead;
     const fileH1 = await request(`${edge.url}/${KEY}`, { headers: { range: ranges } });
     const read = disk.stats.bytesRead - before;
-    const fileH2 = await requestH2(`${edge.tlsUrl}/${KEY}`, { ca: ca.caPem, headers: { range: ranges } });
+    const fileH2 = await requestH2(`${edge.tlsUrl}/${KEY}`, { ca: tls.ca.caPem, headers: { range: ranges } });
     assert.equal(edge.group.cacheItems, 0, 'served from the file, not promoted');
     assert.deepEqual(second.assetRequests, [], 'the origin was not asked');
     for (const [label, memory, file] of [['HTTP/1', memoryH1, fileH1], ['HTTP/2', memoryH2, fileH2]] as const) {
@@ -310,7 +308,7 @@ test('clients that go away mid-file (HTTP/1 close, HTTP/2 reset) are not read er
   const dir = freshDir();
   const body = randomBytes(SIZE);
   await filled(dir, body);
-  const { edge } = await restarted(dir, body, { 'tls-port': '0', 'tls-cert': cert.certFile, 'tls-key': cert.keyFile });
+  const { edge } = await restarted(dir, body, { 'tls-port': '0', ...tls.flags });
   try {
     const disk = edge.group.disk!;
     assert.equal((await request(`${edge.url}/${KEY}`, { method: 'HEAD' })).status, 200); // verified
@@ -325,7 +323,7 @@ test('clients that go away mid-file (HTTP/1 close, HTTP/2 reset) are not read er
       req.on('timeout', reject);
       req.end();
     });
-    const session = connectH2(edge.tlsUrl!, { ca: ca.caPem, servername: 'localhost' });
+    const session = connectH2(edge.tlsUrl!, { ca: tls.ca.caPem, servername: 'localhost' });
     await new Promise<void>((resolve, reject) => {
       const stream = session.request({ ':path': `/${KEY}` });
       stream.once('data', () => stream.close(h2constants.NGHTTP2_CANCEL));
@@ -335,7 +333,7 @@ test('clients that go away mid-file (HTTP/1 close, HTTP/2 reset) are not read er
     session.close();
     const whole = await request(`${edge.url}/${KEY}`);
     assert.ok(whole.body.equals(body));
-    const h2 = await requestH2(`${edge.tlsUrl}/${KEY}`, { ca: ca.caPem });
+    const h2 = await requestH2(`${edge.tlsUrl}/${KEY}`, { ca: tls.ca.caPem });
     assert.ok(h2.body.equals(body));
     assert.equal(disk.stats.readErrors, 0);
   } finally {

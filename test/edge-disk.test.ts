@@ -4,37 +4,30 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, writeFile, symlink, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { symlink } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import type { Edge } from '../src/edge.js';
 import { startTestEdge } from './helpers/edge.js';
 import { errorCode, request } from './helpers/http.js';
+import { diskOrigin, tempDir, type TempDir } from './helpers/temp-dir.js';
 
-let root: string;
-let outside: string;
+let origin: TempDir;
+let outside: TempDir;
 let edge: Edge;
 const css = Buffer.from('body { color: #14213d; }\n'.repeat(40));
 const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...Array.from({ length: 600 }, (_, i) => i % 251)]);
 
 before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'hashedge-disk-'));
-  outside = await mkdtemp(join(tmpdir(), 'hashedge-outside-'));
-  await mkdir(join(root, 'assets'));
-  await writeFile(join(root, 'assets/site-0492830483.css'), css);
-  await writeFile(join(root, 'assets/logo-BwT4yKxK.png'), png);
-  await writeFile(join(root, 'assets/plain.css'), css);
-  await writeFile(join(root, '.env'), 'SECRET=1');
-  await writeFile(join(outside, 'secret-0492830483.txt'), 'outside the origin');
-  await symlink(join(outside, 'secret-0492830483.txt'), join(root, 'assets/link-0492830483.txt'));
-  edge = await startTestEdge({ origin: root });
+  origin = await diskOrigin({ 'assets/site-0492830483.css': css, 'assets/logo-BwT4yKxK.png': png, 'assets/plain.css': css, '.env': 'SECRET=1' }, 'disk');
+  outside = await tempDir('outside', { 'secret-0492830483.txt': 'outside the origin' });
+  await symlink(outside.path('secret-0492830483.txt'), origin.path('assets/link-0492830483.txt'));
+  edge = await startTestEdge({ origin: origin.dir });
 });
 
 after(async () => {
   await edge.close();
-  await rm(root, { recursive: true, force: true });
-  await rm(outside, { recursive: true, force: true });
+  await origin.remove();
+  await outside.remove();
 });
 
 test('a content-hashed asset is served immutable with validators, then from the cache', async () => {
@@ -61,7 +54,7 @@ test('a content-hashed asset is served immutable with validators, then from the 
 });
 
 test('the ETag is derived from the content: the same on another node and after a restart', async () => {
-  const other = await startTestEdge({ origin: root });
+  const other = await startTestEdge({ origin: origin.dir });
   try {
     const a = await request(`${edge.url}/assets/logo-BwT4yKxK.png`);
     const b = await request(`${other.url}/assets/logo-BwT4yKxK.png`);
@@ -104,7 +97,7 @@ test('a name without a content hash is refused with an explanation', async () =>
 });
 
 test('--allow-unhashed serves such names with a short max-age', async () => {
-  const lenient = await startTestEdge({ origin: root, 'allow-unhashed': true, 'unhashed-ttl': '30s' });
+  const lenient = await startTestEdge({ origin: origin.dir, 'allow-unhashed': true, 'unhashed-ttl': '30s' });
   try {
     const res = await request(`${lenient.url}/assets/plain.css`);
     assert.equal(res.status, 200);
@@ -176,7 +169,7 @@ test('a cross-origin page can load the assets: CORS, CORP and preflight', async 
 });
 
 test('--cors-origin with a list echoes allowed page origins only, with Vary: Origin', async () => {
-  const strict = await startTestEdge({ origin: root, 'cors-origin': 'https://example.com,https://www.example.com' });
+  const strict = await startTestEdge({ origin: origin.dir, 'cors-origin': 'https://example.com,https://www.example.com' });
   try {
     const allowed = await request(`${strict.url}/assets/site-0492830483.css`, { headers: { origin: 'https://www.example.com' } });
     assert.equal(allowed.headers['access-control-allow-origin'], 'https://www.example.com');

@@ -8,10 +8,7 @@
 import { after, before, test as nodeTest } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect as connectH2 } from 'node:http2';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { resolveConfig } from '../src/config.js';
 import { startEdge, type Edge, type EdgeDependencies } from '../src/edge.js';
@@ -19,7 +16,8 @@ import { H2_LIMITS } from '../src/http/tls-listener.js';
 import { RESET_BUDGET } from '../src/http/h2-reset-budget.js';
 import { requestH2 } from './helpers/http.js';
 import { ERROR, FLAG, FRAME, frame, headersFrames, literalField, openRawSession, requestBlock, rstStream, type RawSession } from './helpers/h2-frames.js';
-import { createTestCa, type TestCa, type TestCertificate } from './helpers/tls.js';
+import { diskOrigin, type TempDir } from './helpers/temp-dir.js';
+import { edgeTls, type EdgeTls } from './helpers/tls.js';
 import { LANE_SUFFIX, laneFlags } from './helpers/h2-lane.js';
 
 /** A defence that is missing shows as a connection that never closes: fail in 20 s, not at the suite's limit. */
@@ -29,35 +27,30 @@ const JS = '/assets/app-0492830483.js';
 const BIG = '/assets/video-0492830483.bin';
 const big = randomBytes(4 * 1024 * 1024);
 
-let ca: TestCa;
-let cert: TestCertificate;
-let root: string;
+let tls: EdgeTls;
+let origin: TempDir;
 let edge: Edge;
 
 async function start(deps: EdgeDependencies = {}): Promise<Edge> {
-  const node = await startEdge(resolveConfig({ port: '0', host: '127.0.0.1', origin: root, 'tls-cert': cert.certFile, 'tls-key': cert.keyFile, 'shutdown-timeout': '30s', ...laneFlags() }, {}), deps);
-  assert.equal((await requestH2(`${node.url}${JS}`, { ca: ca.caPem })).status, 200); // cached
+  const node = await startEdge(resolveConfig({ port: '0', host: '127.0.0.1', origin: origin.dir, ...tls.flags, 'shutdown-timeout': '30s', ...laneFlags() }, {}), deps);
+  assert.equal((await requestH2(`${node.url}${JS}`, { ca: tls.ca.caPem })).status, 200); // cached
   return node;
 }
 
 before(async () => {
-  ca = createTestCa();
-  cert = ca.issue('edge');
-  root = await mkdtemp(join(tmpdir(), 'hashedge-h2-'));
-  await mkdir(join(root, 'assets'));
-  await writeFile(join(root, JS), 'export const answer = 42;\n'.repeat(40));
-  await writeFile(join(root, BIG), big);
+  tls = edgeTls();
+  origin = await diskOrigin({ [JS]: 'export const answer = 42;\n'.repeat(40), [BIG]: big }, 'h2');
   edge = await start();
 });
 
 after(async () => {
   await edge?.close();
-  await rm(root, { recursive: true, force: true });
-  ca?.remove();
+  await origin?.remove();
+  tls?.remove();
 });
 
 async function assertStillServes(node: Edge = edge): Promise<void> {
-  const res = await requestH2(`${node.url}${JS}`, { ca: ca.caPem });
+  const res = await requestH2(`${node.url}${JS}`, { ca: tls.ca.caPem });
   assert.equal(res.status, 200, 'a well-behaved client is served');
 }
 
@@ -79,7 +72,7 @@ test(`at most ${H2_LIMITS.maxConcurrentStreams} concurrent streams: announced in
   const lastAllowed = streams[H2_LIMITS.maxConcurrentStreams - 1]!;
 
   // Sent before the client has acknowledged the limit: the streams over it get REFUSED_STREAM.
-  const early = await openRawSession(edge.port, ca.caPem);
+  const early = await openRawSession(edge.port, tls.ca.caPem);
   try {
     await early.write(openAll);
     for (const id of over) {
@@ -96,7 +89,7 @@ test(`at most ${H2_LIMITS.maxConcurrentStreams} concurrent streams: announced in
   }
 
   // Once acknowledged, exceeding it is a connection error (RFC 9113 §5.1.2 allows either; nghttp2's choice).
-  const late = await openRawSession(edge.port, ca.caPem);
+  const late = await openRawSession(edge.port, tls.ca.caPem);
   try {
     await processed(late); // our ACK of the server's settings is in
     await late.write(openAll);
@@ -112,7 +105,7 @@ test(`at most ${H2_LIMITS.maxConcurrentStreams} concurrent streams: announced in
 });
 
 test(`a header list over ${H2_LIMITS.maxHeaderListSize} bytes is refused (ENHANCE_YOUR_CALM), one under it served; unacknowledged, a 100 KB block ends the connection`, async () => {
-  const session = await openRawSession(edge.port, ca.caPem);
+  const session = await openRawSession(edge.port, tls.ca.caPem);
   try {
     await processed(session);
     await session.write(headersFrames(1, requestBlock(JS, { 'x-big': 'a'.repeat(H2_LIMITS.maxHeaderListSize) }), true));
@@ -124,7 +117,7 @@ test(`a header list over ${H2_LIMITS.maxHeaderListSize} bytes is refused (ENHANC
     session.destroy();
   }
   // A client that never acknowledges the SETTINGS: nghttp2's decoder bounds a header block.
-  const rude = await openRawSession(edge.port, ca.caPem);
+  const rude = await openRawSession(edge.port, tls.ca.caPem);
   try {
     await rude.write(headersFrames(1, requestBlock(JS, { 'x-huge': 'a'.repeat(100_000) }), true));
     assert.ok(await rude.waitFor((f) => f.type === FRAME.GOAWAY));
@@ -137,7 +130,7 @@ test(`a header list over ${H2_LIMITS.maxHeaderListSize} bytes is refused (ENHANC
 });
 
 test(`rapid reset (CVE-2023-44487): ${RESET_BUDGET.burst} reset streams and the connection is closed; the node keeps serving`, async () => {
-  const session = await openRawSession(edge.port, ca.caPem);
+  const session = await openRawSession(edge.port, tls.ca.caPem);
   const pairs: Buffer[] = [];
   for (let i = 0; i < 5_000; i++) pairs.push(headersFrames(1 + 2 * i, requestBlock(JS), true), rstStream(1 + 2 * i, ERROR.CANCEL));
   void session.write(Buffer.concat(pairs));
@@ -148,8 +141,8 @@ test(`rapid reset (CVE-2023-44487): ${RESET_BUDGET.burst} reset streams and the 
 });
 
 test(`rapid reset counts streams cut before they were finished: ${RESET_BUDGET.burst + 100} downloads reset part-way end the connection`, async () => {
-  assert.equal((await requestH2(`${edge.url}${BIG}`, { ca: ca.caPem })).status, 200); // cached
-  const session = await openRawSession(edge.port, ca.caPem);
+  assert.equal((await requestH2(`${edge.url}${BIG}`, { ca: tls.ca.caPem })).status, 200); // cached
+  const session = await openRawSession(edge.port, tls.ca.caPem);
   try {
     // 4 MiB each, a 64 KiB window that is never opened: not one can finish before its reset.
     // Fewer than nghttp2's 1000 RST_STREAM frames, so only the budget of cut streams can act.
@@ -164,7 +157,7 @@ test(`rapid reset counts streams cut before they were finished: ${RESET_BUDGET.b
 });
 
 test('resets of streams already answered in full do not count as rapid reset: 800 of them, and the connection still serves', async () => {
-  const session = await openRawSession(edge.port, ca.caPem);
+  const session = await openRawSession(edge.port, tls.ca.caPem);
   try {
     // 800 bodies are more than the connection's first 64 KiB window: open it.
     const increment = Buffer.alloc(4);
@@ -190,7 +183,7 @@ test('resets of streams already answered in full do not count as rapid reset: 80
 });
 
 test('a content-length that disagrees with the body, or is repeated or not a number, gets RST_STREAM PROTOCOL_ERROR (RFC 9113 §8.1.1)', async () => {
-  const session = await openRawSession(edge.port, ca.caPem);
+  const session = await openRawSession(edge.port, tls.ca.caPem);
   const data = (id: number, bytes: number, end: boolean) => frame(FRAME.DATA, end ? FLAG.END_STREAM : 0, id, Buffer.alloc(bytes, 0x61));
   try {
     await processed(session);
@@ -211,7 +204,7 @@ test('a content-length that disagrees with the body, or is repeated or not a num
     // connection of its own: node:http2 on Node 26 then also ends the session after a body longer
     // than announced (nghttp2 reports a session error), where Node 20's and the lane reset the stream only.
     for (const [id, announced, sent] of [[7, 2, 5], [9, 5, 3]] as const) {
-      const own = await openRawSession(edge.port, ca.caPem);
+      const own = await openRawSession(edge.port, tls.ca.caPem);
       try {
         await processed(own);
         await own.write(Buffer.concat([headersFrames(id, requestBlock(JS, { 'content-length': String(announced) }), false), data(id, sent, true)]));
@@ -232,7 +225,7 @@ test('a content-length that disagrees with the body, or is repeated or not a num
 });
 
 test('an :authority with characters outside RFC 3986, or a request with neither :authority nor host, gets RST_STREAM PROTOCOL_ERROR', async () => {
-  const session = await openRawSession(edge.port, ca.caPem);
+  const session = await openRawSession(edge.port, tls.ca.caPem);
   try {
     await processed(session);
     const cases: Array<[number, Buffer]> = [
@@ -262,7 +255,7 @@ for (const [name, flood] of [
   ['SETTINGS', frame(FRAME.SETTINGS, 0, 0)],
 ] as const) {
   test(`a ${name} flood from a client that does not read the ACKs ends the connection`, async () => {
-    const session = await openRawSession(edge.port, ca.caPem);
+    const session = await openRawSession(edge.port, tls.ca.caPem);
     session.socket.pause(); // never reads: the server's ACKs pile up
     const batch = Buffer.concat(Array.from({ length: 10_000 }, () => flood));
     let sent = 0;
@@ -277,7 +270,7 @@ for (const [name, flood] of [
 }
 
 test(`empty DATA frames count as invalid: after ${H2_LIMITS.maxSessionInvalidFrames} the connection is closed`, async () => {
-  const session = await openRawSession(edge.port, ca.caPem);
+  const session = await openRawSession(edge.port, tls.ca.caPem);
   await session.write(headersFrames(1, requestBlock(JS), false));
   await session.write(Buffer.concat(Array.from({ length: H2_LIMITS.maxSessionInvalidFrames + 100 }, () => frame(FRAME.DATA, 0, 1))));
   await session.closed; // by the server: the test fails by time-out otherwise
@@ -287,7 +280,7 @@ test(`empty DATA frames count as invalid: after ${H2_LIMITS.maxSessionInvalidFra
 test('an idle HTTP/2 connection gets GOAWAY (NO_ERROR) after the keep-alive timeout and is closed', async () => {
   const node = await start({ serverTimeouts: { keepAliveTimeoutMs: 300 } });
   try {
-    const session = await openRawSession(node.port, ca.caPem);
+    const session = await openRawSession(node.port, tls.ca.caPem);
     await session.closed;
     assert.equal(session.goawayCode(), ERROR.NO_ERROR);
     await assertStillServes(node);
@@ -298,8 +291,8 @@ test('an idle HTTP/2 connection gets GOAWAY (NO_ERROR) after the keep-alive time
 
 test('shutdown sends GOAWAY to an HTTP/2 connection and lets its download in flight finish', async () => {
   const node = await start();
-  assert.equal((await requestH2(`${node.url}${BIG}`, { ca: ca.caPem })).status, 200); // cached
-  const session = connectH2(node.url, { ca: ca.caPem, servername: 'localhost' });
+  assert.equal((await requestH2(`${node.url}${BIG}`, { ca: tls.ca.caPem })).status, 200); // cached
+  const session = connectH2(node.url, { ca: tls.ca.caPem, servername: 'localhost' });
   session.on('error', () => {});
   const goaway = once(session, 'goaway');
   const download = session.request({ ':path': BIG });

@@ -7,38 +7,31 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { resolveConfig } from '../src/config.js';
 import { startEdge, type Edge } from '../src/edge.js';
-import { createTestCa, type TestCa, type TestCertificate } from './helpers/tls.js';
+import { diskOrigin, type TempDir } from './helpers/temp-dir.js';
+import { edgeTls, type EdgeTls } from './helpers/tls.js';
 
 const CSS = '/assets/site-0492830483.css';
 const BIN = '/assets/blob-0492830483.bin';
 const css = Buffer.from('.c{color:red}\n'.repeat(142));
 const bin = randomBytes(200_000);
 
-let ca: TestCa;
-let cert: TestCertificate;
-let root: string;
+let tls: EdgeTls;
+let origin: TempDir;
 let edge: Edge;
 
 before(async () => {
-  ca = createTestCa();
-  cert = ca.issue('edge');
-  root = await mkdtemp(join(tmpdir(), 'hashedge-h2clients-'));
-  await mkdir(join(root, 'assets'));
-  await writeFile(join(root, CSS), css);
-  await writeFile(join(root, BIN), bin);
-  edge = await startEdge(resolveConfig({ port: '0', host: '127.0.0.1', origin: root, 'tls-cert': cert.certFile, 'tls-key': cert.keyFile, 'h2-lane': 'on' }, {}));
+  tls = edgeTls();
+  origin = await diskOrigin({ [CSS]: css, [BIN]: bin }, 'h2clients');
+  edge = await startEdge(resolveConfig({ port: '0', host: '127.0.0.1', origin: origin.dir, ...tls.flags, 'h2-lane': 'on' }, {}));
 });
 
 after(async () => {
   await edge?.close();
-  await rm(root, { recursive: true, force: true });
-  ca?.remove();
+  await origin?.remove();
+  tls?.remove();
 });
 
 function run(cmd: string, args: string[]): Promise<{ stdout: Buffer; code: number }> {
@@ -47,12 +40,9 @@ function run(cmd: string, args: string[]): Promise<{ stdout: Buffer; code: numbe
   });
 }
 
-const caFile = () => join(ca.dir, 'ca.pem');
-
 test('curl --http2 gets assets (a miss, then a hit of 200 KB over several DATA frames) byte for byte, and HTTP_1_1_REQUIRED makes it retry an admin path over HTTP/1.1', async () => {
-  await writeFile(caFile(), ca.caPem);
   for (const [path, body] of [[BIN, bin], [BIN, bin], [CSS, css]] as const) {
-    const res = await run('curl', ['-sS', '--http2', '--cacert', caFile(), '-D', '-', '-o', '-', `https://localhost:${edge.port}${path}`, '--resolve', `localhost:${edge.port}:127.0.0.1`]);
+    const res = await run('curl', ['-sS', '--http2', '--cacert', tls.ca.caFile, '-D', '-', '-o', '-', `https://localhost:${edge.port}${path}`, '--resolve', `localhost:${edge.port}:127.0.0.1`]);
     assert.equal(res.code, 0);
     const split = res.stdout.indexOf('\r\n\r\n');
     const head = res.stdout.subarray(0, split).toString('latin1');
@@ -60,7 +50,7 @@ test('curl --http2 gets assets (a miss, then a hit of 200 KB over several DATA f
     assert.match(head, /\r\ncache-control: public, max-age=31536000, immutable\r\n/);
     assert.ok(res.stdout.subarray(split + 4).equals(body), `${path}: the body byte for byte`);
   }
-  const admin = await run('curl', ['-sS', '--http2', '--cacert', caFile(), '-o', '/dev/null', '-w', '%{http_version} %{http_code}', `https://localhost:${edge.port}/_hashedge/health/live`, '--resolve', `localhost:${edge.port}:127.0.0.1`]);
+  const admin = await run('curl', ['-sS', '--http2', '--cacert', tls.ca.caFile, '-o', '/dev/null', '-w', '%{http_version} %{http_code}', `https://localhost:${edge.port}/_hashedge/health/live`, '--resolve', `localhost:${edge.port}:127.0.0.1`]);
   assert.equal(admin.stdout.toString(), '1.1 200', 'retried over HTTP/1.1 after HTTP_1_1_REQUIRED');
 });
 
@@ -80,12 +70,11 @@ test('h2load: 48 misses of 1 MB filled through the lane on one connection, 16 st
   const paths: string[] = [];
   for (let i = 0; i < 48; i++) {
     const path = `/assets/fill${i}-0492830483.bin`;
-    await writeFile(join(root, path), randomBytes(1_000_000));
+    await origin.write(path, randomBytes(1_000_000));
     paths.push(`https://127.0.0.1:${edge.port}${path}`);
   }
-  const list = join(root, 'uris.txt');
-  await writeFile(list, paths.join('\n') + '\n');
-  const res = await run('h2load', ['-n', '48', '-c', '1', '-m', '16', '-i', list]);
+  await origin.write('uris.txt', paths.join('\n') + '\n');
+  const res = await run('h2load', ['-n', '48', '-c', '1', '-m', '16', '-i', origin.path('uris.txt')]);
   const out = res.stdout.toString();
   assert.equal(res.code, 0, out);
   assert.match(out, /requests: 48 total, 48 started, 48 done, 48 succeeded, 0 failed, 0 errored, 0 timeout/);

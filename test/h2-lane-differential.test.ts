@@ -12,11 +12,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect as connectH2, type IncomingHttpHeaders, type ClientHttp2Session } from 'node:http2';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { resolveConfig } from '../src/config.js';
@@ -24,7 +21,8 @@ import { startEdge, type Edge } from '../src/edge.js';
 import { HpackDecoder } from '../src/http/h2-lane/hpack.js';
 import { request } from './helpers/http.js';
 import { FLAG, FRAME, frame, openRawSession, type Frame, type RawSession } from './helpers/h2-frames.js';
-import { createTestCa, type TestCa, type TestCertificate } from './helpers/tls.js';
+import { diskOrigin, type TempDir } from './helpers/temp-dir.js';
+import { edgeTls, type EdgeTls } from './helpers/tls.js';
 
 const CSS = '/assets/site-0492830483.css';
 const JS = '/assets/app-0492830483.js';
@@ -33,22 +31,16 @@ const PATHS = [CSS, JS, BIN, '/assets/readme.txt', '/assets/gone-0492830483.js',
 const js = Buffer.from(Array.from({ length: 400 }, (_, i) => `export const v${i} = ${i * 7919};\n`).join(''));
 const bin = randomBytes(300_000);
 
-let ca: TestCa;
-let cert: TestCertificate;
-let root: string;
+let tls: EdgeTls;
+let origin: TempDir;
 let lane: Edge;
 let node: Edge;
 let etag: string;
 
 before(async () => {
-  ca = createTestCa();
-  cert = ca.issue('edge');
-  root = await mkdtemp(join(tmpdir(), 'hashedge-h2diff-'));
-  await mkdir(join(root, 'assets'));
-  await writeFile(join(root, CSS), '.c{color:red}\n'.repeat(142));
-  await writeFile(join(root, JS), js);
-  await writeFile(join(root, BIN), bin);
-  const flags = { port: '0', 'tls-port': '0', host: '127.0.0.1', origin: root, 'tls-cert': cert.certFile, 'tls-key': cert.keyFile };
+  tls = edgeTls();
+  origin = await diskOrigin({ [CSS]: '.c{color:red}\n'.repeat(142), [JS]: js, [BIN]: bin }, 'h2diff');
+  const flags = { port: '0', 'tls-port': '0', host: '127.0.0.1', origin: origin.dir, ...tls.flags };
   lane = await startEdge(resolveConfig({ ...flags, 'h2-lane': 'on' }, {}));
   node = await startEdge(resolveConfig({ ...flags, 'h2-lane': 'off' }, {}));
   // Both in the same state: every path asked once over plain HTTP (cached, or a remembered 404).
@@ -59,8 +51,8 @@ before(async () => {
 after(async () => {
   await lane?.close();
   await node?.close();
-  await rm(root, { recursive: true, force: true });
-  ca?.remove();
+  await origin?.remove();
+  tls?.remove();
 });
 
 interface Answer {
@@ -126,7 +118,7 @@ function headersOf(r: GeneratedRequest): Record<string, string> {
 
 test('generated requests through node:http2 get the same status, headers and body from the lane and from node:http2', async () => {
   const sessions = [lane, node].map((edge) => {
-    const session = connectH2(edge.tlsUrl!, { ca: ca.caPem, servername: 'localhost' });
+    const session = connectH2(edge.tlsUrl!, { ca: tls.ca.caPem, servername: 'localhost' });
     session.on('error', () => {});
     return session;
   });
@@ -213,7 +205,7 @@ function answers(session: RawSession): Map<number, StreamAnswer> {
 
 /** Sends `bytes` in pieces ending at `cuts`, then two PINGs, and waits for both ACKs (or the close). */
 async function replay(edge: Edge, bytes: Buffer, cuts: readonly number[]): Promise<Map<number, StreamAnswer>> {
-  const session = await openRawSession(Number(new URL(edge.tlsUrl!).port), ca.caPem);
+  const session = await openRawSession(Number(new URL(edge.tlsUrl!).port), tls.ca.caPem);
   try {
     // The helper acknowledges the server's SETTINGS when they come: not in the middle of our bytes.
     await session.waitFor((f: Frame) => f.type === FRAME.SETTINGS && (f.flags & FLAG.ACK) === 0);
@@ -289,7 +281,7 @@ test('the recorded stream split at generated offsets is answered the same', asyn
 
 test('mutated streams: what both answer is the same, the rest is a stream or connection error, and the lane keeps serving', async (t) => {
   recorded ??= await record(RECORDED);
-  const flags = { port: '0', 'tls-port': '0', host: '127.0.0.1', origin: root, 'tls-cert': cert.certFile, 'tls-key': cert.keyFile };
+  const flags = { port: '0', 'tls-port': '0', host: '127.0.0.1', origin: origin.dir, ...tls.flags };
   const quick = { serverTimeouts: { keepAliveTimeoutMs: 500 } };
   const mutantLane = await startEdge(resolveConfig({ ...flags, 'h2-lane': 'on' }, {}), quick);
   const mutantNode = await startEdge(resolveConfig({ ...flags, 'h2-lane': 'off' }, {}), quick);
@@ -332,7 +324,7 @@ test('mutated streams: what both answer is the same, the rest is a stream or con
       }),
       { numRuns: 60, seed: 22 },
     );
-    const session = connectH2(mutantLane.tlsUrl!, { ca: ca.caPem, servername: 'localhost' });
+    const session = connectH2(mutantLane.tlsUrl!, { ca: tls.ca.caPem, servername: 'localhost' });
     session.on('error', () => {});
     try {
       assert.equal((await ask(session, { ':method': 'GET', ':path': CSS })).status, 200, 'the lane still serves');

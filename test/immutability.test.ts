@@ -7,9 +7,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { resolveConfig } from '../src/config.js';
 import { startEdge, type Edge } from '../src/edge.js';
 import { Ring } from '../src/cluster/ring.js';
@@ -18,25 +15,22 @@ import { startTestEdge } from './helpers/edge.js';
 import { errorCode, request, type TestResponse } from './helpers/http.js';
 import { TestOrigin } from './helpers/origins.js';
 import { startS3Server, S3RVER_CREDENTIALS, type S3TestServer } from './helpers/s3-server.js';
+import { tempDir, writeFiles, type TempDir } from './helpers/temp-dir.js';
 
-let root: string;
+let root: TempDir;
 
 before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'hashedge-immutability-'));
+  root = await tempDir('immutability');
 });
 
 after(async () => {
-  await rm(root, { recursive: true, force: true });
+  await root?.remove();
 });
 
-/** A directory origin holding these files (path -> body). */
+/** A directory origin holding these files (path -> body), under the suite's root. */
 async function origin(name: string, files: Record<string, string>): Promise<string> {
-  const dir = join(root, name);
-  for (const [path, body] of Object.entries(files)) {
-    await mkdir(dirname(join(dir, path)), { recursive: true });
-    await writeFile(join(dir, path), body);
-  }
-  return dir;
+  await writeFiles(root.path(name), files);
+  return root.path(name);
 }
 
 const ask = (edge: Edge, path: string) => request(`${edge.url}/${path}`, { headers: { 'hashedge-debug': '1' } });
@@ -175,12 +169,11 @@ test("build manifests at the origin's root list immutable files, and are read ag
     assertImmutable(await ask(edge, 'img/photo.jpg'), 'manifest manifest.json');
     assert.equal((await ask(edge, 'assets/later-abcdefgh.js')).status, 404);
     // A new build's manifest, read again (as every 30 s): its files are served without a restart.
-    await writeFile(join(dir, '.vite/manifest.json'), JSON.stringify({ 'index.html': { file: 'assets/later-abcdefgh.js' } }));
+    await writeFiles(dir, { '.vite/manifest.json': JSON.stringify({ 'index.html': { file: 'assets/later-abcdefgh.js' } }) });
     await edge.manifests.refresh();
     assertImmutable(await ask(edge, 'assets/later-abcdefgh.js'), 'manifest .vite/manifest.json');
     // A web app manifest at manifest.json is not a build manifest: it lists nothing.
-    await writeFile(join(dir, 'manifest.json'), JSON.stringify({ name: 'My App', icons: [{ src: 'img/other.jpg' }] }));
-    await writeFile(join(dir, 'img/other.jpg'), 'jpeg');
+    await writeFiles(dir, { 'manifest.json': JSON.stringify({ name: 'My App', icons: [{ src: 'img/other.jpg' }] }), 'img/other.jpg': 'jpeg' });
     await edge.manifests.refresh();
     assert.equal((await ask(edge, 'img/other.jpg')).status, 404);
   } finally {

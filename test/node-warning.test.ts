@@ -8,12 +8,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { request } from './helpers/http.js';
 import { runCli, startServe, type RunningNode } from './helpers/cli.js';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './helpers/s3-server.js';
+import { tempDir, type TempDir } from './helpers/temp-dir.js';
 
 /** The first Node major the SDK supports (its emitWarningIfUnsupportedVersion): the supported set-up has no warning. */
 const SDK_MIN_NODE = 22;
@@ -32,24 +30,24 @@ function warnings(stderr: string): number[] {
 }
 
 let s3: S3TestServer;
-let work: string;
+/** A build of one asset, for `hashedge upload`. */
+let build: TempDir;
 const asset = 'app-0492830483.js';
 const body = 'export const hashedge = 1;\n';
 
 before(async () => {
   s3 = await startS3Server();
-  work = await mkdtemp(join(tmpdir(), 'hashedge-node-warning-'));
-  await writeFile(join(work, asset), body);
+  build = await tempDir('node-warning', { [asset]: body });
   await s3.put(`site/${asset}`, body, 'text/javascript');
 });
 
 after(async () => {
   await s3?.stop();
-  await rm(work, { recursive: true, force: true });
+  await build?.remove();
 });
 
 test(`hashedge upload to S3 gives the SDK's Node warning ${expected} time(s) on Node ${process.version}`, async () => {
-  const { code, stderr } = await runCli(['upload', work, '--to', `s3://${s3.bucket}/uploaded`, '--s3-endpoint', s3.endpoint, '--s3-force-path-style'], ENV);
+  const { code, stderr } = await runCli(['upload', build.dir, '--to', `s3://${s3.bucket}/uploaded`, '--s3-endpoint', s3.endpoint, '--s3-force-path-style'], ENV);
   assert.equal(code, 0, stderr);
   assert.equal(warnings(stderr).length, expected, stderr);
 });

@@ -7,28 +7,25 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
-import { mkdtemp, writeFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Edge } from '../src/edge.js';
 import { EdgeResponse, prepareHead } from '../src/http/prepared-head.js';
 import { startTestEdge } from './helpers/edge.js';
+import { diskOrigin, type TempDir } from './helpers/temp-dir.js';
 
 const CSS = '/site-0492830483.css';
 const css = Buffer.from('body{margin:0;color:#14213d}\n'.repeat(3));
 
-let root: string;
+let origin: TempDir;
 let edge: Edge;
 
 before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'hashedge-head-'));
-  await writeFile(join(root, CSS), css);
-  edge = await startTestEdge({ origin: root });
+  origin = await diskOrigin({ [CSS]: css }, 'head');
+  edge = await startTestEdge({ origin: origin.dir });
 });
 
 after(async () => {
   await edge?.close();
-  await rm(root, { recursive: true, force: true });
+  await origin?.remove();
 });
 
 interface RawResponse {

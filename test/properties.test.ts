@@ -19,8 +19,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, writeFile, symlink, rm, utimes } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, symlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
@@ -31,6 +30,7 @@ import type { Edge } from '../src/edge.js';
 import { startTestEdge } from './helpers/edge.js';
 import { errorCode, request, type TestResponse } from './helpers/http.js';
 import { parseMultipart } from './helpers/multipart.js';
+import { tempDir, type TempDir } from './helpers/temp-dir.js';
 
 /** Runs per property: the pure one is cheap; the others are a request each (a few ms on a busy machine). */
 const RUNS = { key: 2000, disk: 300, range: 300, conditional: 300 } as const;
@@ -280,7 +280,7 @@ const RANGE_ASSETS: readonly Asset[] = [
   { key: 'ranges/text-0492830483.js', bytes: text },
 ];
 
-let parent: string;
+let parent: TempDir;
 let root: string;
 /** Caches everything (and serves unhashed names, so any key reaches the disk). */
 let cached: Edge;
@@ -289,20 +289,20 @@ let streamed: Edge;
 
 before(async () => {
   assert.ok(text.length > 65_000 && text.length < 75_000, `text fixture is ${text.length} bytes`);
-  parent = await mkdtemp(join(tmpdir(), 'hashedge-props-'));
-  root = join(parent, 'origin');
-  for (const dir of ['origin/assets', 'origin/dir-0492830483.d', 'origin/ranges', 'outside', 'origin-evil']) await mkdir(join(parent, dir), { recursive: true });
-  await writeFile(join(parent, 'secret-0492830483.txt'), SECRET);
-  await writeFile(join(parent, 'outside/secret-0492830483.txt'), SECRET);
-  await writeFile(join(parent, 'origin-evil/secret-0492830483.txt'), SECRET); // a sibling whose name starts with the root's
-  await writeFile(join(root, '.env-0492830483.txt'), SECRET); // inside, but a dotfile: never served
-  for (const [key, bytes] of FILES) if (key !== 'assets/inlink-0492830483.js') await writeFile(join(root, key), bytes);
+  parent = await tempDir('props');
+  root = parent.path('origin');
+  for (const dir of ['origin/assets', 'origin/dir-0492830483.d', 'origin/ranges', 'outside', 'origin-evil']) await mkdir(parent.path(dir), { recursive: true });
+  await parent.write('secret-0492830483.txt', SECRET);
+  await parent.write('outside/secret-0492830483.txt', SECRET);
+  await parent.write('origin-evil/secret-0492830483.txt', SECRET); // a sibling whose name starts with the root's
+  await parent.write('origin/.env-0492830483.txt', SECRET); // inside, but a dotfile: never served
+  for (const [key, bytes] of FILES) if (key !== 'assets/inlink-0492830483.js') await parent.write(`origin/${key}`, bytes);
   await symlink('../main.3f2a9b1c.css', join(root, 'assets/inlink-0492830483.js'));
   await symlink('../../secret-0492830483.txt', join(root, 'assets/link-0492830483.txt'));
   await symlink('../../outside', join(root, 'assets/dirlink'));
   await symlink('../../origin-evil/secret-0492830483.txt', join(root, 'assets/sib-0492830483.txt'));
   for (const { key, bytes } of RANGE_ASSETS) {
-    await writeFile(join(root, key), bytes);
+    await parent.write(`origin/${key}`, bytes);
     await utimes(join(root, key), MTIME, MTIME);
   }
   cached = await startTestEdge({ origin: root, 'allow-unhashed': true });
@@ -320,7 +320,7 @@ before(async () => {
 after(async () => {
   await cached?.close();
   await streamed?.close();
-  if (parent) await rm(parent, { recursive: true, force: true });
+  await parent?.remove();
 });
 
 function get(edge: Edge, key: string, headers: Record<string, string> = {}, method = 'GET'): Promise<TestResponse> {
@@ -360,7 +360,7 @@ test('property: raw paths over a socket never get a 5xx or a byte from outside t
       const res = await request(cached.url, { path });
       assertNot5xx(res, path);
       assert.ok(!res.body.includes(SECRET), `the secret leaked for ${path}`);
-      assert.ok(!res.body.includes(parent), `the origin's location leaked for ${path}`);
+      assert.ok(!res.body.includes(parent.dir), `the origin's location leaked for ${path}`);
       const model = modelKey(path);
       const label = `${path} -> ${res.status} ${res.headers['x-hashedge-error'] ?? ''}`;
       if (!model.ok) {

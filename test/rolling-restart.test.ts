@@ -11,13 +11,11 @@ import assert from 'node:assert/strict';
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { spawnCli } from './helpers/cli.js';
 import { request } from './helpers/http.js';
 import { freePort, haproxyAvailable, startHaproxy, type Haproxy } from './helpers/haproxy.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 const NODES = 3;
 const CLIENTS = 4;
@@ -58,13 +56,13 @@ async function warm<N extends { url: string }>(node: N): Promise<N> {
 }
 
 test('a rolling restart of 3 nodes behind HAProxy, SIGTERM one at a time under keep-alive load, fails no request', { skip: !haproxyAvailable() && 'haproxy is not installed (.ci/run installs it)', timeout: 90_000 }, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'hashedge-rolling-'));
-  const originDir = join(dir, 'origin');
-  await mkdir(originDir);
+  // The origin and HAProxy's configuration side by side.
+  const dir = await tempDir('rolling');
+  const originDir = dir.path('origin');
   for (const [i, size] of [2_000, 30_000, 200_000, 900_000, 3 * 1024 * 1024].entries()) {
     const name = `a${i}-0492830483.bin`;
     const body = randomBytes(size);
-    await writeFile(join(originDir, name), body);
+    await dir.write(`origin/${name}`, body);
     assets.set(`/${name}`, body);
     paths.push(`/${name}`);
   }
@@ -76,7 +74,7 @@ test('a rolling restart of 3 nodes behind HAProxy, SIGTERM one at a time under k
     for (let i = 0; i < NODES; i++) nodes.push(await warm(await startNode(`n${i}`, originDir, 0)));
     const lbPort = await freePort();
     // retries 0: HAProxy would otherwise resend a request whose connection was refused (its default), hiding one.
-    lb = await startHaproxy({ dir, port: lbPort, servers: nodes.map((n) => ({ name: n.name, port: n.port })), ...CHECK, extraDefaults: ['retries 0'] });
+    lb = await startHaproxy({ dir: dir.dir, port: lbPort, servers: nodes.map((n) => ({ name: n.name, port: n.port })), ...CHECK, extraDefaults: ['retries 0'] });
 
     // The load: keep-alive clients, each one request at a time, for the whole test.
     let ok = 0;
@@ -141,6 +139,6 @@ test('a rolling restart of 3 nodes behind HAProxy, SIGTERM one at a time under k
     for (const a of agents) a.destroy();
     for (const n of nodes) n.child.kill('SIGKILL');
     await lb?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await dir.remove();
   }
 });

@@ -11,14 +11,12 @@ import { connect, type Socket } from 'node:net';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { LANE_REQUEST } from '../src/http/fast-lane/lane.js';
 import { startTestEdge } from './helpers/edge.js';
 import { Gate, TestOrigin } from './helpers/origins.js';
 import { request } from './helpers/http.js';
+import { diskOrigin } from './helpers/temp-dir.js';
 
 const CLI = new URL('../src/cli.ts', import.meta.url).pathname;
 const MiB = 1024 * 1024;
@@ -149,10 +147,9 @@ test('`hashedge serve` on SIGTERM finishes the download in flight, exits 0 and f
   // more than loopback can buffer for a reader that does not read (tcp_rmem max 32 MiB +
   // tcp_wmem max 4 MiB here; an unread socket stays near its 128 KiB default): the response is
   // still being sent when SIGTERM arrives.
-  const dir = await mkdtemp(join(tmpdir(), 'hashedge-shutdown-'));
   const body = randomBytes(40 * MiB);
-  await writeFile(join(dir, 'big-0492830483.bin'), body);
-  const args = ['serve', '--port', '0', '--host', '127.0.0.1', '--origin', dir, '--shutdown-delay', '0', '--shutdown-timeout', '60s'];
+  const origin = await diskOrigin({ 'big-0492830483.bin': body }, 'shutdown');
+  const args = ['serve', '--port', '0', '--host', '127.0.0.1', '--origin', origin.dir, '--shutdown-delay', '0', '--shutdown-timeout', '60s'];
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: 'pipe' });
   const exited = once(child, 'exit') as Promise<[number | null]>;
   const listening = outputMatching(child.stdout, /listening on (http:\/\/127\.0\.0\.1:(\d+))/);
@@ -174,7 +171,7 @@ test('`hashedge serve` on SIGTERM finishes the download in flight, exits 0 and f
   } finally {
     child.kill('SIGKILL');
     agent.destroy();
-    await rm(dir, { recursive: true, force: true });
+    await origin.remove();
   }
 });
 
@@ -217,10 +214,9 @@ for (const workers of [1, 2]) {
   test(`\`hashedge serve${workers > 1 ? ` --workers ${workers}` : ''}\` on SIGTERM: slow clients of a cached 8 MiB object read all of it before the node exits 0`, { timeout: 60_000 }, async () => {
     // 8 MiB: cached (under --max-object-size), so each response is one res.end(body) whose
     // bytes mostly wait in the server's socket buffers while the client does not read.
-    const dir = await mkdtemp(join(tmpdir(), 'hashedge-shutdown-'));
     const body = randomBytes(8 * MiB);
-    await writeFile(join(dir, 'big-0492830483.bin'), body);
-    const args = ['serve', '--port', '0', '--host', '127.0.0.1', '--origin', dir, '--shutdown-delay', '0', '--shutdown-timeout', '60s', '--workers', String(workers)];
+    const origin = await diskOrigin({ 'big-0492830483.bin': body }, 'shutdown');
+    const args = ['serve', '--port', '0', '--host', '127.0.0.1', '--origin', origin.dir, '--shutdown-delay', '0', '--shutdown-timeout', '60s', '--workers', String(workers)];
     const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: 'pipe' });
     let exited = false;
     const exit = (once(child, 'exit') as Promise<[number | null]>).then((r) => ((exited = true), r));
@@ -250,7 +246,7 @@ for (const workers of [1, 2]) {
     } finally {
       child.kill('SIGKILL');
       agent.destroy();
-      await rm(dir, { recursive: true, force: true });
+      await origin.remove();
     }
   });
 }

@@ -8,16 +8,15 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
 import { resolveConfig } from '../src/config.js';
 import { LANE_SUFFIX, laneFlags } from './helpers/h2-lane.js';
 import { startEdge, type Edge } from '../src/edge.js';
 import { chromiumInstalled, CHROMIUM_PATH, launchBrowser, type TestBrowser } from './helpers/browser.js';
-import { createTestCa, type TestCa } from './helpers/tls.js';
+import { diskOrigin, type TempDir } from './helpers/temp-dir.js';
+import { edgeTls, type EdgeTls } from './helpers/tls.js';
 
 const missing = (await chromiumInstalled()) ? false : `no Chromium at ${CHROMIUM_PATH} (apt-get install chromium, or set CHROMIUM_PATH)`;
 if (missing && process.env.CI) throw new Error(`${missing}: CI must run the browser test`);
@@ -25,9 +24,9 @@ const skip = missing;
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/vite-app/', import.meta.url));
 
-let ca: TestCa;
+let tls: EdgeTls;
 let spki: string;
-let dist: string;
+let dist: TempDir;
 let edge: Edge;
 let site: Server;
 let siteUrl: string;
@@ -36,11 +35,10 @@ let emitted: string[];
 
 before(async () => {
   if (skip) return;
-  ca = createTestCa();
-  const cert = ca.issue('edge');
-  spki = cert.spkiSha256;
-  dist = await mkdtemp(join(tmpdir(), 'hashedge-vite-tls-'));
-  edge = await startEdge(resolveConfig({ port: '0', host: '127.0.0.1', origin: dist, 'tls-cert': cert.certFile, 'tls-key': cert.keyFile, ...laneFlags() }, {}));
+  tls = edgeTls();
+  spki = tls.cert.spkiSha256;
+  dist = await diskOrigin({}, 'vite-tls');
+  edge = await startEdge(resolveConfig({ port: '0', host: '127.0.0.1', origin: dist.dir, ...tls.flags, ...laneFlags() }, {}));
   assert.match(edge.url, /^https:\/\//);
   await build({
     root: FIXTURE,
@@ -48,11 +46,11 @@ before(async () => {
     logLevel: 'silent',
     configFile: false,
     envDir: false,
-    build: { outDir: dist, emptyOutDir: true, assetsInlineLimit: 0, manifest: true },
+    build: { outDir: dist.dir, emptyOutDir: true, assetsInlineLimit: 0, manifest: true },
   });
   await edge.manifests.refresh();
-  emitted = (await readdir(join(dist, 'assets'))).map((name) => `/assets/${name}`).sort();
-  const html = await readFile(join(dist, 'index.html'));
+  emitted = (await readdir(dist.path('assets'))).map((name) => `/assets/${name}`).sort();
+  const html = await readFile(dist.path('index.html'));
   site = createServer((req, res) => {
     if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': html.length }).end(html);
     else res.writeHead(404).end();
@@ -66,8 +64,8 @@ after(async () => {
   await browser?.close();
   if (site) await new Promise((resolve) => site.close(resolve));
   await edge?.close();
-  if (dist) await rm(dist, { recursive: true, force: true });
-  ca?.remove();
+  await dist?.remove();
+  tls?.remove();
 });
 
 test('Chromium loads a Vite build from the edge over https://, every asset over HTTP/2' + LANE_SUFFIX, { skip }, async () => {

@@ -8,9 +8,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { copyFileSync, renameSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { connect as connectH2, type ClientHttp2Session } from 'node:http2';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { connect as connectTls, type TLSSocket } from 'node:tls';
@@ -18,42 +17,41 @@ import { resolveConfig } from '../src/config.js';
 import { LANE_SUFFIX, laneFlags } from './helpers/h2-lane.js';
 import { startEdge, type Edge } from '../src/edge.js';
 import { requestH2 } from './helpers/http.js';
-import { createTestCa, type TestCa, type TestCertificate } from './helpers/tls.js';
+import { diskOrigin, type TempDir } from './helpers/temp-dir.js';
+import { edgeTls, type EdgeTls, type TestCertificate } from './helpers/tls.js';
 
 const BIG = '/assets/video-0492830483.bin';
 /** Far more than HTTP/2's 64 KiB stream window: the paused download is mid-way for sure. */
 const big = randomBytes(4 * 1024 * 1024);
 
-let ca: TestCa;
+let tls: EdgeTls;
 let first: TestCertificate;
 let second: TestCertificate;
-let root: string;
+let origin: TempDir;
 let edge: Edge;
 /** The paths the node was started with; renewals are renamed over them. */
 let certFile: string;
 let keyFile: string;
 
 before(async () => {
-  ca = createTestCa();
-  first = ca.issue('first');
-  second = ca.issue('second');
-  const live = join(ca.dir, 'live');
+  tls = edgeTls();
+  first = tls.cert;
+  second = tls.ca.issue('second');
+  const live = join(tls.ca.dir, 'live');
   await mkdir(live);
   certFile = join(live, 'fullchain.pem');
   keyFile = join(live, 'privkey.pem');
   copyFileSync(first.certFile, certFile);
   copyFileSync(first.keyFile, keyFile);
-  root = await mkdtemp(join(tmpdir(), 'hashedge-tls-reload-'));
-  await mkdir(join(root, 'assets'));
-  await writeFile(join(root, BIG), big);
-  edge = await startEdge(resolveConfig({ port: '0', host: '127.0.0.1', origin: root, 'tls-cert': certFile, 'tls-key': keyFile, ...laneFlags() }, {}));
-  assert.equal((await requestH2(`${edge.url}${BIG}`, { ca: ca.caPem })).status, 200); // cached
+  origin = await diskOrigin({ [BIG]: big }, 'tls-reload');
+  edge = await startEdge(resolveConfig({ port: '0', host: '127.0.0.1', origin: origin.dir, 'tls-cert': certFile, 'tls-key': keyFile, ...laneFlags() }, {}));
+  assert.equal((await requestH2(`${edge.url}${BIG}`, { ca: tls.ca.caPem })).status, 200); // cached
 });
 
 after(async () => {
   await edge?.close();
-  await rm(root, { recursive: true, force: true });
-  ca?.remove();
+  await origin?.remove();
+  tls?.remove();
 });
 
 /** Installs a pair the way certbot does: a new file renamed over the old one. */
@@ -66,7 +64,7 @@ function install(cert: string, key: string): void {
 
 /** The leaf certificate a new TLS connection to the edge is given. */
 async function servedFingerprint(): Promise<string> {
-  const socket: TLSSocket = connectTls({ host: '127.0.0.1', port: edge.port, ca: ca.caPem, servername: 'localhost', ALPNProtocols: ['h2'] });
+  const socket: TLSSocket = connectTls({ host: '127.0.0.1', port: edge.port, ca: tls.ca.caPem, servername: 'localhost', ALPNProtocols: ['h2'] });
   await once(socket, 'secureConnect');
   const fingerprint = socket.getPeerCertificate().fingerprint256;
   socket.destroy();
@@ -77,7 +75,7 @@ test('a certificate renamed over the old one is served to the next connection; a
   assert.equal(await servedFingerprint(), first.fingerprint256);
 
   // A download on the first certificate, paused after its first bytes.
-  const session: ClientHttp2Session = connectH2(edge.url, { ca: ca.caPem, servername: 'localhost' });
+  const session: ClientHttp2Session = connectH2(edge.url, { ca: tls.ca.caPem, servername: 'localhost' });
   try {
     const download = session.request({ ':path': BIG });
     const chunks: Buffer[] = [];
@@ -91,7 +89,7 @@ test('a certificate renamed over the old one is served to the next connection; a
     install(second.certFile, second.keyFile);
     await reloaded;
     assert.equal(await servedFingerprint(), second.fingerprint256, 'a new connection gets the new certificate');
-    assert.equal((await requestH2(`${edge.url}${BIG}`, { ca: ca.caPem })).body.length, big.length, 'and is served');
+    assert.equal((await requestH2(`${edge.url}${BIG}`, { ca: tls.ca.caPem })).body.length, big.length, 'and is served');
 
     const received = chunks.reduce((n, c) => n + c.length, 0);
     assert.ok(received < big.length, `the old download is still under way (${received} of ${big.length} bytes)`);
@@ -111,7 +109,7 @@ test('a key that does not match its certificate is refused: the current certific
   assert.equal(err.code, 'E_CONFIG');
   assert.equal(edge.reloadTls(), false);
   assert.equal(await servedFingerprint(), second.fingerprint256);
-  assert.equal((await requestH2(`${edge.url}${BIG}`, { ca: ca.caPem })).status, 200);
+  assert.equal((await requestH2(`${edge.url}${BIG}`, { ca: tls.ca.caPem })).status, 200);
 
   install(first.certFile, first.keyFile);
   assert.equal(edge.reloadTls(), true); // as on SIGHUP
@@ -119,6 +117,6 @@ test('a key that does not match its certificate is refused: the current certific
 });
 
 test('a certificate file that cannot be read stops the start-up with E_CONFIG naming the option' + LANE_SUFFIX, async () => {
-  const config = resolveConfig({ port: '0', host: '127.0.0.1', origin: root, 'tls-cert': join(ca.dir, 'missing.pem'), 'tls-key': keyFile }, {});
+  const config = resolveConfig({ port: '0', host: '127.0.0.1', origin: origin.dir, 'tls-cert': join(tls.ca.dir, 'missing.pem'), 'tls-key': keyFile }, {});
   await assert.rejects(startEdge(config), (err: Error & { code?: string }) => err.code === 'E_CONFIG' && /^--tls-cert .*missing\.pem: cannot read it \(ENOENT\)/.test(err.message));
 });

@@ -8,32 +8,28 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect as connectH2, constants } from 'node:http2';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { resolveConfig } from '../src/config.js';
 import { startEdge, type Edge } from '../src/edge.js';
 import type { Logger } from '../src/log.js';
 import { errorCode, request, requestH2, requestHttps, type TestResponse } from './helpers/http.js';
 import { defineSemanticsCases } from './helpers/semantics-cases.js';
-import { createTestCa, type TestCa, type TestCertificate } from './helpers/tls.js';
+import { diskOrigin, type TempDir } from './helpers/temp-dir.js';
+import { edgeTls, type EdgeTls } from './helpers/tls.js';
 
-let ca: TestCa;
-let cert: TestCertificate;
+let tls: EdgeTls;
 
 before(() => {
-  ca = createTestCa();
-  cert = ca.issue('edge');
+  tls = edgeTls();
 });
 
-after(() => ca?.remove());
+after(() => tls?.remove());
 
-const tlsFlags = () => ({ 'tls-cert': cert.certFile, 'tls-key': cert.keyFile });
+const tlsFlags = () => tls.flags;
 
-defineSemanticsCases({ name: 'HTTP/2', flags: () => ({ ...tlsFlags(), 'h2-lane': 'off' }), request: (url, options) => requestH2(url, { ...options, ca: ca.caPem }) });
-defineSemanticsCases({ name: 'HTTP/2 lane', flags: () => ({ ...tlsFlags(), 'h2-lane': 'on' }), request: (url, options) => requestH2(url, { ...options, ca: ca.caPem }) });
-defineSemanticsCases({ name: 'HTTP/1.1 over TLS', flags: tlsFlags, request: (url, options) => requestHttps(url, { ...options, ca: ca.caPem }) });
+defineSemanticsCases({ name: 'HTTP/2', flags: () => ({ ...tlsFlags(), 'h2-lane': 'off' }), request: (url, options) => requestH2(url, { ...options, ca: tls.ca.caPem }) });
+defineSemanticsCases({ name: 'HTTP/2 lane', flags: () => ({ ...tlsFlags(), 'h2-lane': 'on' }), request: (url, options) => requestH2(url, { ...options, ca: tls.ca.caPem }) });
+defineSemanticsCases({ name: 'HTTP/1.1 over TLS', flags: tlsFlags, request: (url, options) => requestHttps(url, { ...options, ca: tls.ca.caPem }) });
 
 // -------------------------------------------------------------------------------------------
 // One node, three ways in: the same answers
@@ -42,20 +38,18 @@ defineSemanticsCases({ name: 'HTTP/1.1 over TLS', flags: tlsFlags, request: (url
 const JS = '/assets/app-0492830483.js';
 const js = Buffer.from(Array.from({ length: 300 }, (_, i) => `export const v${i} = ${i * 7919};\n`).join(''));
 
-let root: string;
+let origin: TempDir;
 let edge: Edge;
 /** The same node with --h2-lane on: its HTTP/2 is the lane's. */
 let laneEdge: Edge;
 const accessLines: Array<Record<string, unknown>> = [];
 
 before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'hashedge-tls-'));
-  await mkdir(join(root, 'assets'));
-  await writeFile(join(root, JS), js);
+  origin = await diskOrigin({ [JS]: js }, 'tls');
   const accessLog: Logger = { debug() {}, info: (line: Record<string, unknown>) => void accessLines.push(line), warn() {}, error() {} };
-  const config = resolveConfig({ port: '0', 'tls-port': '0', host: '127.0.0.1', origin: root, 'access-log': 'true', hsts: '8760h', 'h2-lane': 'off', ...tlsFlags() }, {});
+  const config = resolveConfig({ port: '0', 'tls-port': '0', host: '127.0.0.1', origin: origin.dir, 'access-log': 'true', hsts: '8760h', 'h2-lane': 'off', ...tlsFlags() }, {});
   edge = await startEdge(config, { accessLog });
-  laneEdge = await startEdge(resolveConfig({ port: '0', 'tls-port': '0', host: '127.0.0.1', origin: root, 'access-log': 'true', hsts: '8760h', 'h2-lane': 'on', ...tlsFlags() }, {}), { accessLog });
+  laneEdge = await startEdge(resolveConfig({ port: '0', 'tls-port': '0', host: '127.0.0.1', origin: origin.dir, 'access-log': 'true', hsts: '8760h', 'h2-lane': 'on', ...tlsFlags() }, {}), { accessLog });
   assert.equal((await request(`${edge.url}${JS}`)).status, 200); // cached from here on
   assert.equal((await request(`${laneEdge.url}${JS}`)).status, 200);
 });
@@ -63,7 +57,7 @@ before(async () => {
 after(async () => {
   await edge?.close();
   await laneEdge?.close();
-  await rm(root, { recursive: true, force: true });
+  await origin?.remove();
 });
 
 type Way = 'plain' | 'h1-tls' | 'h2' | 'h2-lane';
@@ -74,9 +68,9 @@ const nodeOf = (way: Way): Edge => (way === 'h2-lane' ? laneEdge : edge);
 
 function ask(way: Way, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<TestResponse> {
   if (way === 'plain') return request(`${edge.url}${path}`, { headers, method });
-  if (way === 'h2-lane') return requestH2(`${laneEdge.tlsUrl}${path}`, { headers, method, ca: ca.caPem });
+  if (way === 'h2-lane') return requestH2(`${laneEdge.tlsUrl}${path}`, { headers, method, ca: tls.ca.caPem });
   const url = `${edge.tlsUrl}${path}`;
-  return way === 'h2' ? requestH2(url, { headers, method, ca: ca.caPem }) : requestHttps(url, { headers, method, ca: ca.caPem });
+  return way === 'h2' ? requestH2(url, { headers, method, ca: tls.ca.caPem }) : requestHttps(url, { headers, method, ca: tls.ca.caPem });
 }
 
 /** What must be the same on every transport: headers but the connection's own, Date and Age's value; multipart boundaries blanked. */
@@ -154,7 +148,7 @@ test('plain HTTP/1.1, HTTP/1.1 over TLS and HTTP/2 give the same status, headers
 
 for (const lane of [false, true]) test(`over HTTP/2${lane ? ' (the lane)' : ''} the admin paths are refused with HTTP_1_1_REQUIRED; over HTTP/1.1 on the TLS port they answer`, async () => {
   const edge = lane ? laneEdge : globalEdge();
-  const session = connectH2(edge.tlsUrl!, { ca: ca.caPem, servername: 'localhost' });
+  const session = connectH2(edge.tlsUrl!, { ca: tls.ca.caPem, servername: 'localhost' });
   try {
     const code = await new Promise<number>((resolve, reject) => {
       const req = session.request({ ':path': '/_hashedge/health/live' });
@@ -167,7 +161,7 @@ for (const lane of [false, true]) test(`over HTTP/2${lane ? ' (the lane)' : ''} 
   } finally {
     session.close();
   }
-  const live = await requestHttps(`${edge.tlsUrl}/_hashedge/health/live`, { ca: ca.caPem });
+  const live = await requestHttps(`${edge.tlsUrl}/_hashedge/health/live`, { ca: tls.ca.caPem });
   assert.equal(live.status, 200);
 });
 

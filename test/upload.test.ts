@@ -6,8 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { isContentHashedName } from '../src/asset/hashed-name.js';
@@ -24,11 +23,12 @@ import type { UploadTarget } from '../src/upload/target.js';
 import { uploadDirectory } from '../src/upload/upload.js';
 import { startS3Server, S3RVER_CREDENTIALS, type S3TestServer } from './helpers/s3-server.js';
 import { runCli, type CliResult } from './helpers/cli.js';
+import { tempDir, writeFiles, type TempDir } from './helpers/temp-dir.js';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 let s3: S3TestServer;
-let work: string;
+let work: TempDir;
 let build: string;
 
 const files: Record<string, string | Buffer> = {
@@ -44,13 +44,6 @@ const sha256 = (b: string | Buffer) => createHash('sha256').update(b).digest('he
 const sri = (b: string | Buffer) => `sha384-${createHash('sha384').update(b).digest('base64')}`;
 /** Where hashedge puts a file that has no hash in its name: `<stem>-<10 hex>.<ext>`. */
 const hashed = (path: string) => path.replace(/(\.[^./]+)$/, `-${uploadHash(Buffer.from(files[path]!), 10)}$1`);
-
-async function writeTree(dir: string, tree: Record<string, string | Buffer>): Promise<void> {
-  for (const [path, body] of Object.entries(tree)) {
-    await mkdir(join(dir, path, '..'), { recursive: true });
-    await writeFile(join(dir, path), body);
-  }
-}
 
 /** `hashedge upload <args>` as a real process, with s3rver's credentials in the standard env chain. */
 function hashedge(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
@@ -80,14 +73,14 @@ before(async () => {
   // For the S3 clients the command builds in this process: the standard AWS env chain.
   process.env.AWS_ACCESS_KEY_ID = S3RVER_CREDENTIALS.accessKeyId;
   process.env.AWS_SECRET_ACCESS_KEY = S3RVER_CREDENTIALS.secretAccessKey;
-  work = await mkdtemp(join(tmpdir(), 'hashedge-upload-'));
-  build = join(work, 'dist');
-  await writeTree(build, files);
+  work = await tempDir('upload');
+  build = work.path('dist');
+  await writeFiles(build, files);
 });
 
 after(async () => {
   await s3?.stop();
-  await rm(work, { recursive: true, force: true });
+  await work?.remove();
 });
 
 test('the name hash is the first 10 hex digits of the SHA-256 of the bytes, as in the sample, and the edge sees it as a hash', async () => {
@@ -101,7 +94,7 @@ test('the name hash is the first 10 hex digits of the SHA-256 of the bytes, as i
 });
 
 test('upload to S3: hashed names, Content-Type, immutable Cache-Control, sha256 metadata, and a manifest in the bucket and on disk', async () => {
-  const manifestFile = join(work, 'manifest-s3.json');
+  const manifestFile = work.path('manifest-s3.json');
   const { code, stdout, stderr } = await hashedge([build, '--to', `s3://${s3.bucket}/site/v1`, '--s3-endpoint', s3.endpoint, '--s3-force-path-style', '--base-url', 'https://cdn.example.com/', '--manifest', manifestFile]);
   assert.equal(code, 0, stderr);
   assert.match(stdout, /^Uploaded 3 files \(.+\) to s3:\/\/assets\/site\/v1\/; 0 files \(0 B\) already there\.$/m);
@@ -138,8 +131,8 @@ test('upload to S3: hashed names, Content-Type, immutable Cache-Control, sha256 
 });
 
 test('an object already in the bucket with the same sha256 is not uploaded again; one put by another tool is', async () => {
-  const dir = join(work, 'existing');
-  await writeTree(dir, { 'a.png': 'a png\n', 'b.png': 'b png\n' });
+  const dir = work.path('existing');
+  await writeFiles(dir, { 'a.png': 'a png\n', 'b.png': 'b png\n' });
   const target = new S3Target({ bucket: s3.bucket, prefix: 'existing/', region: 'us-east-1', forcePathStyle: true, client: s3.client });
   const key = (name: string, body: string) => `existing/${name}-${uploadHash(Buffer.from(body))}.png`;
   await s3.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key('a', 'a png\n'), Body: 'a png\n', CacheControl: IMMUTABLE, Metadata: { sha256: sha256('a png\n') } }));
@@ -152,9 +145,9 @@ test('an object already in the bucket with the same sha256 is not uploaded again
 });
 
 test('an object with the right bytes but a stale Cache-Control (no-cache from an earlier run, immutable now) gets the new one: uploaded, not skipped; a second run skips it', async () => {
-  const dir = join(work, 'stale');
+  const dir = work.path('stale');
   const body = 'export const lazy = 1;\n';
-  await writeTree(dir, { 'lazy-1d18a1d2.js': body });
+  await writeFiles(dir, { 'lazy-1d18a1d2.js': body });
   const key = 'stale/lazy-1d18a1d2.js';
   await s3.put(key, body, 'text/javascript; charset=utf-8', { sha256: sha256(body) }, 'no-cache');
   // Watch what the client sends: the new headers go on by a copy of the object onto itself, not by sending the bytes again.
@@ -187,9 +180,9 @@ test('an object with the right bytes but a stale Cache-Control (no-cache from an
 });
 
 test('a file above 16 MiB goes up as a multipart upload, whole and with its metadata; one that changes meanwhile is not stored', async () => {
-  const dir = join(work, 'big');
+  const dir = work.path('big');
   const video = randomBytes(16 * 1024 * 1024 + 1);
-  await writeTree(dir, { 'intro.mp4': video });
+  await writeFiles(dir, { 'intro.mp4': video });
   const key = (bytes: Buffer) => `big/intro-${uploadHash(bytes)}.mp4`;
 
   // The build rewrites the file's last byte between hashing and upload: the parts already sent
@@ -230,7 +223,7 @@ test('a file above 16 MiB goes up as a multipart upload, whole and with its meta
 });
 
 test('upload to a bucket that does not exist stops before any file with one error naming the reason, and writes no manifest', async () => {
-  const manifestFile = join(work, 'unused.json');
+  const manifestFile = work.path('unused.json');
   const target = new S3Target({ bucket: 'no-such-bucket', prefix: 'x/', region: 'us-east-1', forcePathStyle: true, client: s3.client });
   await assert.rejects(uploadDirectory({ dir: build, target, manifestFile }), (err: EdgeError) => err.code === 'E_UPLOAD' && /^cannot use s3:\/\/no-such-bucket\/x\/: NoSuchBucket: .* Nothing was uploaded\.$/.test(err.message));
   await assert.rejects(stat(manifestFile), { code: 'ENOENT' });
@@ -249,10 +242,10 @@ test('a target that cannot be reached (a refused connection, a missing bucket) i
 });
 
 test('upload to a directory: a file that cannot be written fails the run (exit 1), the rest land; a re-run finishes the job', async () => {
-  const dir = join(work, 'site');
-  const out = join(work, 'origin');
-  await writeTree(dir, files);
-  const outside = join(work, 'secret.txt');
+  const dir = work.path('site');
+  const out = work.path('origin');
+  await writeFiles(dir, files);
+  const outside = work.path('secret.txt');
   await writeFile(outside, 'not part of the build');
   await symlink(outside, join(dir, 'secret.txt'));
   // A directory stands where art/hero.jpg's hashed copy must go.
@@ -279,29 +272,29 @@ test('upload to a directory: a file that cannot be written fails the run (exit 1
 });
 
 test('--dry-run reports what it would upload and writes nothing', async () => {
-  const out = join(work, 'dry');
-  const { code, stdout } = await uploadCommand({ dir: build, to: out, 'dry-run': true, manifest: join(work, 'dry.json') });
+  const out = work.path('dry');
+  const { code, stdout } = await uploadCommand({ dir: build, to: out, 'dry-run': true, manifest: work.path('dry.json') });
   assert.equal(code, 0);
   assert.match(stdout, /^Dry run: would upload 3 files \(88 B\) to .*\nNothing was written\.$/m);
   await assert.rejects(stat(out), { code: 'ENOENT' });
-  await assert.rejects(stat(join(work, 'dry.json')), { code: 'ENOENT' });
+  await assert.rejects(stat(work.path('dry.json')), { code: 'ENOENT' });
 });
 
 test('bad flags stop the command with exit code 2 before anything is read, naming the flag', async () => {
-  const short = await hashedge([build, '--to', join(work, 'x'), '--hash-length', '6']);
+  const short = await hashedge([build, '--to', work.path('x'), '--hash-length', '6']);
   assert.equal(short.code, 2);
   assert.match(short.stderr, /--hash-length: expected an integer from 8 to 64, got "6"/);
   assert.throws(() => resolveUploadFlags({}), (err: EdgeError) => err.code === 'E_CONFIG' && /^--to: required/.test(err.message));
   assert.throws(() => resolveUploadFlags({ to: 'http://bucket' }), { code: 'E_CONFIG' });
   assert.throws(() => resolveUploadFlags({ to: 'out', 'base-url': 'ftp://cdn' }), { code: 'E_CONFIG' });
   await assert.rejects(uploadCommand({ dir: build, to: join(build, 'out') }), { code: 'E_CONFIG' }, 'a target inside the build directory');
-  await assert.rejects(uploadCommand({ dir: join(work, 'missing'), to: join(work, 'y') }), { code: 'E_CONFIG' });
+  await assert.rejects(uploadCommand({ dir: work.path('missing'), to: work.path('y') }), { code: 'E_CONFIG' });
 });
 
 test('a file that changes while it is uploaded is not stored under the name of its old bytes', async () => {
-  const dir = join(work, 'changing');
-  const out = join(work, 'changing-out');
-  await writeTree(dir, { 'app.js': 'v1();\n' });
+  const dir = work.path('changing');
+  const out = work.path('changing-out');
+  await writeFiles(dir, { 'app.js': 'v1();\n' });
   const inner = new DirectoryTarget(out);
   // Between hashing and upload, the build rewrites the file (a watcher, a second build).
   const racing: UploadTarget = {
@@ -321,18 +314,18 @@ test('a file that changes while it is uploaded is not stored under the name of i
 });
 
 test('two files that would get one name: the same bytes make one object, different bytes stop the upload before anything is written', async () => {
-  const same = join(work, 'same');
+  const same = work.path('same');
   const h = uploadHash(Buffer.from('x png\n'));
-  await writeTree(same, { 'a.png': 'x png\n', [`a-${h}.png`]: 'x png\n' });
-  const out = join(work, 'same-out');
+  await writeFiles(same, { 'a.png': 'x png\n', [`a-${h}.png`]: 'x png\n' });
+  const out = work.path('same-out');
   const result = await uploadDirectory({ dir: same, target: new DirectoryTarget(out), manifestFile: null });
   assert.deepEqual(Object.fromEntries(Object.entries(result.manifest.assets).map(([k, v]) => [k, v.path])), { 'a.png': `a-${h}.png`, [`a-${h}.png`]: `a-${h}.png` });
   assert.deepEqual((await readdir(out)).sort(), [`a-${h}.png`, 'manifest.json']);
 
-  const clash = join(work, 'clash');
-  await writeTree(clash, { 'a.png': 'x png\n', [`a-${h}.png`]: 'y png\n' });
-  await assert.rejects(uploadDirectory({ dir: clash, target: new DirectoryTarget(join(work, 'clash-out')), manifestFile: null }), { code: 'E_UPLOAD_CONFLICT' });
-  await assert.rejects(stat(join(work, 'clash-out')), { code: 'ENOENT' });
+  const clash = work.path('clash');
+  await writeFiles(clash, { 'a.png': 'x png\n', [`a-${h}.png`]: 'y png\n' });
+  await assert.rejects(uploadDirectory({ dir: clash, target: new DirectoryTarget(work.path('clash-out')), manifestFile: null }), { code: 'E_UPLOAD_CONFLICT' });
+  await assert.rejects(stat(work.path('clash-out')), { code: 'ENOENT' });
 });
 
 test('on a terminal, progress is one bar with files, bytes, rate and ETA', () => {
@@ -367,9 +360,9 @@ const viteBuild: Record<string, string> = {
 };
 
 test('upload decides each file as the edge does: hashed names and Vite manifest entries immutable, page files and files the build names keep their names no-cache, only unnamed files are renamed', async () => {
-  const dir = join(work, 'vite-build');
-  await writeTree(dir, viteBuild);
-  const manifestFile = join(work, 'vite-build-manifest.json');
+  const dir = work.path('vite-build');
+  await writeFiles(dir, viteBuild);
+  const manifestFile = work.path('vite-build-manifest.json');
   const warnings: Error[] = [];
   const onWarning = (w: Error) => warnings.push(w);
   process.on('warning', onWarning);
@@ -419,9 +412,9 @@ test('upload decides each file as the edge does: hashed names and Vite manifest 
 });
 
 test('--dry-run prints each file\'s decision and why, and writes nothing', async () => {
-  const dir = join(work, 'vite-build-dry');
-  await writeTree(dir, viteBuild);
-  const out = join(work, 'vite-dry-out');
+  const dir = work.path('vite-build-dry');
+  await writeFiles(dir, viteBuild);
+  const out = work.path('vite-dry-out');
   const { code, stdout } = await uploadCommand({ dir, to: out, 'dry-run': true });
   assert.equal(code, 0);
   assert.match(stdout, /^assets\/lazy-DeZuzid1\.js +immutable +name: base64url hash DeZuzid1$/m);
@@ -438,10 +431,10 @@ test('--dry-run prints each file\'s decision and why, and writes nothing', async
 });
 
 test('a file nothing names is renamed only when its new name would be immutable; --no-rename keeps it, no-cache', async () => {
-  const dir = join(work, 'unnamed');
-  await writeTree(dir, { 'img/photo.jpg': 'jpeg bytes', CNAME: 'cdn.example.com\n', 'page.html': '<p>no references</p>\n' });
+  const dir = work.path('unnamed');
+  await writeFiles(dir, { 'img/photo.jpg': 'jpeg bytes', CNAME: 'cdn.example.com\n', 'page.html': '<p>no references</p>\n' });
   const decisions = async (rename: boolean) => {
-    const result = await uploadDirectory({ dir, target: new DirectoryTarget(join(work, 'unnamed-out')), rename, dryRun: true, manifestFile: null });
+    const result = await uploadDirectory({ dir, target: new DirectoryTarget(work.path('unnamed-out')), rename, dryRun: true, manifestFile: null });
     return Object.fromEntries(result.files.map((f) => [f.source, [f.decision, f.path, f.immutable]]));
   };
   assert.deepEqual(await decisions(true), {
@@ -457,7 +450,7 @@ test('a file nothing names is renamed only when its new name would be immutable;
 });
 
 test('scripts, styles and data nothing names keep their names, no-cache (a bundler runtime builds them: webpack\'s "" + chunkId + ".js"); static media nothing names is renamed', async () => {
-  const dir = join(work, 'runtime-names');
+  const dir = work.path('runtime-names');
   const tree: Record<string, string> = {
     // webpack's runtime: the lazy chunk's and its CSS's names are put together at run time, never written out
     'main.4f3a2b1c9d.js': '__webpack_require__.u = (chunkId) => "" + chunkId + ".js"; __webpack_require__.miniCssF = (id) => "" + id + ".css";\n',
@@ -465,7 +458,7 @@ test('scripts, styles and data nothing names keep their names, no-cache (a bundl
     'main.css': 'body { margin: 0; }\n',
     'photo.png': 'png bytes of a photo',
   };
-  await writeTree(dir, tree);
+  await writeFiles(dir, tree);
   const target = new S3Target({ bucket: s3.bucket, prefix: 'runtime-names/', region: 'us-east-1', forcePathStyle: true, client: s3.client });
   const result = await uploadDirectory({ dir, target, manifestFile: null });
   const photo = `photo-${uploadHash(Buffer.from(tree['photo.png']!))}.png`;
@@ -486,7 +479,7 @@ test('scripts, styles and data nothing names keep their names, no-cache (a bundl
 });
 
 test('references: a name anywhere in another text file, as a substring or percent-encoded; never in itself, in binary files or in files over the limit', async () => {
-  const dir = join(work, 'refs');
+  const dir = work.path('refs');
   const tree: Record<string, string> = {
     'loader.js': 'load("./lib/ba.js"); map("m.js.map"); img("a%20b.png")',
     'lib/ba.js': 'self: ba.js',
@@ -500,7 +493,7 @@ test('references: a name anywhere in another text file, as a substring or percen
     'in-big.js': 'v',
     'big.txt': 'in-big.js' + ' '.repeat(100),
   };
-  await writeTree(dir, tree);
+  await writeFiles(dir, tree);
   const files = Object.keys(tree).sort().map((source) => ({ source, file: join(dir, source), size: Buffer.byteLength(tree[source]!) }));
   const candidates = ['lib/ba.js', 'a.js', 'm.js', 'm.js.map', 'a b.png', 'only-self.js', 'in-binary.js', 'in-big.js'];
   const { referencedBy, unscanned } = await findReferences(candidates, files, 100);
@@ -515,10 +508,10 @@ test('references: a name anywhere in another text file, as a substring or percen
 });
 
 test('a web app manifest.json in the build stops the upload with a message that says what to do', async () => {
-  const dir = join(work, 'pwa');
-  await writeTree(dir, { 'manifest.json': '{"name":"App","icons":[]}', 'index.html': '<link rel="manifest" href="/manifest.json">' });
-  await assert.rejects(uploadDirectory({ dir, target: new DirectoryTarget(join(work, 'pwa-out')), manifestFile: null }), (err: EdgeError) => err.code === 'E_UPLOAD_CONFLICT' && /manifest\.webmanifest/.test(err.message) && /<link rel="manifest">/.test(err.message));
-  await assert.rejects(stat(join(work, 'pwa-out')), { code: 'ENOENT' });
+  const dir = work.path('pwa');
+  await writeFiles(dir, { 'manifest.json': '{"name":"App","icons":[]}', 'index.html': '<link rel="manifest" href="/manifest.json">' });
+  await assert.rejects(uploadDirectory({ dir, target: new DirectoryTarget(work.path('pwa-out')), manifestFile: null }), (err: EdgeError) => err.code === 'E_UPLOAD_CONFLICT' && /manifest\.webmanifest/.test(err.message) && /<link rel="manifest">/.test(err.message));
+  await assert.rejects(stat(work.path('pwa-out')), { code: 'ENOENT' });
 });
 
 test("the README's table of upload flags is the flag table", async () => {

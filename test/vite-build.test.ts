@@ -26,15 +26,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { build } from 'vite';
 import type { Edge } from '../src/edge.js';
 import { chromiumInstalled, CHROMIUM_PATH, launchBrowser, type TestBrowser } from './helpers/browser.js';
 import { startTestEdge } from './helpers/edge.js';
+import { diskOrigin, type TempDir } from './helpers/temp-dir.js';
 import { errorCode, request } from './helpers/http.js';
 
 // Without Chromium a developer's run skips this with the reason; CI (.ci/run installs it)
@@ -46,7 +45,7 @@ const skip = missing;
 const FIXTURE = fileURLToPath(new URL('./fixtures/vite-app/', import.meta.url));
 const FONT_FAMILY = 'Fixture Inter';
 
-let dist: string;
+let dist: TempDir;
 let edge: Edge;
 let site: Server;
 let siteUrl: string;
@@ -57,8 +56,8 @@ let emitted: string[];
 before(async () => {
   if (skip) return;
   // The edge first (its URL is the build's base), over an empty directory the build then fills.
-  dist = await mkdtemp(join(tmpdir(), 'hashedge-vite-'));
-  edge = await startTestEdge({ origin: dist });
+  dist = await diskOrigin({}, 'vite');
+  edge = await startTestEdge({ origin: dist.dir });
   await build({
     root: FIXTURE,
     base: `${edge.url}/`,
@@ -66,7 +65,7 @@ before(async () => {
     configFile: false,
     envDir: false,
     build: {
-      outDir: dist,
+      outDir: dist.dir,
       emptyOutDir: true,
       // Every asset a file of its own on the edge (Vite inlines those under 4 KiB by default).
       assetsInlineLimit: 0,
@@ -77,10 +76,10 @@ before(async () => {
   });
   // A deploy's new manifest is read within 30 s; the test reads it now.
   await edge.manifests.refresh();
-  emitted = (await readdir(join(dist, 'assets'))).map((name) => `/assets/${name}`).sort();
+  emitted = (await readdir(dist.path('assets'))).map((name) => `/assets/${name}`).sort();
 
   // The site's own origin: the built index.html, never cached, and nothing else.
-  const html = await readFile(join(dist, 'index.html'));
+  const html = await readFile(dist.path('index.html'));
   site = createServer((req, res) => {
     if (req.url === '/' || req.url === '/index.html') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', 'content-length': html.length });
@@ -99,7 +98,7 @@ after(async () => {
   await browser?.close();
   if (site) await new Promise((resolve) => site.close(resolve));
   await edge?.close();
-  if (dist) await rm(dist, { recursive: true, force: true });
+  await dist?.remove();
 });
 
 /** The edge's count of asset requests it answered (GET /_hashedge/stats is not one). */
@@ -187,7 +186,7 @@ test('a Vite build whose base is the edge loads cross-origin in Chromium, then a
     ['/assets/index-<hash>.css', '/assets/index-<hash>.js', '/assets/inter-latin-400-normal-<hash>.woff2', '/assets/lazy-<hash>.js', '/assets/logo-<hash>.svg'],
   );
   // public/ is copied as is, beside the assets: a file for the site's origin, not the edge.
-  assert.ok((await stat(join(dist, 'robots.txt'))).isFile());
+  assert.ok((await stat(dist.path('robots.txt'))).isFile());
 
   // First visit: everything comes from the edge.
   const first = await browser!.newPage();

@@ -7,10 +7,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { Agent, get } from 'node:http';
-import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { ConfigError } from '../src/errors.js';
@@ -22,6 +20,7 @@ import { TestDnsServer } from './helpers/dns-server.js';
 import { request } from './helpers/http.js';
 import { isAlive, runCli, startServe as startNode, type RunningNode } from './helpers/cli.js';
 import { freePortRun } from './helpers/ports.js';
+import { diskOrigin, type TempDir } from './helpers/temp-dir.js';
 
 /** GET on a fresh connection, given up after `ms` (a connection handed to a stopped worker waits). */
 function getWithin(url: string, ms: number): Promise<{ status: number; body: Buffer }> {
@@ -169,21 +168,19 @@ test('--peers-dns with --workers 2: each address in the answer stands for two me
 // START_TIMEOUT_MS each on a busy machine, hence deadlines of 120 s).
 describe('real processes', { concurrency: true }, () => {
   describe('hashedge serve --workers 2', { timeout: 120_000, concurrency: 1 }, () => {
-    let dir: string;
+    let origin: TempDir;
     let node: RunningNode;
     const keys = Array.from({ length: 20 }, (_, i) => `assets/chunk${i}-0492830483.js`);
 
     before(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'hashedge-workers-'));
-      await mkdir(join(dir, 'assets'));
-      for (const key of keys) await writeFile(join(dir, key), `export default ${JSON.stringify(key)};`);
-      await writeFile(join(dir, 'assets/cold-0492830483.bin'), randomBytes(300_000));
-      node = await startNode(['--workers', '2', '--origin', dir, '--cache-size', '64MiB']);
+      const scripts = keys.map((key) => [key, `export default ${JSON.stringify(key)};`] as const);
+      origin = await diskOrigin([...scripts, ['assets/cold-0492830483.bin', randomBytes(300_000)]], 'workers');
+      node = await startNode(['--workers', '2', '--origin', origin.dir, '--cache-size', '64MiB']);
     });
 
     after(async () => {
       node?.child.kill('SIGKILL');
-      await rm(dir, { recursive: true, force: true });
+      await origin?.remove();
     });
 
     test('answers assets, and keep-alive connections reach both workers, each with half the cache', async () => {
@@ -343,10 +340,8 @@ describe('real processes', { concurrency: true }, () => {
     ['--admin-port', 'two nodes of two workers each on admin ports: members are http://h:(admin+1+i), and a cold key is loaded once in all'],
   ] as const) {
     test(title, { timeout: 120_000 }, async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'hashedge-workers-'));
       const key = `assets/shared${portFlag === '--port' ? '' : '-admin'}-0492830483.bin`;
-      await mkdir(join(dir, 'assets'));
-      await writeFile(join(dir, key), randomBytes(200_000));
+      const origin = await diskOrigin({ [key]: randomBytes(200_000) }, 'workers');
       const pa = await freePortRun(3);
       const pb = await freePortRun(3, [pa, pa + 1, pa + 2]);
       const peers = `http://127.0.0.1:${pa},http://127.0.0.1:${pb}`;
@@ -354,7 +349,7 @@ describe('real processes', { concurrency: true }, () => {
       // run on the 2-core machine under other load (~22) this counted 2 origin loads (not seen in
       // runs of this file alone); an owner that takes over the 2 s default to answer (or to answer
       // a probe) is routed around, rightly, and its key loaded from the origin.
-      const common = ['--workers', '2', '--origin', dir, '--cache-size', '64MiB', '--peers', peers, '--peer-secret', 'a-long-enough-shared-secret', '--peer-timeout', '10s'];
+      const common = ['--workers', '2', '--origin', origin.dir, '--cache-size', '64MiB', '--peers', peers, '--peer-secret', 'a-long-enough-shared-secret', '--peer-timeout', '10s'];
       // If one node fails to start, the other must not outlive the test (its pipes would hold the runner).
       const started = await Promise.allSettled([pa, pb].map((port) => startNode([...common, portFlag, String(port), '--self', `http://127.0.0.1:${port}`])));
       const nodes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
@@ -409,18 +404,16 @@ describe('real processes', { concurrency: true }, () => {
         }
       } finally {
         for (const n of nodes) n.child.kill('SIGKILL');
-        await rm(dir, { recursive: true, force: true });
+        await origin.remove();
       }
     });
   }
 
   test('--workers 2 with --admin-port: stats of both workers and the whole node\'s /metrics on the admin port, none on the public one', { timeout: 120_000 }, async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'hashedge-workers-'));
     const key = 'assets/admin-0492830483.js';
-    await mkdir(join(dir, 'assets'));
-    await writeFile(join(dir, key), 'export default 1;');
+    const origin = await diskOrigin({ [key]: 'export default 1;' }, 'workers');
     const adminPort = await freePortRun(1);
-    const node = await startNode(['--workers', '2', '--origin', dir, '--cache-size', '64MiB', '--admin-port', String(adminPort)]);
+    const node = await startNode(['--workers', '2', '--origin', origin.dir, '--cache-size', '64MiB', '--admin-port', String(adminPort)]);
     const admin = `http://127.0.0.1:${adminPort}`;
     try {
       for (let i = 0; i < 10; i++) assert.equal((await request(`${node.url}/${key}`)).status, 200);
@@ -432,7 +425,7 @@ describe('real processes', { concurrency: true }, () => {
       assert.equal(metricSum(text, 'hashedge_origin_fetches_total'), 1, 'one load for the node: the workers reach each other');
     } finally {
       node.child.kill('SIGKILL');
-      await rm(dir, { recursive: true, force: true });
+      await origin.remove();
     }
   });
 

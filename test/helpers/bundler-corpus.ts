@@ -3,8 +3,8 @@
  * bundler set-ups emitted, each file labelled by its bundler's own word on whether its name is
  * content-hashed. Shared by the tests that serve it from a directory and from S3.
  */
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readdir, readFile } from 'node:fs/promises';
+import { writeFiles } from './temp-dir.js';
 
 export interface Corpus {
   setup: string;
@@ -23,11 +23,8 @@ export async function loadCorpora(): Promise<Corpus[]> {
 }
 
 /** Writes a corpus as a build directory: stand-in bodies (the path as text), manifests verbatim. */
-export async function writeBuild(corpus: Corpus, dir: string): Promise<void> {
-  for (const file of corpus.files) {
-    await mkdir(dirname(join(dir, file.path)), { recursive: true });
-    await writeFile(join(dir, file.path), corpus.evidence?.[file.path] ?? `/* ${file.path} */\n`);
-  }
+export function writeBuild(corpus: Corpus, dir: string): Promise<void> {
+  return writeFiles(dir, corpus.files.map((file) => [file.path, corpus.evidence?.[file.path] ?? `/* ${file.path} */\n`] as const));
 }
 
 /** A path a client can ask for (dotfolders like .vite/ are never served, by design). */

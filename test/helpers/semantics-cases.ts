@@ -7,15 +7,13 @@
  */
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import type { RawOptions } from '../../src/config.js';
 import type { Edge } from '../../src/edge.js';
 import { startTestEdge } from './edge.js';
 import { parseMultipart } from './multipart.js';
+import { diskOrigin, type TempDir } from './temp-dir.js';
 import { errorCode, type TestResponse } from './http.js';
 
 /** How the cases reach the edge. */
@@ -49,26 +47,22 @@ export function defineSemanticsCases(transport: Transport): void {
     [JS, js],
   ];
 
-  let root: string;
+  let origin: TempDir;
   let edge: Edge;
 
   describe(transport.name, () => {
   before(async () => {
     assert.ok(js.length > 18_000 && js.length < 24_000, `js fixture is ${js.length} bytes`);
     assert.ok(tiny.length < 256);
-    root = await mkdtemp(join(tmpdir(), 'hashedge-http-'));
-    await mkdir(join(root, 'assets'));
-    await writeFile(join(root, JS), js);
-    await writeFile(join(root, JPG), jpg);
-    await writeFile(join(root, TINY), tiny);
-    edge = await startTestEdge({ origin: root, ...transport.flags() });
+    origin = await diskOrigin({ [JS]: js, [JPG]: jpg, [TINY]: tiny }, 'http');
+    edge = await startTestEdge({ origin: origin.dir, ...transport.flags() });
     // Fill the cache, so every test below talks to a cached blob with its variants.
     for (const path of [JS, JPG, TINY]) assert.equal((await get(path)).status, 200, path);
   });
 
   after(async () => {
     await edge?.close();
-    await rm(root, { recursive: true, force: true });
+    await origin?.remove();
   });
 
   function get(path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<TestResponse> {

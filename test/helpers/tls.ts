@@ -1,7 +1,8 @@
 /**
  * A throwaway certificate authority for tests, made with the openssl CLI (Debian's openssl
  * package; .ci/run installs it): a CA, and server certificates it signs for localhost and
- * 127.0.0.1, written as PEM files the edge reads with --tls-cert and --tls-key.
+ * 127.0.0.1, written as PEM files the edge reads with --tls-cert and --tls-key. edgeTls() is
+ * the set-up most TLS suites share: a CA, one certificate for the edge, and its flags.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
@@ -23,6 +24,8 @@ export interface TestCa {
   readonly dir: string;
   /** The CA certificate, for a client's `ca` option. */
   readonly caPem: Buffer;
+  /** The CA certificate's file, for a client's --cacert. */
+  readonly caFile: string;
   /** A new key and certificate for localhost, written under `name` in the CA's directory. */
   issue(name: string): TestCertificate;
   /** Removes the directory. */
@@ -44,6 +47,7 @@ export function createTestCa(): TestCa {
   return {
     dir,
     caPem,
+    caFile: join(dir, 'ca.pem'),
     issue(name) {
       openssl(['req', ...EC_KEY, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=localhost ${name}`], dir);
       openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', String(serial++), '-days', '2', '-extfile', 'leaf.ext', '-out', `${name}.leaf.pem`], dir);
@@ -60,4 +64,20 @@ export function createTestCa(): TestCa {
     },
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** A CA and the certificate it issued for an edge (named `edge` in the CA's directory). */
+export interface EdgeTls {
+  readonly ca: TestCa;
+  readonly cert: TestCertificate;
+  /** --tls-cert and --tls-key, to spread into an edge's flags. */
+  readonly flags: { readonly 'tls-cert': string; readonly 'tls-key': string };
+  /** Removes the CA's directory, the certificate's files with it. */
+  remove(): void;
+}
+
+export function edgeTls(): EdgeTls {
+  const ca = createTestCa();
+  const cert = ca.issue('edge');
+  return { ca, cert, flags: { 'tls-cert': cert.certFile, 'tls-key': cert.keyFile }, remove: ca.remove };
 }
