@@ -827,6 +827,15 @@ async function workers(avail: Availability): Promise<void> {
     } finally {
       await nginx.stop();
     }
+    // nginx's one shared socket wakes one worker at a time (EPOLLEXCLUSIVE), which often leaves
+    // all connections on one worker; with reuseport each worker has its own socket and the kernel
+    // spreads connections evenly, as node:cluster's round-robin does (bench/workers-cpu.ts shows both).
+    const even = await startNginx({ ...env, serverCpus: '0,1' }, { edges: 1, workers: 2, reusePort: true });
+    try {
+      await measureSpread('nginx static, 2 workers, reuseport, small hot', even.staticUrl, write1(HOT_PATH));
+    } finally {
+      await even.stop();
+    }
   }
   print(throughputTable(rows, 'none'));
   print();
@@ -842,6 +851,8 @@ async function workers(avail: Availability): Promise<void> {
     const nginxRps = rows[hashedgeRows]!.result.rps;
     const best = Math.max(rows[1]!.result.rps, rows[2]!.result.rps);
     print(`small hot, 2 workers: hashedge / nginx static with 2 workers = ${(rows[1]!.result.rps / nginxRps).toFixed(2)}x round-robin, ${(rows[2]!.result.rps / nginxRps).toFixed(2)}x kernel spread (target: ahead, ${verdict(best >= nginxRps)}).`);
+    const evenRps = rows[hashedgeRows + 1]!.result.rps;
+    print(`small hot, 2 workers: hashedge round-robin / nginx with 2 workers on reuseport (both spread evenly) = ${(rows[1]!.result.rps / evenRps).toFixed(2)}x.`);
   }
   print();
 }

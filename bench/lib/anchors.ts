@@ -56,7 +56,7 @@ export interface Nginx {
  * cache loader indexes them again). edgeMaxSize: each edge's proxy_cache max_size. @default '2g'
  * workers: nginx worker processes. @default 1 (the kit's: one server core)
  */
-export async function startNginx(env: BenchEnv, options: { edges: number; edgeUpstream?: 'origin' | 'slow-origin'; keepCache?: boolean; edgeMaxSize?: string; workers?: number }): Promise<Nginx> {
+export async function startNginx(env: BenchEnv, options: { edges: number; edgeUpstream?: 'origin' | 'slow-origin'; keepCache?: boolean; edgeMaxSize?: string; workers?: number; reusePort?: boolean }): Promise<Nginx> {
   const [staticPort, originPort, slowOriginPort] = [await freePort(), await freePort(), await freePort()];
   const edgePorts: number[] = [];
   for (let i = 0; i < options.edges; i++) edgePorts.push(await freePort());
@@ -64,10 +64,12 @@ export async function startNginx(env: BenchEnv, options: { edges: number; edgeUp
   const edgeTemplate = readFileSync(join(KIT, 'nginx-edge.template'), 'utf8');
   const edges = edgePorts.map((port, n) => fill(edgeTemplate, { N: String(n), PORT: String(port), UPSTREAM: String(upstream), DIR: env.dir, MAX_SIZE: options.edgeMaxSize ?? '2g' })).join('\n');
   const conf = fill(readFileSync(join(KIT, 'nginx.conf.template'), 'utf8'), { DIR: env.dir, STATIC: String(staticPort), ORIGIN: String(originPort), SLOW_ORIGIN: String(slowOriginPort), EDGES: edges }).replace('worker_processes 1;', `worker_processes ${options.workers ?? 1};`);
+  // reuseport: a listening socket per worker, the kernel spreads connections evenly over them (as node:cluster's round-robin does).
+  const confText = options.reusePort ? conf.replace(`listen 127.0.0.1:${staticPort};`, `listen 127.0.0.1:${staticPort} reuseport;`) : conf;
   if (!options.keepCache) for (let i = 0; i < options.edges; i++) rmSync(join(env.dir, `nginx-cache-${i}`), { recursive: true, force: true });
   rmSync(join(env.dir, 'origin-access.log'), { force: true });
   const confPath = join(env.dir, 'nginx.conf');
-  writeFileSync(confPath, conf);
+  writeFileSync(confPath, confText);
   execFileSync('taskset', ['-c', env.serverCpus, 'nginx', '-c', confPath], { stdio: 'inherit' });
   const url = (port: number) => `http://127.0.0.1:${port}`;
   await waitForHttp(url(staticPort));

@@ -12,6 +12,8 @@ export interface HashedgeOptions {
   /** --cache-size of each node. @default '1GiB' */
   readonly cacheSize?: string;
   readonly extraArgs?: readonly string[];
+  /** Node/V8 flags before the script (node:cluster gives them to the workers too). */
+  readonly nodeArgs?: readonly string[];
   /** Extra environment (S3 credentials). */
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -39,6 +41,7 @@ export async function startHashedge(env: BenchEnv, options: HashedgeOptions): Pr
   const procs: Proc[] = ports.map((port, i) =>
     startProcess(env.serverCpus, [
       process.execPath,
+      ...(options.nodeArgs ?? []),
       CLI,
       'serve',
       '--host', '127.0.0.1',

@@ -57,7 +57,10 @@ function cpuTicks(cpus: string): [number, number] {
 }
 
 export function wrk(url: string, load: Load): Promise<LoadResult> {
-  return withServerCpu(load, () => runWrk(url, load));
+  return withServerCpu(load, async () => {
+    const { stderr: _, ...result } = await runWrk(url, load);
+    return result;
+  });
 }
 
 /** Runs `run`, adding how busy load.serverCpus were meanwhile. */
@@ -76,16 +79,31 @@ export async function serverCpuDuring<R extends { readonly rps: number }>(server
   return { ...result, serverCpu: { busy: total1 > total0 ? (busy1 - busy0) / (total1 - total0) : 0, usPerRequest: requests > 0 ? (busySeconds * 1e6) / requests : 0 } };
 }
 
-async function runWrk(url: string, load: Load): Promise<LoadResult> {
-  const [cmd, args] = pinned(load.cpus ?? '0', ['wrk', '-t1', `-c${load.connections}`, `-d${load.seconds}s`, '-s', ZIPF_LUA, url]);
+async function runWrk(url: string, load: Load, wrapper: readonly string[] = []): Promise<LoadResult & { stderr: string }> {
+  const [cmd, args] = pinned(load.cpus ?? '0', [...wrapper, 'wrk', '-t1', `-c${load.connections}`, `-d${load.seconds}s`, '-s', ZIPF_LUA, url]);
   const env = { ...process.env, PATHS: load.paths, ZIPF_S: String(load.zipfS ?? 1), HEADER: load.header ?? '', METHOD: load.method ?? 'GET' };
-  const out = await new Promise<string>((resolve, reject) => {
-    execFile(cmd, args, { env, encoding: 'utf8', timeout: (load.seconds + 30) * 1000 }, (err, stdout, stderr) => (err ? reject(new Error(`wrk ${url}: ${err.message} ${stderr}`)) : resolve(stdout)));
+  const [out, stderr] = await new Promise<[string, string]>((resolve, reject) => {
+    execFile(cmd, args, { env, encoding: 'utf8', timeout: (load.seconds + 30) * 1000 }, (err, stdout, stderr) => (err ? reject(new Error(`wrk ${url}: ${err.message} ${stderr}`)) : resolve([stdout, stderr])));
   });
   const line = out.split('\n').find((l) => l.startsWith('RESULT'));
   if (line === undefined) throw new Error(`wrk ${url}: no RESULT line in ${out}`);
   const field = (name: string) => Number(new RegExp(`${name}=([\\d.]+)`).exec(line)?.[1]);
-  return { rps: field('rps'), p50Ms: field('p50_ms'), p99Ms: field('p99_ms'), mbps: field('MBps'), non2xx: field('non2xx'), errors: field('errors') };
+  return { rps: field('rps'), p50Ms: field('p50_ms'), p99Ms: field('p99_ms'), mbps: field('MBps'), non2xx: field('non2xx'), errors: field('errors'), stderr };
+}
+
+/** What wrk itself used during its run (GNU time): CPU seconds and context switches. */
+export interface WrkOwn {
+  readonly cpuSeconds: number;
+  readonly voluntary: number;
+  readonly involuntary: number;
+}
+
+/** wrk run under /usr/bin/time, so wrk's own CPU and context switches are known too (bench/workers-cpu.ts). */
+export async function wrkWithOwnCpu(url: string, load: Load): Promise<LoadResult & { own: WrkOwn }> {
+  const result = await runWrk(url, load, ['/usr/bin/time', '-f', 'WRKTIME %U %S %w %c']);
+  const m = /WRKTIME ([\d.]+) ([\d.]+) (\d+) (\d+)/.exec(result.stderr);
+  if (m === null) throw new Error(`wrk ${url}: no GNU time line in ${result.stderr}`);
+  return { ...result, own: { cpuSeconds: Number(m[1]) + Number(m[2]), voluntary: Number(m[3]), involuntary: Number(m[4]) } };
 }
 
 /** Several wrk processes at once (one per URL, connections split between them), summed. */
