@@ -18,7 +18,8 @@
  * Undocumented Node internals, so guarded: `open()` checks the shape on a real socket (the three
  * slots present and empty, a handle with useUserBuffer) and gives undefined otherwise; the lane
  * then reads with a 'data' listener as before. Tested on Node 20 and 26 (the fast-lane suites run
- * in CI on both; test/fast-lane-reads.test.ts checks that this path is the one taken).
+ * in CI on both; test/fast-lane.test.ts, "heads that connections send in pieces, interleaved",
+ * checks that this path is the one taken).
  *
  * The buffer is overwritten by the next read: a connection that keeps bytes past its callback
  * (part of a head, requests waiting) copies them (connection.ts), and bytes handed to node:http
