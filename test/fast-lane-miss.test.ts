@@ -19,6 +19,7 @@ import { startEdge, type Edge } from '../src/edge.js';
 import { createLogger } from '../src/log.js';
 import { RETRY_AT_ONCE, startTestEdge } from './helpers/edge.js';
 import { Gate, TestOrigin } from './helpers/origins.js';
+import { nextServerSocket, rawConnection, type RawConnection } from './helpers/raw-connection.js';
 
 const T = { timeout: 30_000 };
 const LAST_MODIFIED = new Date('2026-01-02T03:04:05Z');
@@ -114,18 +115,9 @@ function statuses(text: string): string[] {
 
 /** Everything the server sends on one connection for `stream`, written at once, until it closes. */
 async function oneWrite(port: number, stream: string): Promise<string> {
-  const socket = connect(port, '127.0.0.1');
-  const chunks: Buffer[] = [];
-  socket.on('data', (c: Buffer) => chunks.push(c));
-  await once(socket, 'connect');
-  socket.write(stream);
-  await once(socket, 'close');
-  return Buffer.concat(chunks).toString('latin1');
-}
-
-/** The server side of the next connection accepted by `edge`. */
-function nextServerSocket(edge: Edge): Promise<Socket & { parser?: unknown }> {
-  return new Promise((resolve) => edge.server.once('connection', resolve));
+  const connection = await rawConnection(port);
+  connection.socket.write(stream);
+  return connection.closed();
 }
 
 test('a miss that fills, then hits on the same connection: node:http\'s bytes, the miss counted as node:http counts it, and the hits answered by the lane without a hand-over', T, async () => {
@@ -276,26 +268,18 @@ test('a duplicate Range or conditional is handed to node:http (it joins some dup
 
 test('a held miss keeps the requests pipelined after it, answers them in order once it is answered, and hands over at one the lane does not take (OPTIONS)', T, async () => {
   const accepted = nextServerSocket(on);
-  const socket = connect(on.port, '127.0.0.1');
-  const chunks: Buffer[] = [];
-  socket.on('data', (c: Buffer) => chunks.push(c));
-  await once(socket, 'connect');
+  const first = await rawConnection(on.port);
   // (no FIN: a client's FIN during a load ends the connection before its answer, lane or not)
-  socket.write(get(key('after')) + get(key('after'), 'Accept-Encoding: gzip\r\n') + get(key('after'), '', 'OPTIONS') + get(key('after'), 'Connection: close\r\n'));
-  await once(socket, 'close');
-  const text = Buffer.concat(chunks).toString('latin1');
+  first.socket.write(get(key('after')) + get(key('after'), 'Accept-Encoding: gzip\r\n') + get(key('after'), '', 'OPTIONS') + get(key('after'), 'Connection: close\r\n'));
+  const text = await first.closed();
   // The OPTIONS is read with the rest before anything is answered: node:http gets them all.
   assert.deepEqual(statuses(text), ['200 OK', '200 OK', '204 No Content', '200 OK']);
   assert.notEqual((await accepted).parser, undefined);
 
-  const again = connect(on.port, '127.0.0.1');
-  const more: Buffer[] = [];
-  again.on('data', (c: Buffer) => more.push(c));
-  await once(again, 'connect');
+  const again = await rawConnection(on.port);
   const before = on.traffic.toJSON().fastLane;
-  again.write(get(key('second')) + get(key('second')) + get(key('second'), 'Connection: close\r\n'));
-  await once(again, 'close');
-  const answers = Buffer.concat(more).toString('latin1');
+  again.socket.write(get(key('second')) + get(key('second')) + get(key('second'), 'Connection: close\r\n'));
+  const answers = await again.closed();
   assert.deepEqual(statuses(answers), ['200 OK', '200 OK', '200 OK']);
   assert.deepEqual([...answers.matchAll(/cache-status: ([^\r]*)/g)].map((m) => m[1]), ['hashedge; fwd=miss; stored', 'hashedge; hit', 'hashedge; hit']);
   assert.equal(on.traffic.toJSON().fastLane.hits - before.hits, 2);
@@ -306,18 +290,16 @@ test('SIGTERM while the lane holds a miss: the load finishes, its answer goes ou
   const gate = new Gate();
   try {
     origin.gate = gate;
-    const socket = connect(node.port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    socket.on('data', (c: Buffer) => chunks.push(c));
     const accepted = nextServerSocket(node);
-    await once(socket, 'connect');
+    const client = await rawConnection(node.port);
+    const socket = client.socket;
     const arrived = origin.arrived(origin.count(key('shutdown')) + 1, key('shutdown'));
     socket.write(get(key('shutdown')));
     await arrived;
     const closed = node.close();
     gate.open();
     await once(socket, 'end');
-    const text = Buffer.concat(chunks).toString('latin1');
+    const text = client.received();
     assert.deepEqual(statuses(text), ['200 OK']);
     assert.match(text, /\r\nconnection: close\r\n/);
     assert.ok(text.endsWith(`.shutdown { color: red; }\n`.repeat(100)), 'the whole body');
@@ -346,25 +328,21 @@ test('a client that goes away, or half-closes, while its miss loads: nothing is 
     gone.destroy();
     await once(server, 'close');
     // half-closed: both nodes see the FIN before the origin answers
-    const transcripts: Array<{ socket: Socket; chunks: Buffer[] }> = [];
+    const transcripts: RawConnection[] = [];
     for (const edge of [on, off]) {
       const accepted = nextServerSocket(edge);
-      const socket = connect(edge.port, '127.0.0.1');
-      const chunks: Buffer[] = [];
-      socket.on('data', (c: Buffer) => chunks.push(c));
-      await once(socket, 'connect');
+      const client = await rawConnection(edge.port);
       const asked = origin.arrived(origin.count(key('fin')) + 1, key('fin'));
-      socket.write(get(key('fin')));
+      client.socket.write(get(key('fin')));
       const serverSocket = await accepted;
       await asked;
       const ended = once(serverSocket, 'end');
-      socket.end();
+      client.socket.end();
       await ended;
-      transcripts.push({ socket, chunks });
+      transcripts.push(client);
     }
     gate.open();
-    for (const { socket } of transcripts) if (!socket.destroyed) await once(socket, 'close');
-    const [laneText, plainText] = transcripts.map(({ chunks }) => normalise(Buffer.concat(chunks).toString('latin1')));
+    const [laneText, plainText] = (await Promise.all(transcripts.map((client) => client.closed()))).map(normalise);
     assert.equal(laneText, plainText);
   } finally {
     origin.gate = undefined;
@@ -385,25 +363,17 @@ test('no head timeout while a miss loads: a load longer than headersTimeout is a
   const gate = new Gate();
   try {
     origin.gate = gate;
-    const socket = connect(timed.port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    await once(socket, 'connect');
+    const client = await rawConnection(timed.port);
     const arrived = origin.arrived(origin.count(key('slow')) + 1, key('slow'));
-    socket.write(get(key('slow')));
+    client.socket.write(get(key('slow')));
     await arrived;
     // A witness opened after it: a head that stops gets its 408 once headersTimeout has passed
     // and a check has run; that check would have cut the held miss too, had its head clock run.
-    const witness = connect(timed.port, '127.0.0.1');
-    const witnessed: Buffer[] = [];
-    witness.on('data', (c: Buffer) => witnessed.push(c));
-    await once(witness, 'connect');
-    witness.write(`GET /${key('slow')} HTTP/1.1\r\nHo`);
-    await once(witness, 'close');
-    assert.match(Buffer.concat(witnessed).toString('latin1'), /^HTTP\/1\.1 408 /);
+    const witness = await rawConnection(timed.port);
+    witness.socket.write(`GET /${key('slow')} HTTP/1.1\r\nHo`);
+    assert.match(await witness.closed(), /^HTTP\/1\.1 408 /);
     gate.open();
-    await once(socket, 'close'); // the keep-alive timeout closes it after the answer
-    const text = Buffer.concat(chunks).toString('latin1');
+    const text = await client.closed(); // the keep-alive timeout closes it after the answer
     assert.deepEqual(statuses(text), ['200 OK']);
     assert.doesNotMatch(text, /408/);
   } finally {

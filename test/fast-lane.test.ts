@@ -16,6 +16,7 @@ import { createLogger } from '../src/log.js';
 import { startTestEdge } from './helpers/edge.js';
 import { request } from './helpers/http.js';
 import { TestOrigin } from './helpers/origins.js';
+import { nextServerSocket, rawConnection, readBy } from './helpers/raw-connection.js';
 
 const CSS = 'assets/style-0492830483.css';
 const BIG = 'assets/big-0492830483.js';
@@ -39,19 +40,6 @@ after(async () => {
   await edge?.close();
 });
 
-/** The server side of the next connection accepted by `server`. */
-function nextServerSocket(e: Edge): Promise<Socket & { parser?: unknown }> {
-  return new Promise((resolve) => e.server.once('connection', resolve));
-}
-
-/**
- * Resolves once the server side of a connection has read `n` bytes, checked at each turn of the
- * event loop (the lane reads into a buffer of its own: there is no 'data' event to wait for).
- */
-async function readBy(server: Socket, n: number): Promise<void> {
-  while (server.bytesRead < n) await new Promise((resolve) => setImmediate(resolve));
-}
-
 /** Response heads in `text`, in order (status line and headers of each). */
 function heads(text: string): string[] {
   return text.split('HTTP/1.1 ').slice(1).map((part) => 'HTTP/1.1 ' + part.slice(0, part.indexOf('\r\n\r\n')));
@@ -59,13 +47,9 @@ function heads(text: string): string[] {
 
 /** Everything the server sends until it closes, after `write` ran on the connected socket. */
 async function exchange(port: number, write: (socket: Socket) => Promise<void> | void): Promise<string> {
-  const socket = connect(port, '127.0.0.1');
-  const chunks: Buffer[] = [];
-  socket.on('data', (c: Buffer) => chunks.push(c));
-  await once(socket, 'connect');
-  await write(socket);
-  await once(socket, 'close');
-  return Buffer.concat(chunks).toString('latin1');
+  const connection = await rawConnection(port);
+  await write(connection.socket);
+  return connection.closed();
 }
 
 const get = (key: string, extra = '') => `GET /${key} HTTP/1.1\r\nHost: edge\r\n${extra}\r\n`;
@@ -92,10 +76,8 @@ test('hits of plain GET/HEAD are answered by the lane: the connection never reac
 
 test('a head that comes in more than three reads is handed to node:http with what was read, and node:http parses it and what follows', T, async () => {
   const accepted = nextServerSocket(edge);
-  const socket = connect(edge.port, '127.0.0.1');
-  const chunks: Buffer[] = [];
-  socket.on('data', (c: Buffer) => chunks.push(c));
-  await once(socket, 'connect');
+  const client = await rawConnection(edge.port);
+  const socket = client.socket;
   const server = await accepted;
   // Each piece is read by the lane before the next is sent (the lane reads the socket until the hand-over).
   let sent = 0;
@@ -106,8 +88,7 @@ test('a head that comes in more than three reads is handed to node:http with wha
   }
   assert.notEqual(server.parser, undefined, 'node:http has the connection after the third read');
   socket.end(`Accept: */*\r\n\r\n${get(CSS, 'If-None-Match: *\r\n')}${get(CSS)}`);
-  await once(socket, 'close');
-  const text = Buffer.concat(chunks).toString('latin1');
+  const text = await client.closed();
   assert.deepEqual(heads(text).map((h) => h.split('\r\n')[0]), ['HTTP/1.1 200 OK', 'HTTP/1.1 304 Not Modified', 'HTTP/1.1 200 OK']);
   assert.ok(text.includes(CSS_BODY.toString('latin1')));
 });

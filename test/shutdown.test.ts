@@ -16,6 +16,7 @@ import { LANE_REQUEST } from '../src/http/fast-lane/lane.js';
 import { startTestEdge } from './helpers/edge.js';
 import { Gate, TestOrigin } from './helpers/origins.js';
 import { request } from './helpers/http.js';
+import { nextServerSocket, rawConnection, readBy } from './helpers/raw-connection.js';
 import { diskOrigin } from './helpers/temp-dir.js';
 
 const CLI = new URL('../src/cli.ts', import.meta.url).pathname;
@@ -308,22 +309,18 @@ test('during the drain, a keep-alive connection is closed only after its respons
     await origin.arrived(loads + 1);
 
     // 2. A connection that has sent part of a request's head when the drain starts.
-    const accepted = new Promise<Socket>((resolve) => edge.server.once('connection', resolve));
-    const raw = connect(edge.port, '127.0.0.1');
-    await once(raw, 'connect');
+    const accepted = nextServerSocket(edge);
+    const client = await rawConnection(edge.port);
+    const raw = client.socket;
     const server = await accepted;
     const part = 'GET /assets/hit-0492830483.js HTTP/1.1\r\nHost: edge\r\n';
     raw.write(part);
-    // Its first bytes read at the edge (by the fast lane, which reads into a buffer of its own
-    // and emits no 'data'), checked at each turn of the event loop.
-    while (server.bytesRead < part.length) await new Promise((resolve) => setImmediate(resolve));
+    await readBy(server, part.length); // its first bytes read at the edge
 
     const closed = edge.close();
     raw.write('\r\n'); // the rest of the head, after the drain started
-    const rawReply: Buffer[] = [];
-    raw.on('data', (c: Buffer) => rawReply.push(c));
     await once(raw, 'end'); // the edge half-closes after the response
-    const text = Buffer.concat(rawReply).toString('latin1');
+    const text = client.received();
     const headEnd = text.indexOf('\r\n\r\n');
     assert.match(text.slice(0, headEnd), /^HTTP\/1\.1 200 /);
     assert.match(text.slice(0, headEnd), /\r\nConnection: close\r\n/i);
