@@ -10,7 +10,9 @@
  *
  * Shapes (the bench's, on the kit's corpus): hit (the 1990-byte css), zipf (paths.txt under
  * Zipf s=1, seeded, identity bytes as wrk asks), 304 (If-None-Match of the css's ETag), 206
- * (Range: bytes=0-99), 404 (an unknown key, remembered). close=1 sends each request on a new
+ * (Range: bytes=0-99), 404 (an unknown key, remembered), options (a CORS preflight of the css:
+ * OPTIONS with Origin, Access-Control-Request-Method and -Headers, answered 204), delete (a
+ * DELETE of the css, 405: a method the lane hands over). close=1 sends each request on a new
  * connection with `Connection: close`; otherwise `c` kept-alive connections send them in turn.
  * `extra='--access-log on'` adds serve flags; `cli=<path>/dist/cli.js` measures another build;
  * `keep=1` keeps callgrind's files for callgrind_annotate; `node='--single-threaded'` adds Node flags
@@ -58,6 +60,8 @@ const HOT_PATH = '/asset00140-68ac0ac684.css';
 const ORIGIN = join(DIR, 'origin');
 
 interface Request {
+  /** GET unless said. */
+  readonly method?: string;
   readonly path: string;
   readonly header: string;
   readonly expect: number;
@@ -121,6 +125,10 @@ async function workload(base: string): Promise<(n: number) => Request[]> {
       return repeat({ path: HOT_PATH, header: 'Range: bytes=0-99\r\n', expect: 206 });
     case '404':
       return repeat({ path: '/asset99999-0492830483.css', header: '', expect: 404 });
+    case 'options':
+      return repeat({ method: 'OPTIONS', path: HOT_PATH, header: 'Origin: https://app.example\r\nAccess-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: range\r\n', expect: 204 });
+    case 'delete':
+      return repeat({ method: 'DELETE', path: HOT_PATH, header: '', expect: 405 });
     case 'zipf': {
       const paths = readFileSync(join(DIR, 'paths.txt'), 'utf8').split('\n').filter(Boolean);
       let seed = 1;
@@ -160,6 +168,7 @@ async function settled(base: string): Promise<void> {
 
 /** H2LOAD requests of h2load, then WRK seconds of wrk, sending `r` (the JIT's warm-up at a rate valgrind allows; answers not checked). */
 function warmWithLoad(port: number, r: Request): void {
+  if ((r.method ?? 'GET') !== 'GET') throw new Error('h2load= and wrk= send GET only: warm a GET shape with them');
   const lines = [...r.header.split('\r\n').filter(Boolean), ...(CLOSE ? ['Connection: close'] : [])];
   const url = `http://127.0.0.1:${port}${r.path}`;
   if (H2LOAD > 0) {
@@ -172,7 +181,7 @@ function warmWithLoad(port: number, r: Request): void {
 /** Sends the requests over CONCURRENCY connections (kept alive) or one connection each (close). */
 async function send(port: number, requests: readonly Request[]): Promise<void> {
   let next = 0;
-  const head = (r: Request) => `GET ${r.path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${r.header}${CLOSE ? 'Connection: close\r\n' : ''}\r\n`;
+  const head = (r: Request) => `${r.method ?? 'GET'} ${r.path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${r.header}${CLOSE ? 'Connection: close\r\n' : ''}\r\n`;
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     if (CLOSE) {
       while (next < requests.length) {

@@ -12,8 +12,8 @@
  * static with 2 workers), disk (working set 4x --cache-size, --disk-cache 8x: vs memory only and
  * nginx proxy_cache), disk-hit (the same load answered from memory, from the disk tier and from
  * files: rps and CPU per request against memory hits), restart (origin loads in the first 10 s after a restart, disk tier vs
- * memory only vs nginx), handover (a conditional, a Range and a 404 on the hot asset, which the
- * fast lane holds for the asset handler, and a CORS preflight OPTIONS, which it hands to
+ * memory only vs nginx), handover (a conditional, a Range, a 404 and a CORS preflight OPTIONS on
+ * the hot asset, which the fast lane holds for the asset handler, and a DELETE, which it hands to
  * node:http: with the lane vs --fast-lane=off).
  */
 import { execFileSync } from 'node:child_process';
@@ -860,10 +860,10 @@ async function workers(avail: Availability): Promise<void> {
 /**
  * What the fast lane costs the requests it does not answer itself, with the lane and with
  * --fast-lane=off, side by side in alternating rounds as the small workload runs. A conditional
- * (304), a Range (206) and an unknown key (404, remembered) on the hot asset are held by the
- * lane (its parse, then node:http's asset handler, its plan written by the lane); a CORS
- * preflight (OPTIONS, answered 204 by the asset code) is handed to node:http: kept alive, at the
- * connection's first request, so only once per connection; with `Connection: close`, every
+ * (304), a Range (206), an unknown key (404, remembered) and a CORS preflight (OPTIONS, answered
+ * 204 by the asset code) on the hot asset are held by the lane (its parse, then node:http's asset
+ * handler, its plan written by the lane); a DELETE (405) is handed to node:http: kept alive, at
+ * the connection's first request, so only once per connection; with `Connection: close`, every
  * request pays the lane's whole cost (a strict parse that gives up, the hand-over, node:http's
  * own parse). Each shape runs kept alive and with `Connection: close`. Besides rps, the server
  * process's own CPU time per request (/proc/<pid>/stat), which other processes on a shared
@@ -890,7 +890,8 @@ async function handover(): Promise<void> {
       { name: `If-None-Match (304), held${suffix}`, paths: write1(HOT_PATH), header: `If-None-Match: ${etag}${closing}` },
       { name: `Range: bytes=0-99 (206), held${suffix}`, paths: write1(HOT_PATH), header: `Range: bytes=0-99${closing}` },
       { name: `unknown key (404, remembered), held${suffix}`, paths: write1('/asset99999-0492830483.css'), header: closing.trim() },
-      { name: `CORS preflight OPTIONS (204), handed over${suffix}`, paths: write1(HOT_PATH), method: 'OPTIONS', header: `Origin: https://app.example\nAccess-Control-Request-Method: GET\nAccess-Control-Request-Headers: range${closing}` },
+      { name: `CORS preflight OPTIONS (204), held${suffix}`, paths: write1(HOT_PATH), method: 'OPTIONS', header: `Origin: https://app.example\nAccess-Control-Request-Method: GET\nAccess-Control-Request-Headers: range${closing}` },
+      { name: `DELETE (405), handed over${suffix}`, paths: write1(HOT_PATH), method: 'DELETE', header: closing.trim() },
     );
   }
   const setups: Array<{ name: string; h: Hashedge }> = [];

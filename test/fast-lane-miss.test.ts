@@ -7,7 +7,10 @@
  * `Connection: close`, 304, 412, 206 (one range, a suffix, multipart), 416, If-Range; and the
  * connection's life around a held request: the hits after it, pipelining, a duplicate Range
  * (handed over), a client that goes away or half-closes during the load, SIGTERM during the
- * load, no head timeout during the load.
+ * load, no head timeout during the load. And OPTIONS (a plain one's 204 with Allow, CORS
+ * preflights allowed and not, with --cors-origin * and none; the allow-list keeps the lane off):
+ * held the same way, except where node:http does not give it to the asset handler (admin paths,
+ * /metrics), `OPTIONS *`, a duplicate CORS header, a body: handed over.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -102,10 +105,10 @@ async function converse(port: number, requests: readonly string[]): Promise<{ te
 }
 
 /** The same conversation with the lane and without it, each on a fresh key: the same bytes. */
-async function differential(requests: readonly string[]): Promise<string> {
-  const [lane, plain] = await Promise.all([converse(on.port, requests), converse(off.port, requests)]);
-  assert.equal(normalise(lane.text), normalise(plain.text));
-  return lane.text;
+async function differential(requests: readonly string[], lane: Edge = on, plain: Edge = off): Promise<string> {
+  const [a, b] = await Promise.all([converse(lane.port, requests), converse(plain.port, requests)]);
+  assert.equal(normalise(a.text), normalise(b.text));
+  return a.text;
 }
 
 /** Response status lines of `text`. */
@@ -266,14 +269,14 @@ test('a duplicate Range or conditional is handed to node:http (it joins some dup
   }
 });
 
-test('a held miss keeps the requests pipelined after it, answers them in order once it is answered, and hands over at one the lane does not take (OPTIONS)', T, async () => {
+test('a held miss keeps the requests pipelined after it, answers them in order once it is answered, and hands over at one the lane does not take (DELETE)', T, async () => {
   const accepted = nextServerSocket(on);
   const first = await rawConnection(on.port);
   // (no FIN: a client's FIN during a load ends the connection before its answer, lane or not)
-  first.socket.write(get(key('after')) + get(key('after'), 'Accept-Encoding: gzip\r\n') + get(key('after'), '', 'OPTIONS') + get(key('after'), 'Connection: close\r\n'));
+  first.socket.write(get(key('after')) + get(key('after'), 'Accept-Encoding: gzip\r\n') + get(key('after'), '', 'DELETE') + get(key('after'), 'Connection: close\r\n'));
   const text = await first.closed();
-  // The OPTIONS is read with the rest before anything is answered: node:http gets them all.
-  assert.deepEqual(statuses(text), ['200 OK', '200 OK', '204 No Content', '200 OK']);
+  // The DELETE is read with the rest before anything is answered: node:http gets them all.
+  assert.deepEqual(statuses(text), ['200 OK', '200 OK', '405 Method Not Allowed', '200 OK']);
   assert.notEqual((await accepted).parser, undefined);
 
   const again = await rawConnection(on.port);
@@ -396,5 +399,117 @@ test('the access log has a held miss and the hits pipelined after it in the orde
     assert.deepEqual(lines.map((l) => [l.path, l.cache, l.status]), [[`/${key('head')}`, 'miss', 200], [`/${key('fill')}`, 'hit', 200], [`/${key('fill')}`, 'hit', 200]]);
   } finally {
     await node.close();
+  }
+});
+
+const options = (path: string, extra = '') => `OPTIONS /${path} HTTP/1.1\r\nHost: edge\r\n${extra}\r\n`;
+const PREFLIGHT = 'Origin: https://app.example\r\nAccess-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: range, x-trace\r\n';
+
+test('OPTIONS held by the lane: a plain one (204 with Allow), CORS preflights (headers echoed or not), an unknown key, a path that is no key, a query, odd case and spaces, Connection: close: node:http\'s bytes, all on one connection, nothing handed over', T, async () => {
+  const k = key('mix');
+  const before = laneCounts();
+  const accepted = nextServerSocket(on);
+  const requests = [
+    options(k),
+    options(k, PREFLIGHT),
+    // not echoed: Access-Control-Request-Headers that is not a list of names
+    options(k, 'Origin: https://app.example\r\nAccess-Control-Request-Method: PUT\r\nAccess-Control-Request-Headers: x y\r\n'),
+    // an Origin without a method asked for: not a preflight
+    options(k, 'Origin: https://app.example\r\n'),
+    options('assets/none-0492830483.css', PREFLIGHT),
+    options('', PREFLIGHT),
+    options('plain.css?v=1', PREFLIGHT),
+    // node's lower-case names, OWS trimmed, an empty Origin kept as node keeps it
+    options(k, 'ORIGIN:   https://app.example  \r\naccess-control-request-METHOD:\tGET\r\nAccess-Control-Request-Headers: Range\r\n'),
+    options(k, 'Origin:\r\nAccess-Control-Request-Method: GET\r\n'),
+    options(k, `${PREFLIGHT}Accept-Encoding: br\r\nRange: bytes=0-1\r\nConnection: close\r\n`),
+  ];
+  const text = await differential(requests);
+  assert.deepEqual(statuses(text), Array(requests.length).fill('204 No Content'));
+  assert.match(text, /\r\nallow: GET, HEAD, OPTIONS\r\n/);
+  assert.match(text, /\r\naccess-control-allow-origin: \*\r\n.*access-control-allow-headers: range, x-trace\r\n/s);
+  assert.match(text, /\r\nConnection: close\r\n\r\n$/);
+  assert.equal((await accepted).parser, undefined, 'node:http never had the connection');
+  const after = laneCounts();
+  assert.deepEqual([after.held - before.held, after.handovers - before.handovers], [requests.length, 0]);
+});
+
+test('pipelined in one write, hit / preflight / hit / OPTIONS: answered in order by the lane, node:http\'s bytes, nothing handed over', T, async () => {
+  const k = key('mix');
+  await differential([get(k, 'Connection: close\r\n')]);
+  const stream = get(k) + options(k, PREFLIGHT) + get(k, 'Accept-Encoding: gzip\r\n') + options(k) + get(k, 'Connection: close\r\n');
+  const before = laneCounts();
+  const accepted = nextServerSocket(on);
+  const [lane, plain] = await Promise.all([on, off].map((edge) => oneWrite(edge.port, stream)));
+  assert.equal(normalise(lane!), normalise(plain!));
+  assert.deepEqual(statuses(lane!), ['200 OK', '204 No Content', '200 OK', '204 No Content', '200 OK']);
+  assert.equal((await accepted).parser, undefined, 'node:http never had the connection');
+  const after = laneCounts();
+  assert.deepEqual([after.hits - before.hits, after.held - before.held, after.handovers - before.handovers], [3, 2, 0]);
+});
+
+test('OPTIONS the lane hands to node:http: admin and /metrics paths, `OPTIONS *`, a duplicate Origin or Access-Control-Request-* line, a body; node:http\'s answer, byte for byte', T, async () => {
+  const k = key('dup');
+  await differential([get(k, 'Connection: close\r\n')]);
+  const handedOver = [
+    'OPTIONS /_hashedge/stats HTTP/1.1\r\nHost: edge\r\n\r\n',
+    'OPTIONS /_hashedge HTTP/1.1\r\nHost: edge\r\n\r\n',
+    'OPTIONS /metrics HTTP/1.1\r\nHost: edge\r\n\r\n',
+    'OPTIONS * HTTP/1.1\r\nHost: edge\r\n\r\n',
+    options(k, 'Origin: https://a.example\r\nOrigin: https://b.example\r\nAccess-Control-Request-Method: GET\r\n'),
+    options(k, 'Origin: https://a.example\r\nAccess-Control-Request-Method: GET\r\naccess-control-request-method: PUT\r\n'),
+    options(k, `${PREFLIGHT}Access-Control-Request-Headers: x-more\r\n`),
+    options(k, 'Content-Length: 5\r\n') + 'hello',
+    options(k, 'Transfer-Encoding: chunked\r\n') + '0\r\n\r\n',
+  ];
+  for (const request of handedOver) {
+    const before = laneCounts();
+    const accepted = nextServerSocket(on);
+    const text = await differential([request, get(k, 'Connection: close\r\n')]);
+    assert.equal(statuses(text).length, 2, JSON.stringify(request));
+    assert.notEqual((await accepted).parser, undefined, `${JSON.stringify(request)}: node:http has the connection`);
+    const after = laneCounts();
+    assert.deepEqual([after.held - before.held, after.handovers - before.handovers], [0, 1], JSON.stringify(request));
+  }
+});
+
+test('--cors-origin none: a preflight is held and answered without Access-Control-Allow-Origin, as node:http answers it; an allow-list keeps the lane off (hits would depend on Origin), the same bytes', T, async () => {
+  for (const [cors, held] of [['none', true], ['https://app.example', false]] as const) {
+    const [lane, plain] = await Promise.all([startTestEdge({ ...FLAGS, 'cors-origin': cors }, origin), startTestEdge({ ...FLAGS, 'cors-origin': cors, 'fast-lane': 'off' }, origin)]);
+    try {
+      const k = key('mix');
+      const accepted = nextServerSocket(lane);
+      const before = lane.traffic.toJSON().fastLane;
+      const text = await differential([options(k, PREFLIGHT), options(k, PREFLIGHT.replace('app.example', 'other.example')), options(k), get(k), options(k, `${PREFLIGHT}Connection: close\r\n`)], lane, plain);
+      assert.deepEqual(statuses(text), ['204 No Content', '204 No Content', '204 No Content', '200 OK', '204 No Content'], cors);
+      const allowed = [...text.matchAll(/\r\naccess-control-allow-origin: ([^\r]*)/g)].map((m) => m[1]);
+      assert.deepEqual(allowed, cors === 'none' ? [] : ['https://app.example', 'https://app.example'], cors);
+      assert.equal((await accepted).parser === undefined, held, `${cors}: the lane ${held ? 'kept' : 'never had'} the connection`);
+      const after = lane.traffic.toJSON().fastLane;
+      assert.equal(after.held - before.held, held ? 5 : 0, cors); // the four OPTIONS and the GET (a miss on this node)
+    } finally {
+      await Promise.all([lane.close(), plain.close()]);
+    }
+  }
+});
+
+test('the access log has an OPTIONS the lane held as node:http logs it (method, path, status, cache, bytes, client, user agent)', T, async () => {
+  const logs = [[], []] as string[][];
+  const nodes = await Promise.all([{}, { 'fast-lane': 'off' }].map((flags, i) => {
+    const sink = new Writable({ write: (chunk: Buffer, _e, done) => (logs[i]!.push(chunk.toString()), done()) });
+    return startEdge(resolveConfig({ port: '0', host: '127.0.0.1', 'access-log': 'true', ...flags }, {}), { origin, accessLog: createLogger('info', sink) });
+  }));
+  try {
+    await differential([options(key('mix'), `${PREFLIGHT}User-Agent: preflight/1\r\nConnection: close\r\n`)], nodes[0], nodes[1]);
+    assert.equal(nodes[0]!.traffic.toJSON().fastLane.held, 1, 'held by the lane');
+    const [lane, plain] = logs.map((lines) => lines.map((line) => {
+      const { time: _t, ms: _m, ...rest } = JSON.parse(line) as Record<string, unknown>;
+      return rest;
+    }));
+    assert.equal(lane!.length, 1);
+    assert.deepEqual(lane, plain);
+    assert.deepEqual([lane![0]!['method'], lane![0]!['status'], lane![0]!['ua']], ['OPTIONS', 204, 'preflight/1']);
+  } finally {
+    await Promise.all(nodes.map((node) => node.close()));
   }
 });

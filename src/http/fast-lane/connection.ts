@@ -1,12 +1,13 @@
 /**
  * One connection while the fast lane owns it: reads request heads, answers the hits in order
- * (pipelined requests included), holds any other request it takes (a miss, or one with Range,
- * If-Range or a conditional) while node:http's asset handler answers it (miss-response.ts
- * writes that answer; the requests read after it wait, in order), and hands the connection to
- * node:http at the first request it does not take, with every byte from that request on put
- * back. A held request answered at once (a 304, 206, 412 or 416 of a cached object, a
- * remembered 404) is followed by the next request of the same read in the same pass: the
- * heads of a read are parsed once, however many of them the asset handler answers.
+ * (pipelined requests included), holds any other request it takes (a miss, one with Range,
+ * If-Range or a conditional, an OPTIONS) while node:http's asset handler answers it
+ * (miss-response.ts writes that answer; the requests read after it wait, in order), and hands
+ * the connection to node:http at the first request it does not take, with every byte from that
+ * request on put back. A held request answered at once (a 304, 206, 412 or 416 of a cached
+ * object, a remembered 404, an OPTIONS's 204) is followed by the next request of the same read
+ * in the same pass: the heads of a read are parsed once, however many of them the asset handler
+ * answers.
  *
  * Behaviour kept equal to node:http's:
  *  - backpressure: while the socket's write buffer is full (writableNeedDrain) no further
@@ -44,7 +45,10 @@ export const HOLD_BYTES = 64 * 1024;
 
 /** What a connection needs of the lane. */
 export interface LaneHost {
-  /** The cache key of a request node:http would send to the asset handler; undefined for any other. */
+  /**
+   * The cache key of a request node:http would send to the asset handler ('' for an OPTIONS whose
+   * target is not a key: its answer does not read one); undefined for any other.
+   */
   route(req: LaneRequest): string | undefined;
   /** Answers `req` if it is a plain hit (`key` cached, no Range or conditional), and says whether it did. */
   answer(socket: Socket, req: LaneRequest, key: string, close: CloseMode): boolean;

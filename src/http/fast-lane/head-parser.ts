@@ -5,8 +5,9 @@
  * what the asset handler reads of such a request.
  *
  * Accepted (RFC 9112 §3 and §5, RFC 9110 §5.1, §5.5):
- *  - request line `GET|HEAD SP origin-form SP HTTP/1.1 CRLF`, the target made of RFC 3986 path
- *    and query characters only (no fragment, no `"<>\^`{|}`, nothing outside ASCII);
+ *  - request line `GET|HEAD|OPTIONS SP origin-form SP HTTP/1.1 CRLF`, the target made of RFC 3986
+ *    path and query characters only (no fragment, no `"<>\^`{|}`, nothing outside ASCII; so not
+ *    `OPTIONS *`);
  *  - header lines `token ":" OWS value OWS CRLF`, the value of visible ASCII, SP and HTAB;
  *  - exactly one Host (non-empty, host[:port] characters); at most one Accept-Encoding and one
  *    Connection, which must be `close` or `keep-alive`;
@@ -14,17 +15,22 @@
  *    If-Unmodified-Since, whatever their value: they are captured (`held`) under node's
  *    lower-case names, OWS trimmed as node:http trims it, and the asset handler judges them
  *    (response-plan.ts: 304, 412, 206, 416, or a 200 where a value is malformed or ignored);
+ *  - of an OPTIONS, also at most one each of Origin, Access-Control-Request-Method and
+ *    Access-Control-Request-Headers, captured the same way: what the asset handler's answer
+ *    (ResponsePlanner.options(): a 204 with Allow, or a CORS preflight's 204) reads;
  *  - at most MAX_HEAD_BYTES bytes and MAX_HEADER_LINES header lines.
  * Handed over: any other method or version, a leading empty line, bare LF or CR, obs-fold, any
- * other control byte or a byte >= 0x80, Transfer-Encoding, Content-Length (a GET has no body;
- * llhttp decides what one means), Upgrade, Expect, the hashedge-debug header, a second line of
- * any of the six headers above (node:http joins some duplicates with ", " and drops others:
- * _http_incoming.js matchKnownFields; the lane does not guess), and a head longer than the
- * bounds. A byte the lane cannot accept hands the connection over at once, before the rest of
- * the head arrives.
+ * other control byte or a byte >= 0x80, Transfer-Encoding, Content-Length (a GET or OPTIONS
+ * without a body has none; llhttp decides what one means), Upgrade, Expect, the hashedge-debug
+ * header, a second line of any of the captured headers above (node:http joins some duplicates
+ * with ", " and drops others: _http_incoming.js matchKnownFields; the lane does not guess), and
+ * a head longer than the bounds. A byte the lane cannot accept hands the connection over at
+ * once, before the rest of the head arrives.
  *
- * A plain hit pays nothing for the six: their names were already looked up to hand them over,
- * and `held` stays undefined (one more field of the request) unless one is present.
+ * A plain hit pays nothing for the captured headers: the six's names were already looked up to
+ * hand them over, and `held` stays undefined (one more field of the request) unless one is
+ * present; the CORS names are in an OPTIONS's own table, so a GET's lines are not compared with
+ * them. An OPTIONS always has `held` (an object, maybe empty): it is never a hit.
  *
  * Why hand-written and not llhttp: llhttp is reachable from JavaScript only through node:http's
  * parser binding, whose callbacks, header arrays and IncomingMessage are the per-request cost
@@ -38,15 +44,18 @@ export const MAX_HEAD_BYTES = 8192;
 export const MAX_HEADER_LINES = 64;
 
 /**
- * Range, If-Range and the four conditionals of a request, by node's lower-case names, as
- * node:http's IncomingMessage.headers would hold them (each at most once).
+ * Range, If-Range and the four conditionals of a request, and an OPTIONS's Origin,
+ * Access-Control-Request-Method and Access-Control-Request-Headers, by node's lower-case
+ * names, as node:http's IncomingMessage.headers would hold them (each at most once).
  */
 export type HeldHeaders = { [name in HeldName]?: string };
-export type HeldName = 'range' | 'if-range' | 'if-match' | 'if-none-match' | 'if-modified-since' | 'if-unmodified-since';
+export type HeldName =
+  | 'range' | 'if-range' | 'if-match' | 'if-none-match' | 'if-modified-since' | 'if-unmodified-since'
+  | 'origin' | 'access-control-request-method' | 'access-control-request-headers';
 
 /** A request the lane takes: what a hit depends on, and what the asset handler reads of the rest. */
 export interface LaneRequest {
-  readonly method: 'GET' | 'HEAD';
+  readonly method: 'GET' | 'HEAD' | 'OPTIONS';
   /** The request target as sent (origin-form). */
   readonly target: string;
   readonly acceptEncoding: string | undefined;
@@ -55,8 +64,9 @@ export interface LaneRequest {
   /** The client asked for `Connection: close`. */
   readonly close: boolean;
   /**
-   * Range, If-Range and the conditionals, when the request has any (undefined: none): such a
-   * request is the asset handler's to answer, cached or not (lane.ts).
+   * Range, If-Range and the conditionals, when the request has any (undefined: none), and
+   * always an object for an OPTIONS (with its CORS headers, if any): such a request is the
+   * asset handler's to answer, cached or not (lane.ts).
    */
   readonly held: HeldHeaders | undefined;
   /** Offset just past the head's final CRLF. */
@@ -108,11 +118,29 @@ const enum Field {
   IfNoneMatch,
   IfModifiedSince,
   IfUnmodifiedSince,
+  // captured for an OPTIONS only (OPTIONS_FIELDS): what ResponsePlanner.options() reads
+  Origin,
+  AccessControlRequestMethod,
+  AccessControlRequestHeaders,
 }
 /** The lower-case names of the held fields, indexed by `field - Field.Range`. */
-const HELD_NAMES: readonly HeldName[] = ['range', 'if-range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'];
+const HELD_NAMES: readonly HeldName[] = [
+  'range', 'if-range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since',
+  'origin', 'access-control-request-method', 'access-control-request-headers',
+];
+type FieldTable = Map<number, Array<[string, Field]>>;
 /** Lower-case names by length, for a case-insensitive comparison without a string per line. */
-const FIELDS = new Map<number, Array<[string, Field]>>();
+const FIELDS: FieldTable = new Map();
+/**
+ * An OPTIONS's table: FIELDS and the three CORS request headers. Apart, so that a GET's lines
+ * (Accept, Cookie, Pragma are Origin's length) are not compared with names only an OPTIONS reads.
+ */
+const OPTIONS_FIELDS: FieldTable = new Map();
+function addField(table: FieldTable, name: string, field: Field): void {
+  const list = table.get(name.length) ?? [];
+  list.push([name, field]);
+  table.set(name.length, list);
+}
 for (const [name, field] of [
   ['host', Field.Host],
   ['accept-encoding', Field.AcceptEncoding],
@@ -133,13 +161,15 @@ for (const [name, field] of [
   // adds the immutability verdict and hash to a hit's headers (response-plan.ts): rare, node:http's
   ['hashedge-debug', Field.HandOver],
 ] as const) {
-  const list = FIELDS.get(name.length) ?? [];
-  list.push([name, field]);
-  FIELDS.set(name.length, list);
+  addField(FIELDS, name, field);
+  addField(OPTIONS_FIELDS, name, field);
 }
+addField(OPTIONS_FIELDS, 'origin', Field.Origin);
+addField(OPTIONS_FIELDS, 'access-control-request-method', Field.AccessControlRequestMethod);
+addField(OPTIONS_FIELDS, 'access-control-request-headers', Field.AccessControlRequestHeaders);
 
-function fieldOf(buf: Buffer, start: number, length: number): Field {
-  const candidates = FIELDS.get(length);
+function fieldOf(fields: FieldTable, buf: Buffer, start: number, length: number): Field {
+  const candidates = fields.get(length);
   if (candidates === undefined) return Field.Other;
   outer: for (const [name, field] of candidates) {
     for (let i = 0; i < length; i++) {
@@ -168,8 +198,10 @@ const VERSION = 'HTTP/1.1\r\n';
 export function scanHead(buf: Buffer, start: number, wantUserAgent: boolean): HeadScan {
   const limit = Math.min(buf.length, start + MAX_HEAD_BYTES);
   // not a method the lane answers (or a leading empty line, which RFC 9112 lets servers skip)
-  let method: 'GET' | 'HEAD';
+  let method: 'GET' | 'HEAD' | 'OPTIONS';
   let at: number;
+  let fields = FIELDS;
+  let held: HeldHeaders | undefined;
   const get = startsWith(buf, start, 'GET ');
   if (get === 1) {
     method = 'GET';
@@ -179,13 +211,23 @@ export function scanHead(buf: Buffer, start: number, wantUserAgent: boolean): He
     if (head === 1) {
       method = 'HEAD';
       at = start + 5;
-    } else if (get === 0 || head === 0) {
-      return INCOMPLETE;
     } else {
-      return HANDOVER;
+      const options = startsWith(buf, start, 'OPTIONS ');
+      if (options === 1) {
+        // a CORS preflight, or a plain OPTIONS: the asset handler's answer (never a hit), which
+        // reads the CORS request headers
+        method = 'OPTIONS';
+        at = start + 8;
+        fields = OPTIONS_FIELDS;
+        held = {};
+      } else if (get === 0 || head === 0 || options === 0) {
+        return INCOMPLETE;
+      } else {
+        return HANDOVER;
+      }
     }
   }
-  // origin-form target
+  // origin-form target (`OPTIONS *`, the asterisk-form, is handed over: rare, and node:http's to read)
   const targetStart = at;
   if (at < limit && buf[at] !== 47 /* / */) return HANDOVER;
   while (at < limit && TARGET[buf[at]!] === 1) at++;
@@ -204,7 +246,6 @@ export function scanHead(buf: Buffer, start: number, wantUserAgent: boolean): He
   let connection = false;
   let close = false;
   let userAgent: string | undefined;
-  let held: HeldHeaders | undefined;
   let lines = 0;
   for (;;) {
     if (at >= limit) return tooLong(limit, start);
@@ -224,7 +265,7 @@ export function scanHead(buf: Buffer, start: number, wantUserAgent: boolean): He
     if (at === limit) return tooLong(limit, start);
     // whitespace before the colon, or any other byte: not a field line the lane reads
     if (buf[at] !== COLON) return HANDOVER;
-    const field = fieldOf(buf, nameStart, at - nameStart);
+    const field = fieldOf(fields, buf, nameStart, at - nameStart);
     if (field === Field.HandOver) return HANDOVER;
     at++;
     while (at < limit && (buf[at] === SP || buf[at] === HTAB)) at++;
@@ -264,7 +305,8 @@ export function scanHead(buf: Buffer, start: number, wantUserAgent: boolean): He
       case Field.Other:
         break;
       default: {
-        // Range, If-Range, a conditional: node's value (OWS trimmed, latin1, possibly empty)
+        // Range, If-Range, a conditional, an OPTIONS's CORS header: node's value (OWS trimmed,
+        // latin1, possibly empty)
         const name = HELD_NAMES[field - Field.Range]!;
         if (held === undefined) held = {};
         else if (held[name] !== undefined) return HANDOVER; // a duplicate: node:http joins or drops it

@@ -2,10 +2,12 @@
  * The fast lane: a plain HTTP/1.1 listener's connections are accepted here instead of by
  * node:http; cache hits of the one common request shape (a GET/HEAD of an asset with no
  * conditional or Range: head-parser.ts) are answered directly. The other requests the parser
- * accepts (a miss, or a GET/HEAD with Range, If-Range or a conditional, cached or not) are
- * held: node:http's own asset handler answers them and the lane writes its plan in node:http's
- * bytes (miss-response.ts), so a browser's revalidation or a media player's Range does not
- * cost the connection. At the first request that is anything else the connection is handed
+ * accepts (a miss, a GET/HEAD with Range, If-Range or a conditional, cached or not, and an
+ * OPTIONS, a CORS preflight or not) are held: node:http's own asset handler answers them and
+ * the lane writes its plan in node:http's bytes (miss-response.ts), so a browser's
+ * revalidation, a media player's Range or a cross-origin page's preflight does not cost the
+ * connection. A target node:http would not give the asset handler (admin, /metrics, the peer
+ * route: `isAssetTarget`) is handed over, whatever the method. At the first request that is anything else the connection is handed
  * to node:http for good (handover.ts). node:http's per-request objects (IncomingMessage,
  * ServerResponse, header objects, llhttp callbacks) were most of a small hit's cost
  * (bench/RESULTS.md); the lane answers such a hit with a parse of a few hundred bytes and
@@ -33,7 +35,7 @@ import { ReadBuffer } from './read-buffer.js';
 
 /**
  * The event the server emits (with the AssetRequest) when the lane takes a request it hands to
- * the asset handler (a miss, a conditional, a Range), as node:http emits 'request' for the
+ * the asset handler (a miss, a conditional, a Range, an OPTIONS), as node:http emits 'request' for the
  * requests it parses.
  */
 export const LANE_REQUEST = 'hashedge:lane-request';
@@ -61,8 +63,8 @@ export interface FastLaneOptions {
   readonly onResponse?: (access: LaneAccess) => void;
   /**
    * node:http's asset handler (the same function, counters and access log), for the requests the
-   * lane takes but does not answer from memory itself (misses, and requests with Range, If-Range
-   * or a conditional): the lane holds the connection and writes the answer as node:http would
+   * lane takes but does not answer from memory itself (misses, requests with Range, If-Range
+   * or a conditional, and OPTIONS): the lane holds the connection and writes the answer as node:http would
    * (miss-response.ts). Without it, such a request hands the connection over.
    */
   readonly serveMiss?: (req: AssetRequest, res: ResponseSink) => void;
@@ -144,6 +146,9 @@ export class FastLane implements LaneHost {
     try {
       return parseAssetPath(req.target).key;
     } catch {
+      // An OPTIONS is answered whatever its path (asset.ts plans it before reading the key), and
+      // never from the cache: held with no key. (Here, not first: a hit's way pays no test for it.)
+      if (req.method === 'OPTIONS') return '';
       return undefined; // node:http's asset handler answers the refusal
     }
   }
@@ -171,9 +176,10 @@ export class FastLane implements LaneHost {
     const serve = this.#options.serveMiss;
     if (serve === undefined) return false;
     // What the asset handler reads of a request the lane accepts, under node's names: Range,
-    // If-Range and the conditionals (the parser's fresh object, each at most once), Accept-Encoding,
-    // and User-Agent for the access log. The debug header is handed over; CORS per Origin keeps
-    // the lane off (install()); OPTIONS, whose answer reads Origin, is not accepted.
+    // If-Range and the conditionals, an OPTIONS's Origin, Access-Control-Request-Method and
+    // -Headers (the parser's fresh object, each at most once), Accept-Encoding, and User-Agent for
+    // the access log. The debug header is handed over; CORS per Origin keeps the lane off
+    // (install()), so a GET's Origin is not read.
     const headers: IncomingHttpHeaders = req.held ?? {};
     if (req.acceptEncoding !== undefined) headers['accept-encoding'] = req.acceptEncoding;
     if (req.userAgent !== undefined) headers['user-agent'] = req.userAgent;
