@@ -8,8 +8,10 @@
  * If-Range and the four conditionals (which the lane holds for the asset handler) valid
  * (the assets' own ETags and Last-Modified in each date form), borderline (empty, spaces and
  * tabs around, odd case, many ranges, other units), malformed (control bytes, UTF-8, quotes
- * left open) and repeated (which the lane hands over), and half the heads of the shape the
- * lane takes, carrying those headers; pipelined one to four per connection and split across
+ * left open) and repeated (which the lane hands over), OPTIONS (`*` and origin-form, with
+ * Origin and Access-Control-Request-Method/-Headers valid, borderline, malformed, repeated), and
+ * half the heads of the shape the lane takes, carrying those headers (an OPTIONS among them,
+ * a preflight or not); pipelined one to four per connection and split across
  * writes at random offsets;
  * one pipelined stream is also split at every offset. The client half-closes after its last
  * write, so each transcript ends where the server ends it.
@@ -135,7 +137,8 @@ const lit = (...values: string[]) => fc.constantFrom(...values);
 const method = fc.oneof(
   { weight: 12, arbitrary: lit('GET') },
   { weight: 5, arbitrary: lit('HEAD') },
-  { weight: 2, arbitrary: lit('POST', 'OPTIONS', 'PUT', 'DELETE', 'get', 'Get', 'GET ', ' GET', 'HEADX', 'G\x00T', 'CONNECT') },
+  { weight: 3, arbitrary: lit('OPTIONS') },
+  { weight: 2, arbitrary: lit('POST', 'PUT', 'DELETE', 'get', 'Get', 'GET ', ' GET', 'HEADX', 'G\x00T', 'CONNECT', 'options', 'OPTION', 'OPTIONSX', 'OPTIONS ') },
 );
 
 const goodTarget = lit(`/${CSS}`, `/${PNG}`, `/${JS}`, `/${CSS}?v=1`, `/${PNG}?a=%20b&c`, `/assets/st%79le-0492830483.css`, `/${JS}?`);
@@ -175,6 +178,34 @@ const heldMalformed = lit(
   'If-None-Match: "a\x01"', 'If-None-Match: "caf\xc3\xa9"', 'If-None-Match: "unterminated', 'If-None-Match: W/"', 'If-Match: \x7f', 'Range: bytes=0-9\x00', 'Range : bytes=0-1',
   'If-Range: "x\x0b"', 'If-Modified-Since: Fri, 02 Jan 2026 03:04:05 GMT\x80',
 );
+/** An OPTIONS's CORS request headers (the lane captures them for a preflight's answer): what browsers send. */
+const corsValid = lit(
+  'Origin: https://app.example', 'Origin: http://localhost:3000', 'Origin: null', 'Access-Control-Request-Method: GET', 'Access-Control-Request-Method: PUT',
+  'Access-Control-Request-Headers: range', 'Access-Control-Request-Headers: range, x-trace', 'Access-Control-Request-Headers: content-type,authorization',
+);
+/** Legal but odd: empty, spaces and tabs around, the name's case, a list the answer does not echo, a long list. */
+const corsBorderline = lit(
+  'Origin:', 'Origin:   https://app.example  ', 'ORIGIN: https://APP.example', 'origin:	https://a.example	', 'Access-Control-Request-Method:', 'access-control-request-method: get',
+  'ACCESS-CONTROL-REQUEST-HEADERS: Range', 'Access-Control-Request-Headers:', 'Access-Control-Request-Headers: x y', 'Access-Control-Request-Headers: range,,x',
+  'Access-Control-Request-Headers: ' + Array.from({ length: 60 }, (_, i) => `x-h${i}`).join(', '), 'Access-Control-Request-Headers: a , b',
+);
+/** Bytes the lane does not take in a value, and names that only look like the CORS ones. */
+const corsMalformed = lit(
+  'Origin: https://caf\xc3\xa9.example', 'Origin: a\x01b', 'Access-Control-Request-Method: G\x7fT', 'Access-Control-Request-Headers: range\x00', 'Origin : https://a.example',
+  'Access-Control-Request-Method : GET', 'Origins: https://a.example', 'Access-Control-Request-Header: range',
+);
+/** A CORS header twice (node:http joins these with ", "): handed over. */
+const corsRepeated = lit(
+  'Origin: https://a.example\r\nOrigin: https://b.example', 'Origin: https://a.example\r\norigin: https://a.example',
+  'Access-Control-Request-Method: GET\r\nAccess-Control-Request-Method: PUT', 'Access-Control-Request-Headers: range\r\nAccess-Control-Request-Headers: x-trace',
+  'Origin:\r\nOrigin:',
+);
+/** A preflight's lines, most of the time all three. */
+const preflight = fc.oneof(
+  { weight: 4, arbitrary: fc.constant(['Origin: https://app.example', 'Access-Control-Request-Method: GET', 'Access-Control-Request-Headers: range']) },
+  { weight: 1, arbitrary: fc.constant(['Origin: https://app.example', 'Access-Control-Request-Method: GET']) },
+);
+
 /** The same header twice (node:http joins some repeats with ", " and keeps the first of others): handed over. */
 const heldRepeated = lit(
   'Range: bytes=0-1\r\nRange: bytes=2-3', 'If-None-Match: "a"\r\nIf-None-Match: @css@', 'If-Match: *\r\nif-match: "x"', `If-Modified-Since: ${LM}\r\nIf-Modified-Since: Thu, 01 Jan 2015 00:00:00 GMT`,
@@ -191,6 +222,10 @@ const field = fc.oneof(
   { weight: 2, arbitrary: heldBorderline },
   { weight: 1, arbitrary: heldMalformed },
   { weight: 1, arbitrary: heldRepeated },
+  { weight: 2, arbitrary: corsValid },
+  { weight: 1, arbitrary: corsBorderline },
+  { weight: 1, arbitrary: corsMalformed },
+  { weight: 1, arbitrary: corsRepeated },
   { weight: 2, arbitrary: lit(' folded', '\tfolded', 'X-Bad : v', 'X-Nul: a\x00b', 'X-Hi: caf\xc3\xa9', '\xc3\x9c-Name: 1', 'X-Ctl: a\x01b', 'X-Del: a\x7fb', 'NoColon', ': novalue', 'X\x00Y: 1', 'X-CR: a\rb', 'X-LF: a\nb') },
   { weight: 1, arbitrary: lit('X-Long: ' + 'a'.repeat(9000), 'X-Huge: ' + 'a'.repeat(17_000), 'X-Mid: ' + 'a'.repeat(4000)) },
 );
@@ -224,13 +259,16 @@ const head = fc
 
 /**
  * A head of the shape the lane takes, with Range, If-Range and conditionals valid or borderline
- * (a repeat, for a hand-over, now and then): most heads above carry something the lane hands
- * over, so without these the requests it holds for the asset handler would be few.
+ * (a repeat, for a hand-over, now and then), or an OPTIONS (a preflight or not) with CORS
+ * headers valid, borderline, repeated: most heads above carry something the lane hands over,
+ * so without these the requests it holds for the asset handler would be few.
  */
 const laneHead = fc
   .record({
-    method: fc.oneof({ weight: 4, arbitrary: lit('GET') }, { weight: 1, arbitrary: lit('HEAD') }),
-    target: goodTarget,
+    method: fc.oneof({ weight: 4, arbitrary: lit('GET') }, { weight: 1, arbitrary: lit('HEAD') }, { weight: 2, arbitrary: lit('OPTIONS') }),
+    target: fc.oneof({ weight: 12, arbitrary: goodTarget }, { weight: 1, arbitrary: lit('/', '/nothashed.css', '*') }),
+    /** An OPTIONS of an admin path or /metrics (handed over); not a GET of one: their bodies are each node's counters. */
+    adminTarget: fc.oneof({ weight: 12, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: lit('/_hashedge/stats', '/_hashedge', '/metrics', '/_hashedge/health/live') }),
     host,
     fields: fc.array(
       fc.oneof(
@@ -238,15 +276,20 @@ const laneHead = fc
         { weight: 5, arbitrary: heldValid },
         { weight: 2, arbitrary: heldBorderline },
         { weight: 1, arbitrary: heldRepeated },
+        { weight: 3, arbitrary: corsValid },
+        { weight: 2, arbitrary: corsBorderline },
+        { weight: 1, arbitrary: corsRepeated },
       ),
       { minLength: 1, maxLength: 4 },
     ),
+    preflight: fc.oneof({ weight: 1, arbitrary: fc.constant([] as string[]) }, { weight: 1, arbitrary: preflight }),
     hostAt: fc.nat(),
   })
   .map((h) => {
-    const lines = [...h.fields];
+    const lines = [...(h.method === 'OPTIONS' ? h.preflight : []), ...h.fields];
     lines.splice(h.hostAt % (lines.length + 1), 0, h.host);
-    return `${h.method} ${h.target} HTTP/1.1\r\n${lines.map((line) => line + '\r\n').join('')}\r\n`;
+    const target = h.method === 'OPTIONS' && h.adminTarget !== undefined ? h.adminTarget : h.target;
+    return `${h.method} ${target} HTTP/1.1\r\n${lines.map((line) => line + '\r\n').join('')}\r\n`;
   });
 
 const streamCase = fc.record({
@@ -332,6 +375,7 @@ test('a pipelined stream split into two writes at every offset: the same answers
       `HEAD /${PNG} HTTP/1.1\r\nHost: edge\r\n\r\n` +
       `GET /${JS} HTTP/1.1\r\nHost: edge\r\nIf-None-Match: *\r\n\r\n` +
       `GET /${PNG} HTTP/1.1\r\nHost: edge\r\nRange: bytes=0-9\r\n\r\n` +
+      `OPTIONS /${CSS} HTTP/1.1\r\nHost: edge\r\nOrigin: https://app.example\r\nAccess-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: range\r\n\r\n` +
       `GET /${CSS} HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n`,
     'latin1',
   );
