@@ -15,7 +15,7 @@
  */
 import { LRUCache } from 'lru-cache';
 
-/** A key owned by another node is kept in the hot cache once requested this often here... */
+/** With memory full, a key owned by another node is kept in the hot cache once requested this often here... */
 export const HOT_AFTER_REQUESTS = 2;
 /** ...within this window (ms) of its first request. */
 export const HOT_WINDOW_MS = 60_000;

@@ -3,8 +3,8 @@
  * if it is another member that is up, else this node), and this node's own loads ask the
  * key's previous owner first after a membership change (hand-over), else the origin. An
  * owner that fails is replaced by an origin load in the same flight. What a load brings is
- * kept in the main cache (this node's own loads), the hot cache (an owner's copy of a hot
- * key), or nowhere.
+ * kept in the main cache (this node's own loads), the hot cache (an owner's copy, while
+ * memory has room or once the key is hot: admission.ts), or nowhere.
  */
 import { contentTypeFor } from '../asset/content-type.js';
 import { hexHashTokens } from '../asset/hashed-name.js';
