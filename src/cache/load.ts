@@ -191,8 +191,14 @@ export class Loader {
     if (load.discarded) return undefined;
     if (!viaPeer) return 'main';
     if (this.#admission === undefined || !this.#admission.admit(key, this.#store.fits(bytes))) return undefined;
-    this.#counters.hotAdmissions++;
     return 'hot';
+  }
+
+  /** Keeps blob in tier; false: too large to be kept there. A hot key kept is counted as admitted. */
+  #keep(tier: Tier, key: string, blob: Blob): boolean {
+    const kept = this.#store.set(tier, key, blob);
+    if (kept && tier === 'hot') this.#counters.hotAdmissions++;
+    return kept;
   }
 
   /** A failed load, remembered for errorTtl and logged. */
@@ -296,7 +302,7 @@ export class Loader {
         // A purge may have come while the variants were made.
         // Whether it fit is decided on the identity bytes; variants made since may take the hot
         // tier over what main leaves free, and its least recently used entries then give it back.
-        const keep = tier !== undefined && !load.discarded && this.#store.set(tier, key, blob);
+        const keep = tier !== undefined && !load.discarded && this.#keep(tier, key, blob);
         if (keep && encode && !encodeNow) void this.#variants.add(blob);
         return { kind: 'blob', blob, stored: keep };
       }
@@ -305,9 +311,9 @@ export class Loader {
       finish.then(
         (identity) => {
           const tier = this.#tierFor(key, identity.byteSize, viaPeer, load);
-          if (tier !== undefined) this.#store.set(tier, key, identity);
+          const kept = tier !== undefined && this.#keep(tier, key, identity);
           this.#inflight.endFill(key, fill);
-          if (tier !== undefined && identity.compressible) void this.#variants.add(identity);
+          if (kept && identity.compressible) void this.#variants.add(identity);
         },
         () => this.#inflight.endFill(key, fill),
       ).finally(end);
