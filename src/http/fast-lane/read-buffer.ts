@@ -63,7 +63,8 @@ export class ReadBuffer {
   attach(socket: Socket, onRead: OnRead): boolean {
     const s = socket as Slotted;
     const handle = s._handle;
-    if (handle == null || typeof handle.useUserBuffer !== 'function' || s[this.#slots.buffer] !== null) return false;
+    // The probe's checks again, for this socket: the shape could differ from the first socket's.
+    if (handle == null || typeof handle.useUserBuffer !== 'function' || s[this.#slots.buffer] !== null || s[this.#slots.callback] !== null) return false;
     const buffer = this.#buffer;
     s[this.#slots.buffer] = buffer;
     // net's onStreamRead calls this with the socket as `this`; a result of false would stop reading
