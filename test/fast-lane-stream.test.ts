@@ -9,18 +9,23 @@
  * node:http), a pipelined batch split at every offset, a held miss followed by hits, hand-overs
  * with the unread bytes put back, keep-alive across writes, `Connection: close`, backpressure;
  * answers held to a `--fast-lane off` node byte for byte where the lane holds a request, and
- * `traffic.fastLane.connections` saying which path read each connection.
+ * `traffic.fastLane.connections` saying which path read each connection. Last, `hashedge serve`
+ * as a child process with the fixture preloaded (`--import`), the other shape (no useUserBuffer),
+ * seen from outside: /_hashedge/stats and /metrics.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { Edge } from '../src/edge.js';
 import { likeFutureNode } from './fixtures/future-node.js';
+import { CLI } from './helpers/cli.js';
 import { startTestEdge } from './helpers/edge.js';
 import { request } from './helpers/http.js';
 import { TestOrigin } from './helpers/origins.js';
 import { nextServerSocket, rawConnection, readBy } from './helpers/raw-connection.js';
+import { diskOrigin } from './helpers/temp-dir.js';
 
 const CSS = 'assets/style-0492830483.css';
 const PNG = 'assets/logo-0492830483.png';
@@ -219,4 +224,47 @@ test('backpressure: a client that pipelines and does not read gets no more answe
   await all;
   socket.destroy();
   assert.equal(lane.traffic.requests - before, 2 * n);
+});
+
+test('hashedge serve as a child process with the fixture preloaded (a Node without useUserBuffer): the lane answers a miss and hits through the stream, and /_hashedge/stats and /metrics say so', { timeout: 120_000 }, async () => {
+  const dir = await diskOrigin({ [CSS]: CSS_BODY });
+  const fixture = new URL('./fixtures/future-node.ts', import.meta.url).pathname;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', fixture, CLI, 'serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--origin', dir.dir], {
+    env: { ...process.env, HASHEDGE_SHUTDOWN_DELAY: '0', FUTURE_NODE_SHAPE: 'no-user-buffer' },
+    stdio: 'pipe',
+  });
+  const exited = once(child, 'exit');
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let stdout = '';
+      child.stdout.on('data', (c) => {
+        stdout += c;
+        const m = /listening on (\S+)/.exec(stdout);
+        if (m) resolve(m[1]!);
+      });
+      void exited.then(() => reject(new Error(`serve exited before listening: ${stderr}`)));
+    });
+    const port = Number(new URL(url).port);
+    const client = await rawConnection(port);
+    // A miss the lane holds, then (once it is answered) two hits and one that closes, pipelined.
+    client.socket.write(get(CSS));
+    while (whole(client.received()) < 1) await once(client.socket, 'data');
+    client.socket.end(get(CSS) + get(CSS, '', 'HEAD') + get(CSS, 'Connection: close\r\n'));
+    const text = await client.closed();
+    assert.deepEqual(statuses(text), ['200 OK', '200 OK', '200 OK', '200 OK']);
+    assert.equal(text.split(CSS_BODY.toString('latin1')).length, 4, 'three bodies (and a HEAD)');
+    const stats = JSON.parse((await request(`${url}/_hashedge/stats`)).body.toString()) as { traffic: ReturnType<Edge['traffic']['toJSON']> };
+    assert.deepEqual(stats.traffic.fastLane, { hits: 3, held: 1, handovers: 1, connections: { buffer: 0, stream: 2 } }, 'the stats request itself is the hand-over');
+    const metrics = (await request(`${url}/metrics`)).body.toString();
+    assert.match(metrics, /\nhashedge_fast_lane_hits_total 3\n/);
+    assert.match(metrics, /\nhashedge_fast_lane_connections_total\{reads="buffer"\} 0\n/);
+    assert.match(metrics, /\nhashedge_fast_lane_connections_total\{reads="stream"\} 3\n/);
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+    await dir.remove();
+  }
+  assert.equal(stderr, '', 'nothing on stderr (no warning, no error)');
 });
