@@ -30,6 +30,12 @@ export class Traffic {
   laneHeld = 0;
   /** Connections the fast lane gave to node:http (at their first request it did not take). */
   laneHandovers = 0;
+  /**
+   * Connections the fast lane accepted, by how it read them: into its own buffer (Node's socket
+   * internals, fast-lane/read-buffer.ts), or through the socket's stream where this Node lacks them.
+   */
+  laneReadsBuffer = 0;
+  laneReadsStream = 0;
   readonly #topKeys = new TopKeys();
 
   record(status: number, cache: CacheResult, bytes: number): void {
@@ -65,6 +71,17 @@ export class Traffic {
       byStatus[status] = (byStatus[status] ?? 0) + count;
       byCache[cache] += count;
     }
-    return { requests: this.requests, bytesSent: this.bytesSent, byStatus, byCache, fastLane: { hits: this.laneHits, held: this.laneHeld, handovers: this.laneHandovers } };
+    return {
+      requests: this.requests,
+      bytesSent: this.bytesSent,
+      byStatus,
+      byCache,
+      fastLane: {
+        hits: this.laneHits,
+        held: this.laneHeld,
+        handovers: this.laneHandovers,
+        connections: { buffer: this.laneReadsBuffer, stream: this.laneReadsStream },
+      },
+    };
   }
 }

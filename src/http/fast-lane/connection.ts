@@ -115,6 +115,11 @@ export class LaneConnection implements MissOwner {
     socket.on('close', this.#onClose);
   }
 
+  /** Whether the socket reads into the lane's buffer (else through its stream: 'data' events). */
+  get ownReads(): boolean {
+    return this.#reads !== undefined;
+  }
+
   /** Shutdown (drain.ts): end once what is owed is sent; a request on its way is answered first. */
   settle(): void {
     this.#closing = true;

@@ -114,7 +114,10 @@ export class FastLane implements LaneHost {
         this.#readsProbed = true;
         this.#reads = ReadBuffer.open(socket);
       }
-      this.#connections.set(socket, new LaneConnection(socket, this));
+      const connection = new LaneConnection(socket, this);
+      if (connection.ownReads) options.traffic.laneReadsBuffer++;
+      else options.traffic.laneReadsStream++;
+      this.#connections.set(socket, connection);
     });
     // node:http's slowloris check, for the heads the lane is receiving.
     const interval = (server as Server & { connectionsCheckingInterval?: number }).connectionsCheckingInterval ?? 30_000;

@@ -15,17 +15,23 @@
  * for a socket created with `onread`: onStreamRead calls the callback with the bytes in the
  * buffer, and pause() and resume() stop and start the handle's reading.
  *
- * Undocumented Node internals, so guarded: `open()` checks the shape on a real socket (the three
+ * Undocumented Node internals, so guarded: `open()` checks the shape on a real socket (the two
  * slots present and empty, a handle with useUserBuffer) and gives undefined otherwise; the lane
- * then reads with a 'data' listener as before. Tested on Node 20 and 26 (the fast-lane suites run
+ * then reads with a 'data' listener as before, and `attach()` checks each socket again (one of
+ * another shape reads through its stream). Tested on Node 20 and 26 (the fast-lane suites run
  * in CI on both; test/fast-lane.test.ts, "heads that connections send in pieces, interleaved",
- * checks that this path is the one taken).
+ * checks that this path is the one taken). The fallback is tested on the same Nodes by giving
+ * sockets the shape a release without these internals would (test/fixtures/future-node.ts):
+ * the probe in test/fast-lane-read-buffer.test.ts, the lane on that path in
+ * test/fast-lane-stream.test.ts. traffic.fastLane.connections counts connections by path.
  *
  * The buffer is overwritten by the next read: a connection that keeps bytes past its callback
  * (part of a head, requests waiting) copies them (connection.ts), and bytes handed to node:http
  * are copies. After a hand-over node:http's parser consumes the handle and the callback is never
- * called again; should node:http stop consuming (an upgrade), `release()` has made the callback
- * push a copy of each read into the stream, which is what the socket would have done.
+ * called again; should node:http stop consuming (an Upgrade or CONNECT: it unconsumes, then gives
+ * the socket to an 'upgrade'/'connect' listener, or destroys it where there is none, as on
+ * hashedge's own servers), `release()` has made the callback push a copy of each read into the
+ * stream, which is what the socket would have done (test/fast-lane-upgrade.test.ts).
  */
 import type { Socket } from 'node:net';
 
@@ -63,7 +69,8 @@ export class ReadBuffer {
   attach(socket: Socket, onRead: OnRead): boolean {
     const s = socket as Slotted;
     const handle = s._handle;
-    if (handle == null || typeof handle.useUserBuffer !== 'function' || s[this.#slots.buffer] !== null) return false;
+    // The probe's checks again, for this socket: the shape could differ from the first socket's.
+    if (handle == null || typeof handle.useUserBuffer !== 'function' || s[this.#slots.buffer] !== null || s[this.#slots.callback] !== null) return false;
     const buffer = this.#buffer;
     s[this.#slots.buffer] = buffer;
     // net's onStreamRead calls this with the socket as `this`; a result of false would stop reading
