@@ -111,9 +111,11 @@ const enum Field {
 }
 /** The lower-case names of the held fields, indexed by `field - Field.Range`. */
 const HELD_NAMES: readonly HeldName[] = ['range', 'if-range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'];
-/** Lower-case names by length, for a case-insensitive comparison without a string per line. */
-const FIELDS = new Map<number, Array<[string, Field]>>();
-for (const [name, field] of [
+/**
+ * Lower-case names by length, for a case-insensitive comparison without a string per line: an
+ * array indexed by the name's length (a Map of numbers hashed the length at every field line).
+ */
+const NAMES: ReadonlyArray<readonly [string, Field]> = [
   ['host', Field.Host],
   ['accept-encoding', Field.AcceptEncoding],
   ['connection', Field.Connection],
@@ -132,14 +134,18 @@ for (const [name, field] of [
   ['if-unmodified-since', Field.IfUnmodifiedSince],
   // adds the immutability verdict and hash to a hit's headers (response-plan.ts): rare, node:http's
   ['hashedge-debug', Field.HandOver],
-] as const) {
-  const list = FIELDS.get(name.length) ?? [];
-  list.push([name, field]);
-  FIELDS.set(name.length, list);
-}
+];
+// Array.from: one undefined per length without a name, so the array has no holes.
+const FIELDS: ReadonlyArray<ReadonlyArray<readonly [string, Field]> | undefined> = Array.from(
+  { length: Math.max(...NAMES.map(([name]) => name.length)) + 1 },
+  (_, length) => {
+    const list = NAMES.filter(([name]) => name.length === length);
+    return list.length === 0 ? undefined : list;
+  },
+);
 
 function fieldOf(buf: Buffer, start: number, length: number): Field {
-  const candidates = FIELDS.get(length);
+  const candidates = length < FIELDS.length ? FIELDS[length] : undefined;
   if (candidates === undefined) return Field.Other;
   outer: for (const [name, field] of candidates) {
     for (let i = 0; i < length; i++) {
