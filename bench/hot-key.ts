@@ -1,6 +1,6 @@
 /**
- * Hot keys: a key hammered through a node that does not own it is soon served by that node
- * from its hot cache instead of through the owner. Two real nodes (separate processes) on the
+ * Hot keys: a key hammered through a node that does not own it is served by that node from
+ * its hot cache instead of through the owner (from its first request while memory has room). Two real nodes (separate processes) on the
  * bundled sample origin; the key is owned by node A and requested on node B.
  *
  * Prints (1) the Cache-Status of B's first requests for the key, (2) wrk throughput on B with

@@ -88,7 +88,7 @@ export interface Config {
   readonly peersDnsInterval: number;
   /** DNS servers (ip or ip:port) for --peers-dns instead of the system's (/etc/resolv.conf). */
   readonly dnsServers: readonly string[];
-  /** Fraction (0-0.5) of cacheSize kept for hot keys fetched from their owner peer. */
+  /** Fraction (0-0.5) of cacheSize guaranteed to keys fetched from their owner peer (the hot tier), which may borrow beyond it what the main tier leaves free; 0: none kept. */
   readonly hotCacheShare: number;
   /** Bearer token for admin actions (purge); unset: they are refused. */
   readonly adminToken: string | undefined;
@@ -309,7 +309,7 @@ export const OPTIONS = [
   option({ key: 'peersDns', name: 'peers-dns', arg: '<name:port>', default: undefined, description: 'Discover the cluster from a DNS name with one A/AAAA record per node (a Kubernetes headless Service), re-resolved every --peers-dns-interval. Needs --self.', expected: 'a DNS name and port like hashedge-peers.default.svc.cluster.local:8080', parse: parseHostPort }),
   option({ key: 'peersDnsInterval', name: 'peers-dns-interval', arg: '<duration>', default: '10s', description: 'How often --peers-dns is re-resolved; membership changes rebuild the ring without dropping requests.', expected: 'a duration like 10s', parse: parseDuration }),
   option({ key: 'dnsServers', name: 'dns-servers', arg: '<ip[:port],...>', default: '', description: "DNS servers to ask for --peers-dns instead of the system's resolvers.", expected: 'a comma list of IP addresses with optional ports', parse: parseDnsServers }),
-  option({ key: 'hotCacheShare', name: 'hot-cache-share', arg: '<fraction>', default: '0.125', description: 'Share of --cache-size (0 to 0.5) kept, in a cluster, for keys owned by other nodes that this node serves often (served locally instead of through the owner).', expected: 'a fraction from 0 to 0.5 like 0.125', parse: parseShare }),
+  option({ key: 'hotCacheShare', name: 'hot-cache-share', arg: '<fraction>', default: '0.125', description: 'Share of --cache-size (0 to 0.5) guaranteed, in a cluster, to copies of keys owned by other nodes (served locally instead of through the owner); beyond it they may borrow what the main cache leaves free, and give it back first. 0: no copies.', expected: 'a fraction from 0 to 0.5 like 0.125', parse: parseShare }),
   option({ key: 'adminToken', name: 'admin-token', arg: '<token>', default: undefined, secret: true, description: 'Bearer token for admin actions (POST /_hashedge/purge), 16 or more visible ASCII characters. Unset: they are refused.', expected: 'a token of 16 or more visible ASCII characters', parse: (t) => (/^[\x21-\x7e]{16,}$/.test(t) ? t : undefined) }),
   option({ key: 'verifyNames', name: 'verify-names', default: 'false', description: "Refuse (502, not cached) a body whose SHA-256 does not start with the hex hash in its name: for origins filled by hashedge upload, whose names are made that way (bundlers' own hashes would fail). Bodies with a stored SHA-256 (S3 metadata from hashedge upload) are always checked.", expected: 'true or false', parse: parseBoolean }),
   option({ key: 'accessLog', name: 'access-log', default: 'false', description: 'Write one JSON line per asset response to stdout (method, path, status, cache result, bytes, ms, client).', expected: 'true or false', parse: parseBoolean }),

@@ -51,10 +51,16 @@ interface Scene {
  * directory (so it holds them on disk, nothing in memory), alone in the DNS name; then a second
  * node appears in the name and starts with hand-over on.
  */
-async function scene(objects: ReadonlyMap<string, Buffer>, corruptOne = false): Promise<Scene> {
-  const port = await portFreeOnAll(HOSTS);
-  const ring = new Ring(HOSTS.map((h) => `http://${h}:${port}`));
-  const moved = [...objects.keys()].filter((key) => ring.owner(key) === `http://${HOSTS[1]}:${port}`);
+async function scene(objects: ReadonlyMap<string, Buffer>, corruptOne = false, enough: (moved: string[]) => boolean = () => true): Promise<Scene> {
+  // The ring hangs on the port: another port when too few keys of a kind would move (for 6
+  // large objects, none moves once in about 64 ports on an even split: seen in a full run).
+  let port: number;
+  let moved: string[];
+  do {
+    port = await portFreeOnAll(HOSTS);
+    const ring = new Ring(HOSTS.map((h) => `http://${h}:${port}`));
+    moved = [...objects.keys()].filter((key) => ring.owner(key) === `http://${HOSTS[1]}:${port}`);
+  } while (!enough(moved));
   const dir = await mkdtemp(root.path('cache-'));
   const fillOrigin = new TestOrigin();
   for (const [key, body] of objects) fillOrigin.put(key, body);
@@ -102,7 +108,7 @@ test('a joining node takes the keys it now owns from the old node\'s disk, not t
   const objects = new Map<string, Buffer>();
   for (let i = 0; i < 24; i++) objects.set(`assets/chunk${i}-0492830483.js`, Buffer.from(`export const n${i} = ${JSON.stringify('x'.repeat(200 + i))};\n`));
   for (let i = 0; i < 6; i++) objects.set(`assets/movie${i}-0492830483.mp4`, randomBytes(STREAM_FROM_BYTES + 1000 * i));
-  const s = await scene(objects);
+  const s = await scene(objects, false, (moved) => moved.filter((k) => k.endsWith('.js')).length >= 3 && moved.some((k) => k.endsWith('.mp4')));
   try {
     assert.equal(s.old.group.cacheItems, 0, 'the old node holds every key on disk only');
     const small = s.moved.filter((k) => k.endsWith('.js'));
@@ -127,7 +133,7 @@ test('a joining node takes the keys it now owns from the old node\'s disk, not t
 test('a corrupt disk copy is never handed over: the joining node loads that key from the origin', { timeout: 30_000 }, async () => {
   const objects = new Map<string, Buffer>();
   for (let i = 0; i < 24; i++) objects.set(`assets/page${i}-0492830483.js`, Buffer.from(`export const p${i} = ${JSON.stringify('y'.repeat(300 + i))};\n`));
-  const s = await scene(objects, true);
+  const s = await scene(objects, true, (moved) => moved.length >= 2);
   try {
     assert.ok(s.corrupted !== undefined && s.moved.length >= 2, `${s.moved.length} keys moved`);
     for (const key of s.moved) {

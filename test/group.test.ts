@@ -6,8 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Verdict } from '../src/asset/immutability.js';
+import { BLOB_OVERHEAD_BYTES } from '../src/cache/blob.js';
 import { Group, type GroupOptions, type PeerPicker } from '../src/cache/group.js';
 import { EdgeError } from '../src/errors.js';
 import { silentLogger } from '../src/log.js';
@@ -80,21 +82,33 @@ test("an owner's own origin error is the answer: no origin load here, the owner 
   assert.equal(g.stats.originErrors, 1);
 });
 
-test("a key from its owner is served, not kept, until it is hot; a peer's own request never goes to a peer", async () => {
+test("a key from its owner is kept at once while memory has room; once memory is full, only when hot; a peer's own request never goes to a peer", async () => {
   const origin = new TestOrigin();
   const picker = new FakePicker();
-  picker.answer = async () => ({ body: Readable.from([Buffer.from('from the owner')]), size: 14, contentType: undefined, lastModified: undefined });
-  const g = group(origin, { peers: picker });
-  const first = await g.lookup(KEY, IMMUTABLE);
-  assert.deepEqual([first.status, first.kind === 'blob' && first.stored], ['peer', false]);
-  assert.equal(g.peek(KEY), undefined);
+  const owners = randomBytes(1000); // incompressible: no variants, so each blob is exactly this plus the overhead
+  picker.answer = async () => ({ body: Readable.from([owners]), size: owners.length, contentType: undefined, lastModified: undefined });
+  // Room for four of the owner's answers (1000 bytes each plus the blob's overhead), main and hot together.
+  const g = group(origin, { peers: picker, cacheSize: 4 * (owners.length + BLOB_OVERHEAD_BYTES) + 100, hotCacheSize: 1024 });
+  const keys = Array.from({ length: 5 }, (_, i) => `assets/peer${i}-0492830483.js`);
+  for (const key of keys.slice(0, 4)) {
+    const first = await g.lookup(key, IMMUTABLE);
+    assert.deepEqual([first.status, first.kind === 'blob' && first.stored], ['peer', true], 'room: kept on its first request');
+  }
+  assert.equal(g.hotCache.items, 4, 'hot holds four times its share: the room main does not use');
+  const oneOff = await g.lookup(keys[4]!, IMMUTABLE);
+  assert.deepEqual([oneOff.status, oneOff.kind === 'blob' && oneOff.stored], ['peer', false], 'memory full: a one-off is not kept');
+  assert.equal(g.peek(keys[4]!), undefined);
   // Second request within the window: admitted to the hot cache; still from the owner (peer), now stored.
-  const second = await g.lookup(KEY, IMMUTABLE);
+  const second = await g.lookup(keys[4]!, IMMUTABLE);
   assert.deepEqual([second.status, second.kind === 'blob' && second.stored], ['peer', true]);
-  assert.equal(g.hotCache.items, 1);
+  assert.equal(g.hotCache.items, 4, 'in place of the least recently used');
+  assert.equal(g.peek(keys[0]!), undefined);
+  assert.equal(g.stats.hotAdmissions, 5);
   origin.put('assets/local-0492830483.js', 'local');
   assert.equal((await g.lookup('assets/local-0492830483.js', IMMUTABLE, { local: true })).status, 'miss');
   assert.equal(picker.fetched.filter((k) => k === 'assets/local-0492830483.js').length, 0);
+  assert.equal(g.cacheItems, 1, 'a local load is kept in the main cache, taking room from hot');
+  assert.equal(g.hotCache.items, 3);
 });
 
 test('a failed load is remembered for errorTtl: requests meanwhile get the same error without asking, then the origin is asked again', async () => {

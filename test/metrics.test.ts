@@ -83,26 +83,29 @@ test('in a cluster, /metrics and /_hashedge/stats show peer fetches, the hot cac
     const [owner, front] = nodes as [Edge, Edge];
     const key = keyOwnedBy(nodes, owner, 'assets/metered');
     origin.put(key, 'metered');
-    await request(`${front.url}/${key}`); // through the owner, not kept
-    await request(`${front.url}/${key}`); // through the owner, kept (hot)
+    await request(`${front.url}/${key}`); // through the owner, kept at once (memory has room)
+    await request(`${front.url}/${key}`); // hot hit
     await request(`${front.url}/${key}`); // hot hit
     const m = await scrape(front);
-    assert.equal(m.get('hashedge_peer_fetches_total'), 2);
+    assert.equal(m.get('hashedge_peer_fetches_total'), 1);
     assert.equal(m.get('hashedge_origin_fetches_total'), 0);
-    assert.equal(m.get('hashedge_requests_total{status="200",cache="peer"}'), 2, 'both from the owner, kept or not');
+    assert.equal(m.get('hashedge_requests_total{status="200",cache="peer"}'), 1, 'from the owner once');
     assert.equal(m.get('hashedge_requests_total{status="200",cache="miss"}'), undefined, 'no origin load on this node');
-    assert.equal(m.get('hashedge_requests_total{status="200",cache="hit"}'), 1);
+    assert.equal(m.get('hashedge_requests_total{status="200",cache="hit"}'), 2);
     assert.equal(m.get('hashedge_hot_admissions_total'), 1);
     assert.equal(m.get('hashedge_cache_items{cache="hot"}'), 1);
+    assert.ok(m.get('hashedge_cache_bytes{cache="hot"}')! > 0);
+    assert.equal(m.get('hashedge_cache_budget_bytes{cache="hot"}'), Math.floor(512 * 1024 * 1024 * 0.125), "the hot tier's guaranteed share");
+    assert.equal(m.get('hashedge_cache_budget_bytes{cache="main"}'), 512 * 1024 * 1024 - Math.floor(512 * 1024 * 1024 * 0.125), 'the rest');
     assert.equal(m.get('hashedge_cluster_members'), 2);
     assert.equal(m.get('hashedge_cluster_ring_members'), 2, 'without --workers, each node is one ring member');
-    assert.equal(m.get('hashedge_fetch_duration_seconds_count{source="peer",result="ok"}'), 2);
+    assert.equal(m.get('hashedge_fetch_duration_seconds_count{source="peer",result="ok"}'), 1);
 
     const stats = JSON.parse((await request(`${front.url}/_hashedge/stats`)).body.toString());
     assert.equal(stats.node, front.cluster!.self);
     assert.equal(stats.traffic.requests, 3);
     assert.deepEqual(stats.traffic.byStatus, { 200: 3 });
-    assert.equal(stats.traffic.byCache.peer, 2);
+    assert.equal(stats.traffic.byCache.peer, 1);
     assert.deepEqual(stats.topKeys, [{ key, requests: 3 }]);
     assert.equal(stats.cluster.members.length, 2);
     assert.equal(stats.cluster.nodes, undefined, 'members are nodes: nothing to group');

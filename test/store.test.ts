@@ -1,7 +1,8 @@
 /**
- * The store alone (src/cache/store.ts), in memory with a fake clock: the two LRUs within their
- * byte budgets, evictions counted and reported to the reclaimer, expiry of blobs that are not
- * immutable, the negative caches, purge and purgePrefix.
+ * The store alone (src/cache/store.ts), in memory with a fake clock: the two LRUs within one
+ * byte budget (hot borrowing what main leaves free, and giving it back first), evictions counted
+ * and reported to the reclaimer, expiry of blobs that are not immutable, the negative caches,
+ * purge and purgePrefix.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -9,13 +10,17 @@ import { Store, type StoreCounters, type StoreOptions } from '../src/cache/store
 import { EdgeError } from '../src/errors.js';
 import { blob, BLOB_OVERHEAD_BYTES } from './helpers/blobs.js';
 
+/** The size of blob(key, 'x'.repeat(100)). */
+const UNIT = BLOB_OVERHEAD_BYTES + 100;
+const unit = (key: string) => blob(key, 'x'.repeat(100));
+
 function store(options: Partial<StoreOptions> = {}): { store: Store; counters: StoreCounters; dropped: number[]; disposed: string[]; clock: { now: number } } {
   const counters = { evictions: 0, hotHits: 0 };
   const dropped: number[] = [];
   const disposed: string[] = [];
   const clock = { now: 1_000_000 };
   const s = new Store({
-    mainBytes: 10 * (BLOB_OVERHEAD_BYTES + 100), hotBytes: 2 * (BLOB_OVERHEAD_BYTES + 100), negativeTtl: 1_000, errorTtl: 500,
+    budgetBytes: 12 * UNIT, hotShareBytes: 2 * UNIT, negativeTtl: 1_000, errorTtl: 500,
     clock: () => clock.now, counters, reclaimer: { dropped: (bytes) => dropped.push(bytes) }, onDispose: (key) => disposed.push(key),
     ...options,
   });
@@ -37,16 +42,74 @@ test('main tier first, then hot (a hot hit counted); peek neither counts nor ref
   assert.equal(s.usage('hot').items, 1);
 });
 
-test('each tier keeps within its byte budget: least recently used evicted, counted, its bytes reported, its key disposed', () => {
+test('the main tier keeps within the budget less the hot share: least recently used evicted, counted, its bytes reported, its key disposed', () => {
   const { store: s, counters, dropped, disposed } = store();
-  const blobs = Array.from({ length: 3 }, (_, i) => blob(`k${i}`, 'x'.repeat(100)));
-  for (const b of blobs) s.set('hot', b.key, b);
-  assert.equal(s.usage('hot').items, 2);
+  const blobs = Array.from({ length: 11 }, (_, i) => unit(`k${i}`));
+  for (const b of blobs) s.set('main', b.key, b);
+  assert.deepEqual(s.usage('main'), { bytes: 10 * UNIT, items: 10, budgetBytes: 10 * UNIT });
   assert.equal(s.peek('k0'), undefined, 'the oldest went');
   assert.equal(counters.evictions, 1);
-  assert.deepEqual(dropped, [blobs[0]!.byteSize]);
+  assert.deepEqual(dropped, [UNIT]);
   assert.deepEqual(disposed, ['k0']);
-  assert.ok(s.usage('hot').bytes <= s.usage('hot').budgetBytes);
+});
+
+test('hot borrows the room main leaves free; a main fill takes it back from the least recently used hot entries, never evicting main', () => {
+  const { store: s, counters, disposed } = store();
+  const within = () => assert.ok(s.usage('main').bytes + s.usage('hot').bytes <= 12 * UNIT, 'main + hot never exceed the budget');
+  for (let i = 0; i < 6; i++) {
+    assert.equal(s.set('hot', `h${i}`, unit(`h${i}`)), true);
+    within();
+  }
+  assert.deepEqual(s.usage('hot'), { bytes: 6 * UNIT, items: 6, budgetBytes: 2 * UNIT }, 'three times its share, borrowed; its budget is the guaranteed share');
+  assert.equal(counters.evictions, 0);
+  assert.ok(s.get('h0'), 'h0 used again: now the most recent');
+  for (let i = 0; i < 9; i++) {
+    s.set('main', `m${i}`, unit(`m${i}`));
+    within();
+  }
+  assert.deepEqual(disposed, ['h1', 'h2', 'h3'], 'hot gave back its least recently used entries');
+  assert.equal(s.usage('hot').bytes, 3 * UNIT);
+  s.set('main', 'm9', unit('m9'));
+  within();
+  assert.deepEqual(s.usage('hot'), { bytes: 2 * UNIT, items: 2, budgetBytes: 2 * UNIT }, 'down to its share');
+  assert.deepEqual(disposed, ['h1', 'h2', 'h3', 'h4']);
+  s.set('main', 'm10', unit('m10'));
+  within();
+  assert.deepEqual(disposed.slice(4), ['m0'], 'main full: it evicts its own, and hot keeps its share');
+  assert.ok(s.peek('h0') && s.peek('h5'));
+  for (let i = 1; i <= 10; i++) assert.ok(s.peek(`m${i}`), `m${i} kept: no main entry went because hot borrowed`);
+  assert.equal(counters.evictions, 5);
+});
+
+test('with main full, hot keeps within its share; fits() says whether bytes fit without evicting anything', () => {
+  const { store: s, disposed } = store();
+  assert.equal(s.fits(12 * UNIT), true);
+  assert.equal(s.fits(12 * UNIT + 1), false);
+  for (let i = 0; i < 10; i++) s.set('main', `m${i}`, unit(`m${i}`));
+  assert.equal(s.fits(2 * UNIT), true);
+  for (let i = 0; i < 3; i++) s.set('hot', `h${i}`, unit(`h${i}`));
+  assert.deepEqual(disposed, ['h0']);
+  assert.equal(s.usage('hot').bytes, 2 * UNIT);
+  assert.equal(s.fits(1), false);
+  const big = blob('big', 'x'.repeat(3 * UNIT));
+  assert.equal(s.set('hot', 'big', big), false, 'larger than what hot may use: not kept, and set says so');
+  assert.equal(s.peek('big'), undefined);
+  assert.equal(s.usage('main').items, 10);
+});
+
+test('variants that grow a hot entry are given back from hot: its least recently used entry goes, main stays', () => {
+  const { store: s } = store();
+  for (let i = 0; i < 10; i++) s.set('main', `m${i}`, unit(`m${i}`));
+  s.set('hot', 'h', unit('h'));
+  s.set('hot', 'g', unit('g'));
+  assert.equal(s.fits(1), false);
+  const g = s.peek('g')!;
+  const richer = g.withVariants({ gzip: Buffer.alloc(100) });
+  assert.equal(s.replace('g', g, richer), true);
+  assert.ok(s.usage('main').bytes + s.usage('hot').bytes <= 12 * UNIT);
+  assert.equal(s.peek('h'), undefined, 'the least recently used hot entry went');
+  assert.equal(s.peek('g'), richer);
+  assert.equal(s.usage('main').items, 10);
 });
 
 test('a replaced blob is disposed but its bytes are not dropped (they live on in the new one)', () => {
@@ -143,7 +206,7 @@ test('purgePrefix forgets every key under the prefix, blobs and negatives, and r
 });
 
 test('without a hot budget there is no hot tier', () => {
-  const { store: s } = store({ hotBytes: 0 });
+  const { store: s } = store({ hotShareBytes: 0 });
   assert.equal(s.hasHot, false);
   assert.deepEqual(s.usage('hot'), { bytes: 0, items: 0, budgetBytes: 0 });
 });

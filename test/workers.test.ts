@@ -51,7 +51,7 @@ interface WorkerFigures {
   answered: boolean;
   reason?: string;
   member?: string;
-  traffic?: { requests: number; fastLane: { hits: number; held: number; handovers: number } };
+  traffic?: { requests: number; byCache: Record<string, number>; fastLane: { hits: number; held: number; handovers: number } };
   cache?: { budgetBytes: number; hot: { budgetBytes: number } };
 }
 
@@ -171,10 +171,11 @@ describe('real processes', { concurrency: true }, () => {
     let origin: TempDir;
     let node: RunningNode;
     const keys = Array.from({ length: 20 }, (_, i) => `assets/chunk${i}-0492830483.js`);
+    const SIBLING_KEY = 'assets/sibling-0492830483.js';
 
     before(async () => {
       const scripts = keys.map((key) => [key, `export default ${JSON.stringify(key)};`] as const);
-      origin = await diskOrigin([...scripts, ['assets/cold-0492830483.bin', randomBytes(300_000)]], 'workers');
+      origin = await diskOrigin([...scripts, ['assets/cold-0492830483.bin', randomBytes(300_000)], [SIBLING_KEY, 'export const sibling = 1;\n']], 'workers');
       node = await startNode(['--workers', '2', '--origin', origin.dir, '--cache-size', '64MiB']);
     });
 
@@ -285,6 +286,31 @@ describe('real processes', { concurrency: true }, () => {
       assert.ok(laneHits.every((h) => h > 0), `fast lane hits per worker: ${laneHits.join(', ')}`);
       assert.equal(after.traffic.fastLane.hits - before.traffic.fastLane.hits, laneHits[0]! + laneHits[1]!, 'the node sums its workers');
       assert.ok(metricSum(await metrics(node.url), 'hashedge_fast_lane_hits_total') >= after.traffic.fastLane.hits);
+    });
+
+    test('a key owned by the other worker is a hit on each worker after its first request there (memory has room)', async () => {
+      const before = await stats(node.url);
+      const members = before.workers!.map((w) => w.member!);
+      const owner = new Ring(members).owner(SIBLING_KEY)!;
+      const sibling = members.findIndex((m) => m !== owner);
+      const originBefore = metricSum(await metrics(node.url), 'hashedge_origin_fetches_total');
+      // Fresh connections, dealt out in turn by node:cluster, until each worker has answered the
+      // key 3 times (batches of 7: an odd count, so the stats request between batches cannot
+      // keep taking the same worker's turn).
+      const answered = (s: Stats) => s.workers!.map((w, i) => Object.entries(w.traffic!.byCache).reduce((sum, [k, n]) => sum + n - (before.workers![i]!.traffic!.byCache[k] ?? 0), 0));
+      let after = before;
+      for (let batch = 0; batch < 10 && !answered(after).every((n) => n >= 3); batch++) {
+        for (let i = 0; i < 7; i++) assert.equal((await request(`${node.url}/${SIBLING_KEY}`)).status, 200);
+        after = await stats(node.url);
+      }
+      const counts = answered(after);
+      assert.ok(counts.every((n) => n >= 3), `requests per worker: ${counts.join(', ')}`);
+      const delta = (i: number, result: string) => after.workers![i]!.traffic!.byCache[result]! - before.workers![i]!.traffic!.byCache[result]!;
+      assert.equal(delta(sibling, 'peer'), 1, 'the worker that does not own the key asked its owner once, and kept it');
+      assert.equal(delta(sibling, 'hit'), counts[sibling]! - 1, 'then answered it from its own memory');
+      assert.equal(delta(1 - sibling, 'peer'), 0);
+      assert.ok(delta(1 - sibling, 'hit') >= counts[1 - sibling]! - 1, 'the owner: hits after its first (a miss, or a hit if the sibling asked first)');
+      assert.equal(metricSum(await metrics(node.url), 'hashedge_origin_fetches_total') - originBefore, 1, 'one origin load for the node');
     });
 
     test('a worker killed with SIGKILL is replaced, and the node keeps answering', async () => {

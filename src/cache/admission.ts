@@ -1,13 +1,21 @@
 /**
  * Which keys owned by other nodes earn a place in the hot cache (groupcache's hotCache).
- * groupcache promotes 1 fetch in 10 at random, so a one-off key still lands there 10% of the
- * time and a hot one needs ~10 owner round trips; galaxycache estimates each key's rate.
- * Counting requests per key over a short window is the simple form of the latter:
- * deterministic (testable), one-offs never admitted, a hot key admitted on its second request.
+ *
+ * While memory has room for a key without evicting anything (main and hot together, the
+ * store's fits()), it is kept at once: 2Q's free-room case, as promotion.ts does for disk hits,
+ * and the spirit of nginx's proxy_cache_min_uses. Refusing it would leave memory idle while
+ * every request for the key took a round trip to its owner (issue 18: each worker of
+ * `--workers 2` sent ~10% of a Zipf load to its sibling with its main cache two-thirds empty).
+ *
+ * Once memory is full, keeping a key evicts another, so it must earn its place. groupcache
+ * promotes 1 fetch in 10 at random, so a one-off key still lands there 10% of the time and a
+ * hot one needs ~10 owner round trips; galaxycache estimates each key's rate. Counting
+ * requests per key over a short window is the simple form of the latter: deterministic
+ * (testable), one-offs never admitted, a hot key admitted on its second request.
  */
 import { LRUCache } from 'lru-cache';
 
-/** A key owned by another node is kept in the hot cache once requested this often here... */
+/** With memory full, a key owned by another node is kept in the hot cache once requested this often here... */
 export const HOT_AFTER_REQUESTS = 2;
 /** ...within this window (ms) of its first request. */
 export const HOT_WINDOW_MS = 60_000;
@@ -46,9 +54,12 @@ export class Admission {
     this.#heat.set(key, (this.#heat.get(key) ?? 0) + 1);
   }
 
-  /** Whether key is hot enough to be kept; if so its count starts again. */
-  admit(key: string): boolean {
-    if ((this.#heat.get(key) ?? 0) < this.#afterRequests) return false;
+  /**
+   * Whether key is kept: at once when it `fits` (memory has room for it without evicting
+   * anything), else when it is hot enough. If kept, its count starts again.
+   */
+  admit(key: string, fits: boolean): boolean {
+    if (!fits && (this.#heat.get(key) ?? 0) < this.#afterRequests) return false;
     this.#heat.delete(key);
     return true;
   }

@@ -4,8 +4,10 @@
  * key at a time however many requests want it. Knows nothing of HTTP.
  *
  * A coordinator of small parts, as groupcache's package is:
- *  - store.ts:     the main and hot LRUs, their budget and evictions, the negative caches;
- *  - admission.ts: which keys owned by other nodes are hot enough for the hot cache;
+ *  - store.ts:     the main and hot LRUs, their joint budget (hot borrows what main leaves
+ *                  free) and evictions, the negative caches;
+ *  - admission.ts: which keys owned by other nodes the hot cache keeps (at once while memory
+ *                  has room, else once hot);
  *  - load.ts:      a key's load: the route (owner, hand-over, origin), the fallback, where it is kept;
  *  - inflight.ts:  flights, fills arriving, loads a purge must discard;
  *  - variants.ts:  compressed variants made when the encoder has room;
@@ -62,7 +64,10 @@ export interface GroupOptions {
   readonly origin: Origin;
   /** Bytes the main and hot caches may hold together, variants included. */
   readonly cacheSize: number;
-  /** Bytes of cacheSize set aside for hot keys owned by other nodes (0 outside a cluster). */
+  /**
+   * Bytes of cacheSize guaranteed to keys owned by other nodes (the hot tier), which may also
+   * borrow what the main tier leaves free. 0: no hot tier (outside a cluster).
+   */
   readonly hotCacheSize?: number;
   /** Bytes above which objects stream through uncached. */
   readonly maxObjectSize: number;
@@ -147,8 +152,8 @@ export class Group {
     const disk = (this.#disk = options.disk);
     this.reclaimer = new Reclaimer({ thresholdBytes: Reclaimer.thresholdFor(options.cacheSize) });
     this.#store = new Store({
-      mainBytes: options.cacheSize - hotSize,
-      hotBytes: hotSize,
+      budgetBytes: options.cacheSize,
+      hotShareBytes: hotSize,
       negativeTtl: options.negativeTtl,
       errorTtl: options.errorTtl ?? 0,
       clock,

@@ -3,8 +3,8 @@
  * if it is another member that is up, else this node), and this node's own loads ask the
  * key's previous owner first after a membership change (hand-over), else the origin. An
  * owner that fails is replaced by an origin load in the same flight. What a load brings is
- * kept in the main cache (this node's own loads), the hot cache (an owner's copy of a hot
- * key), or nowhere.
+ * kept in the main cache (this node's own loads), the hot cache (an owner's copy, while
+ * memory has room or once the key is hot: admission.ts), or nowhere.
  */
 import { contentTypeFor } from '../asset/content-type.js';
 import { hexHashTokens } from '../asset/hashed-name.js';
@@ -183,15 +183,22 @@ export class Loader {
   }
 
   /**
-   * Where a freshly loaded key is kept: the main cache when this node loaded it from the
-   * origin; the hot cache when it came through its owner and is hot; else nowhere.
+   * Where a freshly loaded key of `bytes` is kept: the main cache when this node loaded it from
+   * the origin; the hot cache when it came through its owner and admission.ts lets it in (at
+   * once while memory has room, else when hot); else nowhere.
    */
-  #tierFor(key: string, viaPeer: boolean, load: Load): Tier | undefined {
+  #tierFor(key: string, bytes: number, viaPeer: boolean, load: Load): Tier | undefined {
     if (load.discarded) return undefined;
     if (!viaPeer) return 'main';
-    if (this.#admission === undefined || !this.#admission.admit(key)) return undefined;
-    this.#counters.hotAdmissions++;
+    if (this.#admission === undefined || !this.#admission.admit(key, this.#store.fits(bytes))) return undefined;
     return 'hot';
+  }
+
+  /** Keeps blob in tier; false: too large to be kept there. A hot key kept is counted as admitted. */
+  #keep(tier: Tier, key: string, blob: Blob): boolean {
+    const kept = this.#store.set(tier, key, blob);
+    if (kept && tier === 'hot') this.#counters.hotAdmissions++;
+    return kept;
   }
 
   /** A failed load, remembered for errorTtl and logged. */
@@ -285,7 +292,7 @@ export class Loader {
         // Small: answer with the whole blob, variants included, so the first response already
         // carries its ETag and encodings (and tests need no waiting).
         const identity = await finish;
-        const tier = this.#tierFor(key, viaPeer, load);
+        const tier = this.#tierFor(key, identity.byteSize, viaPeer, load);
         // Variants cost a compression per fill: made only for what is kept. With the encoder
         // free, the first answer waits for them (and carries them); with it busy, the answer
         // goes now with the identity bytes and the variants follow in the background.
@@ -293,21 +300,20 @@ export class Loader {
         const encodeNow = encode && this.#encoder.idle;
         const blob = encodeNow ? identity.withVariants(await this.#encoder.encode(identity.identity.body)!) : identity;
         // A purge may have come while the variants were made.
-        const keep = tier !== undefined && !load.discarded;
-        if (keep) {
-          this.#store.set(tier, key, blob);
-          if (encode && !encodeNow) void this.#variants.add(blob);
-        }
+        // Whether it fit is decided on the identity bytes; variants made since may take the hot
+        // tier over what main leaves free, and its least recently used entries then give it back.
+        const keep = tier !== undefined && !load.discarded && this.#keep(tier, key, blob);
+        if (keep && encode && !encodeNow) void this.#variants.add(blob);
         return { kind: 'blob', blob, stored: keep };
       }
       this.#inflight.startFill(key, fill);
       handedOff = true;
       finish.then(
         (identity) => {
-          const tier = this.#tierFor(key, viaPeer, load);
-          if (tier !== undefined) this.#store.set(tier, key, identity);
+          const tier = this.#tierFor(key, identity.byteSize, viaPeer, load);
+          const kept = tier !== undefined && this.#keep(tier, key, identity);
           this.#inflight.endFill(key, fill);
-          if (tier !== undefined && identity.compressible) void this.#variants.add(identity);
+          if (kept && identity.compressible) void this.#variants.add(identity);
         },
         () => this.#inflight.endFill(key, fill),
       ).finally(end);

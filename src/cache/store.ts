@@ -5,7 +5,15 @@
  * twice, plus what hashedge remembers of failed or refused loads.
  *
  *  - main: keys this node loaded from the origin (it owns them, or their owner was failing);
- *  - hot:  keys owned by other nodes that were requested often enough here (admission.ts);
+ *    at most the budget less hot's share;
+ *  - hot:  keys owned by other nodes that admission.ts let in. Its share of the budget is
+ *    guaranteed; beyond it, hot borrows the room main leaves free and gives it back first: a
+ *    set that takes main + hot over the budget evicts hot's least recently used entries (never
+ *    a main one because hot borrowed). Memory a node's own keys do not use would otherwise sit
+ *    idle while other members' keys took a round trip each (issue 18: --workers 2 under Zipf).
+ *    lru-cache's maxSize is fixed per instance, so the hot LRU is sized to the whole budget and
+ *    the store enforces the joint limit after each set with the hot LRU's own pop() (its
+ *    dispose counts the eviction, tells the reclaimer and the variant queue);
  *  - a blob that is not immutable (kept with --allow-unhashed) expires at its `expiresAt`;
  *  - every blob dropped (evicted, expired, purged) is reported to the reclaimer, whose GCs
  *    give bodies' memory back (reclaim.ts).
@@ -29,10 +37,13 @@ export interface StoreCounters {
 }
 
 export interface StoreOptions {
-  /** Bytes the main LRU may hold, variants included. */
-  readonly mainBytes: number;
-  /** Bytes the hot LRU may hold; 0: no hot tier. @default 0 */
-  readonly hotBytes?: number;
+  /** Bytes the main and hot LRUs may hold together, variants included. */
+  readonly budgetBytes: number;
+  /**
+   * Bytes of budgetBytes guaranteed to the hot LRU (main holds at most the rest); hot may also
+   * borrow what main leaves free. 0: no hot tier. @default 0
+   */
+  readonly hotShareBytes?: number;
   /** ms an origin 404 or a refusal (not immutable) is remembered; 0 disables. */
   readonly negativeTtl: number;
   /** ms a failed load is remembered; 0 disables. @default 0 */
@@ -52,12 +63,17 @@ export interface StoreOptions {
 export interface TierUsage {
   bytes: number;
   items: number;
+  /** main: what it may hold (the budget less hot's share); hot: its guaranteed share (it may borrow beyond it what main leaves free). */
   budgetBytes: number;
 }
 
 export class Store {
   readonly #clock: () => number;
   readonly #errorTtl: number;
+  /** Bytes main and hot may hold together. */
+  readonly #budget: number;
+  /** Bytes of #budget guaranteed to hot. */
+  readonly #hotShare: number;
   readonly #main: LRUCache<string, Blob>;
   readonly #hot: LRUCache<string, Blob> | undefined;
   readonly #counters: StoreCounters;
@@ -87,10 +103,12 @@ export class Store {
           onDispose?.(key);
         },
       });
-    const hotBytes = options.hotBytes ?? 0;
-    this.#main = blobCache(options.mainBytes, onMain);
+    this.#budget = options.budgetBytes;
+    this.#hotShare = Math.min(options.hotShareBytes ?? 0, this.#budget);
+    this.#main = blobCache(this.#budget - this.#hotShare, onMain);
     this.#onMain = onMain;
-    this.#hot = hotBytes > 0 ? blobCache(hotBytes) : undefined;
+    // Sized to the whole budget: what hot may use beyond its share is checked in #giveBack.
+    this.#hot = this.#hotShare > 0 ? blobCache(this.#budget) : undefined;
     const negativeTtl = options.negativeTtl;
     // lru-cache keeps its own time (performance.now, read at most once per ms); an injected
     // clock is read on every check instead, so whoever moves it sees the move at once.
@@ -129,10 +147,18 @@ export class Store {
     return this.#main.peek(key) ?? this.#hot?.peek(key);
   }
 
-  /** Keeps blob in tier (the hot tier must exist). */
-  set(tier: Tier, key: string, blob: Blob): void {
-    (tier === 'main' ? this.#main : this.#hot!).set(key, blob);
+  /** Whether bytes more fit in the budget without evicting anything (main and hot together). */
+  fits(bytes: number): boolean {
+    return this.#main.calculatedSize + (this.#hot?.calculatedSize ?? 0) + bytes <= this.#budget;
+  }
+
+  /** Keeps blob in tier (the hot tier must exist); false: it is too large to be kept there. */
+  set(tier: Tier, key: string, blob: Blob): boolean {
+    const cache = tier === 'main' ? this.#main : this.#hot!;
+    cache.set(key, blob);
     if (tier === 'main') this.#onMain?.(blob);
+    this.#giveBack();
+    return cache.peek(key) === blob;
   }
 
   /** Replaces key's blob by next in the tier holding exactly `current`; false: neither holds it any more. */
@@ -141,7 +167,19 @@ export class Store {
     if (tier === undefined) return false;
     tier.set(key, next);
     if (tier === this.#main) this.#onMain?.(next);
+    this.#giveBack();
     return true;
+  }
+
+  /**
+   * The joint limit, after any set: while main + hot exceed the budget, hot's least recently
+   * used entry goes. Main never exceeds the budget less hot's share, so only borrowed room is
+   * given back (hot is above its share whenever the sum is over) and no main entry is evicted.
+   */
+  #giveBack(): void {
+    const hot = this.#hot;
+    if (hot === undefined) return;
+    while (this.#main.calculatedSize + hot.calculatedSize > this.#budget && hot.size > 0) hot.pop();
   }
 
   /** Whether the origin answered 404 for key within negativeTtl. */
@@ -198,9 +236,10 @@ export class Store {
     return keys;
   }
 
-  /** A tier's fill and budget (all 0 for a hot tier that does not exist). */
+  /** A tier's fill and budget (all 0 for a hot tier that does not exist); see TierUsage.budgetBytes. */
   usage(tier: Tier): TierUsage {
     const cache = tier === 'main' ? this.#main : this.#hot;
-    return { bytes: cache?.calculatedSize ?? 0, items: cache?.size ?? 0, budgetBytes: cache?.maxSize ?? 0 };
+    const budgetBytes = cache === undefined ? 0 : tier === 'main' ? cache.maxSize : this.#hotShare;
+    return { bytes: cache?.calculatedSize ?? 0, items: cache?.size ?? 0, budgetBytes };
   }
 }

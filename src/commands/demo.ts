@@ -28,8 +28,9 @@ export interface DemoOptions {
   /** Milliseconds the origin waits before it answers each request. @default 300 */
   readonly originDelayMs?: number;
   /**
-   * Times the demo goes round the nodes; the table has rounds × 3 rows. Three rounds show a
-   * node that does not own the key fetch it from the owner, then keep it (hot cache), then hit.
+   * Times the demo goes round the nodes; the table has rounds × 3 rows. The first round shows a
+   * node that does not own the key fetch it from the owner and keep it (its hot cache: memory
+   * has room), the next ones hits everywhere.
    * @default 3
    */
   readonly rounds?: number;
@@ -177,7 +178,7 @@ export async function demo(options: DemoOptions = {}): Promise<DemoReport> {
     write(`  key     ${key}, owned by ${owner}`);
     write('What to look at: latency (only a request that waits for the origin is slow), cache (the Cache-Status');
     write("header) and the origin's request count. A node asks the key's owner for it, so the origin is asked");
-    write('once; a node that does not own the key keeps a copy once it is asked for it again (its hot cache).');
+    write('once; a node that does not own the key keeps a copy (its hot cache) while its memory has room.');
     write('');
 
     const rows: DemoRow[] = [];

@@ -57,7 +57,7 @@ export class Metrics {
     counter('hashedge_handover_fetches_total', 'Keys this node took from their previous owner after a membership change instead of loading them from the origin.', () => group.stats.handovers);
     counter('hashedge_cache_evictions_total', 'Cached objects evicted to stay within the budget.', () => group.stats.evictions);
     counter('hashedge_cache_reclaim_gcs_total', 'Full garbage collections the cache asked for to give evicted bodies\' memory back (one per max(8 MiB, 5% of --cache-size) dropped).', () => group.reclaimer.collections);
-    counter('hashedge_hot_admissions_total', 'Keys owned by other nodes admitted to the hot cache.', () => group.stats.hotAdmissions);
+    counter('hashedge_hot_admissions_total', 'Keys owned by other nodes admitted to the hot cache (at once while memory has room, else once requested twice within a minute).', () => group.stats.hotAdmissions);
     const byCache = (name: string, help: string, read: (c: { bytes: number; items: number; budgetBytes: number }) => number) =>
       new Gauge({
         name, help, labelNames: ['cache'], registers,
@@ -68,7 +68,7 @@ export class Metrics {
       });
     byCache('hashedge_cache_bytes', 'Bytes cached, every variant counted.', (c) => c.bytes);
     byCache('hashedge_cache_items', 'Objects cached.', (c) => c.items);
-    byCache('hashedge_cache_budget_bytes', 'Bytes the cache may hold.', (c) => c.budgetBytes);
+    byCache('hashedge_cache_budget_bytes', 'Bytes the cache may hold: main, --cache-size less the hot share; hot, its guaranteed share (it may borrow beyond it what main leaves free; main + hot stay within --cache-size).', (c) => c.budgetBytes);
     gauge('hashedge_cache_pending_variants', 'Cached objects waiting for or being given their brotli/gzip variants (0 once compression has caught up with fills).', () => group.pendingVariants);
     // Aggregators say how a node with --workers > 1 adds its workers' values up (default: sum,
     // right for every counter and cache gauge): the ring is one, and the node is ready when all are.
