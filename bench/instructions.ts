@@ -23,7 +23,8 @@
  * under valgrind this client gets ~200 requests/s through and wrk ~1,300, and V8 was still
  * compiling and deoptimizing (`--trace-opt --trace-deopt`) until ~100,000 requests had been
  * answered, so without them the counts carry JIT work a long-running node does not pay (a
- * count, h2load's, warms the same under any load; wrk's seconds do not).
+ * count, h2load's, warms the same under any load; wrk's seconds do not). For shape=zipf, wrk
+ * draws the paths with the kit's zipf.lua (h2load sends the first path only).
  * The client is this process (not counted); every answer's status is checked.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -175,7 +176,10 @@ function warmWithLoad(port: number, r: Request): void {
     if (CLOSE) throw new Error('h2load= is for kept-alive shapes; use wrk= with close=1');
     execFileSync('h2load', ['--h1', '-n', String(H2LOAD), '-c4', ...lines.flatMap((h) => ['-H', h]), url], { stdio: 'ignore' });
   }
-  if (WRK > 0) execFileSync('wrk', ['-t1', '-c4', `-d${WRK}s`, ...lines.flatMap((h) => ['-H', h]), url], { stdio: 'ignore' });
+  // zipf: the kit's script draws the paths as the bench does (a single path would warm one body size only)
+  const zipf = SHAPE === 'zipf' ? ['-s', join(KIT, 'zipf.lua')] : [];
+  const env = { ...process.env, PATHS: join(DIR, 'paths.txt') };
+  if (WRK > 0) execFileSync('wrk', ['-t1', '-c4', `-d${WRK}s`, ...zipf, ...lines.flatMap((h) => ['-H', h]), SHAPE === 'zipf' ? `http://127.0.0.1:${port}` : url], { stdio: 'ignore', env });
 }
 
 /** Sends the requests over CONCURRENCY connections (kept alive) or one connection each (close). */

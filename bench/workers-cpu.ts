@@ -21,7 +21,8 @@
  * `two:gc=--single-threaded-gc` (node flags for that setup, comma-separated).
  * strace=1: after the CPU rounds, system calls per request of each setup's serving processes
  * (strace -c -f, 3 s; strace slows the server, so the counts matter, not the rate).
- * perf=1: `perf stat -e context-switches,cpu-migrations` over each measured run.
+ * perf=1: `perf stat` over each measured run: context switches, migrations and system calls per
+ * request (reads, writes, sendfile, epoll waits, writes that met EAGAIN), from perf's tracepoints.
  * Threads of a Node process are all named `node` on Node 20: the main thread is the one whose
  * tid is the pid; the others are listed in creation order (V8's platform workers first).
  */
@@ -181,22 +182,48 @@ function label(setup: string, root: number, samples: Map<string, ThreadSample>):
   return out;
 }
 
-async function perfStat(pids: number[]): Promise<{ stop(): Promise<string> } | undefined> {
+/**
+ * perf=1: context switches, migrations and system calls of the server's processes over the
+ * measured run (perf's tracepoints count every call without slowing the server, unlike strace):
+ * reads (read, recvfrom), writes (write, writev, sendfile), epoll waits (a wake-up each),
+ * setsockopt (nginx's tcp_nopush corks and uncorks each response), and
+ * the writes that found the socket's buffer full (EAGAIN: a partial write's second half waits
+ * for EPOLLOUT). Printed per request.
+ */
+const PERF_EVENTS: ReadonlyArray<readonly [label: string, event: string, filter?: string]> = [
+  ['context switches', 'context-switches'],
+  ['migrations', 'cpu-migrations'],
+  ['system calls', 'raw_syscalls:sys_enter'],
+  ['read', 'syscalls:sys_enter_read'],
+  ['recvfrom', 'syscalls:sys_enter_recvfrom'],
+  ['write', 'syscalls:sys_enter_write'],
+  ['writev', 'syscalls:sys_enter_writev'],
+  ['sendfile', 'syscalls:sys_enter_sendfile64'],
+  ['epoll_pwait', 'syscalls:sys_enter_epoll_pwait'],
+  ['epoll_wait', 'syscalls:sys_enter_epoll_wait'],
+  ['setsockopt', 'syscalls:sys_enter_setsockopt'],
+  ['write EAGAIN', 'syscalls:sys_exit_write', 'ret == -11'],
+  ['writev EAGAIN', 'syscalls:sys_exit_writev', 'ret == -11'],
+  ['sendfile EAGAIN', 'syscalls:sys_exit_sendfile64', 'ret == -11'],
+];
+
+async function perfStat(pids: number[]): Promise<{ stop(requests: number): Promise<string> } | undefined> {
   if (args.perf !== '1' || !has('perf')) return undefined;
-  const perf = spawn('perf', ['stat', '-x', ',', '-e', 'context-switches,cpu-migrations', '-p', pids.join(',')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const events = PERF_EVENTS.flatMap(([, event, filter]) => ['-e', event, ...(filter === undefined ? [] : ['--filter', filter])]);
+  const perf = spawn('perf', ['stat', '-x', ',', ...events, '-p', pids.join(',')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   perf.stderr.on('data', (c: Buffer) => (err += String(c)));
   return {
-    async stop() {
+    async stop(requests) {
       const exited = once(perf, 'exit');
       perf.kill('SIGINT');
       await exited;
-      return err
-        .split('\n')
-        .filter((l) => /context-switches|cpu-migrations/.test(l))
-        .map((l) => l.split(','))
-        .map((f) => `${f[2]} ${f[0]}`)
-        .join(', ');
+      // CSV lines: value,unit,event,...; in PERF_EVENTS' order (a tracepoint this kernel lacks: "<not supported>")
+      const lines = err.split('\n').filter((l) => l.split(',').length > 3);
+      return PERF_EVENTS.map(([label], i) => {
+        const value = Number(lines[i]?.split(',')[0]);
+        return `${label} ${Number.isFinite(value) ? (value / requests).toFixed(3) : '-'}`;
+      }).join(', ');
     },
   };
 }
@@ -225,8 +252,8 @@ async function measureOnce(setup: string, round: number, running: Running, paths
   const result = await wrkWithOwnCpu(running.url, { paths, connections: CONNECTIONS, seconds: SECONDS, cpus: WRK_CPUS });
   const t1 = sampleThreads(running.root);
   const m1 = machine();
-  const perfLine = await perf?.stop();
   const requests = result.rps * SECONDS;
+  const perfLine = await perf?.stop(requests);
   const names = label(setup, running.root, t1);
   const threads: Row['threads'] = [];
   let serverTicks = 0;
@@ -264,7 +291,7 @@ function report(rows: Row[]): void {
       const wrkUs = (r.wrk.cpuSeconds * 1e6) / r.requests;
       console.log(`| ${r.round} | ${Math.round(r.rps).toLocaleString('en-US')} | ${r.load} | ${f(r.serverUs)} | ${f(wrkUs)} | ${f(r.machineUs)} | ${f(r.machineUs - r.serverUs - wrkUs)} | ${(r.machineBusy * 100).toFixed(0)}% | ${f(r.machineCtxt, 3)} | ${f(r.wrk.voluntary / r.requests, 3)} / ${f(r.wrk.involuntary / r.requests, 3)} |`);
     }
-    for (const r of mine) if (r.perf) console.log(`\nround ${r.round} perf stat (server processes): ${r.perf}`);
+    for (const r of mine) if (r.perf) console.log(`\nround ${r.round} perf stat (server processes), per request: ${r.perf}`);
     console.log('\n| process | thread | µs CPU/req (each round) | vol ctx sw/req | invol ctx sw/req |');
     console.log('|---|---|---|---|---|');
     const keys = [...new Set(mine.flatMap((r) => r.threads.map((t) => `${t.process}|${t.thread}`)))];

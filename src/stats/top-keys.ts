@@ -4,17 +4,28 @@
  * counter and inherits its count, so any key requested more than total/capacity times is
  * always present, and counts are over-estimates by at most the inherited amount.
  */
+/** One key's counter; `key` is undefined once another key took it over (it left the map). */
+interface Counter {
+  key: string | undefined;
+  count: number;
+}
+
 export class TopKeys {
   readonly #capacity: number;
-  readonly #counts = new Map<string, number>();
   /**
-   * Keys that had the smallest count at the last scan, in the map's order, and that count: the
-   * counters a new key takes over next. Counts only grow and a new key starts above that count,
-   * so a candidate still at it is a smallest counter: one scan serves every arrival until they
-   * are used up, instead of a scan of all counters per new key (under Zipf, most requests of
-   * the long tail).
+   * Counters by key, each a mutable object: a requested key already counted is one lookup and
+   * an increment, not a lookup and a set (Map.get and Map.set each hash and compare the key, a
+   * string made afresh per request; under Zipf, called on every hit).
    */
-  #floor: string[] = [];
+  readonly #counts = new Map<string, Counter>();
+  /**
+   * Counters that had the smallest count at the last scan, in the map's order, and that count: the
+   * counters a new key takes over next. Counts only grow and a new key starts above that count,
+   * so a candidate still at it (and still in the map) is a smallest counter: one scan serves every
+   * arrival until they are used up, instead of a scan of all counters per new key (under Zipf,
+   * most requests of the long tail).
+   */
+  #floor: Counter[] = [];
   #floorAt = 0;
   #floorCount = 0;
 
@@ -24,31 +35,31 @@ export class TopKeys {
   }
 
   add(key: string, weight = 1): void {
-    const count = this.#counts.get(key);
-    if (count !== undefined) {
-      this.#counts.set(key, count + weight);
+    const counter = this.#counts.get(key);
+    if (counter !== undefined) {
+      counter.count += weight;
       return;
     }
     if (this.#counts.size < this.#capacity) {
-      this.#counts.set(key, weight);
+      this.#counts.set(key, { key, count: weight });
       return;
     }
-    const minKey = this.#smallest();
-    const min = this.#counts.get(minKey)!;
-    this.#counts.delete(minKey);
-    this.#counts.set(key, min + weight);
+    const smallest = this.#smallest();
+    this.#counts.delete(smallest.key!);
+    smallest.key = undefined;
+    this.#counts.set(key, { key, count: this.#floorCount + weight });
   }
 
-  /** The first key (in the map's order) with the smallest count, as a scan of every counter would find it. */
-  #smallest(): string {
+  /** The first counter (in the map's order) with the smallest count, as a scan of every counter would find it. */
+  #smallest(): Counter {
     while (this.#floorAt < this.#floor.length) {
-      const key = this.#floor[this.#floorAt++]!;
-      if (this.#counts.get(key) === this.#floorCount) return key;
+      const counter = this.#floor[this.#floorAt++]!;
+      if (counter.key !== undefined && counter.count === this.#floorCount) return counter;
     }
     let min = Infinity;
-    for (const c of this.#counts.values()) if (c < min) min = c;
-    const floor: string[] = [];
-    for (const [k, c] of this.#counts) if (c === min) floor.push(k);
+    for (const c of this.#counts.values()) if (c.count < min) min = c.count;
+    const floor: Counter[] = [];
+    for (const c of this.#counts.values()) if (c.count === min) floor.push(c);
     this.#floor = floor;
     this.#floorCount = min;
     this.#floorAt = 1;
@@ -58,8 +69,8 @@ export class TopKeys {
   /** The n keys with the highest counts, highest first. */
   top(n: number): Array<{ key: string; requests: number }> {
     return [...this.#counts]
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .sort((a, b) => b[1].count - a[1].count || (a[0] < b[0] ? -1 : 1))
       .slice(0, n)
-      .map(([key, requests]) => ({ key, requests }));
+      .map(([key, { count }]) => ({ key, requests: count }));
   }
 }

@@ -128,20 +128,8 @@ const HELD_NAMES: readonly HeldName[] = [
   'range', 'if-range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since',
   'origin', 'access-control-request-method', 'access-control-request-headers',
 ];
-type FieldTable = Map<number, Array<[string, Field]>>;
-/** Lower-case names by length, for a case-insensitive comparison without a string per line. */
-const FIELDS: FieldTable = new Map();
-/**
- * An OPTIONS's table: FIELDS and the three CORS request headers. Apart, so that a GET's lines
- * (Accept, Cookie, Pragma are Origin's length) are not compared with names only an OPTIONS reads.
- */
-const OPTIONS_FIELDS: FieldTable = new Map();
-function addField(table: FieldTable, name: string, field: Field): void {
-  const list = table.get(name.length) ?? [];
-  list.push([name, field]);
-  table.set(name.length, list);
-}
-for (const [name, field] of [
+/** The names the lane reads or hands over on, for every method. */
+const NAMES: ReadonlyArray<readonly [string, Field]> = [
   ['host', Field.Host],
   ['accept-encoding', Field.AcceptEncoding],
   ['connection', Field.Connection],
@@ -160,16 +148,35 @@ for (const [name, field] of [
   ['if-unmodified-since', Field.IfUnmodifiedSince],
   // adds the immutability verdict and hash to a hit's headers (response-plan.ts): rare, node:http's
   ['hashedge-debug', Field.HandOver],
-] as const) {
-  addField(FIELDS, name, field);
-  addField(OPTIONS_FIELDS, name, field);
+];
+/**
+ * An OPTIONS's names: NAMES and the three CORS request headers. Apart, so that a GET's lines
+ * (Accept, Cookie, Pragma are Origin's length) are not compared with names only an OPTIONS reads.
+ */
+const OPTIONS_NAMES: ReadonlyArray<readonly [string, Field]> = [
+  ...NAMES,
+  ['origin', Field.Origin],
+  ['access-control-request-method', Field.AccessControlRequestMethod],
+  ['access-control-request-headers', Field.AccessControlRequestHeaders],
+];
+
+/**
+ * Lower-case names by length, for a case-insensitive comparison without a string per line: an
+ * array indexed by the name's length (a Map of numbers hashed the length at every field line).
+ */
+type FieldTable = ReadonlyArray<ReadonlyArray<readonly [string, Field]> | undefined>;
+function byLength(names: ReadonlyArray<readonly [string, Field]>): FieldTable {
+  // Array.from: one undefined per length without a name, so the array has no holes.
+  return Array.from({ length: Math.max(...names.map(([name]) => name.length)) + 1 }, (_, length) => {
+    const list = names.filter(([name]) => name.length === length);
+    return list.length === 0 ? undefined : list;
+  });
 }
-addField(OPTIONS_FIELDS, 'origin', Field.Origin);
-addField(OPTIONS_FIELDS, 'access-control-request-method', Field.AccessControlRequestMethod);
-addField(OPTIONS_FIELDS, 'access-control-request-headers', Field.AccessControlRequestHeaders);
+const FIELDS = byLength(NAMES);
+const OPTIONS_FIELDS = byLength(OPTIONS_NAMES);
 
 function fieldOf(fields: FieldTable, buf: Buffer, start: number, length: number): Field {
-  const candidates = fields.get(length);
+  const candidates = length < fields.length ? fields[length] : undefined;
   if (candidates === undefined) return Field.Other;
   outer: for (const [name, field] of candidates) {
     for (let i = 0; i < length; i++) {
