@@ -172,13 +172,13 @@ test('a held miss on a kept-alive connection, then hits in later writes, then Co
   assert.deepEqual(laneSince(before), { hits: 2, held: 2, handovers: 0, buffer: 0, stream: 1 });
 });
 
-test('hand-overs with unread bytes: a read with an OPTIONS after the lane answered a hit and a Range, and a head in more than three reads, go to node:http with every byte after them, as without the lane', T, async () => {
+test('hand-overs with unread bytes: a read with a DELETE after the lane answered a hit and a Range, and a head in more than three reads, go to node:http with every byte after them, as without the lane', T, async () => {
   const before = lane.traffic.toJSON();
-  // A hit and a held Range answered by the lane; then a read with an OPTIONS (not the lane's) and a hit behind it; then a later write.
-  const pipelined = [get(CSS) + get(CSS, 'Range: bytes=0-3\r\n'), `OPTIONS /${CSS} HTTP/1.1\r\nHost: edge\r\n\r\n` + get(PNG), get(CSS, 'Connection: close\r\n')];
+  // A hit and a held Range answered by the lane; then a read with a DELETE (not the lane's: a 405 from node:http) and a hit behind it; then a later write.
+  const pipelined = [get(CSS) + get(CSS, 'Range: bytes=0-3\r\n'), `DELETE /${CSS} HTTP/1.1\r\nHost: edge\r\n\r\n` + get(PNG), get(CSS, 'Connection: close\r\n')];
   const a = await transcript(lane, pipelined);
   assert.notEqual(a.server.parser, undefined, 'handed over');
-  assert.deepEqual(statuses(a.text), ['200 OK', '206 Partial Content', '204 No Content', '200 OK', '200 OK']);
+  assert.deepEqual(statuses(a.text), ['200 OK', '206 Partial Content', '405 Method Not Allowed', '200 OK', '200 OK']);
   assert.equal(normalise(a.text), normalise((await transcript(off, pipelined)).text));
   const pieces = [`GET /${CSS} HT`, 'TP/1.1\r\nHo', 'st: edge\r\n', `Accept: */*\r\n\r\n${get(CSS, 'If-None-Match: *\r\n')}${get(CSS, 'Connection: close\r\n')}`];
   const b = await transcript(lane, pieces);
