@@ -42,8 +42,8 @@ export class Metrics {
     });
     counter('hashedge_response_bytes_total', 'Body bytes of asset responses (as announced in Content-Length).', () => traffic.bytesSent);
     counter('hashedge_fast_lane_hits_total', 'Hits the HTTP/1 fast lane answered before node:http (also counted in hashedge_requests_total).', () => traffic.laneHits);
-    counter('hashedge_fast_lane_held_total', 'Requests the HTTP/1 fast lane held on its own connection while the asset handler answered them: misses, and requests with Range, If-Range or a conditional (also counted, with their cache result, in hashedge_requests_total).', () => traffic.laneHeld);
-    counter('hashedge_fast_lane_handovers_total', 'Connections the fast lane gave to node:http at the first request it did not take (anything but a GET/HEAD of an asset in the strict shape it reads, e.g. OPTIONS, a body, a duplicate Range).', () => traffic.laneHandovers);
+    counter('hashedge_fast_lane_held_total', 'Requests the HTTP/1 fast lane held on its own connection while the asset handler answered them: misses, requests with Range, If-Range or a conditional, and OPTIONS (also counted, with their cache result, in hashedge_requests_total).', () => traffic.laneHeld);
+    counter('hashedge_fast_lane_handovers_total', 'Connections the fast lane gave to node:http at the first request it did not take (anything but a GET/HEAD/OPTIONS in the strict shape it reads, e.g. another method, a body, a duplicate Range, an admin path).', () => traffic.laneHandovers);
     new Counter({
       name: 'hashedge_fast_lane_connections_total',
       help: 'Connections the HTTP/1 fast lane accepted, by how it read them: reads="buffer" into its own buffer (Node socket internals), reads="stream" through the socket\'s stream (this Node lacks those internals: correct, slower).',

@@ -7,11 +7,11 @@
  * the lane writes its plan in node:http's bytes (miss-response.ts), so a browser's
  * revalidation, a media player's Range or a cross-origin page's preflight does not cost the
  * connection. A target node:http would not give the asset handler (admin, /metrics, the peer
- * route: `isAssetTarget`) is handed over, whatever the method. At the first request that is anything else the connection is handed
- * to node:http for good (handover.ts). node:http's per-request objects (IncomingMessage,
- * ServerResponse, header objects, llhttp callbacks) were most of a small hit's cost
- * (bench/RESULTS.md); the lane answers such a hit with a parse of a few hundred bytes and
- * one write.
+ * route: `isAssetTarget`) is handed over, whatever the method. At the first request that is
+ * anything else the connection is handed to node:http for good (handover.ts). node:http's
+ * per-request objects (IncomingMessage, ServerResponse, header objects, llhttp callbacks) were
+ * most of a small hit's cost (bench/RESULTS.md); the lane answers such a hit with a parse of a
+ * few hundred bytes and one write.
  *
  * What counts is counted the same: traffic counters, top keys, the access log, Cache-Status,
  * Age; its connections are drained on shutdown like node:http's (drain.ts asks `owns` and
