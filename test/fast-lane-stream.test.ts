@@ -16,7 +16,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { Edge } from '../src/edge.js';
 import { likeFutureNode } from './fixtures/future-node.js';
@@ -24,6 +24,7 @@ import { CLI } from './helpers/cli.js';
 import { startTestEdge } from './helpers/edge.js';
 import { request } from './helpers/http.js';
 import { TestOrigin } from './helpers/origins.js';
+import { assertPipelinedBackpressure } from './helpers/backpressure.js';
 import { nextServerSocket, rawConnection, readBy } from './helpers/raw-connection.js';
 import { diskOrigin } from './helpers/temp-dir.js';
 
@@ -196,34 +197,7 @@ test('a client that ends its side part-way through a head: node:http is given th
 });
 
 test('backpressure: a client that pipelines and does not read gets no more answers ahead than the kernel takes, the process holds at most one response and a bounded read, and all come, in order, once it reads', T, async () => {
-  const accepted = nextServerSocket(lane);
-  const socket = connect(lane.port, '127.0.0.1');
-  await once(socket, 'connect');
-  socket.pause(); // the client reads nothing
-  const server = await accepted;
-  const paused = once(server, 'pause');
-  const before = lane.traffic.requests;
-  const n = 100;
-  socket.write(get(BIG).repeat(n));
-  await paused; // the lane stopped answering: the kernel took what it could
-  const answered = lane.traffic.requests - before;
-  assert.ok(answered >= 1 && answered < n, `${answered} of ${n} answered while the client read nothing`);
-  assert.ok(server.writableLength <= BIG_BODY.length + server.writableHighWaterMark, `${server.writableLength} bytes queued in the process`);
-  // More while it still reads nothing: the paused stream reads up to its high-water mark, the lane parses none of it.
-  await new Promise<void>((resolve, reject) => socket.write(get(BIG).repeat(n), (err) => (err ? reject(err) : resolve())));
-  assert.equal(lane.traffic.requests - before, answered);
-  assert.ok(server.readableLength <= server.readableHighWaterMark, `${server.readableLength} bytes buffered unread`);
-  let received = 0;
-  const all = new Promise<void>((resolve) => {
-    socket.on('data', (c: Buffer) => {
-      received += c.length;
-      if (received >= 2 * n * BIG_BODY.length) resolve();
-    });
-  });
-  socket.resume();
-  await all;
-  socket.destroy();
-  assert.equal(lane.traffic.requests - before, 2 * n);
+  await assertPipelinedBackpressure(lane, get(BIG), BIG_BODY.length);
 });
 
 test('hashedge serve as a child process with the fixture preloaded (a Node without useUserBuffer): the lane answers a miss and hits through the stream, and /_hashedge/stats and /metrics say so', { timeout: 120_000 }, async () => {

@@ -16,6 +16,7 @@ import { createLogger } from '../src/log.js';
 import { startTestEdge } from './helpers/edge.js';
 import { request } from './helpers/http.js';
 import { TestOrigin } from './helpers/origins.js';
+import { assertPipelinedBackpressure } from './helpers/backpressure.js';
 import { nextServerSocket, rawConnection, readBy } from './helpers/raw-connection.js';
 
 const CSS = 'assets/style-0492830483.css';
@@ -145,37 +146,7 @@ test('pipelined: the lane answers hits in order, hands over at the first request
 });
 
 test('backpressure: a client that pipelines and does not read gets no more answers ahead than the kernel takes, the process holds at most one, and all come, in order, once it reads', T, async () => {
-  const accepted = nextServerSocket(edge);
-  const socket = connect(edge.port, '127.0.0.1');
-  await once(socket, 'connect');
-  socket.pause(); // the client reads nothing
-  const server = await accepted;
-  const paused = once(server, 'pause');
-  const before = edge.traffic.requests;
-  // More than the loopback socket buffers hold: the lane must stop answering before the end.
-  const n = 100;
-  socket.write(get(BIG).repeat(n));
-  await paused; // the lane stopped reading: the kernel took what it could, the rest waits in the process
-  const answered = edge.traffic.requests - before;
-  assert.ok(answered >= 1 && answered < n, `${answered} of ${n} answered while the client read nothing`);
-  assert.ok(server.writableLength <= BIG_BODY.length + server.writableHighWaterMark, `${server.writableLength} bytes queued in the process`);
-  // More requests while it still reads nothing: they stay unread (in the kernel and the socket's
-  // bounded read buffer), nothing more is answered.
-  await new Promise<void>((resolve, reject) => socket.write(get(BIG).repeat(n), (err) => (err ? reject(err) : resolve())));
-  assert.equal(edge.traffic.requests - before, answered);
-  assert.ok(server.readableLength <= server.readableHighWaterMark, `${server.readableLength} bytes buffered unread`);
-  // Now it reads: every response arrives, whole and in order.
-  let received = 0;
-  const all = new Promise<void>((resolve) => {
-    socket.on('data', (c: Buffer) => {
-      received += c.length;
-      if (received >= 2 * n * BIG_BODY.length) resolve();
-    });
-  });
-  socket.resume();
-  await all;
-  socket.destroy();
-  assert.equal(edge.traffic.requests - before, 2 * n);
+  await assertPipelinedBackpressure(edge, get(BIG), BIG_BODY.length);
 });
 
 async function startTimedEdge(flags: RawOptions = {}): Promise<Edge> {
