@@ -784,13 +784,23 @@ async function workers(avail: Availability): Promise<void> {
   }
   print('This machine has 2 cores: the servers may use both, and wrk (on CPU 0) competes with one of them, so 2 workers cannot reach 2x here; the ratio shows what a second core buys when the load generator shares it.');
   print();
+  print(`Each server is started once and measured ${ROUNDS} times in a row; a row is its median run (one run alone was once 0.44x of its neighbours), every run's rps below the table.`);
+  print();
   const rows: Row[] = [];
+  const ranges: string[] = [];
   const laneShares: string[] = [];
   const spreads: string[] = [];
-  /** Measures while sampling how the connections are spread over the server's processes. */
+  /**
+   * Measures ROUNDS times, the first while sampling how the connections are spread over the
+   * server's processes; the row is the median run (its rps range kept beside it).
+   */
   const measureSpread = async (name: string, url: string, paths: string): Promise<void> => {
-    const [result, spread] = await Promise.all([measure(url, { paths }, false), connectionSpread(Number(new URL(url).port), (WARMUP + SECONDS / 2) * 1000)]);
-    rows.push({ name, result });
+    const [first, spread] = await Promise.all([measure(url, { paths }, false), connectionSpread(Number(new URL(url).port), (WARMUP + SECONDS / 2) * 1000)]);
+    const runs = [first];
+    for (let round = 1; round < ROUNDS; round++) runs.push(await measure(url, { paths }, false));
+    rows.push({ name, result: roundsRow(name, runs, runs).result });
+    const rps = runs.map((r) => Math.round(r.rps).toLocaleString('en-US'));
+    ranges.push(`${name}: ${rps.join(', ')}`);
     if (spread !== undefined) spreads.push(`${name}: ${spread}`);
   };
   // NODE_CLUSTER_SCHED_POLICY=none: the workers accept from the shared socket themselves and
@@ -838,6 +848,8 @@ async function workers(avail: Availability): Promise<void> {
     }
   }
   print(throughputTable(rows, 'none'));
+  print();
+  print(`rps of each run, in order: ${ranges.join('; ')}.`);
   print();
   for (const line of laneShares) print(line);
   if (spreads.length > 0) print(`Established connections per server process in the middle of each run (ss -tnp; wrk's ${CONNECTIONS} and any the warm-up left open): ${spreads.join('; ')}.`);
