@@ -51,7 +51,7 @@ interface WorkerFigures {
   answered: boolean;
   reason?: string;
   member?: string;
-  traffic?: { requests: number; byCache: Record<string, number>; fastLane: { hits: number; held: number; handovers: number } };
+  traffic?: { requests: number; byCache: Record<string, number>; fastLane: { hits: number; held: number; handovers: number; connections: { buffer: number; stream: number } } };
   cache?: { budgetBytes: number; hot: { budgetBytes: number } };
 }
 
@@ -59,7 +59,7 @@ interface Stats {
   node: string;
   worker: { index: number; pid: number; count: number } | null;
   cache: { budgetBytes: number; hot: { budgetBytes: number } };
-  traffic: { requests: number; byCache: Record<string, number>; fastLane: { hits: number; held: number; handovers: number } };
+  traffic: { requests: number; byCache: Record<string, number>; fastLane: { hits: number; held: number; handovers: number; connections: { buffer: number; stream: number } } };
   topKeys: Array<{ key: string; requests: number }>;
   workers?: WorkerFigures[];
   cluster: null | {
@@ -285,6 +285,9 @@ describe('real processes', { concurrency: true }, () => {
       const laneHits = after.workers!.map((w, i) => w.traffic!.fastLane.hits - before.workers![i]!.traffic!.fastLane.hits);
       assert.ok(laneHits.every((h) => h > 0), `fast lane hits per worker: ${laneHits.join(', ')}`);
       assert.equal(after.traffic.fastLane.hits - before.traffic.fastLane.hits, laneHits[0]! + laneHits[1]!, 'the node sums its workers');
+      const laneConnections = after.workers!.map((w) => w.traffic!.fastLane.connections.buffer);
+      assert.ok(laneConnections.every((n) => n > 0), `connections read into each worker's buffer: ${laneConnections.join(', ')}`);
+      assert.equal(after.traffic.fastLane.connections.buffer, laneConnections[0]! + laneConnections[1]!, 'the node sums its workers\' connections');
       assert.ok(metricSum(await metrics(node.url), 'hashedge_fast_lane_hits_total') >= after.traffic.fastLane.hits);
     });
 

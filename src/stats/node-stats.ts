@@ -136,15 +136,8 @@ function sumTraffic(traffic: readonly TrafficCounts[]): TrafficCounts {
     bytesSent: traffic.reduce((n, t) => n + t.bytesSent, 0),
     byStatus: sumRecords(traffic.map((t) => t.byStatus)),
     byCache: sumRecords(traffic.map((t) => t.byCache)),
-    fastLane: {
-      hits: traffic.reduce((n, t) => n + t.fastLane.hits, 0),
-      held: traffic.reduce((n, t) => n + t.fastLane.held, 0),
-      handovers: traffic.reduce((n, t) => n + t.fastLane.handovers, 0),
-      connections: {
-        buffer: traffic.reduce((n, t) => n + t.fastLane.connections.buffer, 0),
-        stream: traffic.reduce((n, t) => n + t.fastLane.connections.stream, 0),
-      },
-    },
+    // sumRecords sums the numbers (hits, held, handovers); the nested connections as sumCache does hot.
+    fastLane: { ...sumRecords(traffic.map((t) => t.fastLane)), connections: sumRecords(traffic.map((t) => t.fastLane.connections)) },
   };
 }
 
