@@ -42,8 +42,8 @@ export class EdgeError extends Error {
   constructor(code: ErrorCode, status: number, message: string, options?: { cause?: unknown; expose?: boolean }) {
     // A 4xx answers the client's mistake: the client gets its code and message, never a stack,
     // and nothing logs a 4xx's stack (handlers log 5xx only, by code), so none is captured: the
-    // capture cost more than the rest of such a request (bench/RESULTS.md, "Client errors without
-    // a stack trace"). V8 reads stackTraceLimit in the Error constructor only, so it is set back
+    // capture was about a third of such a request's instructions (bench/RESULTS.md, "Client errors
+    // without a stack trace"). V8 reads stackTraceLimit in the Error constructor only, so it is set back
     // at once; `stack` stays a string, the message line. Ours (5xx, status 0) keep their stack.
     const clientError = status >= 400 && status < 500;
     const limit = Error.stackTraceLimit;
