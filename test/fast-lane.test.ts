@@ -198,8 +198,8 @@ test('the access log and the counters say the same for a hit with the lane and w
     // Only the lane's own figures tell the two apart: the miss held by the lane (answered by the
     // asset handler, counted above as a miss), the two hits answered, nothing handed over.
     // (two connections, each read into the lane's own buffer: this Node has what read-buffer.ts needs)
-    assert.deepEqual(laneOn, { hits: 2, held: 1, handovers: 0, connections: { buffer: 2, stream: 0 } });
-    assert.deepEqual(laneOff, { hits: 0, held: 0, handovers: 0, connections: { buffer: 0, stream: 0 } });
+    assert.deepEqual(laneOn, { hits: 2, held: 1, handovers: 0, connections: { buffer: 2, stream: 0 }, writes: { handle: 2, stream: 0 } });
+    assert.deepEqual(laneOff, { hits: 0, held: 0, handovers: 0, connections: { buffer: 0, stream: 0 }, writes: { handle: 0, stream: 0 } });
     assert.deepEqual(nodes.on.traffic.topKeys(), nodes.off.traffic.topKeys());
     assert.equal(nodes.on.group.stats.hits, nodes.off.group.stats.hits);
   } finally {

@@ -10,9 +10,10 @@
  * answers.
  *
  * Behaviour kept equal to node:http's:
- *  - backpressure: while the socket's write buffer is full (writableNeedDrain) no further
- *    request is parsed and the socket is paused, so a client that sends and never reads holds
- *    at most one read and one buffer's worth of responses, as with node:http;
+ *  - backpressure: while the socket's write buffer is full (writableNeedDrain, or a hit written
+ *    to the handle that the kernel did not take whole: handle-writer.ts) no further request is
+ *    parsed and the socket is paused, so a client that sends and never reads holds at most one
+ *    read and one buffer's worth of responses, as with node:http;
  *  - keep-alive: after a response, the connection may stay idle for the server's
  *    keepAliveTimeout, then it is destroyed (node:http's socket timeout);
  *  - head timeout: a connection receiving a head (from its accept, or from a head's first byte)
@@ -29,6 +30,7 @@
  */
 import type { Socket } from 'node:net';
 import { HANDOVER, INCOMPLETE, scanHead, type LaneRequest } from './head-parser.js';
+import type { WriteOwner } from './handle-writer.js';
 import { MissResponse, type CloseMode, type MissOwner } from './miss-response.js';
 import type { ReadBuffer } from './read-buffer.js';
 
@@ -51,7 +53,7 @@ export interface LaneHost {
    */
   route(req: LaneRequest): string | undefined;
   /** Answers `req` if it is a plain hit (`key` cached, no Range or conditional), and says whether it did. */
-  answer(socket: Socket, req: LaneRequest, key: string, close: CloseMode): boolean;
+  answer(connection: LaneConnection, req: LaneRequest, key: string, close: CloseMode): boolean;
   /**
    * Has node:http's asset handler answer `req` (not a plain hit) into `res`; false where the lane
    * does not hold such requests (the connection is then handed over).
@@ -74,8 +76,10 @@ export interface LaneHost {
   readonly clock: () => number;
 }
 
-export class LaneConnection implements MissOwner {
+export class LaneConnection implements MissOwner, WriteOwner {
   readonly socket: Socket;
+  /** Hits written to the handle that it still holds (WriteOwner): the kernel's buffer was full. */
+  queuedWrites = 0;
   /** When the head being received began (ms), from the accept for the first one; 0: between requests. */
   receivingSince: number;
   readonly #host: LaneHost;
@@ -85,7 +89,7 @@ export class LaneConnection implements MissOwner {
   #headReads = 0;
   /** The lane's read buffer, when the socket reads into it (else it emits 'data'). */
   readonly #reads: ReadBuffer | undefined;
-  /** Waiting for 'drain' before parsing more. */
+  /** Waiting for the socket's room (its 'drain', or the handle's queued writes done) before parsing more. */
   #blocked = false;
   /** The client ended its side while the connection was blocked. */
   #ended = false;
@@ -127,7 +131,7 @@ export class LaneConnection implements MissOwner {
     // a miss loading, requests read and waiting, or a head (or the first request) on its way: answered with close
     if (this.#miss !== undefined || this.#blocked || this.#pending !== undefined || this.receivingSince !== 0) return;
     this.#done = true;
-    if (this.socket.writableLength > 0) {
+    if (this.#sending()) {
       this.socket.end(); // a FIN behind the response
       this.#readToEnd();
     } else {
@@ -140,7 +144,7 @@ export class LaneConnection implements MissOwner {
     if (this.#done) return;
     this.#done = true;
     // node:http writes its 408 unless a response is still being sent on the connection.
-    if (this.socket.writableLength === 0) this.socket.write(REQUEST_TIMEOUT);
+    if (!this.#sending()) this.socket.write(REQUEST_TIMEOUT);
     this.socket.destroy();
   }
 
@@ -191,12 +195,12 @@ export class LaneConnection implements MissOwner {
     }
     let start = 0;
     for (const { request, key } of requests) {
-      if (socket.writableNeedDrain) {
+      if (socket.writableNeedDrain || this.queuedWrites > 0) {
         this.#block(buf.subarray(start));
         return;
       }
       const close = this.#closing ? 'shutdown' : request.close ? 'client' : false;
-      if (!host.answer(socket, request, key, close)) {
+      if (!host.answer(this, request, key, close)) {
         // Not a plain hit: the asset handler answers it; the lane goes on with what follows it
         // here if that was at once, else once it is answered (#afterMiss).
         if (!this.#holdMiss(buf, start, request)) return;
@@ -330,7 +334,19 @@ export class LaneConnection implements MissOwner {
     this.#blocked = true;
     this.receivingSince = 0; // waiting for the client to read, not for its head
     this.socket.pause();
-    this.socket.once('drain', this.#onDrain);
+    // The stream's 'drain' comes after the handle's queued writes (libuv writes in order);
+    // without bytes in the stream, writeDone() says when the handle's are done.
+    if (this.socket.writableNeedDrain) this.socket.once('drain', this.#onDrain);
+  }
+
+  /** A hit the handle held is written (WriteOwner): once none is left, the requests waiting go on. */
+  writeDone(): void {
+    if (this.#blocked && this.queuedWrites === 0 && !this.socket.writableNeedDrain) this.#onDrain();
+  }
+
+  /** A response is still being sent: bytes in the socket's stream, or hits the handle holds. */
+  #sending(): boolean {
+    return this.socket.writableLength > 0 || this.queuedWrites > 0;
   }
 
   readonly #onDrain = (): void => {
@@ -375,7 +391,7 @@ export class LaneConnection implements MissOwner {
   readonly #onTimeout = (): void => {
     // Idle past keepAliveTimeout. A response still being sent is not idle (node:http has no
     // timer then either); a head on its way is the head timeout's business.
-    if (this.#done || this.#blocked || this.#miss !== undefined || this.socket.writableLength > 0) return;
+    if (this.#done || this.#blocked || this.#miss !== undefined || this.#sending()) return;
     this.socket.destroy();
   };
 
