@@ -149,6 +149,30 @@ test('backpressure: a client that pipelines and does not read gets no more answe
   await assertPipelinedBackpressure(edge, get(BIG), BIG_BODY.length);
 });
 
+test('a client that resets while the socket\'s handle still holds a hit it was sent: its connection closes, its requests still unread are never answered, and the node serves the next client', T, async () => {
+  const accepted = nextServerSocket(edge);
+  const socket = connect(edge.port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.pause(); // reads nothing: the kernel's buffers fill, the rest of a response waits in the process
+  const server = await accepted;
+  const paused = once(server, 'pause');
+  const before = edge.traffic.toJSON();
+  socket.write(get(BIG).repeat(100));
+  await paused;
+  const handle = (server as unknown as { _handle: { writeQueueSize: number } })._handle;
+  assert.ok(handle.writeQueueSize > 0, 'a hit waits in the handle');
+  const answered = edge.traffic.requests - before.requests;
+  // (not once(): it rejects at the 'error' the reset brings, which the lane takes, as net's socket would have)
+  const closed = new Promise((resolve) => server.on('close', resolve));
+  socket.resetAndDestroy();
+  await closed;
+  assert.equal(edge.traffic.requests - before.requests, answered, 'nothing answered after the reset');
+  assert.equal(edge.traffic.toJSON().fastLane.writes.handle - before.fastLane.writes.handle, answered, 'every hit went to the handle');
+  const next = await request(`${edge.url}/${CSS}`);
+  assert.equal(next.status, 200);
+  assert.ok(next.body.equals(CSS_BODY));
+});
+
 async function startTimedEdge(flags: RawOptions = {}): Promise<Edge> {
   const config = resolveConfig({ port: '0', host: '127.0.0.1', ...flags }, {});
   return startEdge(config, { origin, serverTimeouts: { headersTimeoutMs: 300, requestTimeoutMs: 600, keepAliveTimeoutMs: 300, checkIntervalMs: 100 } });
