@@ -196,6 +196,37 @@ test("slowloris on the lane: a head that stops, or never starts, gets node:http'
   }
 });
 
+test('keep-alive: requests a client sends less than keepAliveTimeout apart keep its connection open past that timeout, with the lane as with node:http; once it stops, the connection is closed', T, async () => {
+  // Gaps of a quarter of the timeout: a timer that measured from the first response, and not from the last request, would close it.
+  const KEEP_ALIVE_MS = 1000;
+  const config = (flags: RawOptions) => resolveConfig({ port: '0', host: '127.0.0.1', ...flags }, {});
+  const timeouts = { headersTimeoutMs: 5000, requestTimeoutMs: 10_000, keepAliveTimeoutMs: KEEP_ALIVE_MS, checkIntervalMs: 1000 };
+  for (const flags of [{}, { 'fast-lane': 'off' }]) {
+    const node = await startEdge(config(flags), { origin, serverTimeouts: timeouts });
+    try {
+      assert.equal((await request(`${node.url}/${CSS}`)).status, 200); // cached
+      const client = await rawConnection(node.port);
+      const responses = (n: number) => client.received().split('HTTP/1.1 200 OK').length - 1 >= n && client.received().endsWith(CSS_BODY.toString('latin1'));
+      const started = Date.now();
+      let sent = 0;
+      while (Date.now() - started < 1.5 * KEEP_ALIVE_MS) {
+        client.socket.write(get(CSS));
+        sent++;
+        while (!responses(sent)) {
+          assert.equal(client.socket.readableEnded || client.socket.closed, false, `closed ${Date.now() - started} ms in, at request ${sent} (${JSON.stringify(flags)})`);
+          await Promise.race([once(client.socket, 'data'), once(client.socket, 'end')]);
+        }
+        await new Promise((resolve) => setTimeout(resolve, KEEP_ALIVE_MS / 4));
+      }
+      assert.equal(client.socket.closed, false, `open after ${sent} requests over ${Date.now() - started} ms (${JSON.stringify(flags)})`);
+      const text = await client.closed(); // now idle: closed by the server
+      assert.equal(text.split('HTTP/1.1 200 OK').length - 1, sent);
+    } finally {
+      await node.close();
+    }
+  }
+});
+
 test('the access log and the counters say the same for a hit with the lane and without it', T, async () => {
   const lines = (sink: string[]) => new Writable({ write: (chunk: Buffer, _e, done) => (sink.push(chunk.toString()), done()) });
   const logged: Record<'on' | 'off', string[]> = { on: [], off: [] };

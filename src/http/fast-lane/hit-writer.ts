@@ -49,7 +49,6 @@ export interface HitWriterOptions {
   readonly policy: HeaderPolicy;
   /** node:http's keepAliveTimeout of the server (ms): its `Keep-Alive: timeout=` line. */
   readonly keepAliveTimeoutMs: number;
-  readonly clock?: () => number;
 }
 
 /** node:http's Connection and Keep-Alive lines on a keep-alive response, for its keepAliveTimeout (ms). */
@@ -60,7 +59,6 @@ export function keepAliveLines(keepAliveTimeoutMs: number): string {
 
 export class HitWriter {
   readonly #policy: HeaderPolicy;
-  readonly #clock: () => number;
   /** node:http's lines after Date on a keep-alive response. */
   readonly #keepAliveLines: string;
   readonly #heads = new WeakMap<Representation, RepHead>();
@@ -73,7 +71,6 @@ export class HitWriter {
 
   constructor(options: HitWriterOptions) {
     this.#policy = options.policy;
-    this.#clock = options.clock ?? Date.now;
     this.#keepAliveLines = keepAliveLines(options.keepAliveTimeoutMs);
   }
 
@@ -81,9 +78,9 @@ export class HitWriter {
    * Writes the hit and returns the body bytes sent (0 for HEAD). `close`: the response says
    * `Connection: close` (the caller ends the connection after it), as node:http words it when
    * the client asked for it, or (`shutdown`) as drain.ts's setHeader() makes it word it.
+   * `now`: the clock (ms) when the request was read, for its Date and Age.
    */
-  write(out: HitOutput, owner: WriteOwner, blob: Blob, rep: Representation, isHead: boolean, close: false | 'client' | 'shutdown'): number {
-    const now = this.#clock();
+  write(out: HitOutput, owner: WriteOwner, blob: Blob, rep: Representation, isHead: boolean, close: false | 'client' | 'shutdown', now: number): number {
     // (also when the clock went back)
     if (now >= this.#nextSecondAt || now < this.#nextSecondAt - 1000) this.#tick(now);
     const age = ageSeconds(blob, now);

@@ -109,7 +109,7 @@ export class FastLane implements LaneHost {
     this.wantUserAgent = options.onResponse !== undefined;
     this.keepAliveTimeoutMs = server.keepAliveTimeout;
     this.keepAliveLines = keepAliveLines(server.keepAliveTimeout);
-    this.#writer = new HitWriter({ policy: options.policy, keepAliveTimeoutMs: server.keepAliveTimeout, clock: this.clock });
+    this.#writer = new HitWriter({ policy: options.policy, keepAliveTimeoutMs: server.keepAliveTimeout });
     this.#output = new StreamOutput(options.traffic);
     server.removeListener('connection', nodeListener);
     server.on('connection', (socket: Socket) => {
@@ -161,7 +161,7 @@ export class FastLane implements LaneHost {
     }
   }
 
-  answer(connection: LaneConnection, req: LaneRequest, key: string, close: CloseMode): boolean {
+  answer(connection: LaneConnection, req: LaneRequest, key: string, close: CloseMode, now: number): boolean {
     // Range, If-Range, a conditional: the asset handler's (a 304, 412, 206, 416 or 200), via serveMiss.
     if (req.held !== undefined) return false;
     const { group, traffic, onResponse } = this.#options;
@@ -170,7 +170,7 @@ export class FastLane implements LaneHost {
     if (blob === undefined) return false;
     traffic.countKey(key);
     const isHead = req.method === 'HEAD';
-    const bytes = this.#writer.write(this.#output, connection, blob, chooseRepresentation(blob, req.acceptEncoding), isHead, close);
+    const bytes = this.#writer.write(this.#output, connection, blob, chooseRepresentation(blob, req.acceptEncoding), isHead, close, now);
     traffic.record(200, 'hit', bytes);
     traffic.laneHits++;
     if (onResponse !== undefined) {
