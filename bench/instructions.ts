@@ -12,7 +12,12 @@
  * Zipf s=1, seeded, identity bytes as wrk asks), 304 (If-None-Match of the css's ETag), 206
  * (Range: bytes=0-99), 404 (an unknown key, remembered), options (a CORS preflight of the css:
  * OPTIONS with Origin, Access-Control-Request-Method and -Headers, answered 204), delete (a
- * DELETE of the css, 405: a method the lane hands over). close=1 sends each request on a new
+ * DELETE of the css, 405: a method the lane hands over), browser (the css as a hit again, with
+ * the head Chrome 131 on Linux sends for a stylesheet, 548 bytes at a 5-digit port: Host,
+ * Connection: keep-alive, sec-ch-ua-platform, User-Agent, sec-ch-ua, sec-ch-ua-mobile, Accept,
+ * Sec-Fetch-Site/-Mode/-Dest, Referer, Accept-Encoding: gzip, deflate, br, zstd, Accept-Language,
+ * in Chrome's order; the br variant answers: what the lane's head parser costs on a real browser's
+ * head, where `hit` sends a 70-byte one). close=1 sends each request on a new
  * connection with `Connection: close`; otherwise `c` kept-alive connections send them in turn.
  * `extra='--access-log on'` adds serve flags; `cli=<path>/dist/cli.js` measures another build;
  * `keep=1` keeps callgrind's files for callgrind_annotate; `node='--single-threaded'` adds Node flags
@@ -25,11 +30,13 @@
  * answered, so without them the counts carry JIT work a long-running node does not pay (a
  * count, h2load's, warms the same under any load; wrk's seconds do not). For shape=zipf, wrk
  * draws the paths with the kit's zipf.lua (h2load sends the first path only).
- * The client is this process (not counted); every answer's status is checked.
+ * The client is this process (not counted); every answer's status is checked, and for hit and
+ * browser (lane on) that the lane answered all `n` (traffic.fastLane.hits moved by `n`).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { get as httpGet, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,6 +73,8 @@ interface Request {
   readonly path: string;
   readonly header: string;
   readonly expect: number;
+  /** Connection (keep-alive, or close with close=1) goes right after Host, as a browser sends it; otherwise close=1 adds it last. */
+  readonly browser?: true;
 }
 
 async function main(): Promise<void> {
@@ -91,6 +100,7 @@ async function main(): Promise<void> {
     await send(port, requests(WARM));
     if (WRK > 0 || H2LOAD > 0) warmWithLoad(port, requests(1)[0]!);
     const measured = requests(N);
+    const hitsBefore = await laneHits(base);
     let counts: Record<string, number>;
     if (TOOL === 'callgrind') {
       execFileSync('callgrind_control', ['-z', String(child.pid)], { stdio: 'ignore' });
@@ -100,8 +110,11 @@ async function main(): Promise<void> {
     } else {
       counts = await straced(child.pid!, () => send(port, measured));
     }
+    // hit and browser are the lane's to answer: a head it handed over to node:http would also get its 200
+    const hits = (await laneHits(base)) - hitsBefore;
+    if (LANE && (SHAPE === 'hit' || SHAPE === 'browser') && hits !== N) throw new Error(`${hits} of ${N} requests were fast-lane hits`);
     const label = `${SHAPE}${CLOSE ? ', Connection: close' : ', kept alive'}, lane ${LANE ? 'on' : 'off'}`;
-    console.log(`${label}: ${N} requests (${TOOL}), per request:`);
+    console.log(`${label}: ${N} requests (${TOOL}, ${hits} fast-lane hits), per request:`);
     for (const [name, count] of Object.entries(counts).sort((a, b) => b[1] - a[1])) console.log(`  ${name.padEnd(24)} ${(count / N).toFixed(TOOL === 'callgrind' ? 0 : 3)}`);
   } finally {
     child.kill('SIGTERM');
@@ -130,6 +143,8 @@ async function workload(base: string): Promise<(n: number) => Request[]> {
       return repeat({ method: 'OPTIONS', path: HOT_PATH, header: 'Origin: https://app.example\r\nAccess-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: range\r\n', expect: 204 });
     case 'delete':
       return repeat({ method: 'DELETE', path: HOT_PATH, header: '', expect: 405 });
+    case 'browser':
+      return repeat({ path: HOT_PATH, header: chromeHeaders(base), expect: 200, browser: true });
     case 'zipf': {
       const paths = readFileSync(join(DIR, 'paths.txt'), 'utf8').split('\n').filter(Boolean);
       let seed = 1;
@@ -141,6 +156,27 @@ async function workload(base: string): Promise<(n: number) => Request[]> {
     default:
       throw new Error(`unknown shape ${SHAPE}`);
   }
+}
+
+/**
+ * The header lines after Host of Chrome 131's (Linux) request for a stylesheet of the page at
+ * `base`, in the order and with the values Chrome 131 on Linux sends. Connection is left to
+ * send() (keep-alive, or close with close=1), Host too: both go first, as Chrome sends them.
+ */
+function chromeHeaders(base: string): string {
+  return [
+    'sec-ch-ua-platform: "Linux"',
+    'User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+    'sec-ch-ua: "Google Chrome";v="131", "Chromium";v="131", "Not_A Brand";v="24"',
+    'sec-ch-ua-mobile: ?0',
+    'Accept: text/css,*/*;q=0.1',
+    'Sec-Fetch-Site: same-origin',
+    'Sec-Fetch-Mode: no-cors',
+    'Sec-Fetch-Dest: style',
+    `Referer: ${base}/`,
+    'Accept-Encoding: gzip, deflate, br, zstd',
+    'Accept-Language: en-US,en;q=0.9',
+  ].map((line) => `${line}\r\n`).join('');
 }
 
 async function ready(base: string, pid: number, output: () => string): Promise<void> {
@@ -158,6 +194,17 @@ async function ready(base: string, pid: number, output: () => string): Promise<v
   }
 }
 
+/**
+ * The node's fast-lane hits so far (/_hashedge/stats), on a connection of its own: fetch() would
+ * reuse one kept alive from before the warm-up, which the server has closed since.
+ */
+async function laneHits(base: string): Promise<number> {
+  const res = await new Promise<IncomingMessage>((resolve, reject) => httpGet(`${base}/_hashedge/stats`, { agent: false }, resolve).on('error', reject));
+  let body = '';
+  for await (const chunk of res) body += String(chunk);
+  return (JSON.parse(body) as { traffic: { fastLane: { hits: number } } }).traffic.fastLane.hits;
+}
+
 /** Waits until no variant is waiting for the encoder (as the bench does before measuring). */
 async function settled(base: string): Promise<void> {
   for (;;) {
@@ -170,7 +217,7 @@ async function settled(base: string): Promise<void> {
 /** H2LOAD requests of h2load, then WRK seconds of wrk, sending `r` (the JIT's warm-up at a rate valgrind allows; answers not checked). */
 function warmWithLoad(port: number, r: Request): void {
   if ((r.method ?? 'GET') !== 'GET') throw new Error('h2load= and wrk= send GET only: warm a GET shape with them');
-  const lines = [...r.header.split('\r\n').filter(Boolean), ...(CLOSE ? ['Connection: close'] : [])];
+  const lines = [...r.header.split('\r\n').filter(Boolean), ...(CLOSE ? ['Connection: close'] : r.browser ? ['Connection: keep-alive'] : [])];
   const url = `http://127.0.0.1:${port}${r.path}`;
   if (H2LOAD > 0) {
     if (CLOSE) throw new Error('h2load= is for kept-alive shapes; use wrk= with close=1');
@@ -185,7 +232,11 @@ function warmWithLoad(port: number, r: Request): void {
 /** Sends the requests over CONCURRENCY connections (kept alive) or one connection each (close). */
 async function send(port: number, requests: readonly Request[]): Promise<void> {
   let next = 0;
-  const head = (r: Request) => `${r.method ?? 'GET'} ${r.path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${r.header}${CLOSE ? 'Connection: close\r\n' : ''}\r\n`;
+  const head = (r: Request) => {
+    const line = `${r.method ?? 'GET'} ${r.path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n`;
+    if (r.browser) return `${line}Connection: ${CLOSE ? 'close' : 'keep-alive'}\r\n${r.header}\r\n`;
+    return `${line}${r.header}${CLOSE ? 'Connection: close\r\n' : ''}\r\n`;
+  };
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     if (CLOSE) {
       while (next < requests.length) {
