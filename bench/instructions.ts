@@ -36,7 +36,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { get as httpGet, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -195,14 +194,29 @@ async function ready(base: string, pid: number, output: () => string): Promise<v
 }
 
 /**
- * The node's fast-lane hits so far (/_hashedge/stats), on a connection of its own: fetch() would
- * reuse one kept alive from before the warm-up, which the server has closed since.
+ * The node's fast-lane hits so far (/_hashedge/stats), on a connection of its own (fetch() would
+ * reuse one kept alive from before the warm-up, which the server has closed since), asked as
+ * fetch() asks, with `Connection: keep-alive`: a first `Connection: close` just before the
+ * measured requests deoptimizes the lane's code that reads it, and the counts then carry V8
+ * compiling it again (node:http's `agent: false` did that).
  */
 async function laneHits(base: string): Promise<number> {
-  const res = await new Promise<IncomingMessage>((resolve, reject) => httpGet(`${base}/_hashedge/stats`, { agent: false }, resolve).on('error', reject));
-  let body = '';
-  for await (const chunk of res) body += String(chunk);
-  return (JSON.parse(body) as { traffic: { fastLane: { hits: number } } }).traffic.fastLane.hits;
+  const { hostname, port } = new URL(base);
+  const socket = connect(Number(port), hostname);
+  let text = '';
+  socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+  await once(socket, 'connect');
+  socket.write(`GET /_hashedge/stats HTTP/1.1\r\nHost: ${hostname}:${port}\r\nConnection: keep-alive\r\n\r\n`);
+  for (;;) {
+    const end = text.indexOf('\r\n\r\n');
+    const length = end === -1 ? undefined : Number(/\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end))?.[1]);
+    if (length !== undefined && text.length >= end + 4 + length) {
+      socket.destroy();
+      return (JSON.parse(text.slice(end + 4, end + 4 + length)) as { traffic: { fastLane: { hits: number } } }).traffic.fastLane.hits;
+    }
+    if (socket.destroyed || socket.readableEnded) throw new Error(`/_hashedge/stats: ${text.slice(0, 200)}`);
+    await once(socket, 'data');
+  }
 }
 
 /** Waits until no variant is waiting for the encoder (as the bench does before measuring). */
