@@ -243,31 +243,33 @@ const KEEP_ALIVE = Buffer.from('keep-alive', 'latin1');
  * log). A head split across reads is read again from its start when more bytes arrive; the
  * connection loop bounds how often (connection.ts).
  *
- * Hand-written for the instructions per byte (bench/instructions.ts shape=browser, callgrind):
- * each byte is read once into a local; the name, target and value scans take four bytes a step
- * while all four pass (the value's by arithmetic on VCHAR and SP, its rare HTAB in the byte loop
- * after); names are found by length and their ends, not compared with every name of their length.
+ * Hand-written for the instructions per byte (bench/instructions.ts shape=browser and hit,
+ * callgrind; bench/RESULTS.md "Head parser per byte"): each byte is read once into a local; the
+ * target, name and value scans take four bytes a step while all four pass (one DataView load in
+ * a read of WIDE_READ bytes or more, else four; the value's checked by arithmetic on VCHAR and SP,
+ * its rare HTAB left to the byte loop after), then go on byte by byte to the byte that ends them;
+ * names are found by length and end bytes, not compared with every name of their length.
  */
 export function scanHead(buf: Buffer, start: number, wantUserAgent: boolean): HeadScan {
   const limit = Math.min(buf.length, start + MAX_HEAD_BYTES);
-  // not a method the lane answers (or a leading empty line, which RFC 9112 lets servers skip)
   if (start >= limit) return INCOMPLETE;
   let method: 'GET' | 'HEAD' | 'OPTIONS';
   let fields = FIELDS;
   let held: HeldHeaders | undefined;
-  // the methods begin with three different bytes: the first picks the one to compare
-  const m = buf[start]!;
-  const word = m === 71 /* G */ ? GET : m === 72 /* H */ ? HEAD : m === 79 /* O */ ? OPTIONS : undefined;
-  if (word === undefined) return HANDOVER;
-  const known = startsWith(buf, start, word);
+  // the three methods begin with three different bytes: the first picks the one to compare
+  // (any other: not a method the lane answers, or a leading empty line, which RFC 9112 lets servers skip)
+  const first = buf[start]!;
+  const verb = first === 71 /* G */ ? GET : first === 72 /* H */ ? HEAD : first === 79 /* O */ ? OPTIONS : undefined;
+  if (verb === undefined) return HANDOVER;
+  const known = startsWith(buf, start, verb);
   if (known !== 1) return known === 0 ? INCOMPLETE : HANDOVER;
-  let at = start + word.length;
+  let at = start + verb.length;
   // four bytes a load for the scans below (getInt32: one bounds check for the four), where the
   // read is long enough to repay finding the DataView (viewOf)
   const view = buf.length - start >= WIDE_READ ? viewOf(buf) : undefined;
   const base = buf.byteOffset;
-  if (word === GET) method = 'GET';
-  else if (word === HEAD) method = 'HEAD';
+  if (verb === GET) method = 'GET';
+  else if (verb === HEAD) method = 'HEAD';
   else {
     // a CORS preflight, or a plain OPTIONS: the asset handler's answer (never a hit), which
     // reads the CORS request headers
@@ -299,8 +301,8 @@ export function scanHead(buf: Buffer, start: number, wantUserAgent: boolean): He
   let lines = 0;
   for (;;) {
     if (at >= limit) return tooLong(limit, start);
-    const first = buf[at]!;
-    if (first === CR) {
+    const lead = buf[at]!;
+    if (lead === CR) {
       // the empty line that ends the head
       if (at + 1 >= limit) return tooLong(limit, start);
       if (buf[at + 1] !== LF) return HANDOVER;
@@ -308,7 +310,7 @@ export function scanHead(buf: Buffer, start: number, wantUserAgent: boolean): He
       return { method, target: latin1(buf, targetStart, targetEnd), acceptEncoding, userAgent, close, held, end: at + 2 };
     }
     // obs-fold (a line starting with SP/HTAB), bare LF, a name that is not a token
-    if (TCHAR[first] !== 1) return HANDOVER;
+    if (TCHAR[lead] !== 1) return HANDOVER;
     if (++lines > MAX_HEADER_LINES) return HANDOVER;
     const nameStart = at;
     at++;
@@ -409,13 +411,16 @@ function trimEnd(buf: Buffer, start: number, end: number): number {
   return end;
 }
 
-/** buf.toString('latin1', start, end) without toString's argument handling (the method it calls). */
-function latin1(buf: Buffer, start: number, end: number): string {
-  return (buf as Latin1Slicing).latin1Slice(start, end);
-}
 /** Buffer.prototype.latin1Slice: node's own (lib/buffer.js toString calls it), not in @types/node. */
 type Latin1Slicing = Buffer & { latin1Slice(start: number, end: number): string };
-if (typeof (Buffer.prototype as Latin1Slicing).latin1Slice !== 'function') throw new Error('head-parser: this Node.js has no Buffer.prototype.latin1Slice');
+/**
+ * buf.toString('latin1', start, end) without toString's argument handling, by the method it
+ * calls; toString itself on a Node.js that no longer has that method.
+ */
+const latin1: (buf: Buffer, start: number, end: number) => string =
+  typeof (Buffer.prototype as Latin1Slicing).latin1Slice === 'function'
+    ? (buf, start, end) => (buf as Latin1Slicing).latin1Slice(start, end)
+    : (buf, start, end) => buf.toString('latin1', start, end);
 
 /** Ran out of bytes: incomplete while within the bound, else too long for the lane. */
 function tooLong(limit: number, start: number): HeadScan {
