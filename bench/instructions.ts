@@ -17,7 +17,7 @@
  * Connection: keep-alive, sec-ch-ua-platform, User-Agent, sec-ch-ua, sec-ch-ua-mobile, Accept,
  * Sec-Fetch-Site/-Mode/-Dest, Referer, Accept-Encoding: gzip, deflate, br, zstd, Accept-Language,
  * in Chrome's order; the br variant answers: what the lane's head parser costs on a real browser's
- * head, where `hit` sends a 70-byte one). close=1 sends each request on a new
+ * head, where `hit` sends a 66-byte one). close=1 sends each request on a new
  * connection with `Connection: close`; otherwise `c` kept-alive connections send them in turn.
  * `extra='--access-log on'` adds serve flags; `cli=<path>/dist/cli.js` measures another build;
  * `keep=1` keeps callgrind's files for callgrind_annotate; `node='--single-threaded'` adds Node flags
@@ -97,8 +97,8 @@ async function main(): Promise<void> {
     else await (await fetch(base + HOT_PATH)).arrayBuffer();
     await settled(base);
     await send(port, requests(WARM));
-    // read here, not just before the measured requests: the reading's own request (handed to
-    // node:http) then had the JIT at work in the counts (main thread +10k instructions a hit)
+    // read here, not just before the measured requests: this request (handed to node:http) then
+    // left V8 compiling in the counts (main thread +10k instructions a hit; bench/RESULTS.md)
     const hitsBefore = await laneHits(base);
     if (WRK > 0 || H2LOAD > 0) warmWithLoad(port, requests(1)[0]!);
     const measured = requests(N);
@@ -199,8 +199,7 @@ async function ready(base: string, pid: number, output: () => string): Promise<v
 /**
  * The node's fast-lane hits so far (/_hashedge/stats), on a connection of its own (fetch() would
  * reuse one kept alive from before the warm-up, which the server has closed since), asked as
- * fetch() asks, with `Connection: keep-alive`: a first `Connection: close` just before the
- * measured requests deoptimized the lane's code that reads it (node:http's `agent: false` sent it).
+ * fetch() asks, with `Connection: keep-alive`.
  */
 async function laneHits(base: string): Promise<number> {
   const { hostname, port } = new URL(base);
