@@ -10,15 +10,17 @@
  *
  * Shapes (the bench's, on the kit's corpus): hit (the 1990-byte css), zipf (paths.txt under
  * Zipf s=1, seeded, identity bytes as wrk asks), 304 (If-None-Match of the css's ETag), 206
- * (Range: bytes=0-99), 404 (an unknown key, remembered), options (a CORS preflight of the css:
- * OPTIONS with Origin, Access-Control-Request-Method and -Headers, answered 204), delete (a
- * DELETE of the css, 405: a method the lane hands over), browser (the css as a hit again, with
- * the head Chrome 131 on Linux sends for a stylesheet, 548 bytes at a 5-digit port: Host,
- * Connection: keep-alive, sec-ch-ua-platform, User-Agent, sec-ch-ua, sec-ch-ua-mobile, Accept,
- * Sec-Fetch-Site/-Mode/-Dest, Referer, Accept-Encoding: gzip, deflate, br, zstd, Accept-Language,
- * in Chrome's order; the br variant answers: what the lane's head parser costs on a real browser's
- * head, where `hit` sends a 66-byte one). close=1 sends each request on a new
- * connection with `Connection: close`; otherwise `c` kept-alive connections send them in turn.
+ * (Range: bytes=0-99), 416 (Range: bytes=999999-, past its end), 404 (an unknown key,
+ * remembered), nothashed (/index.html: a page file, refused 404 E_NOT_HASHED before any origin
+ * request), options (a CORS preflight of the css: OPTIONS with Origin, Access-Control-Request-Method
+ * and -Headers, answered 204), delete (a DELETE of the css, 405: a method the lane hands over),
+ * browser (the css as a hit again, with the head Chrome 131 on Linux sends for a stylesheet, 548
+ * bytes at a 5-digit port: Host, Connection: keep-alive, sec-ch-ua-platform, User-Agent,
+ * sec-ch-ua, sec-ch-ua-mobile, Accept, Sec-Fetch-Site/-Mode/-Dest, Referer, Accept-Encoding: gzip,
+ * deflate, br, zstd, Accept-Language, in Chrome's order; the br variant answers: what the lane's
+ * head parser costs on a real browser's head, where `hit` sends a 66-byte one).
+ * close=1 sends each request on a new connection with `Connection: close`; otherwise `c`
+ * kept-alive connections send them in turn.
  * `extra='--access-log on'` adds serve flags; `cli=<path>/dist/cli.js` measures another build;
  * `keep=1` keeps callgrind's files for callgrind_annotate; `node='--single-threaded'` adds Node flags
  * (with it V8 compiles and collects garbage on the main thread, in step with the requests: the
@@ -139,8 +141,12 @@ async function workload(base: string): Promise<(n: number) => Request[]> {
     }
     case '206':
       return repeat({ path: HOT_PATH, header: 'Range: bytes=0-99\r\n', expect: 206 });
+    case '416':
+      return repeat({ path: HOT_PATH, header: 'Range: bytes=999999-\r\n', expect: 416 });
     case '404':
       return repeat({ path: '/asset99999-0492830483.css', header: '', expect: 404 });
+    case 'nothashed':
+      return repeat({ path: '/index.html', header: '', expect: 404 });
     case 'options':
       return repeat({ method: 'OPTIONS', path: HOT_PATH, header: 'Origin: https://app.example\r\nAccess-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: range\r\n', expect: 204 });
     case 'delete':

@@ -31,13 +31,28 @@ export type ErrorCode =
 
 export class EdgeError extends Error {
   readonly code: ErrorCode;
-  /** HTTP status this error answers with; 0 when it never reaches a client (config, start-up). */
+  /**
+   * HTTP status this error answers with; 0 when it never reaches a client (config, start-up).
+   * A 4xx (the client's mistake) is made without stack frames; other errors keep them.
+   */
   readonly status: number;
   /** Whether the message is safe to show to an HTTP client (it names nothing internal). */
   readonly expose: boolean;
 
   constructor(code: ErrorCode, status: number, message: string, options?: { cause?: unknown; expose?: boolean }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    // A 4xx answers the client's mistake: the client gets its code and message, never a stack,
+    // and nothing logs a 4xx's stack (handlers log 5xx only, by code), so none is captured: the
+    // capture was about a third of such a request's instructions (bench/RESULTS.md, "Client errors
+    // without a stack trace"). V8 reads stackTraceLimit in the Error constructor only, so it is set back
+    // at once; `stack` stays a string, the message line. Ours (5xx, status 0) keep their stack.
+    const clientError = status >= 400 && status < 500;
+    const limit = Error.stackTraceLimit;
+    if (clientError) Error.stackTraceLimit = 0;
+    try {
+      super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    } finally {
+      if (clientError) Error.stackTraceLimit = limit;
+    }
     this.name = new.target.name;
     this.code = code;
     this.status = status;

@@ -19,7 +19,7 @@ import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { Edge } from '../src/edge.js';
-import { likeFutureNode } from './fixtures/future-node.js';
+import { likeFutureNode, pretendNoProcessBinding } from './fixtures/future-node.js';
 import { CLI } from './helpers/cli.js';
 import { startTestEdge } from './helpers/edge.js';
 import { request } from './helpers/http.js';
@@ -49,6 +49,9 @@ before(async () => {
   origin.put(PNG, Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7919) % 251)), { lastModified: LAST_MODIFIED });
   origin.put(BIG, BIG_BODY, { lastModified: LAST_MODIFIED });
   for (const name of ['miss', 'close']) origin.put(`assets/${name}-0492830483.css`, `.${name} { color: blue; }\n`.repeat(80), { lastModified: LAST_MODIFIED });
+  // A Node without the internals: the lane's reads through the stream (this server's sockets)
+  // and its writes too (the whole process: `off` is node:http alone either way).
+  pretendNoProcessBinding();
   lane = await startTestEdge({}, origin);
   likeFutureNode(lane.server, 'renamed');
   off = await startTestEdge({ 'fast-lane': 'off' }, origin);
@@ -57,6 +60,16 @@ before(async () => {
   }
   // The probe ran on the first connection (the fills above), found the shape wrong, and every connection read through the stream.
   assert.deepEqual(lane.traffic.toJSON().fastLane.connections, { buffer: 0, stream: 3 });
+});
+
+test('without the stream_wrap binding the lane writes every hit through the socket\'s stream, and counts it', T, async () => {
+  const before = lane.traffic.toJSON().fastLane.writes;
+  assert.equal(before.handle, 0);
+  const client = await rawConnection(lane.port);
+  client.socket.end(get(CSS) + get(CSS, '', 'HEAD') + get(BIG));
+  const text = await client.closed();
+  assert.deepEqual(statuses(text), ['200 OK', '200 OK', '200 OK']);
+  assert.deepEqual(lane.traffic.toJSON().fastLane.writes, { handle: 0, stream: before.stream + 3 });
 });
 
 after(async () => {
@@ -204,7 +217,7 @@ test('hashedge serve as a child process with the fixture preloaded (a Node witho
   const dir = await diskOrigin({ [CSS]: CSS_BODY });
   const fixture = new URL('./fixtures/future-node.ts', import.meta.url).pathname;
   const child = spawn(process.execPath, ['--import', 'tsx', '--import', fixture, CLI, 'serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn', '--origin', dir.dir], {
-    env: { ...process.env, HASHEDGE_SHUTDOWN_DELAY: '0', FUTURE_NODE_SHAPE: 'no-user-buffer' },
+    env: { ...process.env, HASHEDGE_SHUTDOWN_DELAY: '0', FUTURE_NODE_SHAPE: 'no-user-buffer,no-process-binding' },
     stdio: 'pipe',
   });
   const exited = once(child, 'exit');
@@ -230,11 +243,13 @@ test('hashedge serve as a child process with the fixture preloaded (a Node witho
     assert.deepEqual(statuses(text), ['200 OK', '200 OK', '200 OK', '200 OK']);
     assert.equal(text.split(CSS_BODY.toString('latin1')).length, 4, 'three bodies (and a HEAD)');
     const stats = JSON.parse((await request(`${url}/_hashedge/stats`)).body.toString()) as { traffic: ReturnType<Edge['traffic']['toJSON']> };
-    assert.deepEqual(stats.traffic.fastLane, { hits: 3, held: 1, handovers: 1, connections: { buffer: 0, stream: 2 } }, 'the stats request itself is the hand-over');
+    assert.deepEqual(stats.traffic.fastLane, { hits: 3, held: 1, handovers: 1, connections: { buffer: 0, stream: 2 }, writes: { handle: 0, stream: 3 } }, 'the stats request itself is the hand-over');
     const metrics = (await request(`${url}/metrics`)).body.toString();
     assert.match(metrics, /\nhashedge_fast_lane_hits_total 3\n/);
     assert.match(metrics, /\nhashedge_fast_lane_connections_total\{reads="buffer"\} 0\n/);
     assert.match(metrics, /\nhashedge_fast_lane_connections_total\{reads="stream"\} 3\n/);
+    assert.match(metrics, /\nhashedge_fast_lane_writes_total\{to="handle"\} 0\n/);
+    assert.match(metrics, /\nhashedge_fast_lane_writes_total\{to="stream"\} 3\n/);
   } finally {
     child.kill('SIGTERM');
     await exited;

@@ -187,6 +187,30 @@ test('backpressure: a client that pipelines and does not read gets no more answe
   await assertPipelinedBackpressure(edge, get(BIG), BIG_BODY.length);
 });
 
+test('a client that resets while the socket\'s handle still holds a hit it was sent: its connection closes, its requests still unread are never answered, and the node serves the next client', T, async () => {
+  const accepted = nextServerSocket(edge);
+  const socket = connect(edge.port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.pause(); // reads nothing: the kernel's buffers fill, the rest of a response waits in the process
+  const server = await accepted;
+  const paused = once(server, 'pause');
+  const before = edge.traffic.toJSON();
+  socket.write(get(BIG).repeat(100));
+  await paused;
+  const handle = (server as unknown as { _handle: { writeQueueSize: number } })._handle;
+  assert.ok(handle.writeQueueSize > 0, 'a hit waits in the handle');
+  const answered = edge.traffic.requests - before.requests;
+  // (not once(): it rejects at the 'error' the reset brings, which the lane takes, as net's socket would have)
+  const closed = new Promise((resolve) => server.on('close', resolve));
+  socket.resetAndDestroy();
+  await closed;
+  assert.equal(edge.traffic.requests - before.requests, answered, 'nothing answered after the reset');
+  assert.equal(edge.traffic.toJSON().fastLane.writes.handle - before.fastLane.writes.handle, answered, 'every hit went to the handle');
+  const next = await request(`${edge.url}/${CSS}`);
+  assert.equal(next.status, 200);
+  assert.ok(next.body.equals(CSS_BODY));
+});
+
 async function startTimedEdge(flags: RawOptions = {}): Promise<Edge> {
   const config = resolveConfig({ port: '0', host: '127.0.0.1', ...flags }, {});
   return startEdge(config, { origin, serverTimeouts: { headersTimeoutMs: 300, requestTimeoutMs: 600, keepAliveTimeoutMs: 300, checkIntervalMs: 100 } });
@@ -207,6 +231,37 @@ test("slowloris on the lane: a head that stops, or never starts, gets node:http'
     assert.ok(idle.endsWith(CSS_BODY.toString('latin1')), 'closed after the whole response, without a 408');
   } finally {
     await timed.close();
+  }
+});
+
+test('keep-alive: requests a client sends less than keepAliveTimeout apart keep its connection open past that timeout, with the lane as with node:http; once it stops, the connection is closed', T, async () => {
+  // Gaps of a quarter of the timeout: a timer that measured from the first response, and not from the last request, would close it.
+  const KEEP_ALIVE_MS = 1000;
+  const config = (flags: RawOptions) => resolveConfig({ port: '0', host: '127.0.0.1', ...flags }, {});
+  const timeouts = { headersTimeoutMs: 5000, requestTimeoutMs: 10_000, keepAliveTimeoutMs: KEEP_ALIVE_MS, checkIntervalMs: 1000 };
+  for (const flags of [{}, { 'fast-lane': 'off' }]) {
+    const node = await startEdge(config(flags), { origin, serverTimeouts: timeouts });
+    try {
+      assert.equal((await request(`${node.url}/${CSS}`)).status, 200); // cached
+      const client = await rawConnection(node.port);
+      const responses = (n: number) => client.received().split('HTTP/1.1 200 OK').length - 1 >= n && client.received().endsWith(CSS_BODY.toString('latin1'));
+      const started = Date.now();
+      let sent = 0;
+      while (Date.now() - started < 1.5 * KEEP_ALIVE_MS) {
+        client.socket.write(get(CSS));
+        sent++;
+        while (!responses(sent)) {
+          assert.equal(client.socket.readableEnded || client.socket.closed, false, `closed ${Date.now() - started} ms in, at request ${sent} (${JSON.stringify(flags)})`);
+          await Promise.race([once(client.socket, 'data'), once(client.socket, 'end')]);
+        }
+        await new Promise((resolve) => setTimeout(resolve, KEEP_ALIVE_MS / 4));
+      }
+      assert.equal(client.socket.closed, false, `open after ${sent} requests over ${Date.now() - started} ms (${JSON.stringify(flags)})`);
+      const text = await client.closed(); // now idle: closed by the server
+      assert.equal(text.split('HTTP/1.1 200 OK').length - 1, sent);
+    } finally {
+      await node.close();
+    }
   }
 });
 
@@ -236,8 +291,8 @@ test('the access log and the counters say the same for a hit with the lane and w
     // Only the lane's own figures tell the two apart: the miss held by the lane (answered by the
     // asset handler, counted above as a miss), the two hits answered, nothing handed over.
     // (two connections, each read into the lane's own buffer: this Node has what read-buffer.ts needs)
-    assert.deepEqual(laneOn, { hits: 2, held: 1, handovers: 0, connections: { buffer: 2, stream: 0 } });
-    assert.deepEqual(laneOff, { hits: 0, held: 0, handovers: 0, connections: { buffer: 0, stream: 0 } });
+    assert.deepEqual(laneOn, { hits: 2, held: 1, handovers: 0, connections: { buffer: 2, stream: 0 }, writes: { handle: 2, stream: 0 } });
+    assert.deepEqual(laneOff, { hits: 0, held: 0, handovers: 0, connections: { buffer: 0, stream: 0 }, writes: { handle: 0, stream: 0 } });
     assert.deepEqual(nodes.on.traffic.topKeys(), nodes.off.traffic.topKeys());
     assert.equal(nodes.on.group.stats.hits, nodes.off.group.stats.hits);
   } finally {

@@ -54,6 +54,16 @@ export class Metrics {
         this.inc({ reads: 'stream' }, traffic.laneReadsStream);
       },
     });
+    new Counter({
+      name: 'hashedge_fast_lane_writes_total',
+      help: 'Hits the HTTP/1 fast lane wrote, by how: to="handle" straight to the socket\'s handle (Node stream internals), to="stream" through the socket\'s stream (this Node lacks those internals, or an earlier answer was still being sent: correct, slower).',
+      labelNames: ['to'], registers,
+      collect() {
+        this.reset();
+        this.inc({ to: 'handle' }, traffic.laneWritesHandle);
+        this.inc({ to: 'stream' }, traffic.laneWritesStream);
+      },
+    });
     this.#fetchSeconds = new Histogram({
       name: 'hashedge_fetch_duration_seconds', help: 'Time until the origin (source="origin") or a key\'s owner (source="peer") answered a load.',
       labelNames: ['source', 'result'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers,

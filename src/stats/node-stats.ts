@@ -137,7 +137,7 @@ function sumTraffic(traffic: readonly TrafficCounts[]): TrafficCounts {
     byStatus: sumRecords(traffic.map((t) => t.byStatus)),
     byCache: sumRecords(traffic.map((t) => t.byCache)),
     // sumRecords sums the numbers (hits, held, handovers); the nested connections as sumCache does hot.
-    fastLane: { ...sumRecords(traffic.map((t) => t.fastLane)), connections: sumRecords(traffic.map((t) => t.fastLane.connections)) },
+    fastLane: { ...sumRecords(traffic.map((t) => t.fastLane)), connections: sumRecords(traffic.map((t) => t.fastLane.connections)), writes: sumRecords(traffic.map((t) => t.fastLane.writes)) },
   };
 }
 

@@ -36,6 +36,13 @@ export class Traffic {
    */
   laneReadsBuffer = 0;
   laneReadsStream = 0;
+  /**
+   * Hits the fast lane wrote, by how: to the socket's handle (Node's stream internals,
+   * fast-lane/handle-writer.ts), or through the socket's stream (this Node lacks them, or the
+   * stream still held bytes of an earlier answer).
+   */
+  laneWritesHandle = 0;
+  laneWritesStream = 0;
   readonly #topKeys = new TopKeys();
 
   record(status: number, cache: CacheResult, bytes: number): void {
@@ -81,6 +88,7 @@ export class Traffic {
         held: this.laneHeld,
         handovers: this.laneHandovers,
         connections: { buffer: this.laneReadsBuffer, stream: this.laneReadsStream },
+        writes: { handle: this.laneWritesHandle, stream: this.laneWritesStream },
       },
     };
   }

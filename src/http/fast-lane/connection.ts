@@ -10,11 +10,14 @@
  * answers.
  *
  * Behaviour kept equal to node:http's:
- *  - backpressure: while the socket's write buffer is full (writableNeedDrain) no further
- *    request is parsed and the socket is paused, so a client that sends and never reads holds
- *    at most one read and one buffer's worth of responses, as with node:http;
+ *  - backpressure: while the socket's write buffer is full (writableNeedDrain, or a hit written
+ *    to the handle that the kernel did not take whole: handle-writer.ts) no further request is
+ *    parsed and the socket is paused, so a client that sends and never reads holds at most one
+ *    read and one buffer's worth of responses, as with node:http;
  *  - keep-alive: after a response, the connection may stay idle for the server's
- *    keepAliveTimeout, then it is destroyed (node:http's socket timeout);
+ *    keepAliveTimeout, then it is destroyed (node:http's socket timeout, which every read and
+ *    write restarts; here a timer per connection that measures from the last read or write
+ *    done when it fires, so a request costs no timer restart: #onIdleCheck);
  *  - head timeout: a connection receiving a head (from its accept, or from a head's first byte)
  *    is answered 408 and closed once that took headersTimeout (lane.ts checks, as node:http
  *    does, every connectionsCheckingInterval);
@@ -29,6 +32,7 @@
  */
 import type { Socket } from 'node:net';
 import { HANDOVER, INCOMPLETE, scanHead, type LaneRequest } from './head-parser.js';
+import type { WriteOwner } from './handle-writer.js';
 import { MissResponse, type CloseMode, type MissOwner } from './miss-response.js';
 import type { ReadBuffer } from './read-buffer.js';
 
@@ -50,8 +54,8 @@ export interface LaneHost {
    * target is not a key: its answer does not read one); undefined for any other.
    */
   route(req: LaneRequest): string | undefined;
-  /** Answers `req` if it is a plain hit (`key` cached, no Range or conditional), and says whether it did. */
-  answer(socket: Socket, req: LaneRequest, key: string, close: CloseMode): boolean;
+  /** Answers `req` if it is a plain hit (`key` cached, no Range or conditional), and says whether it did; `now`: the clock at its read (ms). */
+  answer(connection: LaneConnection, req: LaneRequest, key: string, close: CloseMode, now: number): boolean;
   /**
    * Has node:http's asset handler answer `req` (not a plain hit) into `res`; false where the lane
    * does not hold such requests (the connection is then handed over).
@@ -74,8 +78,10 @@ export interface LaneHost {
   readonly clock: () => number;
 }
 
-export class LaneConnection implements MissOwner {
+export class LaneConnection implements MissOwner, WriteOwner {
   readonly socket: Socket;
+  /** Hits written to the handle that it still holds (WriteOwner): the kernel's buffer was full. */
+  queuedWrites = 0;
   /** When the head being received began (ms), from the accept for the first one; 0: between requests. */
   receivingSince: number;
   readonly #host: LaneHost;
@@ -85,7 +91,7 @@ export class LaneConnection implements MissOwner {
   #headReads = 0;
   /** The lane's read buffer, when the socket reads into it (else it emits 'data'). */
   readonly #reads: ReadBuffer | undefined;
-  /** Waiting for 'drain' before parsing more. */
+  /** Waiting for the socket's room (its 'drain', or the handle's queued writes done) before parsing more. */
   #blocked = false;
   /** The client ended its side while the connection was blocked. */
   #ended = false;
@@ -93,7 +99,12 @@ export class LaneConnection implements MissOwner {
   #closing = false;
   /** Handed over or ending: the lane has nothing more to do here. */
   #done = false;
-  #idleTimerSet = false;
+  /**
+   * When the connection last read, or finished writing what it owed (host.clock() ms): what
+   * node:http's socket timer restarts at. The idle timer measures from it.
+   */
+  #activeAt = 0;
+  #idleTimer: NodeJS.Timeout | undefined;
   /** The miss being answered (the requests after it wait in #pending). */
   #miss: MissResponse | undefined;
   /** It asked for `Connection: close`. */
@@ -127,7 +138,7 @@ export class LaneConnection implements MissOwner {
     // a miss loading, requests read and waiting, or a head (or the first request) on its way: answered with close
     if (this.#miss !== undefined || this.#blocked || this.#pending !== undefined || this.receivingSince !== 0) return;
     this.#done = true;
-    if (this.socket.writableLength > 0) {
+    if (this.#sending()) {
       this.socket.end(); // a FIN behind the response
       this.#readToEnd();
     } else {
@@ -140,7 +151,7 @@ export class LaneConnection implements MissOwner {
     if (this.#done) return;
     this.#done = true;
     // node:http writes its 408 unless a response is still being sent on the connection.
-    if (this.socket.writableLength === 0) this.socket.write(REQUEST_TIMEOUT);
+    if (!this.#sending()) this.socket.write(REQUEST_TIMEOUT);
     this.socket.destroy();
   }
 
@@ -153,6 +164,9 @@ export class LaneConnection implements MissOwner {
 
   readonly #onData = (chunk: Buffer): void => {
     if (this.#done) return; // after `Connection: close`: ignored, as llhttp does
+    // One clock read per read: the idle timer's and the hits' (their Date and Age) alike.
+    const now = this.#host.clock();
+    this.#activeAt = now;
     this.#pending = this.#pending === undefined ? chunk : Buffer.concat([this.#pending, chunk]);
     if (this.#blocked) return; // a paused socket's last read: kept for after 'drain'
     if (this.#miss !== undefined) {
@@ -162,7 +176,7 @@ export class LaneConnection implements MissOwner {
     }
     // (receivingSince is set by #process only for a head left incomplete: one read whole is answered at once)
     this.#headReads++;
-    this.#process();
+    this.#process(now);
   };
 
   /**
@@ -171,7 +185,7 @@ export class LaneConnection implements MissOwner {
    * whole, as it would have without the lane (what it sends around a malformed request depends
    * on what else came in the same read: handover.ts).
    */
-  #process(): void {
+  #process(now: number): void {
     const buf = this.#pending!;
     const socket = this.socket;
     const host = this.#host;
@@ -191,12 +205,12 @@ export class LaneConnection implements MissOwner {
     }
     let start = 0;
     for (const { request, key } of requests) {
-      if (socket.writableNeedDrain) {
+      if (socket.writableNeedDrain || this.queuedWrites > 0) {
         this.#block(buf.subarray(start));
         return;
       }
       const close = this.#closing ? 'shutdown' : request.close ? 'client' : false;
-      if (!host.answer(socket, request, key, close)) {
+      if (!host.answer(this, request, key, close, now)) {
         // Not a plain hit: the asset handler answers it; the lane goes on with what follows it
         // here if that was at once, else once it is answered (#afterMiss).
         if (!this.#holdMiss(buf, start, request)) return;
@@ -218,9 +232,9 @@ export class LaneConnection implements MissOwner {
       // The start of a head: it began in this read if a request ended in it, or if none was on its way.
       if (start > 0) {
         this.#headReads = 1;
-        this.receivingSince = host.clock();
+        this.receivingSince = now;
       } else if (this.receivingSince === 0) {
-        this.receivingSince = host.clock();
+        this.receivingSince = now;
       }
       if (this.#headReads >= MAX_READS_PER_HEAD) this.#handOver(buf.subarray(start), false);
       else this.#pending = start === 0 ? buf : buf.subarray(start);
@@ -288,10 +302,12 @@ export class LaneConnection implements MissOwner {
   #afterMiss(): void {
     if (this.#done) return;
     const socket = this.socket;
+    const now = this.#host.clock();
+    this.#activeAt = now; // the miss's response is written
     if (this.#pending !== undefined) {
       this.#headReads = 1;
-      this.receivingSince = this.#host.clock();
-      this.#process();
+      this.receivingSince = now;
+      this.#process(now);
       if (this.#done || this.#blocked || this.#miss !== undefined) return;
     } else {
       this.#headReads = 0;
@@ -317,28 +333,64 @@ export class LaneConnection implements MissOwner {
     if (this.#reads !== undefined && this.socket.isPaused()) this.socket.resume();
   }
 
+  /** Idle from now on (nothing owed or on its way): the idle timer runs, if it does not yet. */
   #armIdleTimer(): void {
-    if (!this.#idleTimerSet && this.#host.keepAliveTimeoutMs > 0) {
-      this.#idleTimerSet = true;
-      this.socket.on('timeout', this.#onTimeout);
-      this.socket.setTimeout(this.#host.keepAliveTimeoutMs);
-    }
+    if (this.#idleTimer === undefined && this.#host.keepAliveTimeoutMs > 0) this.#idleTimerIn(this.#host.keepAliveTimeoutMs);
   }
+
+  #idleTimerIn(ms: number): void {
+    // unref: as a socket's timer, it keeps no process alive
+    this.#idleTimer = setTimeout(this.#onIdleCheck, ms).unref();
+  }
+
+  /**
+   * The idle timer: the connection is destroyed once keepAliveTimeout has passed since its last
+   * read or write; else the timer is set again for what is left of it. A response still being
+   * sent, a miss loading or requests waiting for the client to read are not idle (node:http has
+   * no timer then either); a head on its way is the head timeout's business.
+   */
+  readonly #onIdleCheck = (): void => {
+    this.#idleTimer = undefined;
+    if (this.#done) return;
+    const timeout = this.#host.keepAliveTimeoutMs;
+    if (this.#blocked || this.#miss !== undefined || this.#sending()) {
+      this.#idleTimerIn(timeout);
+      return;
+    }
+    const idle = this.#host.clock() - this.#activeAt;
+    if (idle >= timeout) this.socket.destroy();
+    else this.#idleTimerIn(timeout - idle);
+  };
 
   #block(rest: Buffer): void {
     this.#pending = rest;
     this.#blocked = true;
     this.receivingSince = 0; // waiting for the client to read, not for its head
     this.socket.pause();
-    this.socket.once('drain', this.#onDrain);
+    // The stream's 'drain' comes after the handle's queued writes (libuv writes in order);
+    // without bytes in the stream, writeDone() says when the handle's are done.
+    if (this.socket.writableNeedDrain) this.socket.once('drain', this.#onDrain);
+  }
+
+  /** A hit the handle held is written (WriteOwner): once none is left, the requests waiting go on. */
+  writeDone(): void {
+    this.#activeAt = this.#host.clock();
+    if (this.#blocked && this.queuedWrites === 0 && !this.socket.writableNeedDrain) this.#onDrain();
+  }
+
+  /** A response is still being sent: bytes in the socket's stream, or hits the handle holds. */
+  #sending(): boolean {
+    return this.socket.writableLength > 0 || this.queuedWrites > 0;
   }
 
   readonly #onDrain = (): void => {
     this.#blocked = false;
     if (this.#done) return;
+    const now = this.#host.clock();
+    this.#activeAt = now; // written
     this.#headReads = 1;
-    this.receivingSince = this.#host.clock();
-    this.#process();
+    this.receivingSince = now;
+    this.#process(now);
     if (this.#done || this.#blocked) return;
     if (this.#ended) this.#onEnd();
     else this.socket.resume();
@@ -368,15 +420,9 @@ export class LaneConnection implements MissOwner {
 
   readonly #onClose = (): void => {
     this.#done = true;
+    clearTimeout(this.#idleTimer);
     this.#host.forget(this);
     this.#miss?.destroy(); // a body still streaming stops its source
-  };
-
-  readonly #onTimeout = (): void => {
-    // Idle past keepAliveTimeout. A response still being sent is not idle (node:http has no
-    // timer then either); a head on its way is the head timeout's business.
-    if (this.#done || this.#blocked || this.#miss !== undefined || this.socket.writableLength > 0) return;
-    this.socket.destroy();
   };
 
   #handOver(unread: Buffer | undefined, atEnd: boolean): void {
@@ -394,10 +440,7 @@ export class LaneConnection implements MissOwner {
     socket.removeListener('error', ignore);
     socket.removeListener('close', this.#onClose);
     if (this.#blocked) socket.removeListener('drain', this.#onDrain);
-    if (this.#idleTimerSet) {
-      socket.removeListener('timeout', this.#onTimeout);
-      socket.setTimeout(0);
-    }
+    clearTimeout(this.#idleTimer);
     this.#host.handOver(this, unread, atEnd, this.#reads !== undefined);
   }
 }

@@ -9,12 +9,13 @@
  * Content-Length, Date, Connection), kept and reused until its Age or the Date second changes,
  * so a hot hit costs a lookup, a comparison and one socket write: of head and body in one
  * buffer when the response is small (kept whole for the second, so a hot small hit copies
- * nothing), else of the two with cork/uncork (one writev, the body never copied).
+ * nothing), else of the two in one writev (the body never copied), to the socket's handle
+ * where Node allows it (handle-writer.ts).
  */
-import type { Socket } from 'node:net';
 import type { Blob, Representation } from '../../cache/blob.js';
 import type { HeaderPolicy } from '../headers.js';
 import { ageSeconds } from '../headers.js';
+import type { HitOutput, WriteOwner } from './handle-writer.js';
 
 /**
  * Responses (head and body) under this many bytes go out as one buffer (a copy of a few KB
@@ -48,7 +49,6 @@ export interface HitWriterOptions {
   readonly policy: HeaderPolicy;
   /** node:http's keepAliveTimeout of the server (ms): its `Keep-Alive: timeout=` line. */
   readonly keepAliveTimeoutMs: number;
-  readonly clock?: () => number;
 }
 
 /** node:http's Connection and Keep-Alive lines on a keep-alive response, for its keepAliveTimeout (ms). */
@@ -59,7 +59,6 @@ export function keepAliveLines(keepAliveTimeoutMs: number): string {
 
 export class HitWriter {
   readonly #policy: HeaderPolicy;
-  readonly #clock: () => number;
   /** node:http's lines after Date on a keep-alive response. */
   readonly #keepAliveLines: string;
   readonly #heads = new WeakMap<Representation, RepHead>();
@@ -72,7 +71,6 @@ export class HitWriter {
 
   constructor(options: HitWriterOptions) {
     this.#policy = options.policy;
-    this.#clock = options.clock ?? Date.now;
     this.#keepAliveLines = keepAliveLines(options.keepAliveTimeoutMs);
   }
 
@@ -80,9 +78,9 @@ export class HitWriter {
    * Writes the hit and returns the body bytes sent (0 for HEAD). `close`: the response says
    * `Connection: close` (the caller ends the connection after it), as node:http words it when
    * the client asked for it, or (`shutdown`) as drain.ts's setHeader() makes it word it.
+   * `now`: the clock (ms) when the request was read, for its Date and Age.
    */
-  write(socket: Socket, blob: Blob, rep: Representation, isHead: boolean, close: false | 'client' | 'shutdown'): number {
-    const now = this.#clock();
+  write(out: HitOutput, owner: WriteOwner, blob: Blob, rep: Representation, isHead: boolean, close: false | 'client' | 'shutdown', now: number): number {
     // (also when the clock went back)
     if (now >= this.#nextSecondAt || now < this.#nextSecondAt - 1000) this.#tick(now);
     const age = ageSeconds(blob, now);
@@ -100,26 +98,23 @@ export class HitWriter {
       head = close === 'client' ? this.#head(parts, age, '', 'Connection: close\r\n') : this.#head(parts, age, 'connection: close\r\n', '');
     }
     if (isHead) {
-      socket.write(head);
+      out.write(owner, head);
       return 0;
     }
     const body = rep.body;
     if (head.length + body.length < ONE_BUFFER_BYTES) {
       const whole = close === false ? this.#wholes.get(rep) : undefined;
       if (whole !== undefined && whole.head === head) {
-        socket.write(whole.bytes);
+        out.write(owner, whole.bytes);
         return body.length;
       }
-      const out = Buffer.allocUnsafe(head.length + body.length);
-      head.copy(out, 0);
-      body.copy(out, head.length);
-      if (close === false && this.#wholes.size < WHOLE_RESPONSES) this.#wholes.set(rep, { head, bytes: out });
-      socket.write(out);
+      const bytes = Buffer.allocUnsafe(head.length + body.length);
+      head.copy(bytes, 0);
+      body.copy(bytes, head.length);
+      if (close === false && this.#wholes.size < WHOLE_RESPONSES) this.#wholes.set(rep, { head, bytes });
+      out.write(owner, bytes);
     } else {
-      socket.cork();
-      socket.write(head);
-      socket.write(body);
-      socket.uncork();
+      out.writev(owner, head, body);
     }
     return body.length;
   }

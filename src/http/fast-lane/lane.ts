@@ -29,6 +29,7 @@ import type { AssetRequest, ResponseSink } from '../response-plan.js';
 import { LaneConnection, type LaneHost } from './connection.js';
 import { handOver, handOverAtEnd, type ConnectionListener } from './handover.js';
 import type { LaneRequest } from './head-parser.js';
+import { HandleWriter, StreamOutput, type HitOutput } from './handle-writer.js';
 import { HitWriter, keepAliveLines } from './hit-writer.js';
 import type { CloseMode, MissResponse } from './miss-response.js';
 import { ReadBuffer } from './read-buffer.js';
@@ -84,7 +85,9 @@ export class FastLane implements LaneHost {
   readonly #checker: NodeJS.Timeout;
   /** One buffer every connection reads into (read-buffer.ts); undefined where Node has not the shape. */
   #reads: ReadBuffer | undefined;
-  #readsProbed = false;
+  /** Where hits are written: the socket's handle (handle-writer.ts), or its stream where Node has not the shape. */
+  #output: HitOutput;
+  #probed = false;
 
   /**
    * Puts the lane in front of `server`'s own connection handling. Undefined where it cannot be:
@@ -106,13 +109,15 @@ export class FastLane implements LaneHost {
     this.wantUserAgent = options.onResponse !== undefined;
     this.keepAliveTimeoutMs = server.keepAliveTimeout;
     this.keepAliveLines = keepAliveLines(server.keepAliveTimeout);
-    this.#writer = new HitWriter({ policy: options.policy, keepAliveTimeoutMs: server.keepAliveTimeout, clock: this.clock });
+    this.#writer = new HitWriter({ policy: options.policy, keepAliveTimeoutMs: server.keepAliveTimeout });
+    this.#output = new StreamOutput(options.traffic);
     server.removeListener('connection', nodeListener);
     server.on('connection', (socket: Socket) => {
-      if (!this.#readsProbed) {
-        // The first accepted socket shows whether this Node has what read-buffer.ts relies on.
-        this.#readsProbed = true;
+      if (!this.#probed) {
+        // The first accepted socket shows whether this Node has what read-buffer.ts and handle-writer.ts rely on.
+        this.#probed = true;
         this.#reads = ReadBuffer.open(socket);
+        this.#output = HandleWriter.open(socket, options.traffic) ?? this.#output;
       }
       const connection = new LaneConnection(socket, this);
       if (connection.ownReads) options.traffic.laneReadsBuffer++;
@@ -156,7 +161,7 @@ export class FastLane implements LaneHost {
     }
   }
 
-  answer(socket: Socket, req: LaneRequest, key: string, close: CloseMode): boolean {
+  answer(connection: LaneConnection, req: LaneRequest, key: string, close: CloseMode, now: number): boolean {
     // Range, If-Range, a conditional: the asset handler's (a 304, 412, 206, 416 or 200), via serveMiss.
     if (req.held !== undefined) return false;
     const { group, traffic, onResponse } = this.#options;
@@ -165,12 +170,12 @@ export class FastLane implements LaneHost {
     if (blob === undefined) return false;
     traffic.countKey(key);
     const isHead = req.method === 'HEAD';
-    const bytes = this.#writer.write(socket, blob, chooseRepresentation(blob, req.acceptEncoding), isHead, close);
+    const bytes = this.#writer.write(this.#output, connection, blob, chooseRepresentation(blob, req.acceptEncoding), isHead, close, now);
     traffic.record(200, 'hit', bytes);
     traffic.laneHits++;
     if (onResponse !== undefined) {
       const ms = Math.round((performance.now() - started) * 10) / 10;
-      onResponse({ method: req.method, path: req.target, status: 200, bytes, ms, client: socket.remoteAddress, ua: req.userAgent });
+      onResponse({ method: req.method, path: req.target, status: 200, bytes, ms, client: connection.socket.remoteAddress, ua: req.userAgent });
     }
     return true;
   }
