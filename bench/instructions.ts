@@ -13,7 +13,12 @@
  * (Range: bytes=0-99), 416 (Range: bytes=999999-, past its end), 404 (an unknown key,
  * remembered), nothashed (/index.html: a page file, refused 404 E_NOT_HASHED before any origin
  * request), options (a CORS preflight of the css: OPTIONS with Origin, Access-Control-Request-Method
- * and -Headers, answered 204), delete (a DELETE of the css, 405: a method the lane hands over).
+ * and -Headers, answered 204), delete (a DELETE of the css, 405: a method the lane hands over),
+ * browser (the css as a hit again, with the head Chrome 131 on Linux sends for a stylesheet, 548
+ * bytes at a 5-digit port: Host, Connection: keep-alive, sec-ch-ua-platform, User-Agent,
+ * sec-ch-ua, sec-ch-ua-mobile, Accept, Sec-Fetch-Site/-Mode/-Dest, Referer, Accept-Encoding: gzip,
+ * deflate, br, zstd, Accept-Language, in Chrome's order; the br variant answers: what the lane's
+ * head parser costs on a real browser's head, where `hit` sends a 66-byte one).
  * close=1 sends each request on a new connection with `Connection: close`; otherwise `c`
  * kept-alive connections send them in turn.
  * `extra='--access-log on'` adds serve flags; `cli=<path>/dist/cli.js` measures another build;
@@ -27,7 +32,8 @@
  * answered, so without them the counts carry JIT work a long-running node does not pay (a
  * count, h2load's, warms the same under any load; wrk's seconds do not). For shape=zipf, wrk
  * draws the paths with the kit's zipf.lua (h2load sends the first path only).
- * The client is this process (not counted); every answer's status is checked.
+ * The client is this process (not counted); every answer's status is checked, and for hit and
+ * browser (lane on, no wrk) that the lane answered all `n` (traffic.fastLane.hits moved by `n` and h2load's).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -68,6 +74,8 @@ interface Request {
   readonly path: string;
   readonly header: string;
   readonly expect: number;
+  /** Connection (keep-alive, or close with close=1) goes right after Host, as a browser sends it; otherwise close=1 adds it last. */
+  readonly browser?: true;
 }
 
 async function main(): Promise<void> {
@@ -91,6 +99,9 @@ async function main(): Promise<void> {
     else await (await fetch(base + HOT_PATH)).arrayBuffer();
     await settled(base);
     await send(port, requests(WARM));
+    // read here, not just before the measured requests: this request (handed to node:http) then
+    // left V8 compiling in the counts (main thread +10k instructions a hit; bench/RESULTS.md)
+    const hitsBefore = await laneHits(base);
     if (WRK > 0 || H2LOAD > 0) warmWithLoad(port, requests(1)[0]!);
     const measured = requests(N);
     let counts: Record<string, number>;
@@ -102,8 +113,12 @@ async function main(): Promise<void> {
     } else {
       counts = await straced(child.pid!, () => send(port, measured));
     }
+    // hit and browser are the lane's to answer: a head it handed over to node:http would also get its 200
+    // h2load's requests and the measured ones (wrk's are not counted: their number is not known)
+    const hits = (await laneHits(base)) - hitsBefore - H2LOAD;
+    if (LANE && WRK === 0 && (SHAPE === 'hit' || SHAPE === 'browser') && hits !== N) throw new Error(`${hits} of ${N} requests (and h2load's ${H2LOAD}) were fast-lane hits`);
     const label = `${SHAPE}${CLOSE ? ', Connection: close' : ', kept alive'}, lane ${LANE ? 'on' : 'off'}`;
-    console.log(`${label}: ${N} requests (${TOOL}), per request:`);
+    console.log(`${label}: ${N} requests (${TOOL}, ${hits} fast-lane hits), per request:`);
     for (const [name, count] of Object.entries(counts).sort((a, b) => b[1] - a[1])) console.log(`  ${name.padEnd(24)} ${(count / N).toFixed(TOOL === 'callgrind' ? 0 : 3)}`);
   } finally {
     child.kill('SIGTERM');
@@ -136,6 +151,8 @@ async function workload(base: string): Promise<(n: number) => Request[]> {
       return repeat({ method: 'OPTIONS', path: HOT_PATH, header: 'Origin: https://app.example\r\nAccess-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: range\r\n', expect: 204 });
     case 'delete':
       return repeat({ method: 'DELETE', path: HOT_PATH, header: '', expect: 405 });
+    case 'browser':
+      return repeat({ path: HOT_PATH, header: chromeHeaders(base), expect: 200, browser: true });
     case 'zipf': {
       const paths = readFileSync(join(DIR, 'paths.txt'), 'utf8').split('\n').filter(Boolean);
       let seed = 1;
@@ -147,6 +164,27 @@ async function workload(base: string): Promise<(n: number) => Request[]> {
     default:
       throw new Error(`unknown shape ${SHAPE}`);
   }
+}
+
+/**
+ * The header lines after Host of Chrome 131's (Linux) request for a stylesheet of the page at
+ * `base`, in the order and with the values Chrome 131 on Linux sends. Connection is left to
+ * send() (keep-alive, or close with close=1), Host too: both go first, as Chrome sends them.
+ */
+function chromeHeaders(base: string): string {
+  return [
+    'sec-ch-ua-platform: "Linux"',
+    'User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+    'sec-ch-ua: "Google Chrome";v="131", "Chromium";v="131", "Not_A Brand";v="24"',
+    'sec-ch-ua-mobile: ?0',
+    'Accept: text/css,*/*;q=0.1',
+    'Sec-Fetch-Site: same-origin',
+    'Sec-Fetch-Mode: no-cors',
+    'Sec-Fetch-Dest: style',
+    `Referer: ${base}/`,
+    'Accept-Encoding: gzip, deflate, br, zstd',
+    'Accept-Language: en-US,en;q=0.9',
+  ].map((line) => `${line}\r\n`).join('');
 }
 
 async function ready(base: string, pid: number, output: () => string): Promise<void> {
@@ -164,6 +202,30 @@ async function ready(base: string, pid: number, output: () => string): Promise<v
   }
 }
 
+/**
+ * The node's fast-lane hits so far (/_hashedge/stats), on a connection of its own (fetch() would
+ * reuse one kept alive from before the warm-up, which the server has closed since), asked as
+ * fetch() asks, with `Connection: keep-alive`.
+ */
+async function laneHits(base: string): Promise<number> {
+  const { hostname, port } = new URL(base);
+  const socket = connect(Number(port), hostname);
+  let text = '';
+  socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+  await once(socket, 'connect');
+  socket.write(`GET /_hashedge/stats HTTP/1.1\r\nHost: ${hostname}:${port}\r\nConnection: keep-alive\r\n\r\n`);
+  for (;;) {
+    const end = text.indexOf('\r\n\r\n');
+    const length = end === -1 ? undefined : Number(/\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end))?.[1]);
+    if (length !== undefined && text.length >= end + 4 + length) {
+      socket.destroy();
+      return (JSON.parse(text.slice(end + 4, end + 4 + length)) as { traffic: { fastLane: { hits: number } } }).traffic.fastLane.hits;
+    }
+    if (socket.destroyed || socket.readableEnded) throw new Error(`/_hashedge/stats: ${text.slice(0, 200)}`);
+    await once(socket, 'data');
+  }
+}
+
 /** Waits until no variant is waiting for the encoder (as the bench does before measuring). */
 async function settled(base: string): Promise<void> {
   for (;;) {
@@ -176,7 +238,7 @@ async function settled(base: string): Promise<void> {
 /** H2LOAD requests of h2load, then WRK seconds of wrk, sending `r` (the JIT's warm-up at a rate valgrind allows; answers not checked). */
 function warmWithLoad(port: number, r: Request): void {
   if ((r.method ?? 'GET') !== 'GET') throw new Error('h2load= and wrk= send GET only: warm a GET shape with them');
-  const lines = [...r.header.split('\r\n').filter(Boolean), ...(CLOSE ? ['Connection: close'] : [])];
+  const lines = [...r.header.split('\r\n').filter(Boolean), ...(CLOSE ? ['Connection: close'] : r.browser ? ['Connection: keep-alive'] : [])];
   const url = `http://127.0.0.1:${port}${r.path}`;
   if (H2LOAD > 0) {
     if (CLOSE) throw new Error('h2load= is for kept-alive shapes; use wrk= with close=1');
@@ -191,7 +253,11 @@ function warmWithLoad(port: number, r: Request): void {
 /** Sends the requests over CONCURRENCY connections (kept alive) or one connection each (close). */
 async function send(port: number, requests: readonly Request[]): Promise<void> {
   let next = 0;
-  const head = (r: Request) => `${r.method ?? 'GET'} ${r.path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${r.header}${CLOSE ? 'Connection: close\r\n' : ''}\r\n`;
+  const head = (r: Request) => {
+    const line = `${r.method ?? 'GET'} ${r.path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n`;
+    if (r.browser) return `${line}Connection: ${CLOSE ? 'close' : 'keep-alive'}\r\n${r.header}\r\n`;
+    return `${line}${r.header}${CLOSE ? 'Connection: close\r\n' : ''}\r\n`;
+  };
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     if (CLOSE) {
       while (next < requests.length) {

@@ -11,7 +11,9 @@
  * left open) and repeated (which the lane hands over), OPTIONS (`*` and origin-form, with
  * Origin and Access-Control-Request-Method/-Headers valid, borderline, malformed, repeated), and
  * half the heads of the shape the lane takes, carrying those headers (an OPTIONS among them,
- * a preflight or not); pipelined one to four per connection and split across
+ * a preflight or not; a quarter of them with Chrome's header lines), and for the head parser's
+ * own shortcuts, a bad byte at each offset of a word of a long name or value and names of a lane
+ * field's length and end bytes; pipelined one to four per connection and split across
  * writes at random offsets;
  * one pipelined stream is also split at every offset. The client half-closes after its last
  * write, so each transcript ends where the server ends it.
@@ -212,6 +214,37 @@ const heldRepeated = lit(
   `If-Unmodified-Since: ${LM}\r\nIf-Unmodified-Since: x`, 'Range: bytes=0-1\r\nIf-Range: @css@\r\nIf-Range: "x"', 'Range:\r\nRange: bytes=0-0',
 );
 
+/**
+ * For the head parser's four-bytes-a-step scans (reads of 160 bytes and more): one byte it must
+ * not take, or an HTAB it must, at every offset in a word of a long value or name.
+ */
+const wordEdge = fc
+  .record({
+    name: fc.boolean(),
+    before: fc.nat({ max: 9 }),
+    byte: fc.constantFrom('\x00', '\x09', '\x0b', '\x1f', '\x7f', '\x80', '\xff', ' ', '"', '@', '\r'),
+    after: fc.nat({ max: 40 }),
+  })
+  .map(({ name, before, byte, after }) => (name ? `X-${'n'.repeat(before)}${byte}${'m'.repeat(after)}: v` : `X-Word: ${'a'.repeat(before)}${byte}${'b'.repeat(after)}`));
+/**
+ * Names the head parser's field table finds by their length, first and last bytes (the low five
+ * bits of each: 't' and '4', 'e' and '%', 'n' and '.', 'g' and "'"): a lane field's length and
+ * ends with other bytes between, or other ends of one case, which it must not take for that field.
+ */
+const lookalike = lit(
+  'Hos4: edge', 'Hxst: edge', 'Connectio.: close', 'Cxnnection: close', 'CONNECTIOn: close', 'Upgrad%: websocket', 'Uxgrade: websocket', 'Expec4: 100-continue',
+  'Rang%: bytes=0-1', "Transfer-Encodin': chunked", 'Transfer-Encodinx: chunked', 'Accept-Encodinx: br', 'Accept-Language: en-US,en;q=0.9', 'User-Agenx: fuzz',
+  'Connection: CLOSE', 'Connection: KEEP-ALIVE', 'Connection: keep_alive', 'Connection: Keep-Alivf', 'Connection: clos', 'Connection: closed',
+);
+/** The lines Chrome 131 sends after Host for a stylesheet (548 bytes with its request line): a long read, taken whole. */
+const chrome = fc.constant([
+  'Connection: keep-alive', 'sec-ch-ua-platform: "Linux"',
+  'User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+  'sec-ch-ua: "Google Chrome";v="131", "Chromium";v="131", "Not_A Brand";v="24"', 'sec-ch-ua-mobile: ?0', 'Accept: text/css,*/*;q=0.1',
+  'Sec-Fetch-Site: same-origin', 'Sec-Fetch-Mode: no-cors', 'Sec-Fetch-Dest: style', 'Referer: http://edge/', 'Accept-Encoding: gzip, deflate, br, zstd',
+  'Accept-Language: en-US,en;q=0.9',
+]);
+
 const field = fc.oneof(
   { weight: 4, arbitrary: lit('Accept-Encoding: gzip, deflate, br', 'accept-encoding: gzip', 'Accept-Encoding: br;q=0, gzip;q=0.5', 'Accept-Encoding: identity', 'Accept-Encoding: *', 'Accept-Encoding:') },
   { weight: 3, arbitrary: lit('User-Agent: fuzz/1.0', 'Accept: */*', 'Cookie: a=b', 'X-Empty:', 'X-Tab:\tv\t', 'Referer: http://x/', "X-Token-!#$%&'*+-.^_`|~: v") },
@@ -228,6 +261,8 @@ const field = fc.oneof(
   { weight: 1, arbitrary: corsRepeated },
   { weight: 2, arbitrary: lit(' folded', '\tfolded', 'X-Bad : v', 'X-Nul: a\x00b', 'X-Hi: caf\xc3\xa9', '\xc3\x9c-Name: 1', 'X-Ctl: a\x01b', 'X-Del: a\x7fb', 'NoColon', ': novalue', 'X\x00Y: 1', 'X-CR: a\rb', 'X-LF: a\nb') },
   { weight: 1, arbitrary: lit('X-Long: ' + 'a'.repeat(9000), 'X-Huge: ' + 'a'.repeat(17_000), 'X-Mid: ' + 'a'.repeat(4000)) },
+  { weight: 2, arbitrary: wordEdge },
+  { weight: 2, arbitrary: lookalike },
 );
 const fields = fc.oneof(
   { weight: 12, arbitrary: fc.array(field, { maxLength: 5 }) },
@@ -279,14 +314,18 @@ const laneHead = fc
         { weight: 3, arbitrary: corsValid },
         { weight: 2, arbitrary: corsBorderline },
         { weight: 1, arbitrary: corsRepeated },
+        { weight: 1, arbitrary: wordEdge },
+        { weight: 1, arbitrary: lookalike },
       ),
       { minLength: 1, maxLength: 4 },
     ),
+    /** Chrome's own lines before the others, now and then: the lane's hits in reads of 160 bytes and more. */
+    browser: fc.oneof({ weight: 3, arbitrary: fc.constant([] as string[]) }, { weight: 1, arbitrary: chrome }),
     preflight: fc.oneof({ weight: 1, arbitrary: fc.constant([] as string[]) }, { weight: 1, arbitrary: preflight }),
     hostAt: fc.nat(),
   })
   .map((h) => {
-    const lines = [...(h.method === 'OPTIONS' ? h.preflight : []), ...h.fields];
+    const lines = [...h.browser, ...(h.method === 'OPTIONS' ? h.preflight : []), ...h.fields];
     lines.splice(h.hostAt % (lines.length + 1), 0, h.host);
     const target = h.method === 'OPTIONS' && h.adminTarget !== undefined ? h.adminTarget : h.target;
     return `${h.method} ${target} HTTP/1.1\r\n${lines.map((line) => line + '\r\n').join('')}\r\n`;

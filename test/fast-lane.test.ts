@@ -145,6 +145,44 @@ test('pipelined: the lane answers hits in order, hands over at the first request
   assert.ok(text.includes('\r\n\r\n' + CSS_BODY.subarray(0, 10).toString('latin1') + 'HTTP/1.1 200 OK'), 'the 206 carries its 10 bytes');
 });
 
+/** One request on its own connection, `Connection: close` last; everything the server sends. */
+async function alone(head: string): Promise<string> {
+  const connection = await rawConnection(edge.port);
+  connection.socket.write(head);
+  return connection.closed();
+}
+
+test("bytes the lane does not take, at every offset of a 4-byte step of a name or a value, in a short read and a long one (the head parser reads long ones a word at a time), and names with a lane field's length and end bytes: each byte and name judged as it should be", T, async () => {
+  // a line of 160 bytes ahead of the one tested makes the read long
+  const pad = `X-Pad: ${'p'.repeat(160)}\r\n`;
+  const cases = (lines: string[]) => lines.flatMap((line) => ['', pad].map((before) => `GET /${CSS} HTTP/1.1\r\nHost: edge\r\n${before}${line}\r\nConnection: close\r\n\r\n`));
+  const offsets = [0, 1, 2, 3, 4, 5, 6, 7];
+  const value = (byte: string) => offsets.map((k) => `X-Word: ${'a'.repeat(k)}${byte}${'b'.repeat(9)}`);
+  const name = (byte: string) => offsets.map((k) => `X-${'n'.repeat(k)}${byte}${'m'.repeat(5)}: v`);
+  // handed over: control bytes, DEL, bytes >= 0x80 in a value; a non-token byte in a name; a Host
+  // only by its length and ends (so no Host at all)
+  const refused = cases([
+    ...['\x00', '\x01', '\x0b', '\x1f', '\x7f', '\x80', '\xff'].flatMap(value),
+    ...['"', '(', '@', '\x7f', '\x80'].flatMap(name),
+  ]).concat(['Hos4: edge', 'Hxst: edge', 'HOSt: edge\r\nHOST: edge'].map((line) => `GET /${CSS} HTTP/1.1\r\n${line}\r\nConnection: close\r\n\r\n`));
+  // taken: SP, HTAB and VCHAR in a value, tchar in a name, names that only share a lane field's
+  // length and ends (not Connection, so no second one; not Upgrade, Expect or Transfer-Encoding)
+  const taken = cases([
+    ...[' ', '\t', '~', '!'].flatMap(value),
+    ...['~', '|', '^', '4'].flatMap(name),
+    'Connectio.: close', 'Cxnnection: close', 'Upgrad%: websocket', 'Uxgrade: websocket', 'Expec4: 100-continue', "Transfer-Encodin': chunked", "Hashedge-debu': 1",
+  ]);
+  const before = edge.traffic.toJSON();
+  for (const head of refused) await alone(head);
+  const middle = edge.traffic.toJSON();
+  assert.equal(middle.fastLane.hits - before.fastLane.hits, 0, 'none answered by the lane');
+  assert.equal(middle.fastLane.handovers - before.fastLane.handovers, refused.length, 'each handed to node:http');
+  for (const head of taken) assert.match(await alone(head), /^HTTP\/1\.1 200 OK\r\n/, JSON.stringify(head));
+  const after = edge.traffic.toJSON();
+  assert.equal(after.fastLane.hits - middle.fastLane.hits, taken.length, 'each answered by the lane');
+  assert.equal(after.fastLane.handovers, middle.fastLane.handovers, 'none handed over');
+});
+
 test('backpressure: a client that pipelines and does not read gets no more answers ahead than the kernel takes, the process holds at most one, and all come, in order, once it reads', T, async () => {
   await assertPipelinedBackpressure(edge, get(BIG), BIG_BODY.length);
 });

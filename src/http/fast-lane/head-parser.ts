@@ -161,82 +161,127 @@ const OPTIONS_NAMES: ReadonlyArray<readonly [string, Field]> = [
 ];
 
 /**
- * Lower-case names by length, for a case-insensitive comparison without a string per line: an
- * array indexed by the name's length (a Map of numbers hashed the length at every field line).
+ * Field lookup without a string per line: a table indexed by the name's length and the low five
+ * bits of its first and last bytes (the same for either case of a letter) holds the one name
+ * with that length and those ends, and the line's name is then compared byte by byte with that
+ * lower-case name. Most of a browser's lines (sec-ch-ua*, Sec-Fetch-*, Accept, Accept-Language,
+ * Referer) have no name at their key and are never compared.
  */
-type FieldTable = ReadonlyArray<ReadonlyArray<readonly [string, Field]> | undefined>;
-function byLength(names: ReadonlyArray<readonly [string, Field]>): FieldTable {
-  // Array.from: one undefined per length without a name, so the array has no holes.
-  return Array.from({ length: Math.max(...names.map(([name]) => name.length)) + 1 }, (_, length) => {
-    const list = names.filter(([name]) => name.length === length);
-    return list.length === 0 ? undefined : list;
-  });
+const KEY_LENGTHS = 32;
+function keyOf(length: number, first: number, last: number): number {
+  return (length << 10) | ((first & 31) << 5) | (last & 31);
 }
-const FIELDS = byLength(NAMES);
-const OPTIONS_FIELDS = byLength(OPTIONS_NAMES);
+interface FieldTable {
+  /** 1 + the name's index in `names` and `fields`, by key; 0 where no name has that key. */
+  readonly byKey: Uint8Array;
+  /** The lower-case names as bytes. */
+  readonly names: readonly Uint8Array[];
+  /** The same, four bytes a word (little-endian), as far as whole words go. */
+  readonly words: readonly Int32Array[];
+  readonly fields: Uint8Array;
+}
+function fieldTable(list: ReadonlyArray<readonly [string, Field]>): FieldTable {
+  const byKey = new Uint8Array(KEY_LENGTHS << 10);
+  list.forEach(([name], i) => {
+    const key = keyOf(name.length, name.charCodeAt(0), name.charCodeAt(name.length - 1));
+    // a second name at one key would never be found: widen the key if one is ever added
+    if (name.length >= KEY_LENGTHS || byKey[key] !== 0) throw new Error(`head-parser: ${name} has no key of its own`);
+    byKey[key] = i + 1;
+  });
+  const names = list.map(([name]) => Buffer.from(name, 'latin1'));
+  const words = names.map((name) => Int32Array.from({ length: name.length >> 2 }, (_, i) => name.readInt32LE(4 * i)));
+  return { byKey, names, words, fields: Uint8Array.from(list, ([, field]) => field) };
+}
+const FIELDS = fieldTable(NAMES);
+const OPTIONS_FIELDS = fieldTable(OPTIONS_NAMES);
 
-function fieldOf(fields: FieldTable, buf: Buffer, start: number, length: number): Field {
-  const candidates = length < fields.length ? fields[length] : undefined;
-  if (candidates === undefined) return Field.Other;
-  outer: for (const [name, field] of candidates) {
-    for (let i = 0; i < length; i++) {
-      // `| 0x20` lower-cases a letter; no other tchar maps onto a lower-case letter or `-`.
-      if ((buf[start + i]! | 0x20) !== name.charCodeAt(i)) continue outer;
-    }
-    return field;
+/** The field of the name at buf[start, end) (a non-empty token), Field.Other for any other name. */
+function fieldOf(table: FieldTable, buf: Buffer, start: number, end: number, view: DataView<ArrayBufferLike> | undefined, base: number): Field {
+  const length = end - start;
+  if (length >= KEY_LENGTHS) return Field.Other;
+  const entry = table.byKey[keyOf(length, buf[start]!, buf[end - 1]!)]!;
+  if (entry === 0) return Field.Other;
+  const name = table.names[entry - 1]!;
+  let i = 0;
+  if (view !== undefined) {
+    // `| 0x20` of each byte, four at a time
+    const words = table.words[entry - 1]!;
+    for (; i < words.length; i++) if ((view.getInt32(base + start + 4 * i, true) | 0x20202020) !== words[i]) return Field.Other;
+    i *= 4;
   }
-  return Field.Other;
+  for (; i < length; i++) {
+    // `| 0x20` lower-cases a letter; no other tchar maps onto a lower-case letter or `-`.
+    if ((buf[start + i]! | 0x20) !== name[i]) return Field.Other;
+  }
+  return table.fields[entry - 1]!;
 }
 
 /** Whether buf[at..] starts with `text`, as far as buf goes: 1 yes, 0 not yet known, -1 no. */
-function startsWith(buf: Buffer, at: number, text: string): 1 | 0 | -1 {
+function startsWith(buf: Buffer, at: number, text: Uint8Array): 1 | 0 | -1 {
   const n = Math.min(text.length, buf.length - at);
-  for (let i = 0; i < n; i++) if (buf[at + i] !== text.charCodeAt(i)) return -1;
+  for (let i = 0; i < n; i++) if (buf[at + i] !== text[i]) return -1;
   return n === text.length ? 1 : 0;
 }
 
-const VERSION = 'HTTP/1.1\r\n';
+const GET = Buffer.from('GET ', 'latin1');
+const HEAD = Buffer.from('HEAD ', 'latin1');
+const OPTIONS = Buffer.from('OPTIONS ', 'latin1');
+const VERSION = Buffer.from('HTTP/1.1\r\n', 'latin1');
+
+/** Whether the trimmed value at buf[start, end) is `text` (lower case), ignoring case: a value's bytes are VCHAR, SP or HTAB. */
+function valueIs(buf: Buffer, start: number, end: number, text: Uint8Array): boolean {
+  if (end - start !== text.length) return false;
+  // `| 0x20`: as in fieldOf; and only CR (never in a value) maps onto `-`
+  for (let i = 0; i < text.length; i++) if ((buf[start + i]! | 0x20) !== text[i]) return false;
+  return true;
+}
+const CLOSE = Buffer.from('close', 'latin1');
+const KEEP_ALIVE = Buffer.from('keep-alive', 'latin1');
 
 /**
  * Reads the head that starts at `start`. `wantUserAgent`: also return User-Agent (the access
  * log). A head split across reads is read again from its start when more bytes arrive; the
  * connection loop bounds how often (connection.ts).
+ *
+ * Hand-written for the instructions per byte (bench/instructions.ts shape=browser and hit,
+ * callgrind; bench/RESULTS.md "Head parser per byte"): each byte is read once into a local; the
+ * target, name and value scans take four bytes a step while all four pass (one DataView load in
+ * a read of WIDE_READ bytes or more, else four; the value's checked by arithmetic on VCHAR and SP,
+ * its rare HTAB left to the byte loop after), then go on byte by byte to the byte that ends them;
+ * names are found by length and end bytes, not compared with every name of their length.
  */
 export function scanHead(buf: Buffer, start: number, wantUserAgent: boolean): HeadScan {
   const limit = Math.min(buf.length, start + MAX_HEAD_BYTES);
-  // not a method the lane answers (or a leading empty line, which RFC 9112 lets servers skip)
+  if (start >= limit) return INCOMPLETE;
   let method: 'GET' | 'HEAD' | 'OPTIONS';
-  let at: number;
   let fields = FIELDS;
   let held: HeldHeaders | undefined;
-  const get = startsWith(buf, start, 'GET ');
-  if (get === 1) {
-    method = 'GET';
-    at = start + 4;
-  } else {
-    const head = startsWith(buf, start, 'HEAD ');
-    if (head === 1) {
-      method = 'HEAD';
-      at = start + 5;
-    } else {
-      const options = startsWith(buf, start, 'OPTIONS ');
-      if (options === 1) {
-        // a CORS preflight, or a plain OPTIONS: the asset handler's answer (never a hit), which
-        // reads the CORS request headers
-        method = 'OPTIONS';
-        at = start + 8;
-        fields = OPTIONS_FIELDS;
-        held = {};
-      } else if (get === 0 || head === 0 || options === 0) {
-        return INCOMPLETE;
-      } else {
-        return HANDOVER;
-      }
-    }
+  // the three methods begin with three different bytes: the first picks the one to compare
+  // (any other: not a method the lane answers, or a leading empty line, which RFC 9112 lets servers skip)
+  const first = buf[start]!;
+  const verb = first === 71 /* G */ ? GET : first === 72 /* H */ ? HEAD : first === 79 /* O */ ? OPTIONS : undefined;
+  if (verb === undefined) return HANDOVER;
+  const known = startsWith(buf, start, verb);
+  if (known !== 1) return known === 0 ? INCOMPLETE : HANDOVER;
+  let at = start + verb.length;
+  // four bytes a load for the scans below (getInt32: one bounds check for the four), where the
+  // read is long enough to repay finding the DataView (viewOf)
+  const view = buf.length - start >= WIDE_READ ? viewOf(buf) : undefined;
+  const base = buf.byteOffset;
+  if (verb === GET) method = 'GET';
+  else if (verb === HEAD) method = 'HEAD';
+  else {
+    // a CORS preflight, or a plain OPTIONS: the asset handler's answer (never a hit), which
+    // reads the CORS request headers
+    method = 'OPTIONS';
+    fields = OPTIONS_FIELDS;
+    held = {};
   }
   // origin-form target (`OPTIONS *`, the asterisk-form, is handed over: rare, and node:http's to read)
   const targetStart = at;
   if (at < limit && buf[at] !== 47 /* / */) return HANDOVER;
+  if (view !== undefined) while (at + 4 <= limit && all4(TARGET, view.getInt32(base + at, true))) at += 4;
+  else while (at + 4 <= limit && (TARGET[buf[at]!]! & TARGET[buf[at + 1]!]! & TARGET[buf[at + 2]!]! & TARGET[buf[at + 3]!]!) === 1) at += 4;
   while (at < limit && TARGET[buf[at]!] === 1) at++;
   if (at === limit) return tooLong(limit, start);
   if (buf[at] !== SP) return HANDOVER;
@@ -256,60 +301,63 @@ export function scanHead(buf: Buffer, start: number, wantUserAgent: boolean): He
   let lines = 0;
   for (;;) {
     if (at >= limit) return tooLong(limit, start);
-    const first = buf[at]!;
-    if (first === CR) {
+    const lead = buf[at]!;
+    if (lead === CR) {
       // the empty line that ends the head
       if (at + 1 >= limit) return tooLong(limit, start);
       if (buf[at + 1] !== LF) return HANDOVER;
       if (hosts !== 1) return HANDOVER;
-      return { method, target: buf.toString('latin1', targetStart, targetEnd), acceptEncoding, userAgent, close, held, end: at + 2 };
+      return { method, target: latin1(buf, targetStart, targetEnd), acceptEncoding, userAgent, close, held, end: at + 2 };
     }
     // obs-fold (a line starting with SP/HTAB), bare LF, a name that is not a token
-    if (TCHAR[first] !== 1) return HANDOVER;
+    if (TCHAR[lead] !== 1) return HANDOVER;
     if (++lines > MAX_HEADER_LINES) return HANDOVER;
     const nameStart = at;
-    while (at < limit && TCHAR[buf[at]!] === 1) at++;
+    at++;
+    if (view !== undefined) while (at + 4 <= limit && all4(TCHAR, view.getInt32(base + at, true))) at += 4;
+    else while (at + 4 <= limit && (TCHAR[buf[at]!]! & TCHAR[buf[at + 1]!]! & TCHAR[buf[at + 2]!]! & TCHAR[buf[at + 3]!]!) === 1) at += 4;
+    let b = 0;
+    while (at < limit && TCHAR[(b = buf[at]!)] === 1) at++;
     if (at === limit) return tooLong(limit, start);
     // whitespace before the colon, or any other byte: not a field line the lane reads
-    if (buf[at] !== COLON) return HANDOVER;
-    const field = fieldOf(fields, buf, nameStart, at - nameStart);
+    if (b !== COLON) return HANDOVER;
+    const field = fieldOf(fields, buf, nameStart, at, view, base);
     if (field === Field.HandOver) return HANDOVER;
     at++;
-    while (at < limit && (buf[at] === SP || buf[at] === HTAB)) at++;
+    while (at < limit && ((b = buf[at]!) === SP || b === HTAB)) at++;
     const valueStart = at;
-    while (at < limit && VALUE[buf[at]!] === 1) at++;
+    if (view !== undefined) while (at + 4 <= limit && vchar4(view.getInt32(base + at, true))) at += 4;
+    else while (at + 4 <= limit && vchar4(buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24))) at += 4;
+    while (at < limit && VALUE[(b = buf[at]!)] === 1) at++;
     if (at === limit) return tooLong(limit, start);
     // a control byte, a byte >= 0x80, or a CR not followed by LF
-    if (buf[at] !== CR) return HANDOVER;
+    if (b !== CR) return HANDOVER;
     if (at + 1 >= limit) return tooLong(limit, start);
     if (buf[at + 1] !== LF) return HANDOVER;
-    let valueEnd = at;
-    while (valueEnd > valueStart && (buf[valueEnd - 1] === SP || buf[valueEnd - 1] === HTAB)) valueEnd--;
+    const valueEnd = at;
     at += 2;
+    if (field === Field.Other) continue;
+    const end = trimEnd(buf, valueStart, valueEnd);
     switch (field) {
       case Field.Host:
-        if (++hosts > 1 || valueEnd === valueStart) return HANDOVER;
-        for (let i = valueStart; i < valueEnd; i++) if (HOST[buf[i]!] !== 1) return HANDOVER;
+        if (++hosts > 1 || end === valueStart) return HANDOVER;
+        for (let i = valueStart; i < end; i++) if (HOST[buf[i]!] !== 1) return HANDOVER;
         break;
       case Field.AcceptEncoding:
         if (acceptEncoding !== undefined) return HANDOVER;
-        acceptEncoding = buf.toString('latin1', valueStart, valueEnd);
+        acceptEncoding = latin1(buf, valueStart, end);
         break;
-      case Field.Connection: {
+      case Field.Connection:
         if (connection) return HANDOVER;
         connection = true;
-        const value = buf.toString('latin1', valueStart, valueEnd).toLowerCase();
-        if (value === 'close') close = true;
-        else if (value !== 'keep-alive') return HANDOVER;
+        if (valueIs(buf, valueStart, end, CLOSE)) close = true;
+        else if (!valueIs(buf, valueStart, end, KEEP_ALIVE)) return HANDOVER;
         break;
-      }
       case Field.UserAgent:
         if (wantUserAgent) {
           if (userAgent !== undefined) return HANDOVER;
-          userAgent = buf.toString('latin1', valueStart, valueEnd);
+          userAgent = latin1(buf, valueStart, end);
         }
-        break;
-      case Field.Other:
         break;
       default: {
         // Range, If-Range, a conditional, an OPTIONS's CORS header: node's value (OWS trimmed,
@@ -317,11 +365,62 @@ export function scanHead(buf: Buffer, start: number, wantUserAgent: boolean): He
         const name = HELD_NAMES[field - Field.Range]!;
         if (held === undefined) held = {};
         else if (held[name] !== undefined) return HANDOVER; // a duplicate: node:http joins or drops it
-        held[name] = buf.toString('latin1', valueStart, valueEnd);
+        held[name] = latin1(buf, valueStart, end);
       }
     }
   }
 }
+
+/** The shortest read (from the head's start) the scans read four bytes at a time in: a 66-byte head (the bench's) saves less than viewOf costs (callgrind). */
+const WIDE_READ = 160;
+
+/**
+ * A DataView of buf's memory. The lane's reads all land in one buffer (read-buffer.ts), so the
+ * last one is kept (and that one buffer with it): a DataView costs ~700 instructions to make (a C++ builtin), and even
+ * `buf.buffer` ~170 (callgrind).
+ */
+function viewOf(buf: Buffer): DataView<ArrayBufferLike> {
+  const memory = buf.buffer;
+  if (memory !== viewed) {
+    viewed = memory;
+    lastView = new DataView(memory);
+  }
+  return lastView;
+}
+let viewed: ArrayBufferLike | undefined;
+let lastView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+
+/** Whether the four bytes of `word` are all in `set`. */
+function all4(set: Uint8Array, word: number): boolean {
+  return (set[word & 0xff]! & set[(word >> 8) & 0xff]! & set[(word >> 16) & 0xff]! & set[word >>> 24]!) === 1;
+}
+
+/**
+ * Whether the four bytes of `word` are all VCHAR or SP (0x20..0x7e), in a handful of integer
+ * operations: `word` has the top bit of a byte >= 0x80; once none is, `word + 0x01010101` adds 1
+ * to each byte without a carry, which sets the top bit of a 0x7f, and `(word - 0x20202020) &
+ * ~word` the top bit of the lowest byte below 0x20 (the borrows start there), and of none if none.
+ */
+function vchar4(word: number): boolean {
+  return ((word | (word + 0x01010101) | ((word - 0x20202020) & ~word)) & 0x80808080) === 0;
+}
+
+/** The end of the value at buf[start, end) without its trailing OWS (node:http trims it too). */
+function trimEnd(buf: Buffer, start: number, end: number): number {
+  while (end > start && (buf[end - 1] === SP || buf[end - 1] === HTAB)) end--;
+  return end;
+}
+
+/** Buffer.prototype.latin1Slice: node's own (lib/buffer.js toString calls it), not in @types/node. */
+type Latin1Slicing = Buffer & { latin1Slice(start: number, end: number): string };
+/**
+ * buf.toString('latin1', start, end) without toString's argument handling, by the method it
+ * calls; toString itself on a Node.js that no longer has that method.
+ */
+const latin1: (buf: Buffer, start: number, end: number) => string =
+  typeof (Buffer.prototype as Latin1Slicing).latin1Slice === 'function'
+    ? (buf, start, end) => (buf as Latin1Slicing).latin1Slice(start, end)
+    : (buf, start, end) => buf.toString('latin1', start, end);
 
 /** Ran out of bytes: incomplete while within the bound, else too long for the lane. */
 function tooLong(limit: number, start: number): HeadScan {
