@@ -44,26 +44,10 @@ export class Metrics {
     counter('hashedge_fast_lane_hits_total', 'Hits the HTTP/1 fast lane answered before node:http (also counted in hashedge_requests_total).', () => traffic.laneHits);
     counter('hashedge_fast_lane_held_total', 'Requests the HTTP/1 fast lane held on its own connection while the asset handler answered them: misses, requests with Range, If-Range or a conditional, and OPTIONS (also counted, with their cache result, in hashedge_requests_total).', () => traffic.laneHeld);
     counter('hashedge_fast_lane_handovers_total', 'Connections the fast lane gave to node:http at the first request it did not take (anything but a GET/HEAD/OPTIONS in the strict shape it reads, e.g. another method, a body, a duplicate Range, an admin path).', () => traffic.laneHandovers);
-    new Counter({
-      name: 'hashedge_fast_lane_connections_total',
-      help: 'Connections the HTTP/1 fast lane accepted, by how it read them: reads="buffer" into its own buffer (Node socket internals), reads="stream" through the socket\'s stream (this Node lacks those internals: correct, slower).',
-      labelNames: ['reads'], registers,
-      collect() {
-        this.reset();
-        this.inc({ reads: 'buffer' }, traffic.laneReadsBuffer);
-        this.inc({ reads: 'stream' }, traffic.laneReadsStream);
-      },
-    });
-    new Counter({
-      name: 'hashedge_fast_lane_writes_total',
-      help: 'Hits the HTTP/1 fast lane wrote, by how: to="handle" straight to the socket\'s handle (Node stream internals), to="stream" through the socket\'s stream (this Node lacks those internals, or an earlier answer was still being sent: correct, slower).',
-      labelNames: ['to'], registers,
-      collect() {
-        this.reset();
-        this.inc({ to: 'handle' }, traffic.laneWritesHandle);
-        this.inc({ to: 'stream' }, traffic.laneWritesStream);
-      },
-    });
+    counterBy('hashedge_fast_lane_connections_total', 'Connections the HTTP/1 fast lane accepted, by how it read them: reads="buffer" into its own buffer (Node socket internals), reads="stream" through the socket\'s stream (this Node lacks those internals: correct, slower).',
+      'reads', () => ({ buffer: traffic.laneReadsBuffer, stream: traffic.laneReadsStream }));
+    counterBy('hashedge_fast_lane_writes_total', 'Hits the HTTP/1 fast lane wrote, by how: to="handle" straight to the socket\'s handle (Node stream internals), to="stream" through the socket\'s stream (this Node lacks those internals, or an earlier answer was still being sent: correct, slower).',
+      'to', () => ({ handle: traffic.laneWritesHandle, stream: traffic.laneWritesStream }));
     this.#fetchSeconds = new Histogram({
       name: 'hashedge_fetch_duration_seconds', help: 'Time until the origin (source="origin") or a key\'s owner (source="peer") answered a load.',
       labelNames: ['source', 'result'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers,
@@ -139,6 +123,16 @@ export class Metrics {
         collect() {
           this.reset();
           this.inc(read());
+        },
+      });
+    }
+    /** A counter with one label, a series per key of what `read` gives. */
+    function counterBy(name: string, help: string, label: string, read: () => Record<string, number>): void {
+      new Counter({
+        name, help, labelNames: [label], registers,
+        collect() {
+          this.reset();
+          for (const [value, count] of Object.entries(read())) this.inc({ [label]: value }, count);
         },
       });
     }
