@@ -52,17 +52,44 @@ async function connection<T>(onAccept: (socket: Socket) => T): Promise<{ client:
 /** The bytes `server` receives next, through its stream ('data'). */
 const nextData = (server: Socket) => once(server, 'data').then(([chunk]) => (chunk as Buffer).toString('latin1'));
 
-test('the shape Node 20 and 26 give an accepted socket: a ReadBuffer, and reads reach its callback in the shared buffer, not the stream', T, async () => {
+test('the shape Node 20 and 26 give an accepted socket: a ReadBuffer whose own onread gives reads to its callback in the shared buffer, not the stream, and the end to net', T, async () => {
+  let ended: Promise<unknown> | undefined;
   const read = new Promise<string>((resolve) => void connection((s) => {
     const reads = ReadBuffer.open(s);
     assert.ok(reads !== undefined, 'this Node has the shape');
-    assert.equal(reads.attach(s, (bytes) => {
-      assert.ok(reads.shares(bytes), 'a view of the shared buffer');
-      resolve(bytes.toString('latin1'));
+    assert.equal(reads.ownOnRead, true, 'the handle reads through the lane\'s onread (stream_wrap reachable)');
+    assert.equal(reads.attach(s, (buffer, length) => {
+      assert.ok(reads.shares(buffer), 'the shared buffer');
+      resolve(buffer.toString('latin1', 0, length));
     }), true);
     s.on('data', () => assert.fail("no 'data' event"));
+    ended = once(s, 'end'); // the FIN: net's onStreamRead's to handle
   }).then(({ client }) => client.end('hello')));
   assert.equal(await read, 'hello');
+  await ended;
+});
+
+test('without process.binding (stream_wrap out of reach): the ReadBuffer reads through net\'s onStreamRead and the slot\'s callback', T, async () => {
+  const binding = (process as { binding?: unknown }).binding;
+  let ended: Promise<unknown> | undefined;
+  const read = new Promise<string>((resolve) => void connection((s) => {
+    (process as { binding?: unknown }).binding = undefined;
+    let reads: ReadBuffer | undefined;
+    try {
+      reads = ReadBuffer.open(s);
+    } finally {
+      (process as { binding?: unknown }).binding = binding;
+    }
+    assert.ok(reads !== undefined);
+    assert.equal(reads.ownOnRead, false);
+    const netOnRead = (s as unknown as { _handle: { onread: unknown } })._handle.onread;
+    assert.equal(reads.attach(s, (buffer, length) => resolve(buffer.toString('latin1', 0, length))), true);
+    assert.equal((s as unknown as { _handle: { onread: unknown } })._handle.onread, netOnRead, "the handle's onread is net's");
+    s.on('data', () => assert.fail("no 'data' event"));
+    ended = once(s, 'end');
+  }).then(({ client }) => client.end('by the slot')));
+  assert.equal(await read, 'by the slot');
+  await ended;
 });
 
 for (const shape of SHAPES) {

@@ -224,8 +224,11 @@ function h2LaneRequests(assets: AssetHandler, timed: boolean): (req: AssetReques
   };
 }
 
+/** METRICS_PATH with a query (a constant: a concatenation per request cost the lane's hits ~100 instructions each). */
+const METRICS_QUERY = `${METRICS_PATH}?`;
+
 function isMetricsPath(url: string): boolean {
-  return url === METRICS_PATH || url.startsWith(METRICS_PATH + '?');
+  return url === METRICS_PATH || url.startsWith(METRICS_QUERY);
 }
 
 function isAdminPath(url: string): boolean {

@@ -155,9 +155,20 @@ export class LaneConnection implements MissOwner, WriteOwner {
     this.socket.destroy();
   }
 
-  /** A read into the lane's buffer: what is kept of it past this call is copied out of the buffer. */
-  readonly #onRead = (bytes: Buffer): void => {
-    this.#onData(bytes);
+  /**
+   * A read into the lane's buffer, buffer[0, length): parsed where it lies when nothing is
+   * pending (a view of it is made only for what is kept); what is kept past this call is copied
+   * out of the buffer.
+   */
+  readonly #onRead = (buffer: Buffer, length: number): void => {
+    if (this.#pending === undefined && !this.#blocked && this.#miss === undefined && !this.#done) {
+      const now = this.#host.clock();
+      this.#activeAt = now;
+      this.#headReads++;
+      this.#process(buffer, length, now);
+    } else {
+      this.#onData(buffer.subarray(0, length));
+    }
     const pending = this.#pending;
     if (pending !== undefined && this.#reads!.shares(pending)) this.#pending = Buffer.from(pending);
   };
@@ -167,68 +178,56 @@ export class LaneConnection implements MissOwner, WriteOwner {
     // One clock read per read: the idle timer's and the hits' (their Date and Age) alike.
     const now = this.#host.clock();
     this.#activeAt = now;
-    this.#pending = this.#pending === undefined ? chunk : Buffer.concat([this.#pending, chunk]);
+    const pending = this.#pending === undefined ? chunk : Buffer.concat([this.#pending, chunk]);
+    this.#pending = pending;
     if (this.#blocked) return; // a paused socket's last read: kept for after 'drain'
     if (this.#miss !== undefined) {
       // Read after the miss: answered once it is (a client that pipelines a lot waits for it).
-      if (this.#pending.length > HOLD_BYTES) this.socket.pause();
+      if (pending.length > HOLD_BYTES) this.socket.pause();
       return;
     }
     // (receivingSince is set by #process only for a head left incomplete: one read whole is answered at once)
     this.#headReads++;
-    this.#process(now);
+    this.#process(pending, pending.length, now);
   };
 
   /**
-   * Answers the complete heads in #pending, in order. They are all read before any is answered:
-   * if one of them is not the lane's, node:http is given every one, and answers the read as a
-   * whole, as it would have without the lane (what it sends around a malformed request depends
-   * on what else came in the same read: handover.ts).
+   * Answers the complete heads in buf[0, end) (#pending, or a read where it lies), in order, and
+   * leaves in #pending what is not answered yet. They are all read before any is answered: if one
+   * of them is not the lane's, node:http is given every one, and answers the read as a whole, as
+   * it would have without the lane (what it sends around a malformed request depends on what else
+   * came in the same read: handover.ts). A read of one request, the usual, makes no list.
    */
-  #process(now: number): void {
-    const buf = this.#pending!;
-    const socket = this.socket;
+  #process(buf: Buffer, end: number, now: number): void {
     const host = this.#host;
-    const requests: Array<{ readonly request: LaneRequest; readonly key: string }> = [];
+    let first: LaneRequest | undefined;
+    let firstKey = '';
+    let more: Array<{ readonly request: LaneRequest; readonly key: string }> | undefined;
     let offset = 0;
-    while (offset < buf.length) {
-      const scan = scanHead(buf, offset, host.wantUserAgent);
+    while (offset < end) {
+      const scan = scanHead(buf, offset, end, host.wantUserAgent);
       if (scan === INCOMPLETE) break;
       const key = scan === HANDOVER ? undefined : host.route(scan);
       if (scan === HANDOVER || key === undefined) {
-        this.#handOver(buf, false);
+        this.#handOver(end === buf.length ? buf : buf.subarray(0, end), false);
         return;
       }
-      requests.push({ request: scan, key });
+      if (first === undefined) {
+        first = scan;
+        firstKey = key;
+      } else {
+        (more ??= []).push({ request: scan, key });
+      }
       offset = scan.end;
       if (scan.close) break; // llhttp ignores what follows `Connection: close`
     }
     let start = 0;
-    for (const { request, key } of requests) {
-      if (socket.writableNeedDrain || this.queuedWrites > 0) {
-        this.#block(buf.subarray(start));
-        return;
-      }
-      const close = this.#closing ? 'shutdown' : request.close ? 'client' : false;
-      if (!host.answer(this, request, key, close, now)) {
-        // Not a plain hit: the asset handler answers it; the lane goes on with what follows it
-        // here if that was at once, else once it is answered (#afterMiss).
-        if (!this.#holdMiss(buf, start, request)) return;
-        start = request.end;
-        continue;
-      }
-      start = request.end;
-      if (close) {
-        // node:http ends the connection once the response is sent (drain.ts makes that a FIN
-        // that waits for the client during shutdown).
-        this.#done = true;
-        this.#pending = undefined;
-        socket.destroySoon();
-        this.#readToEnd();
-        return;
-      }
+    if (first !== undefined) {
+      start = this.#answer(buf, end, start, first, firstKey, now);
+      if (more !== undefined) for (let i = 0; start >= 0 && i < more.length; i++) start = this.#answer(buf, end, start, more[i]!.request, more[i]!.key, now);
+      if (start < 0) return;
     }
-    if (start < buf.length) {
+    if (start < end) {
       // The start of a head: it began in this read if a request ended in it, or if none was on its way.
       if (start > 0) {
         this.#headReads = 1;
@@ -236,8 +235,8 @@ export class LaneConnection implements MissOwner, WriteOwner {
       } else if (this.receivingSince === 0) {
         this.receivingSince = now;
       }
-      if (this.#headReads >= MAX_READS_PER_HEAD) this.#handOver(buf.subarray(start), false);
-      else this.#pending = start === 0 ? buf : buf.subarray(start);
+      if (this.#headReads >= MAX_READS_PER_HEAD) this.#handOver(buf.subarray(start, end), false);
+      else this.#pending = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
       return;
     }
     this.#pending = undefined;
@@ -247,16 +246,45 @@ export class LaneConnection implements MissOwner, WriteOwner {
   }
 
   /**
-   * Has the asset handler answer the request at buf[start..] (else node:http gets the
-   * connection). True when it was answered at once and the connection goes on: the caller
-   * (#process) then answers the requests after it, already parsed.
+   * Answers `request`, the one at buf[start, request.end), or holds it, or blocks on the socket's
+   * room before it. The offset of the next request, or -1 where #process is to stop (blocked,
+   * handed over, closing, or a miss answered later).
    */
-  #holdMiss(buf: Buffer, start: number, request: LaneRequest): boolean {
+  #answer(buf: Buffer, end: number, start: number, request: LaneRequest, key: string, now: number): number {
+    const socket = this.socket;
+    if (socket.writableNeedDrain || this.queuedWrites > 0) {
+      this.#block(buf.subarray(start, end));
+      return -1;
+    }
+    const close = this.#closing ? 'shutdown' : request.close ? 'client' : false;
+    if (!this.#host.answer(this, request, key, close, now)) {
+      // Not a plain hit: the asset handler answers it; the lane goes on with what follows it
+      // here if that was at once, else once it is answered (#afterMiss).
+      return this.#holdMiss(buf, end, start, request) ? request.end : -1;
+    }
+    if (close) {
+      // node:http ends the connection once the response is sent (drain.ts makes that a FIN
+      // that waits for the client during shutdown).
+      this.#done = true;
+      this.#pending = undefined;
+      socket.destroySoon();
+      this.#readToEnd();
+      return -1;
+    }
+    return request.end;
+  }
+
+  /**
+   * Has the asset handler answer the request at buf[start, request.end) (else node:http gets the
+   * connection, with buf[start, end)). True when it was answered at once and the connection goes
+   * on: the caller (#process) then answers the requests after it, already parsed.
+   */
+  #holdMiss(buf: Buffer, end: number, start: number, request: LaneRequest): boolean {
     const miss = new MissResponse(this);
     this.#miss = miss;
     this.#missClose = request.close;
     // llhttp ignores what follows `Connection: close`
-    this.#pending = request.close || request.end === buf.length ? undefined : buf.subarray(request.end);
+    this.#pending = request.close || request.end === end ? undefined : buf.subarray(request.end, end);
     this.receivingSince = 0;
     this.#serving = true;
     const held = this.#host.serveMiss(request, miss);
@@ -264,7 +292,7 @@ export class LaneConnection implements MissOwner, WriteOwner {
     if (!held) {
       this.#miss = undefined;
       this.#pending = undefined;
-      this.#handOver(buf.subarray(start), false);
+      this.#handOver(buf.subarray(start, end), false);
       return false;
     }
     // Answered at once (a 304, a 206, a refusal, a negative-cache 404), and the connection goes
@@ -307,7 +335,7 @@ export class LaneConnection implements MissOwner, WriteOwner {
     if (this.#pending !== undefined) {
       this.#headReads = 1;
       this.receivingSince = now;
-      this.#process(now);
+      this.#process(this.#pending, this.#pending.length, now);
       if (this.#done || this.#blocked || this.#miss !== undefined) return;
     } else {
       this.#headReads = 0;
@@ -390,7 +418,8 @@ export class LaneConnection implements MissOwner, WriteOwner {
     this.#activeAt = now; // written
     this.#headReads = 1;
     this.receivingSince = now;
-    this.#process(now);
+    const pending = this.#pending!;
+    this.#process(pending, pending.length, now);
     if (this.#done || this.#blocked) return;
     if (this.#ended) this.#onEnd();
     else this.socket.resume();

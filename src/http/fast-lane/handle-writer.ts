@@ -32,6 +32,7 @@
 import type { Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import type { Traffic } from '../../stats/traffic.js';
+import { streamWrapBinding, type StreamWrapBinding } from './stream-wrap.js';
 
 /** A connection the lane writes hits to. */
 export interface WriteOwner {
@@ -76,13 +77,6 @@ export class StreamOutput implements HitOutput {
 interface StreamHandle {
   writeBuffer(req: object, data: Uint8Array): number;
   writev(req: object, chunks: Uint8Array[], allBuffers: boolean): number;
-}
-
-/** The stream_wrap binding's parts used here. */
-interface StreamWrapBinding {
-  readonly WriteWrap: new () => object;
-  readonly streamBaseState: Int32Array;
-  readonly kLastWriteWasAsync: number;
 }
 
 /** A write request: C++ calls oncomplete on it (with it as `this`) when a queued write is done. */
@@ -178,20 +172,4 @@ function onQueuedWriteDone(this: WriteRequest, status: number): void {
 function systemError(errno: number): NodeJS.ErrnoException {
   const code = getSystemErrorName(errno);
   return Object.assign(new Error(`write ${code}`), { code, errno, syscall: 'write' });
-}
-
-/** The stream_wrap binding, if this Node has the parts used here and lets it be reached without a warning. */
-function streamWrapBinding(): StreamWrapBinding | undefined {
-  // process.binding() warns (DEP0111) under --pending-deprecation: an operator asked to see such uses.
-  const pending = process.execArgv.includes('--pending-deprecation') || (process.env.NODE_OPTIONS ?? '').includes('--pending-deprecation') || process.env.NODE_PENDING_DEPRECATION === '1';
-  const binding = (process as { binding?: (name: string) => unknown }).binding;
-  if (pending || typeof binding !== 'function') return undefined;
-  let wrap: Partial<StreamWrapBinding> | undefined;
-  try {
-    wrap = binding.call(process, 'stream_wrap') as Partial<StreamWrapBinding>;
-  } catch {
-    return undefined; // e.g. the permission model refuses process.binding()
-  }
-  if (typeof wrap?.WriteWrap !== 'function' || !(wrap.streamBaseState instanceof Int32Array) || typeof wrap.kLastWriteWasAsync !== 'number') return undefined;
-  return wrap as StreamWrapBinding;
 }

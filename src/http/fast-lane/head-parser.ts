@@ -216,9 +216,9 @@ function fieldOf(table: FieldTable, buf: Buffer, start: number, end: number, vie
   return table.fields[entry - 1]!;
 }
 
-/** Whether buf[at..] starts with `text`, as far as buf goes: 1 yes, 0 not yet known, -1 no. */
-function startsWith(buf: Buffer, at: number, text: Uint8Array): 1 | 0 | -1 {
-  const n = Math.min(text.length, buf.length - at);
+/** Whether buf[at, end) starts with `text`, as far as it goes: 1 yes, 0 not yet known, -1 no. */
+function startsWith(buf: Buffer, at: number, end: number, text: Uint8Array): 1 | 0 | -1 {
+  const n = Math.min(text.length, end - at);
   for (let i = 0; i < n; i++) if (buf[at + i] !== text[i]) return -1;
   return n === text.length ? 1 : 0;
 }
@@ -239,7 +239,8 @@ const CLOSE = Buffer.from('close', 'latin1');
 const KEEP_ALIVE = Buffer.from('keep-alive', 'latin1');
 
 /**
- * Reads the head that starts at `start`. `wantUserAgent`: also return User-Agent (the access
+ * Reads the head that starts at `start`, in the bytes read so far, buf[.., end) (the lane's reads
+ * are a length in its one read buffer, not a view of it each: read-buffer.ts). `wantUserAgent`: also return User-Agent (the access
  * log). A head split across reads is read again from its start when more bytes arrive; the
  * connection loop bounds how often (connection.ts).
  *
@@ -250,8 +251,8 @@ const KEEP_ALIVE = Buffer.from('keep-alive', 'latin1');
  * its rare HTAB left to the byte loop after), then go on byte by byte to the byte that ends them;
  * names are found by length and end bytes, not compared with every name of their length.
  */
-export function scanHead(buf: Buffer, start: number, wantUserAgent: boolean): HeadScan {
-  const limit = Math.min(buf.length, start + MAX_HEAD_BYTES);
+export function scanHead(buf: Buffer, start: number, end: number, wantUserAgent: boolean): HeadScan {
+  const limit = Math.min(end, start + MAX_HEAD_BYTES);
   if (start >= limit) return INCOMPLETE;
   let method: 'GET' | 'HEAD' | 'OPTIONS';
   let fields = FIELDS;
@@ -261,12 +262,12 @@ export function scanHead(buf: Buffer, start: number, wantUserAgent: boolean): He
   const first = buf[start]!;
   const verb = first === 71 /* G */ ? GET : first === 72 /* H */ ? HEAD : first === 79 /* O */ ? OPTIONS : undefined;
   if (verb === undefined) return HANDOVER;
-  const known = startsWith(buf, start, verb);
+  const known = startsWith(buf, start, limit, verb);
   if (known !== 1) return known === 0 ? INCOMPLETE : HANDOVER;
   let at = start + verb.length;
   // four bytes a load for the scans below (getInt32: one bounds check for the four), where the
   // read is long enough to repay finding the DataView (viewOf)
-  const view = buf.length - start >= WIDE_READ ? viewOf(buf) : undefined;
+  const view = limit - start >= WIDE_READ ? viewOf(buf) : undefined;
   const base = buf.byteOffset;
   if (verb === GET) method = 'GET';
   else if (verb === HEAD) method = 'HEAD';
@@ -288,7 +289,7 @@ export function scanHead(buf: Buffer, start: number, wantUserAgent: boolean): He
   const targetEnd = at;
   at++;
   // HTTP/1.1 only (1.0 has other keep-alive rules; llhttp's)
-  const version = startsWith(buf, at, VERSION);
+  const version = startsWith(buf, at, limit, VERSION);
   if (version === -1) return HANDOVER;
   if (version === 0 || at + VERSION.length > limit) return tooLong(limit, start);
   at += VERSION.length;

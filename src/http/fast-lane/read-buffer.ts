@@ -15,6 +15,17 @@
  * for a socket created with `onread`: onStreamRead calls the callback with the bytes in the
  * buffer, and pause() and resume() stop and start the handle's reading.
  *
+ * Where the stream_wrap binding is reachable (stream-wrap.ts), the handle's `onread` (the
+ * function its C++ calls with each read, net's onStreamRead) is the lane's own for as long as the
+ * lane owns the socket: it reads the byte count where onStreamRead reads it and calls the lane,
+ * and gives anything else (end of stream, a read error) to onStreamRead. onStreamRead serves every
+ * kind of stream, so its property loads of the socket's symbols are megamorphic, and it refreshes
+ * the socket's timer, which a lane socket has not (the lane keeps its own idle timer:
+ * connection.ts; node:http sets the socket's at the hand-over, when onStreamRead is back): ~1,100
+ * of a small hit's ~11,000 instructions with the view of the buffer made per read (callgrind,
+ * bench/RESULTS.md, "The lane's own onread"). The callback is given the buffer and a length,
+ * not a view (a view, `subarray()`, is an object per read).
+ *
  * Undocumented Node internals, so guarded: `open()` checks the shape on a real socket (the two
  * slots present and empty, a handle with useUserBuffer) and gives undefined otherwise; the lane
  * then reads with a 'data' listener as before, and `attach()` checks each socket again (one of
@@ -34,9 +45,10 @@
  * stream, which is what the socket would have done (test/fast-lane-upgrade.test.ts).
  */
 import type { Socket } from 'node:net';
+import { streamWrapBinding, type StreamWrapBinding } from './stream-wrap.js';
 
-/** Called with the bytes of one read (a view of the shared buffer, valid until the callback returns). */
-export type OnRead = (bytes: Buffer) => void;
+/** Called with the bytes of one read: buffer[0, length) of the shared buffer, valid until the callback returns. */
+export type OnRead = (buffer: Buffer, length: number) => void;
 
 /** The shared buffer's size: libuv's suggested read size, and node:http's parser buffer's. */
 export const READ_BUFFER_BYTES = 64 * 1024;
@@ -46,20 +58,43 @@ interface Slots {
   readonly callback: symbol;
 }
 
-type Slotted = Socket & Record<symbol, unknown> & { _handle?: { useUserBuffer?: (buf: Uint8Array) => void } | null };
+/** The function a handle's C++ calls with each read (`this`: the handle; the count in streamBaseState). */
+type HandleOnRead = (this: unknown, arrayBuffer: unknown) => unknown;
+
+interface ReadHandle {
+  useUserBuffer?: (buf: Uint8Array) => void;
+  onread?: HandleOnRead;
+}
+
+type Slotted = Socket & Record<symbol, unknown> & { _handle?: ReadHandle | null };
 
 export class ReadBuffer {
   readonly #slots: Slots;
   readonly #buffer = Buffer.alloc(READ_BUFFER_BYTES);
+  /** Where the handle leaves a read's byte count, when the binding is reachable (else net's onStreamRead calls the slot's callback). */
+  readonly #state: Int32Array | undefined;
+  readonly #readBytesIndex: number;
+  /** net's onStreamRead, the handles' own onread (found on the probe's socket). */
+  readonly #netOnRead: HandleOnRead | undefined;
 
   /** A ReadBuffer if `socket` (an accepted socket no one has read from) has the shape this relies on, else undefined. */
   static open(socket: Socket): ReadBuffer | undefined {
     const slots = findSlots(socket);
-    return slots === undefined ? undefined : new ReadBuffer(slots);
+    if (slots === undefined) return undefined;
+    const netOnRead = (socket as Slotted)._handle?.onread;
+    return new ReadBuffer(slots, typeof netOnRead === 'function' ? streamWrapBinding() : undefined, netOnRead);
   }
 
-  private constructor(slots: Slots) {
+  private constructor(slots: Slots, binding: StreamWrapBinding | undefined, netOnRead: HandleOnRead | undefined) {
     this.#slots = slots;
+    this.#state = binding?.streamBaseState;
+    this.#readBytesIndex = binding?.kReadBytesOrError ?? 0;
+    this.#netOnRead = binding === undefined ? undefined : netOnRead;
+  }
+
+  /** Whether reads come through the lane's own `onread` (else through net's onStreamRead and the slot's callback). */
+  get ownOnRead(): boolean {
+    return this.#netOnRead !== undefined;
   }
 
   /**
@@ -72,21 +107,39 @@ export class ReadBuffer {
     // The probe's checks again, for this socket: the shape could differ from the first socket's.
     if (handle == null || typeof handle.useUserBuffer !== 'function' || s[this.#slots.buffer] !== null || s[this.#slots.callback] !== null) return false;
     const buffer = this.#buffer;
+    // kBuffer set is what makes pause() and resume() stop and start the handle's reading.
     s[this.#slots.buffer] = buffer;
     // net's onStreamRead calls this with the socket as `this`; a result of false would stop reading
     // (the lane pauses the socket itself when it must).
-    s[this.#slots.callback] = (nread: number): void => onRead(buffer.subarray(0, nread));
+    s[this.#slots.callback] = (nread: number): void => onRead(buffer, nread);
     handle.useUserBuffer(buffer);
+    const netOnRead = this.#netOnRead;
+    if (netOnRead !== undefined && handle.onread === netOnRead) {
+      const state = this.#state!;
+      const readBytes = this.#readBytesIndex;
+      handle.onread = function laneOnRead(this: unknown, arrayBuffer: unknown): unknown {
+        const nread = state[readBytes]!;
+        // as onStreamRead: bytes to the callback while the socket is not destroyed
+        if (nread > 0 && !socket.destroyed) {
+          onRead(buffer, nread);
+          return undefined;
+        }
+        return netOnRead.call(this, arrayBuffer); // no bytes, the end, an error: net's own handling
+      };
+    }
     return true;
   }
 
   /**
-   * The lane lets go of `socket` (a hand-over): any later read the handle delivers to the callback
-   * (only if node:http stops consuming it) is pushed into the stream as a Buffer of its own.
+   * The lane lets go of `socket` (a hand-over): net's onStreamRead reads it again, and any later
+   * read the handle delivers to the callback (only if node:http stops consuming it) is pushed into
+   * the stream as a Buffer of its own.
    */
   release(socket: Socket): void {
+    const s = socket as Slotted;
+    if (this.#netOnRead !== undefined && s._handle != null) s._handle.onread = this.#netOnRead;
     const buffer = this.#buffer;
-    (socket as Slotted)[this.#slots.callback] = (nread: number): boolean => socket.push(Buffer.from(buffer.subarray(0, nread)));
+    s[this.#slots.callback] = (nread: number): boolean => socket.push(Buffer.from(buffer.subarray(0, nread)));
   }
 
   /** Whether `bytes` is (a view of) the shared buffer, and so is overwritten by the next read. */
