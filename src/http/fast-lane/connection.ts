@@ -80,6 +80,7 @@ export interface LaneHost {
 
 export class LaneConnection implements MissOwner, WriteOwner {
   readonly socket: Socket;
+  readonly handle: unknown;
   /** Hits written to the handle that it still holds (WriteOwner): the kernel's buffer was full. */
   queuedWrites = 0;
   /** When the head being received began (ms), from the accept for the first one; 0: between requests. */
@@ -114,6 +115,7 @@ export class LaneConnection implements MissOwner, WriteOwner {
 
   constructor(socket: Socket, host: LaneHost) {
     this.socket = socket;
+    this.handle = (socket as Socket & { _handle?: unknown })._handle ?? null;
     this.#host = host;
     this.receivingSince = host.clock();
     // Only what every connection needs: most are handed over at their first request, and
@@ -252,7 +254,9 @@ export class LaneConnection implements MissOwner, WriteOwner {
    */
   #answer(buf: Buffer, end: number, start: number, request: LaneRequest, key: string, now: number): number {
     const socket = this.socket;
-    if (socket.writableNeedDrain || this.queuedWrites > 0) {
+    // (writableNeedDrain only when the stream holds bytes: its state's flags are a load that Node's
+    // streams share, megamorphic, and an empty stream has nothing to wait for)
+    if (this.queuedWrites > 0 || (socket.writableLength !== 0 && socket.writableNeedDrain)) {
       this.#block(buf.subarray(start, end));
       return -1;
     }

@@ -37,6 +37,12 @@ import { streamWrapBinding, type StreamWrapBinding } from './stream-wrap.js';
 /** A connection the lane writes hits to. */
 export interface WriteOwner {
   readonly socket: Socket;
+  /**
+   * The socket's handle as it was when the connection began (socket._handle: net's getter is a
+   * megamorphic load, ~180 instructions a hit). A handle net has closed since (the socket
+   * destroyed) refuses the write with an error, and destroying a destroyed socket does nothing.
+   */
+  readonly handle: unknown;
   /** Writes the handle still holds: the kernel's send buffer had no room for all of them. */
   queuedWrites: number;
   /** A queued write is done (its bytes are with the kernel): queuedWrites is one less. */
@@ -115,14 +121,14 @@ export class HandleWriter implements HitOutput {
   }
 
   write(owner: WriteOwner, bytes: Buffer): void {
-    const handle = (owner.socket as Handled)._handle;
+    const handle = owner.handle as StreamHandle | null;
     if (owner.socket.writableLength !== 0 || handle == null) return this.#stream.write(owner, bytes);
     this.#traffic.laneWritesHandle++;
     this.#dispatched(owner, handle.writeBuffer(this.#request, bytes), bytes);
   }
 
   writev(owner: WriteOwner, head: Buffer, body: Buffer): void {
-    const handle = (owner.socket as Handled)._handle;
+    const handle = owner.handle as StreamHandle | null;
     if (owner.socket.writableLength !== 0 || handle == null) return this.#stream.writev(owner, head, body);
     this.#traffic.laneWritesHandle++;
     const chunks = [head, body];
@@ -132,7 +138,8 @@ export class HandleWriter implements HitOutput {
   /** After a write to the handle: an error destroys the socket; a write left queued keeps its request. */
   #dispatched(owner: WriteOwner, err: number, data: Buffer | Buffer[]): void {
     if (err !== 0) {
-      owner.socket.destroy(systemError(err));
+      // A handle net has closed (owner.handle) refuses writes: its socket is destroyed already.
+      if (!owner.socket.destroyed) owner.socket.destroy(systemError(err));
       return;
     }
     if (this.#binding.streamBaseState[this.#binding.kLastWriteWasAsync] === 0) return;

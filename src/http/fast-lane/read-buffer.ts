@@ -119,8 +119,9 @@ export class ReadBuffer {
       const readBytes = this.#readBytesIndex;
       handle.onread = function laneOnRead(this: unknown, arrayBuffer: unknown): unknown {
         const nread = state[readBytes]!;
-        // as onStreamRead: bytes to the callback while the socket is not destroyed
-        if (nread > 0 && !socket.destroyed) {
+        // Bytes to the callback, as onStreamRead gives them while the socket is not destroyed: a
+        // destroyed socket's handle reads no more, and net has set its onread to a no-op.
+        if (nread > 0) {
           onRead(buffer, nread);
           return undefined;
         }
