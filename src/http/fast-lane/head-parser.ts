@@ -37,6 +37,7 @@
  * the lane exists to avoid (bench/RESULTS.md); the accepted grammar is small enough to check
  * byte by byte, and the differential fuzz test (test/fast-lane-fuzz.test.ts) holds it to llhttp.
  */
+import { InternTable, latin1 } from './interned.js';
 
 /** Longest head the lane reads (request line and headers, final CRLF included); node:http allows 16 KiB. */
 export const MAX_HEAD_BYTES = 8192;
@@ -239,10 +240,23 @@ const CLOSE = Buffer.from('close', 'latin1');
 const KEEP_ALIVE = Buffer.from('keep-alive', 'latin1');
 
 /**
- * Reads the head that starts at `start`, in the bytes read so far, buf[.., end) (the lane's reads
- * are a length in its one read buffer, not a view of it each: read-buffer.ts). `wantUserAgent`: also return User-Agent (the access
- * log). A head split across reads is read again from its start when more bytes arrive; the
- * connection loop bounds how often (connection.ts).
+ * The target and Accept-Encoding strings, interned (interned.ts): a repeated target or value is
+ * the same string object, neither made nor (by the Maps that read it next) hashed again.
+ * Targets: 4096 slots, asset/key.ts's memo's entries, so a site's hot paths stay (the bench's
+ * 2003 Zipf paths: ~92% of requests find theirs in a simulation, against ~78% with 1024); at most
+ * 256 bytes each (key.ts memoises to 200), a 1 MiB slab. Accept-Encoding: browsers send a handful
+ * of values, of 10 to 30 bytes ("gzip, deflate, br, zstd"); 256 slots of 64 bytes (16 KiB) keep
+ * them apart by chance. User-Agent (the access log's, when on) and the held headers are made
+ * every time: seldom read, or seldom repeated.
+ */
+const TARGETS = new InternTable(4096, 256);
+const ACCEPT_ENCODINGS = new InternTable(256, 64);
+
+/**
+ * Reads the head that starts at `start`, in the bytes read so far, buf[.., readEnd) (the lane's reads
+ * are a length in its one read buffer, not a view of it each: read-buffer.ts). `wantUserAgent`:
+ * also return User-Agent (the access log). A head split across reads is read again from its start
+ * when more bytes arrive; the connection loop bounds how often (connection.ts).
  *
  * Hand-written for the instructions per byte (bench/instructions.ts shape=browser and hit,
  * callgrind; bench/RESULTS.md "Head parser per byte"): each byte is read once into a local; the
@@ -251,8 +265,8 @@ const KEEP_ALIVE = Buffer.from('keep-alive', 'latin1');
  * its rare HTAB left to the byte loop after), then go on byte by byte to the byte that ends them;
  * names are found by length and end bytes, not compared with every name of their length.
  */
-export function scanHead(buf: Buffer, start: number, end: number, wantUserAgent: boolean): HeadScan {
-  const limit = Math.min(end, start + MAX_HEAD_BYTES);
+export function scanHead(buf: Buffer, start: number, readEnd: number, wantUserAgent: boolean): HeadScan {
+  const limit = Math.min(readEnd, start + MAX_HEAD_BYTES);
   if (start >= limit) return INCOMPLETE;
   let method: 'GET' | 'HEAD' | 'OPTIONS';
   let fields = FIELDS;
@@ -308,7 +322,7 @@ export function scanHead(buf: Buffer, start: number, end: number, wantUserAgent:
       if (at + 1 >= limit) return tooLong(limit, start);
       if (buf[at + 1] !== LF) return HANDOVER;
       if (hosts !== 1) return HANDOVER;
-      return { method, target: latin1(buf, targetStart, targetEnd), acceptEncoding, userAgent, close, held, end: at + 2 };
+      return { method, target: TARGETS.intern(buf, targetStart, targetEnd), acceptEncoding, userAgent, close, held, end: at + 2 };
     }
     // obs-fold (a line starting with SP/HTAB), bare LF, a name that is not a token
     if (TCHAR[lead] !== 1) return HANDOVER;
@@ -346,7 +360,7 @@ export function scanHead(buf: Buffer, start: number, end: number, wantUserAgent:
         break;
       case Field.AcceptEncoding:
         if (acceptEncoding !== undefined) return HANDOVER;
-        acceptEncoding = latin1(buf, valueStart, end);
+        acceptEncoding = ACCEPT_ENCODINGS.intern(buf, valueStart, end);
         break;
       case Field.Connection:
         if (connection) return HANDOVER;
@@ -411,17 +425,6 @@ function trimEnd(buf: Buffer, start: number, end: number): number {
   while (end > start && (buf[end - 1] === SP || buf[end - 1] === HTAB)) end--;
   return end;
 }
-
-/** Buffer.prototype.latin1Slice: node's own (lib/buffer.js toString calls it), not in @types/node. */
-type Latin1Slicing = Buffer & { latin1Slice(start: number, end: number): string };
-/**
- * buf.toString('latin1', start, end) without toString's argument handling, by the method it
- * calls; toString itself on a Node.js that no longer has that method.
- */
-const latin1: (buf: Buffer, start: number, end: number) => string =
-  typeof (Buffer.prototype as Latin1Slicing).latin1Slice === 'function'
-    ? (buf, start, end) => (buf as Latin1Slicing).latin1Slice(start, end)
-    : (buf, start, end) => buf.toString('latin1', start, end);
 
 /** Ran out of bytes: incomplete while within the bound, else too long for the lane. */
 function tooLong(limit: number, start: number): HeadScan {
