@@ -36,7 +36,7 @@ export const latin1: (buf: Buffer, start: number, end: number) => string =
 /** Fibonacci hashing's multiplier (2^32 / golden ratio, odd). */
 const K = 0x9e3779b1 | 0;
 
-/** Makes the string of buf[start, end) (`latin1` in the lane; a test's counts the strings made). */
+/** Makes the string of buf[start, end): `latin1` in the lane; a test's own also counts the strings made. */
 export type MakeString = (buf: Buffer, start: number, end: number) => string;
 
 export class InternTable {
