@@ -21,10 +21,10 @@
  * and gives anything else (end of stream, a read error) to onStreamRead. onStreamRead serves every
  * kind of stream, so its property loads of the socket's symbols are megamorphic, and it refreshes
  * the socket's timer, which a lane socket has not (the lane keeps its own idle timer:
- * connection.ts; node:http sets the socket's at the hand-over, when onStreamRead is back): ~1,100
- * of a small hit's ~11,000 instructions with the view of the buffer made per read (callgrind,
- * bench/RESULTS.md, "The lane's own onread"). The callback is given the buffer and a length,
- * not a view (a view, `subarray()`, is an object per read).
+ * connection.ts; node:http sets the socket's at the hand-over, when onStreamRead is back). With
+ * the callback given the buffer and a length instead of a view (`subarray()`, an object per
+ * read), a small hit went from 10,966 to 10,259 instructions (callgrind, bench/RESULTS.md, "The
+ * lane's own onread").
  *
  * Undocumented Node internals, so guarded: `open()` checks the shape on a real socket (the two
  * slots present and empty, a handle with useUserBuffer) and gives undefined otherwise; the lane
@@ -67,6 +67,9 @@ interface ReadHandle {
 }
 
 type Slotted = Socket & Record<symbol, unknown> & { _handle?: ReadHandle | null };
+
+/** The name of the onread attach() gives a handle. */
+const LANE_ONREAD = 'laneOnRead';
 
 export class ReadBuffer {
   readonly #slots: Slots;
@@ -117,6 +120,7 @@ export class ReadBuffer {
     if (netOnRead !== undefined && handle.onread === netOnRead) {
       const state = this.#state!;
       const readBytes = this.#readBytesIndex;
+      // (its name is LANE_ONREAD: release() knows it by that)
       handle.onread = function laneOnRead(this: unknown, arrayBuffer: unknown): unknown {
         const nread = state[readBytes]!;
         // Bytes to the callback, as onStreamRead gives them while the socket is not destroyed: a
@@ -138,7 +142,8 @@ export class ReadBuffer {
    */
   release(socket: Socket): void {
     const s = socket as Slotted;
-    if (this.#netOnRead !== undefined && s._handle != null) s._handle.onread = this.#netOnRead;
+    // (only where attach() set the lane's: a handle that had another onread keeps it)
+    if (this.#netOnRead !== undefined && s._handle?.onread?.name === LANE_ONREAD) s._handle.onread = this.#netOnRead;
     const buffer = this.#buffer;
     s[this.#slots.callback] = (nread: number): boolean => socket.push(Buffer.from(buffer.subarray(0, nread)));
   }
