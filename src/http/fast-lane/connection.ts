@@ -157,29 +157,32 @@ export class LaneConnection implements MissOwner, WriteOwner {
     this.socket.destroy();
   }
 
-  /**
-   * A read into the lane's buffer, buffer[0, length): parsed where it lies when nothing is
-   * pending (a view of it is made only for what is kept); what is kept past this call is copied
-   * out of the buffer.
-   */
+  /** A read into the lane's buffer, buffer[0, length): what is kept of it past this call is copied out of the buffer. */
   readonly #onRead = (buffer: Buffer, length: number): void => {
-    if (this.#pending === undefined && !this.#blocked && this.#miss === undefined && !this.#done) {
-      const now = this.#host.clock();
-      this.#activeAt = now;
-      this.#headReads++;
-      this.#process(buffer, length, now);
-    } else {
-      this.#onData(buffer.subarray(0, length));
-    }
+    this.#received(buffer, length);
     const pending = this.#pending;
     if (pending !== undefined && this.#reads!.shares(pending)) this.#pending = Buffer.from(pending);
   };
 
-  readonly #onData = (chunk: Buffer): void => {
+  /** A read through the socket's stream (where Node lacks the read buffer's shape). */
+  readonly #onData = (chunk: Buffer): void => this.#received(chunk, chunk.length);
+
+  /**
+   * The bytes of one read, buf[0, end). With nothing pending they are parsed where they lie (a
+   * view is made only of what is kept: #process); else they join what is.
+   */
+  #received(buf: Buffer, end: number): void {
     if (this.#done) return; // after `Connection: close`: ignored, as llhttp does
     // One clock read per read: the idle timer's and the hits' (their Date and Age) alike.
     const now = this.#host.clock();
     this.#activeAt = now;
+    // (receivingSince is set by #process only for a head left incomplete: one read whole is answered at once)
+    if (this.#pending === undefined && !this.#blocked && this.#miss === undefined) {
+      this.#headReads++;
+      this.#process(buf, end, now);
+      return;
+    }
+    const chunk = end === buf.length ? buf : buf.subarray(0, end);
     const pending = this.#pending === undefined ? chunk : Buffer.concat([this.#pending, chunk]);
     this.#pending = pending;
     if (this.#blocked) return; // a paused socket's last read: kept for after 'drain'
@@ -188,10 +191,9 @@ export class LaneConnection implements MissOwner, WriteOwner {
       if (pending.length > HOLD_BYTES) this.socket.pause();
       return;
     }
-    // (receivingSince is set by #process only for a head left incomplete: one read whole is answered at once)
     this.#headReads++;
     this.#process(pending, pending.length, now);
-  };
+  }
 
   /**
    * Answers the complete heads in buf[0, end) (#pending, or a read where it lies), in order, and
